@@ -1,0 +1,61 @@
+"""The `mndtrial` command. Each sub-command lives in its own module and registers on `app`."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from .. import __version__
+from ..errors import AnalysisError, ParameterError, TrialDataError
+
+app = typer.Typer(name="mndtrial", help="Analyse, simulate and design ALS/MND clinical trials.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+
+state = {"debug": False, "quiet": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mndtrial {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit."),
+          debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and results paths.")) -> None:
+    state["debug"] = debug
+    state["quiet"] = quiet
+
+
+# Sub-commands register themselves on import.
+from . import demo, validate  # noqa: E402,F401
+
+
+def main() -> None:
+    """Entry point: user errors become one clear message and exit code 1 (tracebacks with --debug)."""
+    try:
+        app(standalone_mode=False)
+    except TrialDataError as exc:
+        if state["debug"]:
+            raise
+        typer.echo(str(exc), err=True)
+        sys.exit(1)
+    except (ParameterError, AnalysisError, FileNotFoundError, ValueError) as exc:
+        if state["debug"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,110 @@
+"""`TrialBatch`: many trials of one design as flat columns with a `trial` index.
+
+The batch estimators read the columns as numpy arrays; `TrialBatch.trial(i)` gives back one
+validated `Trial` in the ordinary data model, and the two routes must agree.
+
+Columns: every table has `trial` (int, sorted ascending) and `subject` (int, 0-based position of
+the participant within its trial) in place of `subject_id`; the other columns are those of the
+data model (`schema.py`). Subject ids are made only when a single trial is taken out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .info import TrialInfo
+
+__all__ = ["TrialBatch", "subject_ids"]
+
+
+def subject_ids(subject: np.ndarray, width: int = 4) -> np.ndarray:
+    """The text ids used for batch participants: 0 -> 'S0001'."""
+    return np.char.add("S", np.char.zfill((np.asarray(subject) + 1).astype(str), width))
+
+
+@dataclass(frozen=True)
+class TrialBatch:
+    """Many simulated trials of one design. Tables are DataFrames sorted by `trial`."""
+
+    info: TrialInfo
+    n_trials: int
+    participants: pd.DataFrame
+    survival: pd.DataFrame
+    alsfrs: pd.DataFrame | None = None
+    biomarkers: pd.DataFrame | None = None
+    first_trial: int = 0  # global index of the first trial (a chunk of a larger run)
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("participants", "survival", "alsfrs", "biomarkers"):
+            df = getattr(self, name)
+            if df is None:
+                continue
+            for col in ("trial", "subject"):
+                if col not in df.columns:
+                    raise ValueError(f"TrialBatch.{name} needs a '{col}' column")
+            t = df["trial"].to_numpy()
+            if len(t) and (np.any(np.diff(t) < 0) or t[0] < self.first_trial
+                           or t[-1] >= self.first_trial + self.n_trials):
+                raise ValueError(f"TrialBatch.{name}: 'trial' must be sorted and within "
+                                 f"[{self.first_trial}, {self.first_trial + self.n_trials})")
+
+    @property
+    def trial_index(self) -> np.ndarray:
+        return np.arange(self.first_trial, self.first_trial + self.n_trials)
+
+    def _rows(self, df: pd.DataFrame, i: int) -> pd.DataFrame:
+        t = df["trial"].to_numpy()
+        lo, hi = np.searchsorted(t, i, "left"), np.searchsorted(t, i, "right")
+        return df.iloc[lo:hi]
+
+    def table(self, name: str, i: int) -> pd.DataFrame | None:
+        """Rows of one table for global trial `i`, with `subject_id` in place of `subject`."""
+        df = getattr(self, name)
+        if df is None:
+            return None
+        rows = self._rows(df, i)
+        out = rows.drop(columns=["trial", "subject"])
+        out.insert(0, "subject_id", subject_ids(rows["subject"].to_numpy()))
+        return out.reset_index(drop=True)
+
+    def trial(self, i: int) -> "Trial":
+        """Trial `i` (global index) as a validated `Trial`."""
+        from .trial import Trial
+
+        if not self.first_trial <= i < self.first_trial + self.n_trials:
+            raise IndexError(f"trial {i} is not in this batch [{self.first_trial}, "
+                             f"{self.first_trial + self.n_trials})")
+        tables = {name: self.table(name, i) for name in ("participants", "survival", "alsfrs", "biomarkers")}
+        tables = {k: (None if v is not None and len(v) == 0 and k in ("alsfrs", "biomarkers") else v)
+                  for k, v in tables.items()}
+        info = self.info.model_copy(update={"name": f"{self.info.name} #{i}"})
+        present = set(tables["participants"]["arm"])
+        if present != set(info.arm_names):
+            info = info.restricted_to(present)
+        return Trial(info=info, **tables)
+
+    @staticmethod
+    def concat(batches: Sequence["TrialBatch"]) -> "TrialBatch":
+        """Join consecutive chunks of one run back into a single batch."""
+        if not batches:
+            raise ValueError("concat needs at least one TrialBatch")
+        batches = sorted(batches, key=lambda b: b.first_trial)
+        for a, b in zip(batches, batches[1:]):
+            if b.first_trial != a.first_trial + a.n_trials:
+                raise ValueError("TrialBatch chunks must be consecutive")
+
+        def cat(name: str):
+            frames = [getattr(b, name) for b in batches]
+            if all(f is None for f in frames):
+                return None
+            return pd.concat([f for f in frames if f is not None], ignore_index=True)
+
+        return TrialBatch(info=batches[0].info, n_trials=sum(b.n_trials for b in batches),
+                          participants=cat("participants"), survival=cat("survival"),
+                          alsfrs=cat("alsfrs"), biomarkers=cat("biomarkers"),
+                          first_trial=batches[0].first_trial, metadata=dict(batches[0].metadata))

@@ -1,0 +1,175 @@
+"""`Trial`: one trial's validated tables and its `TrialInfo`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Literal
+
+import numpy as np
+import pandas as pd
+
+from .info import TrialInfo
+from .validate import validate_tables
+
+__all__ = ["Trial", "TrialSummary"]
+
+
+class Trial:
+    """A randomised trial in the mndtrial data model, built only through validation.
+
+    The tables are validated and normalised when the `Trial` is made; every later step may trust
+    them. The table properties return copies, so a caller cannot break a validated trial.
+
+    Example:
+        >>> import pandas as pd
+        >>> participants = pd.DataFrame({"subject_id": ["a", "b"], "arm": ["placebo", "il2"]})
+        >>> survival = pd.DataFrame({"subject_id": ["a", "b"], "time_days": [300.0, 640.0], "event": [1, 0]})
+        >>> trial = Trial(participants, survival)
+        >>> trial.info.arm_names, trial.info.control_arm
+        (('il2', 'placebo'), 'placebo')
+    """
+
+    def __init__(self, participants: pd.DataFrame, survival: pd.DataFrame,
+                 alsfrs: pd.DataFrame | None = None, biomarkers: pd.DataFrame | None = None,
+                 info: TrialInfo | None = None):
+        if info is None:
+            arms = participants["arm"].dropna().astype(str).tolist() if isinstance(participants, pd.DataFrame) \
+                and "arm" in participants.columns else []
+            info = TrialInfo.from_arm_names(arms or ["(none)"])
+        tables = validate_tables({"participants": participants, "survival": survival,
+                                  "alsfrs": alsfrs, "biomarkers": biomarkers}, info)
+        self._tables = tables
+        self._info = info
+
+    # -- tables -------------------------------------------------------------------------------
+    @property
+    def info(self) -> TrialInfo:
+        return self._info
+
+    @property
+    def participants(self) -> pd.DataFrame:
+        return self._tables["participants"].copy()
+
+    @property
+    def survival(self) -> pd.DataFrame:
+        return self._tables["survival"].copy()
+
+    @property
+    def alsfrs(self) -> pd.DataFrame | None:
+        df = self._tables["alsfrs"]
+        return None if df is None else df.copy()
+
+    @property
+    def biomarkers(self) -> pd.DataFrame | None:
+        df = self._tables["biomarkers"]
+        return None if df is None else df.copy()
+
+    def tables(self) -> dict[str, pd.DataFrame | None]:
+        """All four tables (copies); absent optional tables are None."""
+        return {name: (None if df is None else df.copy()) for name, df in self._tables.items()}
+
+    @property
+    def n_participants(self) -> int:
+        return len(self._tables["participants"])
+
+    def survival_by_subject(self) -> pd.DataFrame:
+        """participants joined with their survival row (one row per participant)."""
+        return self._tables["participants"].merge(self._tables["survival"], on="subject_id", how="left",
+                                                  validate="one_to_one")
+
+    # -- derived trials -----------------------------------------------------------------------
+    def select(self, subject_ids: Iterable[str], name: str | None = None) -> "Trial":
+        """A trial restricted to these participants (arms left without participants are dropped)."""
+        keep = pd.Index(list(subject_ids))
+        tables = {k: (None if df is None else df.loc[df["subject_id"].isin(keep)])
+                  for k, df in self._tables.items()}
+        tables = {k: (None if (df is None or len(df) == 0) and k in ("alsfrs", "biomarkers") else df)
+                  for k, df in tables.items()}
+        arms = set(tables["participants"]["arm"])
+        info = self._info.restricted_to(arms)
+        if name is not None:
+            info = info.model_copy(update={"name": name})
+        return Trial(info=info, **tables)
+
+    # -- output -------------------------------------------------------------------------------
+    def write(self, path: str | Path, format: Literal["csv", "parquet"] = "csv") -> Path:
+        """Write the trial folder (tables plus `trial.toml`); `read_trial` reads it back exactly."""
+        from .io import write_trial
+
+        return write_trial(self, path, format=format)
+
+    def summary(self) -> "TrialSummary":
+        return TrialSummary.of(self)
+
+    def equals(self, other: "Trial") -> bool:
+        if self._info.model_dump(exclude={"source"}) != other._info.model_dump(exclude={"source"}):
+            return False
+        for name, df in self._tables.items():
+            o = other._tables[name]
+            if (df is None) != (o is None):
+                return False
+            if df is not None and not df.equals(o):
+                return False
+        return True
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        arms = ", ".join(f"{a}: {n}" for a, n in zip(s.per_arm.index, s.per_arm["n"]))
+        return f"<Trial {self._info.name!r}: {self.n_participants} participants ({arms}), {s.events} events>"
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    """The one-screen summary `mndtrial validate` prints: arms, events, visits, biomarkers."""
+
+    name: str
+    n_participants: int
+    events: int
+    per_arm: pd.DataFrame
+    alsfrs_visits: int | None
+    biomarker_coverage: pd.DataFrame | None
+
+    @classmethod
+    def of(cls, trial: Trial) -> "TrialSummary":
+        t = trial._tables
+        joined = t["participants"][["subject_id", "arm"]].merge(t["survival"], on="subject_id", how="left")
+        per_arm = joined.groupby("arm", sort=False).agg(n=("subject_id", "size"), events=("event", "sum"),
+                                                        median_follow_up_days=("time_days", "median"))
+        per_arm = per_arm.reindex(list(trial.info.arm_names))
+        per_arm.index.name = "arm"
+        visits = None
+        alsfrs = t["alsfrs"]
+        if alsfrs is not None:
+            visits = len(alsfrs)
+            per_subject = alsfrs.merge(t["participants"][["subject_id", "arm"]], on="subject_id")
+            per_arm["alsfrs_visits"] = per_subject.groupby("arm").size().reindex(per_arm.index).fillna(0).astype(int)
+        coverage = None
+        bio = t["biomarkers"]
+        baseline_cols = [c for c in ("csf_pnfh", "serum_nfl") if c in t["participants"].columns]
+        rows = []
+        for c in baseline_cols:
+            present = int(t["participants"][c].notna().sum())
+            rows.append({"biomarker": c, "source": "participants (baseline)", "subjects": present,
+                         "measurements": present, "missing_subjects": trial.n_participants - present})
+        if bio is not None:
+            for analyte, g in bio.groupby("analyte", sort=True):
+                subj = g["subject_id"].nunique()
+                rows.append({"biomarker": analyte, "source": "biomarkers", "subjects": subj,
+                             "measurements": len(g), "missing_subjects": trial.n_participants - subj})
+        if rows:
+            coverage = pd.DataFrame(rows).set_index("biomarker")
+        return cls(name=trial.info.name, n_participants=trial.n_participants,
+                   events=int(np.nansum(joined["event"])), per_arm=per_arm,
+                   alsfrs_visits=visits, biomarker_coverage=coverage)
+
+    def to_text(self) -> str:
+        lines = [f"Trial {self.name!r}: {self.n_participants} participants, {self.events} events"]
+        lines.append(self.per_arm.to_string())
+        lines.append("ALSFRS-R: " + ("no table" if self.alsfrs_visits is None else f"{self.alsfrs_visits} visits"))
+        if self.biomarker_coverage is None:
+            lines.append("Biomarkers: none")
+        else:
+            lines.append("Biomarkers:")
+            lines.append(self.biomarker_coverage.to_string())
+        return "\n".join(lines)
