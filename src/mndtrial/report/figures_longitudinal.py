@@ -1,0 +1,111 @@
+"""Figures over visits: ALSFRS-R trajectories and the Treg response by dose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..data import Trial
+from ..errors import AnalysisError, ParameterError
+from ..data.schema import DAYS_PER_MONTH
+from .descriptives import arm_order, change_from_baseline, visit_means
+from .style import arm_colours, new_figure
+
+__all__ = ["alsfrs_figure", "treg_figure"]
+
+
+def alsfrs_figure(trial: Trial, n_individual: int = 40, seed: int = 0, level: float = 0.95) -> Figure:
+    """ALSFRS-R total by visit: mean per arm with its CI, over a random sample of individual lines.
+
+    The individual lines are thin and unlabelled (a report shows no subject ids); the sample is
+    drawn with `seed`, so the same call draws the same lines.
+
+    Example:
+        >>> from mndtrial.data.example import example_trial
+        >>> fig = alsfrs_figure(example_trial(), n_individual=10)
+        >>> fig.axes[0].get_ylabel()
+        'ALSFRS-R total (0–48)'
+    """
+    if n_individual < 0:
+        raise ParameterError("n_individual", n_individual, "must be >= 0")
+    alsfrs = trial.alsfrs
+    if alsfrs is None:
+        raise AnalysisError("ALSFRS-R figure", "the trial has no ALSFRS-R table")
+    means = visit_means(trial, "alsfrs", "total", level=level)
+    unit = means.attrs["visit_unit"]
+    order = arm_order(trial)
+    colours = arm_colours(order, trial.info.control_arm)
+    fig = new_figure(7.5, 4.5)
+    ax = fig.add_subplot(1, 1, 1)
+    arms = trial.participants.set_index("subject_id")["arm"]
+    ids = np.sort(alsfrs["subject_id"].unique())
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(ids, size=min(n_individual, len(ids)), replace=False) if n_individual else []
+    shown = alsfrs.loc[alsfrs["subject_id"].isin(sample)]
+    for _, g in shown.groupby("subject_id", sort=False):
+        x = g["day"] / (DAYS_PER_MONTH if unit == "month" else 1.0)
+        ax.plot(x, g["total"], color=colours[arms[g["subject_id"].iloc[0]]], lw=0.6, alpha=0.35)
+    for arm in order:
+        m = means.loc[means["arm"] == arm]
+        if m.empty:
+            continue
+        ax.fill_between(m["visit"], m["ci_lower"], m["ci_upper"], color=colours[arm], alpha=0.2, lw=0)
+        ax.plot(m["visit"], m["mean"], "o-", color=colours[arm], lw=2.2, ms=4,
+                label=f"{arm}: mean ({int(level * 100)}% CI)")
+    ax.set_xlabel("Months since randomisation" if unit == "month" else "Day since randomisation")
+    ax.set_ylabel("ALSFRS-R total (0–48)")
+    ax.set_title(f"ALSFRS-R over time (thin lines: {len(sample)} randomly chosen participants)", fontsize=10)
+    ax.set_ylim(max(0, float(alsfrs["total"].min()) - 2), min(48, float(alsfrs["total"].max()) + 2))
+    ax.legend(fontsize=8, frameon=False, loc="lower left")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def treg_figure(trial: Trial, analyte: str = "treg_pct_cd4", level: float = 0.95) -> Figure:
+    """Treg response by dose: change from baseline by visit per arm (left) and by dose (right).
+
+    Arms are ordered by `Arm.dose_miu` (the control, at dose 0 when its dose is not recorded,
+    first). Points are means with their t-based CI.
+    """
+    change = change_from_baseline(trial, analyte, level=level)
+    unit = change.attrs["visit_unit"]
+    order = arm_order(trial)
+    colours = arm_colours(order, trial.info.control_arm)
+    label = {"treg_pct_cd4": "Treg (% of CD4+)", "treg_count": "Treg count (cells/µL)"}.get(analyte, analyte)
+    fig = new_figure(10.0, 4.2)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
+    for arm in order:
+        m = change.loc[change["arm"] == arm]
+        if m.empty:
+            continue
+        yerr = np.vstack([m["mean"] - m["ci_lower"], m["ci_upper"] - m["mean"]])
+        left.errorbar(m["visit"], m["mean"], yerr=yerr, fmt="o-", color=colours[arm], capsize=3, label=arm)
+    left.axhline(0, color="#444444", lw=0.8)
+    left.set_xlabel("Day" if unit == "day" else "Month")
+    left.set_ylabel(f"Change from baseline in {label}")
+    left.set_title("Change from baseline by visit", fontsize=10)
+    left.legend(fontsize=8, frameon=False)
+    left.grid(alpha=0.3)
+    doses = _doses(trial, order)
+    for visit, g in change.groupby("visit", sort=True):
+        g = g.set_index("arm").reindex([a for a in order if a in set(g["arm"])])
+        x = [doses[a] for a in g.index]
+        right.plot(x, g["mean"], "o-", lw=1.2, label=f"{unit} {visit:g}")
+    right.axhline(0, color="#444444", lw=0.8)
+    right.set_xlabel("Dose (million IU per day)")
+    right.set_ylabel("Mean change from baseline")
+    right.set_title("Dose–response", fontsize=10)
+    right.legend(fontsize=8, frameon=False)
+    right.grid(alpha=0.3)
+    return fig
+
+
+def _doses(trial: Trial, order: list[str]) -> dict[str, float]:
+    out: dict[str, Any] = {}
+    for a in order:
+        arm = trial.info.arm(a)
+        out[a] = 0.0 if arm.dose_miu is None and arm.control else (np.nan if arm.dose_miu is None else arm.dose_miu)
+    return out
+

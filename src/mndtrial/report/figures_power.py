@@ -1,0 +1,72 @@
+"""Power curves by sample size, one line per design, with Monte Carlo error bars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..errors import ParameterError
+from .style import PALETTE, new_figure
+
+__all__ = ["power_figure", "power_frame"]
+
+
+def power_frame(table: Any) -> pd.DataFrame:
+    """A power table as a DataFrame: from a DataFrame, an object with `summary`, or a list of dicts."""
+    if isinstance(table, pd.DataFrame):
+        return table.reset_index() if table.index.name is not None else table.copy()
+    if hasattr(table, "summary") and isinstance(table.summary, pd.DataFrame):
+        return power_frame(table.summary)
+    if isinstance(table, (list, tuple)):
+        return pd.DataFrame(list(table))
+    raise ParameterError("table", type(table).__name__, "must be a DataFrame, a power result or a list of rows")
+
+
+def power_figure(table: Any, x: str = "n", y: str = "power", by: str = "design", mcse: str | None = "mcse",
+                 target: float | None = 0.8, alpha: float | None = None,
+                 title: str | None = "Power by sample size") -> Figure:
+    """Power (y) against sample size (x), one line per design (`by`), ± 2 Monte Carlo SE.
+
+    `target` draws the power goal; `alpha` (when the table holds type I error rows) the nominal
+    level. Missing columns are named in a `ParameterError`.
+
+    Example:
+        >>> t = pd.DataFrame({"design": ["all-comers"] * 2 + ["enriched"] * 2, "n": [200, 400] * 2,
+        ...                   "power": [0.3, 0.55, 0.5, 0.8], "mcse": [0.02] * 4})
+        >>> fig = power_figure(t)
+        >>> len(fig.axes[0].lines) >= 2
+        True
+    """
+    df = power_frame(table)
+    missing = [c for c in (x, y) if c not in df.columns]
+    if missing:
+        raise ParameterError("table", sorted(df.columns), f"power table needs columns {missing}")
+    groups = df.groupby(by, sort=False) if by in df.columns else [("", df)]
+    fig = new_figure(7.0, 4.5)
+    ax = fig.add_subplot(1, 1, 1)
+    for i, (name, g) in enumerate(groups):
+        g = g.sort_values(x)
+        colour = PALETTE[i % len(PALETTE)]
+        if mcse and mcse in g.columns and g[mcse].notna().any():
+            ax.errorbar(g[x], g[y], yerr=2 * g[mcse].astype(float), fmt="o-", color=colour, capsize=3,
+                        label=str(name) or y)
+        else:
+            ax.plot(g[x], g[y], "o-", color=colour, label=str(name) or y)
+    if target is not None:
+        ax.axhline(target, color="#444444", lw=0.8, ls="--", label=f"target {target:.0%}")
+    if alpha is not None:
+        ax.axhline(alpha, color="#999999", lw=0.8, ls=":", label=f"alpha {alpha:g}")
+    ax.set_ylim(0, 1.0)
+    ax.set_xlabel({"n": "Participants randomised"}.get(x, x))
+    ax.set_ylabel("Power (fraction of simulated trials that succeed)")
+    if title:
+        ax.set_title(title + (" (error bars: ± 2 Monte Carlo SE)" if mcse and mcse in df.columns else ""),
+                     fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    if np.issubdtype(df[x].dtype, np.number):
+        ax.set_xticks(sorted(df[x].unique()))
+    return fig

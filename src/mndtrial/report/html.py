@@ -1,0 +1,354 @@
+"""The trial report: one self-contained HTML file for a steering committee.
+
+`trial_report(trial, results)` builds it from a `Trial` (for the participant flow and the
+figures that need the data: Kaplan–Meier curves, ALSFRS-R trajectories, Treg response, PH check)
+and the analysis results (results.json as a dict, or an object with `to_dict()` and
+`summary_tables()` such as `AnalysisResults`). Each section is rendered only when what it needs
+exists; otherwise it says what is absent ("absent: no ALSFRS-R table"). Only aggregates are
+shown: no subject id is ever written into the page.
+
+Example:
+    >>> from mndtrial.data.example import example_trial
+    >>> report = trial_report(example_trial())
+    >>> "flow" in report.section_keys(present=True)
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from ..data import Trial
+from ..errors import AnalysisError, ParameterError
+from .descriptives import consort_flow
+from .figures import alsfrs_figure, forest_figure, km_figure, km_subgroups_figure, ph_check_figure, treg_figure
+from .page import ReportPage, Section, absent_html, df_html, esc, join
+from .provenance import Provenance
+
+__all__ = ["TrialReport", "trial_report", "write_trial_report", "BIOMARKER_COLUMNS", "TREG_ANALYTES"]
+
+BIOMARKER_COLUMNS = ("csf_pnfh", "serum_nfl")
+TREG_ANALYTES = ("treg_pct_cd4", "treg_count")
+
+# Which results.json sections' printable tables go into which report section.
+TABLE_SECTIONS = {"survival": "cox", "subgroups": "forest", "interaction": "forest", "function": "alsfrs",
+                  "cafs": "cafs", "treg": "treg"}
+
+
+@dataclass(frozen=True)
+class TrialReport:
+    """A built report: `html` (the whole page), its figures, and which sections are present."""
+
+    page: ReportPage
+
+    @property
+    def html(self) -> str:
+        return self.page.to_html()
+
+    @property
+    def figures(self) -> dict:
+        return dict(self.page.figures)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per section: present or not, and what is absent."""
+        return pd.DataFrame([{"section": s.key, "title": s.title, "present": s.present, "absent": s.absent}
+                             for s in self.page.sections]).set_index("section")
+
+    def section_keys(self, present: bool | None = None) -> list[str]:
+        return self.page.section_keys(present)
+
+    def write(self, out_dir: str | Path, filename: str = "report.html", write_figures: bool = True) -> dict[str, Any]:
+        """Write `out_dir/report.html` and the figures (PNG and SVG) under `out_dir/figures/`."""
+        return self.page.write(out_dir, filename, write_figures=write_figures)
+
+    def _repr_html_(self) -> str:
+        return self.page.body_html()
+
+
+def _results_parts(results: Any) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    if results is None:
+        return {}, {}
+    tables = dict(results.summary_tables()) if hasattr(results, "summary_tables") else {}
+    data = results.to_dict() if hasattr(results, "to_dict") else dict(results)
+    return data, tables
+
+
+def _section_tables(tables: Mapping[str, pd.DataFrame], target: str) -> str:
+    parts = []
+    for title, df in tables.items():
+        name = title.split(":", 1)[0].strip()
+        if TABLE_SECTIONS.get(name, "other") == target:
+            parts.append(df_html(df, caption=title))
+    return join(parts)
+
+
+def _figure_or_note(page: ReportPage, name: str, make, alt: str, caption: str | None = None) -> str:
+    """A figure, or the reason it cannot be drawn on these data (the report still renders)."""
+    try:
+        fig = make()
+    except (AnalysisError, ParameterError) as exc:
+        return absent_html(f"figure not drawn: {exc}")
+    return page.add_figure(name, fig, alt, caption)
+
+
+def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
+    s = Section("flow", "Trial summary and participant flow")
+    if trial is None:
+        info = data.get("trial")
+        if info:
+            rows = pd.DataFrame([{"arm": a, **v} for a, v in info.get("arms", {}).items()])
+            s.body = f"<p>{esc(info.get('n_participants'))} participants randomised.</p>" + df_html(rows)
+        else:
+            s.absent = "absent: no trial data given, so no participant flow"
+        return s
+    flow = consort_flow(trial)
+    horizon = trial.info.horizon_days
+    total = flow.loc["total"]
+    arms = [a for a in flow.index if a != "total"]
+    arm_boxes = "".join(f'<div class="box"><b>{esc(a)}</b>{_dose(trial, a)}<br>randomised: {int(flow.loc[a, "randomised"])}'
+                        "</div>" for a in arms)
+
+    def outcome(a: str) -> str:
+        r = flow.loc[a]
+        lines = [f"events (deaths): {int(r['events'])}"]
+        if pd.isna(r["lost_to_follow_up"]):
+            lines.append(f"censored: {int(r['censored'])}")
+        else:
+            lines += [f"lost to follow-up: {int(r['lost_to_follow_up'])}",
+                      f"completed alive: {int(r['completed_alive'])}"]
+        return '<div class="box">' + "<br>".join(lines) + "</div>"
+
+    flow_html = (f'<div class="flow"><div class="row"><div class="box"><b>Randomised</b><br>n = '
+                 f'{int(total["randomised"])}</div></div><div class="arrow">▼</div>'
+                 f'<div class="row">{arm_boxes}</div><div class="arrow">▼</div>'
+                 f'<div class="row">{"".join(outcome(a) for a in arms)}</div></div>')
+    note = (f"Follow-up horizon: day {horizon:g}; a participant censored before it counts as lost to "
+            "follow-up." if horizon else "No follow-up horizon is recorded (trial.toml horizon_days), so "
+            "censored participants are not split into lost to follow-up and completed.")
+    desc = esc(trial.info.description) if trial.info.description else ""
+    s.body = (f"<p><b>{esc(trial.info.name)}</b> {desc}</p>" + flow_html + f'<p class="note">{esc(note)}</p>'
+              + df_html(flow.reset_index(), caption="Participant flow by arm"))
+    return s
+
+
+def _dose(trial: Trial, arm: str) -> str:
+    d = trial.info.arm(arm).dose_miu
+    return "" if d is None else f" ({d:g} MIU/day)"
+
+
+def _km_data(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    km = (data.get("survival") or {}).get("kaplan_meier")
+    return km if isinstance(km, Mapping) and "arms" in km else None
+
+
+def _has_biomarker(trial: Trial) -> list[str]:
+    p = trial.participants
+    return [c for c in BIOMARKER_COLUMNS if c in p.columns and p[c].notna().any()]
+
+
+def trial_report(trial: Trial | None = None, results: Any = None,
+                 km_groups: Mapping[str, Mapping[str, Trial]] | None = None,
+                 provenance: Provenance | Mapping[str, Any] | None = None, title: str | None = None,
+                 n_individual_lines: int = 40, seed: int = 0) -> TrialReport:
+    """Build the report of one trial.
+
+    Args:
+        trial: the analysed trial (for the flow and data figures); None renders results only.
+        results: analysis results (results.json dict, or an object with `to_dict()` and
+            optionally `summary_tables()`); None renders the descriptive sections only.
+        km_groups: Kaplan–Meier per subgroup: {rule label: {subgroup label: Trial}}, e.g. from a
+            biomarker rule's assignment. Without it there is no per-subgroup KM section.
+        provenance: shown at the end (default: the `provenance` block of `results`).
+        seed: which participants' ALSFRS-R lines are drawn (they are not labelled).
+    """
+    if trial is None and results is None:
+        raise ParameterError("trial/results", None, "give a trial, analysis results, or both")
+    data, tables = _results_parts(results)
+    name = trial.info.name if trial is not None else (data.get("trial") or {}).get("name", "trial")
+    page = ReportPage(title=title or f"Trial report: {name}",
+                      subtitle=f"Analysis '{(data.get('plan') or {}).get('name', '-')}'" if data else
+                      "Descriptive report (no analysis results given)")
+    page.sections.append(_flow_section(trial, data))
+    page.sections += _survival_sections(page, trial, data, tables, km_groups)
+    page.sections += _function_sections(page, trial, data, tables, n_individual_lines, seed)
+    other = _section_tables(tables, "other")
+    if other:
+        page.sections.append(Section("other", "Other analyses", body=other))
+    page.sections.append(_provenance_section(provenance if provenance is not None else data.get("provenance")))
+    return TrialReport(page)
+
+
+def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str, Any],
+                       tables: Mapping[str, pd.DataFrame], km_groups) -> list[Section]:
+    out = []
+    km = Section("km", "Kaplan–Meier survival by arm")
+    source = trial if trial is not None else _km_data(data)
+    if source is None:
+        km.absent = "absent: no trial data and no Kaplan–Meier results"
+    else:
+        km.body = _figure_or_note(page, "km_overall", lambda: km_figure(source), "Kaplan–Meier curves by arm",
+                                  "Kaplan–Meier estimates with 95% pointwise CI; numbers at risk under the axis.")
+    out.append(km)
+
+    sub = Section("km_subgroups", "Kaplan–Meier by biomarker subgroup")
+    if trial is not None and not _has_biomarker(trial):
+        sub.absent = ("absent: no biomarker — the participants table has no CSF-pNfH or serum NfL values, "
+                      "so there are no biomarker subgroups")
+    elif not km_groups:
+        sub.absent = "absent: no biomarker rule in the analysis plan, so no subgroups were defined"
+    else:
+        figs = [_figure_or_note(page, f"km_subgroups_{i + 1}", lambda g=groups: km_subgroups_figure(g),
+                                f"Kaplan–Meier curves by arm within subgroups of {label}", f"Subgroups: {label}")
+                for i, (label, groups) in enumerate(km_groups.items())]
+        sub.body = join(figs)
+    out.append(sub)
+
+    cox = Section("cox", "Survival: log-rank, Cox models, survival at horizon, RMST")
+    body = _section_tables(tables, "cox")
+    if body:
+        cox.body = body
+    elif "survival" in data:
+        cox.body = df_html(_flatten(data["survival"], skip=("kaplan_meier",)), caption="survival (results.json)")
+    else:
+        cox.absent = "absent: no survival analysis results (run `mndtrial analyze`)"
+    out.append(cox)
+
+    forest = Section("forest", "Subgroups: forest plot and treatment × subgroup interaction")
+    rows = _forest_input(data)
+    if rows is None:
+        forest.absent = ("absent: no subgroup results" if data else
+                         "absent: no analysis results, so no subgroup hazard ratios (run `mndtrial analyze`)")
+    else:
+        subgroup_rows, interaction, overall = rows
+        forest.body = _figure_or_note(page, "forest", lambda: forest_figure(subgroup_rows, interaction, overall),
+                                      "Forest plot of subgroup hazard ratios",
+                                      "Hazard ratio (active vs control) with 95% CI per subgroup; the "
+                                      "interaction p tests whether the effect differs between subgroups."
+                                      ) + _section_tables(tables, "forest")
+    out.append(forest)
+
+    ph = Section("ph", "Proportional-hazards check")
+    ph_test = _ph_test(data)
+    if trial is None:
+        ph.absent = "absent: the PH check plot needs the trial data"
+    else:
+        ph.body = _figure_or_note(page, "ph_check", lambda: ph_check_figure(trial, ph_test=ph_test),
+                                  "Scaled Schoenfeld residuals of the treatment effect over time")
+    out.append(ph)
+    return out
+
+
+def _function_sections(page: ReportPage, trial: Trial | None, data: Mapping[str, Any],
+                       tables: Mapping[str, pd.DataFrame], n_lines: int, seed: int) -> list[Section]:
+    out = []
+    no_alsfrs = trial is not None and trial.alsfrs is None
+    fn = Section("alsfrs", "ALSFRS-R decline")
+    if no_alsfrs:
+        fn.absent = "absent: no ALSFRS-R table in this trial"
+    else:
+        parts = []
+        if trial is not None:
+            parts.append(_figure_or_note(page, "alsfrs_trajectories",
+                                         lambda: alsfrs_figure(trial, n_individual=n_lines, seed=seed),
+                                         "ALSFRS-R total by visit: means by arm and individual lines",
+                                         "Mean ALSFRS-R by arm and visit with 95% CI; thin lines are a random "
+                                         "sample of participants (unlabelled)."))
+        parts.append(_section_tables(tables, "alsfrs"))
+        fn.body = join(parts) or None
+        if fn.body is None:
+            fn.absent = "absent: no ALSFRS-R results"
+    out.append(fn)
+
+    cafs = Section("cafs", "CAFS (combined assessment of function and survival)")
+    cafs_tables = _section_tables(tables, "cafs")
+    if no_alsfrs:
+        cafs.absent = "absent: no ALSFRS-R table, so CAFS cannot be computed"
+    elif cafs_tables:
+        cafs.body = cafs_tables
+    elif "cafs" in data:
+        cafs.body = df_html(_flatten(data["cafs"]), caption="cafs (results.json)")
+    else:
+        cafs.absent = "absent: no CAFS results"
+    out.append(cafs)
+
+    treg = Section("treg", "Treg response by dose")
+    analytes = set() if trial is None or trial.biomarkers is None else set(trial.biomarkers["analyte"])
+    present = [a for a in TREG_ANALYTES if a in analytes]
+    if trial is not None and not present:
+        treg.absent = "absent: no Treg measurements (analyte treg_pct_cd4 or treg_count) in the biomarkers table"
+    else:
+        parts = [_figure_or_note(page, f"treg_{a}", lambda a=a: treg_figure(trial, a), f"Treg response ({a}) by dose",
+                                 f"Mean change from baseline in {a} with 95% CI, by visit and by dose.")
+                 for a in present]
+        parts.append(_section_tables(tables, "treg"))
+        treg.body = join(parts) or None
+        if treg.body is None:
+            treg.absent = "absent: no Treg results"
+    out.append(treg)
+    return out
+
+
+def _provenance_section(prov: Provenance | Mapping[str, Any] | None) -> Section:
+    s = Section("provenance", "Provenance and how to reproduce")
+    if prov is None:
+        s.absent = "absent: no provenance record was given"
+        return s
+    if isinstance(prov, Mapping):
+        try:
+            prov = Provenance.from_dict(prov)
+        except KeyError:
+            s.body = df_html(_flatten(prov), caption="provenance")
+            return s
+    cmd = prov.reproduce()
+    s.body = ((f"<p>Reproduce with:</p><pre>{esc(cmd)}</pre>" if cmd else "") + prov.to_html())
+    return s
+
+
+def _flatten(d: Any, prefix: str = "", skip: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Nested results as (item, value) rows: the fallback display for results without a table."""
+    rows: list[tuple[str, Any]] = []
+
+    def walk(x: Any, path: str) -> None:
+        if isinstance(x, Mapping):
+            for k, v in x.items():
+                if k not in skip:
+                    walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(x, list) and len(x) <= 4 and all(not isinstance(v, (Mapping, list)) for v in x):
+            rows.append((path, ", ".join("–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+                                         for v in x)))
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, f"{path}[{i}]")
+        else:
+            rows.append((path, x))
+
+    walk(d, prefix)
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def _ph_test(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    cox = ((data.get("survival") or {}).get("cox") or {}).get("unadjusted") or {}
+    return ((cox.get("ph_test") or {}).get("terms") or {}).get("treatment")
+
+
+def _forest_input(data: Mapping[str, Any]):
+    """(rows, interaction p by variable, overall) from results.json's `subgroups`, or None."""
+    sub = data.get("subgroups")
+    if not isinstance(sub, Mapping) or not sub.get("forest"):
+        return None
+    rows = [r for r in sub["forest"] if isinstance(r, Mapping)]
+    interaction = {k: v.get("p") if isinstance(v, Mapping) else v
+                   for k, v in (sub.get("interaction") or data.get("interaction") or {}).items()}
+    overall = sub.get("overall")
+    return rows, interaction, overall
+
+
+def write_trial_report(out_dir: str | Path, trial: Trial | None = None, results: Any = None,
+                       **kwargs: Any) -> dict[str, Any]:
+    """Build the report and write `out_dir/report.html` and `out_dir/figures/*.png|svg`."""
+    return trial_report(trial, results, **kwargs).write(out_dir)

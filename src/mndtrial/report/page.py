@@ -1,0 +1,166 @@
+"""HTML building blocks shared by the trial and power reports: one self-contained page.
+
+The page carries its CSS inline and its figures as base64 PNG `data:` URIs, so it opens with no
+network and no other file; it loads no script and no web font.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .style import figure_bytes, save_figure
+
+__all__ = ["Section", "ReportPage", "esc", "df_html", "figure_html", "absent_html", "fmt_num"]
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;
+     color:#222;background:#fafafa;line-height:1.45}
+header{background:#1d3557;color:#fff;padding:18px 32px}
+header h1{margin:0 0 4px 0;font-size:1.5em} header p{margin:0;opacity:.85}
+main{max-width:1100px;margin:0 auto;padding:8px 32px 48px}
+nav{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 16px;margin:16px 0}
+nav a{margin-right:14px;color:#1d3557;text-decoration:none;white-space:nowrap}
+nav a.missing{color:#999;text-decoration:line-through}
+section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:12px 20px;margin:16px 0}
+h2{font-size:1.2em;border-bottom:2px solid #e9eef5;padding-bottom:4px;color:#1d3557}
+h3{font-size:1.0em;margin-bottom:4px}
+table{border-collapse:collapse;margin:8px 0 12px;font-size:.88em}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:top}
+th{background:#f0f3f8} td:first-child,th:first-child{text-align:left}
+table.provenance td,table.provenance th{text-align:left}
+figure{margin:8px 0 16px} figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}
+.absent{color:#8a5a00;background:#fff6e0;border-left:4px solid #e0a000;padding:6px 10px}
+.note{color:#555;font-size:.9em}
+.flow{display:flex;flex-direction:column;align-items:center;gap:6px;margin:10px 0}
+.flow .row{display:flex;gap:18px;justify-content:center;flex-wrap:wrap}
+.flow .box{border:1.5px solid #1d3557;border-radius:4px;padding:6px 12px;background:#f7f9fc;
+           text-align:center;min-width:150px;font-size:.9em}
+.flow .arrow{color:#1d3557;font-size:1.2em}
+pre{background:#f4f4f4;padding:8px;overflow-x:auto;font-size:.85em}
+code{font-size:.9em}
+footer{color:#777;font-size:.8em;text-align:center;padding:16px}
+"""
+
+
+def esc(x: Any) -> str:
+    return html.escape("" if x is None else str(x))
+
+
+def fmt_num(x: Any, digits: int = 4) -> str:
+    """Numbers as 4 significant digits; missing as '–'; everything else as text."""
+    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA:
+        return "–"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def df_html(df: pd.DataFrame, index: bool = False, caption: str | None = None) -> str:
+    """A DataFrame as an escaped HTML table with compact number formatting."""
+    shown = df.copy()
+    for c in shown.columns:
+        shown[c] = [fmt_num(v) for v in shown[c]]
+    if index:
+        shown.index = [fmt_num(v) for v in shown.index]
+    table = shown.to_html(index=index, escape=True, border=0, na_rep="–")
+    return (f"<h3>{esc(caption)}</h3>" if caption else "") + table
+
+
+def absent_html(text: str) -> str:
+    return f'<p class="absent">{esc(text)}</p>'
+
+
+def figure_html(png: bytes, alt: str, caption: str | None = None, name: str | None = None) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    name_attr = f' data-figure="{esc(name)}"' if name else ""
+    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
+    return f'<figure{name_attr}><img alt="{esc(alt)}" src="data:image/png;base64,{data}">{cap}</figure>'
+
+
+@dataclass
+class Section:
+    """One report section: `body` HTML when its results exist, else `absent` says what is missing."""
+
+    key: str
+    title: str
+    body: str | None = None
+    absent: str | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.body is not None
+
+    def html(self) -> str:
+        inner = self.body if self.body is not None else absent_html(self.absent or "absent")
+        return f'<section id="{esc(self.key)}"><h2>{esc(self.title)}</h2>{inner}</section>'
+
+
+@dataclass
+class ReportPage:
+    """A report being assembled: sections plus the figures (kept to be saved as PNG and SVG)."""
+
+    title: str
+    subtitle: str = ""
+    sections: list[Section] = field(default_factory=list)
+    figures: dict[str, Figure] = field(default_factory=dict)
+    _png: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def add_figure(self, name: str, fig: Figure, alt: str, caption: str | None = None) -> str:
+        """Keep the figure and return its embedded HTML."""
+        self.figures[name] = fig
+        self._png[name] = figure_bytes(fig, "png")
+        return figure_html(self._png[name], alt, caption, name)
+
+    def body_html(self) -> str:
+        nav = "".join(f'<a href="#{esc(s.key)}"{"" if s.present else " class=missing"}>{esc(s.title)}</a>'
+                      for s in self.sections)
+        return f"<nav>{nav}</nav>" + "".join(s.html() for s in self.sections)
+
+    def to_html(self) -> str:
+        from .. import __version__
+
+        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                f"<title>{esc(self.title)}</title><style>{CSS}</style></head><body>"
+                f"<header><h1>{esc(self.title)}</h1><p>{esc(self.subtitle)}</p></header>"
+                f"<main>{self.body_html()}</main>"
+                f"<footer>Made by mndtrial {esc(__version__)}. Aggregates only: no participant "
+                "identifiers are shown.</footer></body></html>\n")
+
+    def write(self, out_dir: str | Path, filename: str, figures_dir: str = "figures",
+              write_figures: bool = True) -> dict[str, Any]:
+        """Write the page and (optionally) every figure as PNG and SVG under `figures_dir`."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        page = out / filename
+        page.write_text(self.to_html(), encoding="utf-8")
+        written: dict[str, list[Path]] = {}
+        if write_figures:
+            for name, fig in self.figures.items():
+                written[name] = save_figure(fig, out / figures_dir, name)
+        return {"report": page, "figures": written}
+
+    def section_keys(self, present: bool | None = None) -> list[str]:
+        return [s.key for s in self.sections if present is None or s.present == present]
+
+
+def join(parts: Iterable[str]) -> str:
+    return "".join(p for p in parts if p)
+
+
+def key_values_html(items: Mapping[str, Any]) -> str:
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(fmt_num(v))}</td></tr>" for k, v in items.items())
+    return f'<table class="provenance">{rows}</table>'
