@@ -9,7 +9,9 @@
 
 from .descriptives import change_from_baseline, consort_flow, visit_means
 from .html import TrialReport, trial_report, write_trial_report
+from .power_html import PowerReport, power_report, write_power_report
 from .provenance import Provenance, collect_provenance, hash_inputs, sha256_file
 
-__all__ = ["Provenance", "TrialReport", "change_from_baseline", "collect_provenance", "consort_flow",
-           "hash_inputs", "sha256_file", "trial_report", "visit_means", "write_trial_report"]
+__all__ = ["PowerReport", "Provenance", "TrialReport", "change_from_baseline", "collect_provenance",
+           "consort_flow", "hash_inputs", "power_report", "sha256_file", "trial_report", "visit_means",
+           "write_power_report", "write_trial_report"]

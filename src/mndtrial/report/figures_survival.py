@@ -214,7 +214,8 @@ def forest_figure(subgroups: Any, interaction_p: Mapping[str, float | None] | No
     for var, g in rows.groupby("variable", sort=False):
         if var:
             p = interaction_p.get(var)
-            p_text = "" if p is None or (isinstance(p, float) and math.isnan(p)) else f"   (interaction p = {_fmt_p(p)})"
+            known = p is not None and not (isinstance(p, float) and math.isnan(p))
+            p_text = f"   (interaction p = {_fmt_p(p)})" if known else ""
             lines.append(("header", f"{var}{p_text}", None))
         lines += [("row", f"  {r.label}", r) for r in g.itertuples()]
     n = len(lines)

@@ -26,7 +26,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .descriptives import consort_flow
 from .figures import alsfrs_figure, forest_figure, km_figure, km_subgroups_figure, ph_check_figure, treg_figure
-from .page import ReportPage, Section, absent_html, df_html, esc, join
+from .page import ReportPage, Section, absent_html, df_html, esc, flatten, join, provenance_section
 from .provenance import Provenance
 
 __all__ = ["TrialReport", "trial_report", "write_trial_report", "BIOMARKER_COLUMNS", "TREG_ANALYTES"]
@@ -110,8 +110,8 @@ def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
     horizon = trial.info.horizon_days
     total = flow.loc["total"]
     arms = [a for a in flow.index if a != "total"]
-    arm_boxes = "".join(f'<div class="box"><b>{esc(a)}</b>{_dose(trial, a)}<br>randomised: {int(flow.loc[a, "randomised"])}'
-                        "</div>" for a in arms)
+    arm_boxes = "".join(f'<div class="box"><b>{esc(a)}</b>{_dose(trial, a)}<br>'
+                        f'randomised: {int(flow.loc[a, "randomised"])}</div>' for a in arms)
 
     def outcome(a: str) -> str:
         r = flow.loc[a]
@@ -179,7 +179,7 @@ def trial_report(trial: Trial | None = None, results: Any = None,
     other = _section_tables(tables, "other")
     if other:
         page.sections.append(Section("other", "Other analyses", body=other))
-    page.sections.append(_provenance_section(provenance if provenance is not None else data.get("provenance")))
+    page.sections.append(provenance_section(provenance if provenance is not None else data.get("provenance")))
     return TrialReport(page)
 
 
@@ -213,7 +213,7 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
     if body:
         cox.body = body
     elif "survival" in data:
-        cox.body = df_html(_flatten(data["survival"], skip=("kaplan_meier",)), caption="survival (results.json)")
+        cox.body = df_html(flatten(data["survival"], skip=("kaplan_meier",)), caption="survival (results.json)")
     else:
         cox.absent = "absent: no survival analysis results (run `mndtrial analyze`)"
     out.append(cox)
@@ -271,7 +271,7 @@ def _function_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
     elif cafs_tables:
         cafs.body = cafs_tables
     elif "cafs" in data:
-        cafs.body = df_html(_flatten(data["cafs"]), caption="cafs (results.json)")
+        cafs.body = df_html(flatten(data["cafs"]), caption="cafs (results.json)")
     else:
         cafs.absent = "absent: no CAFS results"
     out.append(cafs)
@@ -291,44 +291,6 @@ def _function_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
             treg.absent = "absent: no Treg results"
     out.append(treg)
     return out
-
-
-def _provenance_section(prov: Provenance | Mapping[str, Any] | None) -> Section:
-    s = Section("provenance", "Provenance and how to reproduce")
-    if prov is None:
-        s.absent = "absent: no provenance record was given"
-        return s
-    if isinstance(prov, Mapping):
-        try:
-            prov = Provenance.from_dict(prov)
-        except KeyError:
-            s.body = df_html(_flatten(prov), caption="provenance")
-            return s
-    cmd = prov.reproduce()
-    s.body = ((f"<p>Reproduce with:</p><pre>{esc(cmd)}</pre>" if cmd else "") + prov.to_html())
-    return s
-
-
-def _flatten(d: Any, prefix: str = "", skip: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Nested results as (item, value) rows: the fallback display for results without a table."""
-    rows: list[tuple[str, Any]] = []
-
-    def walk(x: Any, path: str) -> None:
-        if isinstance(x, Mapping):
-            for k, v in x.items():
-                if k not in skip:
-                    walk(v, f"{path}.{k}" if path else str(k))
-        elif isinstance(x, list) and len(x) <= 4 and all(not isinstance(v, (Mapping, list)) for v in x):
-            rows.append((path, ", ".join("–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
-                                         for v in x)))
-        elif isinstance(x, list):
-            for i, v in enumerate(x):
-                walk(v, f"{path}[{i}]")
-        else:
-            rows.append((path, x))
-
-    walk(d, prefix)
-    return pd.DataFrame(rows, columns=["item", "value"])
 
 
 def _ph_test(data: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -16,9 +16,11 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .provenance import Provenance
 from .style import figure_bytes, save_figure
 
-__all__ = ["Section", "ReportPage", "esc", "df_html", "figure_html", "absent_html", "fmt_num"]
+__all__ = ["Section", "ReportPage", "esc", "df_html", "figure_html", "absent_html", "fmt_num", "flatten",
+           "provenance_section", "join", "key_values_html"]
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;
@@ -164,3 +166,41 @@ def join(parts: Iterable[str]) -> str:
 def key_values_html(items: Mapping[str, Any]) -> str:
     rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(fmt_num(v))}</td></tr>" for k, v in items.items())
     return f'<table class="provenance">{rows}</table>'
+
+
+def flatten(d: Any, prefix: str = "", skip: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Nested results as (item, value) rows: the fallback display for results without a table."""
+    rows: list[tuple[str, Any]] = []
+
+    def walk(x: Any, path: str) -> None:
+        if isinstance(x, Mapping):
+            for k, v in x.items():
+                if k not in skip:
+                    walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(x, list) and len(x) <= 4 and all(not isinstance(v, (Mapping, list)) for v in x):
+            rows.append((path, ", ".join("–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+                                         for v in x)))
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, f"{path}[{i}]")
+        else:
+            rows.append((path, x))
+
+    walk(d, prefix)
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def provenance_section(prov: Provenance | Mapping[str, Any] | None) -> Section:
+    s = Section("provenance", "Provenance and how to reproduce")
+    if prov is None:
+        s.absent = "absent: no provenance record was given"
+        return s
+    if isinstance(prov, Mapping):
+        try:
+            prov = Provenance.from_dict(prov)
+        except KeyError:
+            s.body = df_html(flatten(prov), caption="provenance")
+            return s
+    cmd = prov.reproduce()
+    s.body = ((f"<p>Reproduce with:</p><pre>{esc(cmd)}</pre>" if cmd else "") + prov.to_html())
+    return s

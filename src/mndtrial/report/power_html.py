@@ -1,0 +1,159 @@
+"""power.html: Monte Carlo power results as one self-contained page.
+
+Input is a power table (one row per design point: design, sample size, power, its Monte Carlo
+SE, mean events, mean screened) as a DataFrame, an object with a `summary` DataFrame, or a list
+of row dicts. Column names are matched from a short list of synonyms so that the table written
+by `mndtrial power` (CSV/JSON) can be read back as it is.
+
+Example:
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"design": ["all-comers", "all-comers", "enriched", "enriched"],
+    ...                       "n": [200, 400, 200, 400], "power": [0.31, 0.55, 0.52, 0.83],
+    ...                       "mcse": [0.02, 0.02, 0.02, 0.01], "events": [70, 140, 60, 120],
+    ...                       "screened": [200, 400, 290, 580]})
+    >>> rep = power_report(table)
+    >>> rep.sample_size(0.8).loc["enriched", "n"]
+    400
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ParameterError
+from .figures_power import power_figure, power_frame
+from .page import ReportPage, Section, df_html, key_values_html, provenance_section
+from .provenance import Provenance
+from .style import PALETTE, new_figure
+
+__all__ = ["PowerReport", "power_report", "write_power_report", "COLUMN_SYNONYMS"]
+
+COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "design": ("design", "design_name", "label"),
+    "n": ("n", "n_randomised", "n_randomized", "sample_size", "n_total"),
+    "power": ("power", "rejection_rate", "success_rate"),
+    "mcse": ("mcse", "power_mcse", "mc_se", "power_se"),
+    "events": ("events", "events_mean", "mean_events"),
+    "screened": ("screened", "screened_mean", "mean_screened", "n_screened"),
+}
+
+
+def standard_columns(table: Any) -> pd.DataFrame:
+    """The power table with its columns renamed to design, n, power, mcse, events, screened."""
+    df = power_frame(table)
+    rename = {}
+    for std, names in COLUMN_SYNONYMS.items():
+        found = next((c for c in names if c in df.columns), None)
+        if found is not None and found != std:
+            rename[found] = std
+    df = df.rename(columns=rename)
+    missing = [c for c in ("n", "power") if c not in df.columns]
+    if missing:
+        raise ParameterError("power table", sorted(map(str, df.columns)),
+                             f"needs a sample-size and a power column; missing {missing}")
+    if "design" not in df.columns:
+        df["design"] = "design"
+    return df
+
+
+@dataclass(frozen=True)
+class PowerReport:
+    """A built power report: the standardised `table`, the page, and sample sizes for a target."""
+
+    table: pd.DataFrame
+    page: ReportPage
+    target: float
+
+    @property
+    def html(self) -> str:
+        return self.page.to_html()
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.table
+
+    def sample_size(self, target: float | None = None) -> pd.DataFrame:
+        """Smallest simulated sample size per design whose power reaches `target` (None if none does)."""
+        return sample_size_table(self.table, self.target if target is None else target)
+
+    def write(self, out_dir: str | Path, filename: str = "power.html", write_figures: bool = True) -> dict[str, Any]:
+        return self.page.write(out_dir, filename, figures_dir="figures", write_figures=write_figures)
+
+    def _repr_html_(self) -> str:
+        return self.page.body_html()
+
+
+def sample_size_table(table: pd.DataFrame, target: float) -> pd.DataFrame:
+    if not 0 < target < 1:
+        raise ParameterError("target", target, "power target must be between 0 and 1")
+    rows = []
+    for design, g in table.groupby("design", sort=False):
+        g = g.sort_values("n")
+        hit = g.loc[g["power"] >= target]
+        row: dict[str, Any] = {"design": design, "target_power": target}
+        if hit.empty:
+            row.update(n=None, power=float(g["power"].max()), note=f"not reached up to n = {g['n'].max():g}")
+        else:
+            first = hit.iloc[0]
+            row.update(n=int(first["n"]), power=float(first["power"]), note="")
+            for c in ("events", "screened"):
+                if c in g.columns:
+                    row[c] = first[c]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("design")
+
+
+def _needs_figure(table: pd.DataFrame):
+    cols = [c for c in ("events", "screened") if c in table.columns and table[c].notna().any()]
+    if not cols:
+        return None
+    fig = new_figure(5.0 * len(cols), 4.0)
+    axes = np.atleast_1d(fig.subplots(1, len(cols)))
+    for ax, col in zip(axes, cols):
+        for i, (design, g) in enumerate(table.groupby("design", sort=False)):
+            g = g.sort_values("n")
+            ax.plot(g["n"], g[col], "o-", color=PALETTE[i % len(PALETTE)], label=str(design))
+        ax.set_xlabel("Participants randomised")
+        ax.set_ylabel({"events": "Mean number of events", "screened": "Mean number screened"}[col])
+        ax.set_title({"events": "Events needed", "screened": "Screening needed"}[col], fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None = None, target: float = 0.8,
+                 title: str = "Monte Carlo power", settings: Mapping[str, Any] | None = None) -> PowerReport:
+    """Build power.html: curves by sample size per design, events and screening, sample sizes, table."""
+    df = standard_columns(table)
+    page = ReportPage(title=title, subtitle=f"{df['design'].nunique()} design(s), {len(df)} design points")
+    curves = Section("curves", "Power by sample size")
+    curves.body = page.add_figure("power_curves", power_figure(df, target=target), "Power curves by design",
+                                  "Fraction of simulated trials meeting the success criterion, ± 2 Monte Carlo SE.")
+    page.sections.append(curves)
+    needs = Section("needs", "Events and screening needed")
+    fig = _needs_figure(df)
+    if fig is None:
+        needs.absent = "absent: the power table has no events or screening columns"
+    else:
+        needs.body = page.add_figure("events_screening", fig, "Events and screening by sample size")
+    page.sections.append(needs)
+    ss = sample_size_table(df, target)
+    page.sections.append(Section("sample_size", f"Sample size for {target:.0%} power",
+                                 body=df_html(ss.reset_index())
+                                 + '<p class="note">Smallest simulated sample size reaching the target; '
+                                   "a finer grid or a sample-size search narrows it.</p>"))
+    page.sections.append(Section("table", "Operating characteristics (full table)", body=df_html(df)))
+    if settings:
+        page.sections.append(Section("settings", "Settings", body=key_values_html(settings)))
+    page.sections.append(provenance_section(provenance))
+    return PowerReport(table=df, page=page, target=target)
+
+
+def write_power_report(out_dir: str | Path, table: Any, **kwargs: Any) -> dict[str, Any]:
+    """Build the power report and write `out_dir/power.html` and its figures (PNG and SVG)."""
+    return power_report(table, **kwargs).write(out_dir)
