@@ -78,11 +78,15 @@ def test_results_dict_fills_the_statistics_sections(example_trial):
         "plan": {"name": "primary"},
         "survival": {"cox": {"unadjusted": {"terms": {"treatment": {"hr": 0.81, "ci": [0.5, 1.3], "p": 0.4}},
                                             "ph_test": {"terms": {"treatment": {"chi2": 0.2, "p": 0.654}}}}}},
-        "subgroups": {"forest": [{"variable": "csf_pnfh", "label": "<= 3700", "n": 45, "events": 20, "hr": 0.52,
-                                  "ci": [0.25, 1.1]},
-                                 {"variable": "csf_pnfh", "label": "> 3700", "n": 15, "events": 12, "hr": 1.37,
-                                  "ci": [0.4, 4.2]}],
-                      "interaction": {"csf_pnfh": {"p": 0.04}}},
+        "subgroups": [{"variable": "all", "rule": "all", "level": "all", "n": 60, "events": 32, "hr": 0.81,
+                       "ci": [0.5, 1.3]},
+                      {"variable": "csf_pnfh", "rule": "csf_pnfh cut at 3700", "level": "<= 3700", "n": 45,
+                       "events": 20, "hr": 0.52, "ci": [0.25, 1.1]},
+                      {"variable": "csf_pnfh", "rule": "csf_pnfh cut at 3700", "level": "> 3700", "n": 15,
+                       "events": 12, "hr": 1.37, "ci": [0.4, 4.2]},
+                      {"variable": "csf_pnfh", "rule": "csf_pnfh cut at 3700", "level": "missing", "n": 0,
+                       "events": 0, "hr": None, "ci": None, "estimable": False, "reason": "no participants"}],
+        "interaction": {"by_subgroup": [{"variable": "csf_pnfh", "rule": "csf_pnfh cut at 3700", "p": 0.04}]},
         "cafs": {"mean_rank": {"placebo": 28.1, "il2_2miu": 32.9}, "p": 0.31},
         "provenance": collect_provenance(seed=5, command="mndtrial analyze trial --out out").to_dict(),
     }
@@ -92,6 +96,9 @@ def test_results_dict_fills_the_statistics_sections(example_trial):
     assert "cox.unadjusted.terms.treatment.hr" in html
     assert "mndtrial analyze trial --out out" in html
     assert "forest" in rep.figures
+    texts = [t.get_text() for t in rep.figures["forest"].axes[0].texts]
+    assert "csf_pnfh cut at 3700   (interaction p = 0.040)" in texts and "All participants" in texts
+    assert any(t.startswith("not estimable") for t in texts)
     assert "p = 0.654 (analysis results)" in rep.figures["ph_check"].axes[0].get_title()
     _no_subject_ids(html, example_trial)
 
@@ -122,3 +129,18 @@ def test_power_report(tmp_path):
     assert {p.suffix for paths in out["figures"].values() for p in paths} == {".png", ".svg"}
     with pytest.raises(ParameterError, match="sample-size"):
         power_report(table.drop(columns="n_randomised"))
+
+
+def test_km_groups_from_assignments_split_participants_exactly(example_trial):
+    from types import SimpleNamespace
+
+    from mndtrial.report.html import km_groups_from_assignments
+
+    p = example_trial.participants.set_index("subject_id")
+    labels = pd.Series(["<= 3700" if v <= 3700 else "> 3700" for v in p["csf_pnfh"]], index=p.index)
+    a = SimpleNamespace(rule="csf_pnfh cut at 3700", levels=("<= 3700", "> 3700", "missing"), labels=labels)
+    groups = km_groups_from_assignments(example_trial, [a])
+    assert list(groups) == ["csf_pnfh cut at 3700"]
+    assert list(groups["csf_pnfh cut at 3700"]) == ["<= 3700", "> 3700"]  # empty 'missing' left out
+    low = groups["csf_pnfh cut at 3700"]["<= 3700"]
+    assert set(low.participants["subject_id"]) == set(p.index[p["csf_pnfh"] <= 3700])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
@@ -29,7 +29,7 @@ from .figures import alsfrs_figure, forest_figure, km_figure, km_subgroups_figur
 from .page import ReportPage, Section, absent_html, df_html, esc, flatten, join, provenance_section
 from .provenance import Provenance
 
-__all__ = ["TrialReport", "trial_report", "write_trial_report", "BIOMARKER_COLUMNS", "TREG_ANALYTES"]
+__all__ = ["TrialReport", "trial_report", "write_trial_report", "km_groups_from_assignments", "BIOMARKER_COLUMNS", "TREG_ANALYTES"]
 
 BIOMARKER_COLUMNS = ("csf_pnfh", "serum_nfl")
 TREG_ANALYTES = ("treg_pct_cd4", "treg_count")
@@ -299,15 +299,53 @@ def _ph_test(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _forest_input(data: Mapping[str, Any]):
-    """(rows, interaction p by variable, overall) from results.json's `subgroups`, or None."""
+    """(rows, interaction p by variable, overall row) from results.json's `subgroups` list, or None.
+
+    Rows are grouped by their rule label (e.g. "csf_pnfh cut at 3700", "onset_site"); the
+    interaction p of a group is the treatment × level likelihood-ratio test in
+    `interaction.by_subgroup`. The `variable = "all"` row is the whole trial.
+    """
     sub = data.get("subgroups")
-    if not isinstance(sub, Mapping) or not sub.get("forest"):
+    if not isinstance(sub, list) or not sub:
         return None
-    rows = [r for r in sub["forest"] if isinstance(r, Mapping)]
-    interaction = {k: v.get("p") if isinstance(v, Mapping) else v
-                   for k, v in (sub.get("interaction") or data.get("interaction") or {}).items()}
-    overall = sub.get("overall")
+    rows, overall = [], None
+    for r in sub:
+        if not isinstance(r, Mapping):
+            continue
+        if r.get("variable") == "all":
+            overall = r
+            continue
+        level = r.get("level")
+        rows.append({"variable": r.get("rule") or r.get("variable"),
+                     "label": "(not split)" if level is None else str(level),
+                     "n": r.get("n"), "events": r.get("events"), "hr": r.get("hr"), "ci": r.get("ci"),
+                     "note": r.get("reason")})
+    if not rows:
+        return None
+    interaction = {}
+    for t in (data.get("interaction") or {}).get("by_subgroup") or []:
+        if isinstance(t, Mapping) and t.get("p") is not None:
+            interaction[t.get("rule") or t.get("variable")] = t["p"]
     return rows, interaction, overall
+
+
+def km_groups_from_assignments(trial: Trial, assignments: Iterable[Any]) -> dict[str, dict[str, Trial]]:
+    """Kaplan–Meier subgroups for the report from subgroup assignments.
+
+    Each assignment has `rule` (a label), `levels` and `labels` (each participant's level,
+    indexed by subject_id), as `BiomarkerRule.assign(trial)` returns. Levels nobody is in are
+    left out of the figure (the subgroup table still lists them).
+    """
+    out: dict[str, dict[str, Trial]] = {}
+    for a in assignments:
+        groups = {}
+        for level in a.levels:
+            ids = a.labels.index[a.labels == level]
+            if len(ids):
+                groups[str(level)] = trial.select(ids)
+        if groups:
+            out[str(a.rule)] = groups
+    return out
 
 
 def write_trial_report(out_dir: str | Path, trial: Trial | None = None, results: Any = None,
