@@ -29,7 +29,8 @@ from .figures import alsfrs_figure, forest_figure, km_figure, km_subgroups_figur
 from .page import ReportPage, Section, absent_html, df_html, esc, flatten, join, provenance_section
 from .provenance import Provenance
 
-__all__ = ["TrialReport", "trial_report", "write_trial_report", "km_groups_from_assignments", "BIOMARKER_COLUMNS", "TREG_ANALYTES"]
+__all__ = ["TrialReport", "trial_report", "write_trial_report", "km_groups_from_assignments", "BIOMARKER_COLUMNS",
+           "TREG_ANALYTES"]
 
 BIOMARKER_COLUMNS = ("csf_pnfh", "serum_nfl")
 TREG_ANALYTES = ("treg_pct_cd4", "treg_count")

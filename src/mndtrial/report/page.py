@@ -151,8 +151,12 @@ class ReportPage:
         page.write_text(self.to_html(), encoding="utf-8")
         written: dict[str, list[Path]] = {}
         if write_figures:
+            folder = out / figures_dir
+            folder.mkdir(parents=True, exist_ok=True)
             for name, fig in self.figures.items():
-                written[name] = save_figure(fig, out / figures_dir, name)
+                png = folder / f"{name}.png"
+                png.write_bytes(self._png[name])  # the bytes embedded in the page, not drawn again
+                written[name] = [png, *save_figure(fig, folder, name, formats=("svg",))]
         return {"report": page, "figures": written}
 
     def section_keys(self, present: bool | None = None) -> list[str]:
@@ -202,5 +206,6 @@ def provenance_section(prov: Provenance | Mapping[str, Any] | None) -> Section:
             s.body = df_html(flatten(prov), caption="provenance")
             return s
     cmd = prov.reproduce()
-    s.body = ((f"<p>Reproduce with:</p><pre>{esc(cmd)}</pre>" if cmd else "") + prov.to_html())
+    command = f"<p>Reproduce with:</p><pre>{esc(cmd)}</pre>" if cmd else ""
+    s.body = command + prov.to_html(include_command=False)
     return s

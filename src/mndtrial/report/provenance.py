@@ -163,10 +163,10 @@ class Provenance:
         rows += [(name, v) for name, v in self.dependencies.items() if v is not None]
         return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
 
-    def to_html(self) -> str:
+    def to_html(self, include_command: bool = True) -> str:
         """An HTML fragment (used by the reports and by `_repr_html_`)."""
         rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td><code>{html.escape(str(v))}</code></td></tr>"
-                       for k, v in self.summary["value"].items())
+                       for k, v in self.summary["value"].items() if include_command or k != "reproduce with")
         out = f'<table class="provenance">{rows}</table>'
         if self.plan is not None:
             import json
