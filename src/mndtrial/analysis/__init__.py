@@ -14,7 +14,7 @@ from .registry import SectionConfig, register_section, registered_sections
 from .plan import AnalysisPlan, AnalysisResults
 
 # Plan sections (each registers itself on import).
-from . import survival_section  # noqa: E402,F401
+from . import subgroup_section, survival_section  # noqa: E402,F401
 
 __all__ = [
     "AnalysisPlan", "AnalysisResults", "ArmComparison", "ArmContrast", "BiomarkerRule", "CoxModel", "CoxResult",

@@ -162,7 +162,7 @@ def encode_covariate(values: pd.Series, cov: Covariate) -> tuple[pd.DataFrame, d
 
 @dataclass(frozen=True)
 class SurvivalFrame:
-    """The model table: `time_days`, `event`, `treatment` (0/1), covariate and stratum columns.
+    """The model table: `subject_id`, `time_days`, `event`, `treatment` (0/1), covariates, strata.
 
     `excluded` counts participants left out because a covariate or stratum was missing, by
     column; `n_total` is every participant of the two compared arms.
@@ -218,7 +218,8 @@ def survival_frame(trial: Trial, covariates: Iterable[str] = (), strata: Iterabl
     contrast = contrast or arm_contrast(trial, analysis=analysis)
     df = endpoint_events(trial, event_types)
     df = df.loc[df["arm"].isin([contrast.control, contrast.active])].reset_index(drop=True)
-    out = pd.DataFrame({"time_days": df["time_days"].astype(float), "event": df["event"].astype(int),
+    out = pd.DataFrame({"subject_id": df["subject_id"], "time_days": df["time_days"].astype(float),
+                        "event": df["event"].astype(int),
                         TREATMENT: (df["arm"] == contrast.active).astype(float)})
     terms: list[str] = [TREATMENT]
     coding: list[dict[str, Any]] = [{"covariate": TREATMENT, "kind": "arm", "reference": contrast.control,
