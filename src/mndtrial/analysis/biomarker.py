@@ -14,7 +14,7 @@ Example:
     >>> from mndtrial.data.example import example_trial
     >>> groups = BiomarkerRule(biomarker="csf_pnfh", cutoffs=[3700]).assign(example_trial())
     >>> groups.counts()
-    {'<= 3700': 46, '> 3700': 14, 'missing': 0}
+    {'<= 3700': 45, '> 3700': 15, 'missing': 0}
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ def subgroup_rows(frame: SurvivalFrame, groups: GroupAssignment, alpha: float = 
         >>> trial = example_trial()
         >>> rows = subgroup_rows(survival_frame(trial), BiomarkerRule(biomarker="csf_pnfh", cutoffs=[3700]).assign(trial))
         >>> [(r["level"], r["n"], r["estimable"]) for r in rows]
-        [('<= 3700', 46, True), ('> 3700', 14, True), ('missing', 0, False)]
+        [('<= 3700', 45, True), ('> 3700', 15, True), ('missing', 0, False)]
     """
     d = frame.data
     level_of = d["subject_id"].map(groups.labels)
