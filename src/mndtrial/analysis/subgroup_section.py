@@ -113,7 +113,7 @@ def run_interaction(trial: Trial, plan: "AnalysisPlan", config: InteractionConfi
             if isinstance(groups, str):
                 by_subgroup.append({"variable": variable, "rule": rule, "not_computed": groups})
                 continue
-            rows = subgroup_rows(frame, groups, plan.alpha, None, sub_config.min_events)
+            rows = subgroup_rows(frame, groups, plan.alpha, None, sub_config.min_events, with_km=False)
             try:
                 by_subgroup.append(interaction_by_subgroup(frame, groups, rows))
             except AnalysisError as exc:

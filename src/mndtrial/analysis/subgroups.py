@@ -41,7 +41,7 @@ def _arm_data(d: pd.DataFrame, contrast: ArmContrast) -> dict[str, tuple[np.ndar
 
 
 def _estimate(d: pd.DataFrame, contrast: ArmContrast, alpha: float, horizon_days: float | None,
-              min_events: int, analysis: str) -> dict[str, Any]:
+              min_events: int, analysis: str, with_km: bool = True) -> dict[str, Any]:
     """One forest row's numbers for the participants in `d`."""
     arms = _arm_data(d, contrast)
     row: dict[str, Any] = {"n": len(d), "events": int(d["event"].sum()),
@@ -64,7 +64,7 @@ def _estimate(d: pd.DataFrame, contrast: ArmContrast, alpha: float, horizon_days
     row["reason"] = reason
     if reason is not None:
         row.update({"coef": None, "se": None, "hr": None, "ci": [None, None], "p": None})
-    if len(d) and min(len(t) for t, _ in arms.values()) > 0:
+    if with_km and len(d) and min(len(t) for t, _ in arms.values()) > 0:
         km = km_by_group(d["time_days"].to_numpy(float), d["event"].to_numpy(int),
                          np.where(d["treatment"] == 1, contrast.active, contrast.control),
                          [contrast.control, contrast.active], alpha=alpha)
@@ -89,8 +89,11 @@ def overall_row(frame: SurvivalFrame, alpha: float = 0.05, horizon_days: float |
 
 
 def subgroup_rows(frame: SurvivalFrame, groups: GroupAssignment, alpha: float = 0.05,
-                  horizon_days: float | None = None, min_events: int = 2) -> list[dict[str, Any]]:
+                  horizon_days: float | None = None, min_events: int = 2,
+                  with_km: bool = True) -> list[dict[str, Any]]:
     """One forest row per level of `groups` (the `missing` level included, even when empty).
+
+    `with_km` adds each arm's KM median (and survival at `horizon_days`) to the row.
 
     Example:
         >>> from mndtrial.data.example import example_trial
@@ -107,7 +110,7 @@ def subgroup_rows(frame: SurvivalFrame, groups: GroupAssignment, alpha: float = 
         sub = d.loc[level_of == level]
         analysis = f"subgroup {groups.rule} = {level}"
         rows.append({"variable": groups.variable, "rule": groups.rule, "level": level,
-                     **_estimate(sub, frame.contrast, alpha, horizon_days, min_events, analysis)})
+                     **_estimate(sub, frame.contrast, alpha, horizon_days, min_events, analysis, with_km)})
     return rows
 
 
