@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from mndtrial.analysis import AnalysisPlan, CoxModel, logrank_test
 from mndtrial.analysis.registry import SectionConfig, register_section, registered_sections, unregister_section
 from mndtrial.cli import app
-from mndtrial.errors import ParameterError
+from mndtrial.data import Trial
+from mndtrial.errors import AnalysisError, ParameterError
 
 PLAN = """
 name = "example primary"
@@ -80,3 +81,78 @@ def test_cli_analyze_writes_results_json(tmp_path, example_trial):
     expected = AnalysisPlan.from_toml_text(PLAN).run(example_trial).to_dict()
     assert data["survival"]["cox"]["unadjusted"] == expected["survival"]["cox"]["unadjusted"]
     assert "onset_site[bulbar]" in result.output
+
+
+def _trial_from(example, participants=None, survival=None):
+    t = example.tables()
+    return Trial(t["participants"] if participants is None else participants,
+                 t["survival"] if survival is None else survival, t["alsfrs"], t["biomarkers"], info=example.info)
+
+
+def test_single_arm_trial_gives_a_clear_error_in_plan_and_cli(tmp_path, example_trial):
+    parts = example_trial.participants
+    keep = parts.loc[parts.arm == "placebo", "subject_id"]
+    single = example_trial.select(keep)
+    with pytest.raises(AnalysisError, match="single arm"):
+        AnalysisPlan().run(single)
+    folder = single.write(tmp_path / "single")
+    result = CliRunner().invoke(app, ["analyze", str(folder), "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, AnalysisError) and "single arm" in str(result.exception)
+
+
+def test_cli_main_turns_analysis_errors_into_one_line(tmp_path, example_trial):
+    import subprocess
+    import sys
+
+    parts = example_trial.participants
+    folder = example_trial.select(parts.loc[parts.arm == "placebo", "subject_id"]).write(tmp_path / "single")
+    proc = subprocess.run([sys.executable, "-m", "mndtrial", "analyze", str(folder), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": "src"})
+    assert proc.returncode == 1
+    assert "single arm" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_no_events_in_one_arm_raises_or_is_recorded(example_trial):
+    surv = example_trial.survival
+    active = example_trial.participants.query("arm == 'il2_2miu'").subject_id
+    surv.loc[surv.subject_id.isin(active), "event"] = 0
+    trial = _trial_from(example_trial, survival=surv)
+    with pytest.raises(AnalysisError, match="monotone likelihood"):
+        AnalysisPlan(horizon_days=300).run(trial)
+    plan = AnalysisPlan.from_dict({"horizon_days": 300, "on_error": "record", "subgroups": {"enabled": False},
+                                   "interaction": {"enabled": False}})
+    results = plan.run(trial)
+    cox = results["survival"]["cox"]["unadjusted"]
+    assert "monotone likelihood" in cox["error"]["reason"]
+    assert "survival.cox.unadjusted" in results.errors()
+    assert results["survival"]["logrank"]["chi2"] > 0  # the log-rank test is still defined
+    json.dumps(results.to_dict(), allow_nan=False)
+
+
+def test_biomarker_missing_for_everyone_is_reported_in_subgroups_and_interaction(example_trial):
+    parts = example_trial.participants
+    parts["csf_pnfh"] = float("nan")
+    trial = _trial_from(example_trial, participants=parts)
+    plan = AnalysisPlan.from_dict({"biomarker_rules": [{"biomarker": "csf_pnfh", "cutoffs": [3700]}],
+                                   "survival": {"enabled": False},
+                                   "subgroups": {"columns": ["sex"], "age_bands_years": []}})
+    out = plan.run(trial).to_dict()
+    rule_rows = [r for r in out["subgroups"] if r["variable"] == "csf_pnfh"]
+    assert len(rule_rows) == 1 and rule_rows[0]["estimable"] is False
+    assert "missing for all 60 participants" in rule_rows[0]["reason"]
+    assert "missing for all" in out["interaction"]["continuous"][0]["not_computed"]
+    assert any(r["variable"] == "sex" and r["estimable"] for r in out["subgroups"])  # the rest goes on
+
+
+def test_default_plan_on_example_has_every_documented_key(example_trial):
+    out = AnalysisPlan().run(example_trial).to_dict()
+    s = out["survival"]
+    for key in ("logrank", "logrank_stratified", "horizon", "rmst", "kaplan_meier"):
+        assert key in s
+    assert s["cox"]["adjusted"] == {"not_computed": "no covariates in the plan"}
+    for term in s["cox"]["stratified"]["terms"].values():
+        assert set(term) >= {"coef", "se", "hr", "ci", "p"}
+    assert out["subgroups"][0]["variable"] == "all"
+    assert {r["variable"] for r in out["subgroups"]} >= {"csf_pnfh", "age", "onset_site", "sex", "country"}
+    assert out["interaction"]["continuous"][0]["biomarker"] == "csf_pnfh"
