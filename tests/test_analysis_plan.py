@@ -156,3 +156,15 @@ def test_default_plan_on_example_has_every_documented_key(example_trial):
     assert out["subgroups"][0]["variable"] == "all"
     assert {r["variable"] for r in out["subgroups"]} >= {"csf_pnfh", "age", "onset_site", "sex", "country"}
     assert out["interaction"]["continuous"][0]["biomarker"] == "csf_pnfh"
+
+
+def test_documented_example_plan_runs_on_the_example_trial(example_trial):
+    from pathlib import Path
+
+    plan = AnalysisPlan.from_toml(Path(__file__).resolve().parents[1] / "docs" / "examples" / "analysis-plan.toml")
+    assert plan.horizon_days == 640 and len(plan.biomarker_rules) == 3
+    out = plan.run(example_trial).to_dict()
+    assert out["survival"]["logrank_stratified"]["n_strata"] == 4
+    assert out["survival"]["cox"]["stratified"]["strata"] == ["country", "onset_site"]
+    tertiles = [r for r in out["subgroups"] if r["rule"] == "CSF-pNfH tertiles"]
+    assert [r["n"] for r in tertiles] == [20, 20, 20, 0]
