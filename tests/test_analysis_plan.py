@@ -168,3 +168,26 @@ def test_documented_example_plan_runs_on_the_example_trial(example_trial):
     assert out["survival"]["cox"]["stratified"]["strata"] == ["country", "onset_site"]
     tertiles = [r for r in out["subgroups"] if r["rule"] == "CSF-pNfH tertiles"]
     assert [r["n"] for r in tertiles] == [20, 20, 20, 0]
+
+
+def test_trial_without_horizon_reports_horizon_analyses_not_computed(example_trial):
+    info = example_trial.info.model_copy(update={"horizon_days": None})
+    t = example_trial.tables()
+    trial = Trial(t["participants"], t["survival"], info=info)
+    plan = AnalysisPlan.from_dict({"subgroups": {"enabled": False}, "interaction": {"enabled": False}})
+    out = plan.run(trial).to_dict()["survival"]
+    assert out["rmst"] == out["horizon"] == {"not_computed": "no horizon_days in the plan or the trial"}
+    assert out["kaplan_meier"]["arms"]["placebo"]["at_days"][-1]["day"] <= trial.survival.time_days.max()
+
+
+def test_event_types_recode_other_events_as_censored(example_trial):
+    surv = example_trial.survival
+    first_deaths = surv.index[surv.event == 1][:5]
+    surv.loc[first_deaths, "event_type"] = "tracheostomy"
+    trial = _trial_from(example_trial, survival=surv)
+    only_death = logrank_test(trial, event_types=["death"])
+    assert only_death.summary["observed"].sum() == surv.event.sum() - 5
+    both = logrank_test(trial, event_types=["death", "tracheostomy"])
+    assert both.chi2 == pytest.approx(logrank_test(trial).chi2, rel=1e-12)
+    with pytest.raises(ParameterError, match="no event has these types"):
+        logrank_test(trial, event_types=["stroke"])

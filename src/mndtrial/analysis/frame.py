@@ -196,9 +196,13 @@ def endpoint_events(trial: Trial, event_types: Sequence[str] | None) -> pd.DataF
         return df
     if "event_type" not in df.columns:
         raise ParameterError("event_types", list(event_types), "the survival table has no 'event_type' column")
-    kinds = set(df.loc[df["event"] == 1, "event_type"].dropna())
-    unknown = sorted(set(event_types) - kinds)
-    if unknown and not set(event_types) & kinds:
+    events = df.loc[df["event"] == 1]
+    untyped = int(events["event_type"].isna().sum())
+    if untyped:
+        raise AnalysisError("endpoint", f"{untyped} event(s) have no event_type, so event_types "
+                                        f"{list(event_types)} cannot tell whether they count")
+    kinds = set(events["event_type"])
+    if not set(event_types) & kinds:
         raise ParameterError("event_types", list(event_types), f"no event has these types; the trial's are {sorted(kinds)}")
     df["event"] = ((df["event"] == 1) & df["event_type"].isin(list(event_types))).astype("int64")
     return df

@@ -172,10 +172,16 @@ class AnalysisPlan(BaseModel):
         return arm_contrast(trial, self.arms.active, self.arms.control, analysis=analysis)
 
     def horizon(self, trial: Trial) -> float:
-        horizon = self.horizon_days if self.horizon_days is not None else trial.info.horizon_days
+        """The horizon (plan, else trial); a `ParameterError` when neither declares one."""
+        horizon = self.horizon_or_none(trial)
         if horizon is None:
             raise ParameterError("horizon_days", None, "set it in the plan (the trial declares no horizon_days)")
         return float(horizon)
+
+    def horizon_or_none(self, trial: Trial) -> float | None:
+        """The horizon, or None when neither the plan nor the trial declares one."""
+        horizon = self.horizon_days if self.horizon_days is not None else trial.info.horizon_days
+        return None if horizon is None else float(horizon)
 
     def strata_for(self, trial: Trial) -> tuple[str, ...]:
         return tuple(self.strata) if self.strata is not None else tuple(trial.info.strata)
@@ -183,7 +189,7 @@ class AnalysisPlan(BaseModel):
     def at_risk_for(self, trial: Trial) -> tuple[float, ...]:
         if self.at_risk_days is not None:
             return tuple(float(d) for d in self.at_risk_days)
-        horizon = self.horizon_days or trial.info.horizon_days
+        horizon = self.horizon_or_none(trial)
         if horizon is None:
             horizon = float(trial.survival["time_days"].max())
         return tuple(float(d) for d in np.arange(0.0, horizon + 1e-9, 90.0))

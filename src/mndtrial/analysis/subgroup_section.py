@@ -80,7 +80,7 @@ def run_subgroups(trial: Trial, plan: "AnalysisPlan", config: SubgroupsConfig) -
     """Forest-plot rows: all participants, then every level of every subgroup variable."""
     contrast = plan.contrast(trial, analysis="subgroups")
     frame = survival_frame(trial, contrast=contrast, event_types=plan.event_types, analysis="subgroups")
-    horizon = plan.horizon(trial) if config.survival_at_horizon else None
+    horizon = plan.horizon_or_none(trial) if config.survival_at_horizon else None
     rows = [overall_row(frame, plan.alpha, horizon, config.min_events)]
     for variable, rule, groups in _groupings(trial, plan, config):
         if isinstance(groups, str):

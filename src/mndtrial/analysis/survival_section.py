@@ -68,13 +68,14 @@ def run_survival(trial: Trial, plan: "AnalysisPlan", config: SurvivalConfig) -> 
         model = CoxModel(covariates, cox_strata, alpha=plan.alpha, ph_test=config.ph_test, label=kind, **common)
         cox[kind] = plan.attempt(f"Cox ({kind})", lambda m=model: m.fit(trial).result_)
     out["cox"] = cox
-    if config.horizon or config.rmst:
-        horizon = plan.horizon(trial)
-        if config.horizon:
-            out["horizon"] = plan.attempt("survival at horizon",
-                                          lambda: survival_at_horizon(trial, horizon, plan.alpha, **common))
-        if config.rmst:
-            out["rmst"] = plan.attempt("RMST", lambda: rmst_test(trial, horizon, plan.alpha, **common))
+    horizon = plan.horizon_or_none(trial)
+    no_horizon = _not_computed("no horizon_days in the plan or the trial")
+    if config.horizon:
+        out["horizon"] = no_horizon if horizon is None else plan.attempt(
+            "survival at horizon", lambda: survival_at_horizon(trial, horizon, plan.alpha, **common))
+    if config.rmst:
+        out["rmst"] = no_horizon if horizon is None else plan.attempt(
+            "RMST", lambda: rmst_test(trial, horizon, plan.alpha, **common))
     return out
 
 
