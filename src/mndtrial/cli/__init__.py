@@ -31,7 +31,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 # Sub-commands register themselves on import.
-from . import demo, validate  # noqa: E402,F401
+from . import demo, simulate, validate  # noqa: E402,F401
 
 
 def main() -> None:

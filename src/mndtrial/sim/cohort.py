@@ -125,7 +125,7 @@ class CohortModel:
         baseline = np.clip(np.round(48 - delta_fs_true * duration), 0, 48)
         vc = (c["vital_capacity_mean_pct"] + c["vital_capacity_per_alsfrs_point"] * (baseline - 37)
               + c["vital_capacity_bulbar_shift_pct"] * (bulbar - c["bulbar_onset_fraction"])
-              + c["vital_capacity_sd_pct"] * z[5])
+              + c["vital_capacity_sd_pct"] * z[5]).clip(10.0, 130.0)  # keep % predicted physiological
         age10 = (age - c["age_mean_years"]) / 10
         bulbar_c = bulbar - c["bulbar_onset_fraction"]
         log_slope = (np.log(t["slope_mean_points_per_month"]) - t["slope_log_sd"] ** 2 / 2

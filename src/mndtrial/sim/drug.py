@@ -4,8 +4,9 @@ The dose sets the rise in Tregs (% of CD4+) at the end of a 5-day course: a powe
 the IMODALS points (+2.96 at 1 MIU, +6.15 at 2 MIU vs placebo, E:L39-40). Each participant's rise
 varies around that mean. The clinical effect runs through the rise: at the reference dose
 (2 MIU, MIROCALS) a participant with the mean rise has the MIROCALS hazard ratio for their
-CSF-pNfH group (0.52 at or below 3700 pg/mL, 1.37 above, E:L23-25) and slope ratio (0.77 in the
-low group, E:L28); the log hazard ratio and the slope reduction scale with the participant's rise.
+CSF-pNfH group (0.52 for 750-3700 pg/mL, 1.37 above, none below 750; E:L23-26) and slope ratio
+(0.77 in the 750-3700 group, E:L28); the log hazard ratio and the slope reduction scale with the
+participant's rise.
 
 Any other drug (or placebo) uses the same interface: an *effect function*
 `effect(dose_miu, treg_rise_pct, covariates) -> (log_hazard_ratio, slope_ratio)`, arrays of the
@@ -28,8 +29,9 @@ EffectFunction = Callable[[np.ndarray, np.ndarray, Mapping[str, np.ndarray]], tu
 
 POSITIVE = ("treg_baseline_mean_pct", "treg_baseline_sd_pct", "treg_measurement_sd_pct", "course_days",
             "cycle_days", "treg_half_life_days", "reference_dose_miu", "pnfh_cutoff_pg_ml",
-            "hr_low_pnfh", "hr_high_pnfh", "treg_response_1miu_pct", "treg_response_2miu_pct")
-NON_NEGATIVE = ("treg_response_cv", "slope_ratio_low_pnfh", "slope_ratio_high_pnfh")
+            "hr_low_pnfh", "hr_high_pnfh", "hr_below_low_band", "pnfh_low_band_min_pg_ml",
+            "treg_response_1miu_pct", "treg_response_2miu_pct")
+NON_NEGATIVE = ("treg_response_cv", "slope_ratio_low_pnfh", "slope_ratio_high_pnfh", "slope_ratio_below_low_band")
 
 
 def no_effect(dose_miu: np.ndarray, treg_rise_pct: np.ndarray,
@@ -119,7 +121,9 @@ class DrugModel:
         """The MIROCALS hypothesis: benefit at low CSF-pNfH, none or harm at high, scaled by Tregs."""
         p = self.p
         relative = treg_rise_pct / float(self.treg_rise_mean(p["reference_dose_miu"]))
-        low = csf_pnfh <= p["pnfh_cutoff_pg_ml"]
-        log_hr = relative * np.where(low, np.log(p["hr_low_pnfh"]), np.log(p["hr_high_pnfh"]))
-        reduction = np.where(low, 1 - p["slope_ratio_low_pnfh"], 1 - p["slope_ratio_high_pnfh"])
+        band = np.searchsorted([p["pnfh_low_band_min_pg_ml"], p["pnfh_cutoff_pg_ml"]], csf_pnfh, side="right")
+        hr = np.array([p["hr_below_low_band"], p["hr_low_pnfh"], p["hr_high_pnfh"]])
+        ratio = np.array([p["slope_ratio_below_low_band"], p["slope_ratio_low_pnfh"], p["slope_ratio_high_pnfh"]])
+        log_hr = relative * np.log(hr)[band]
+        reduction = (1 - ratio)[band]
         return log_hr, np.maximum(1 - relative * reduction, 0.0)

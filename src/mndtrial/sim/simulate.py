@@ -28,7 +28,10 @@ def simulate(design: Design, n_trials: int, seed: int, first_trial: int = 0) -> 
     """Simulate trials `first_trial .. first_trial + n_trials - 1` of `design` from `seed`.
 
     Screening counts per trial are in `batch.metadata["screening"]` (a DataFrame with a `trial`
-    column: screened, eligible, enrichment_excluded, randomised).
+    column: screened, eligible, enrichment_excluded, randomised). Beyond the data model's columns,
+    `participants` has `vital_capacity_pct` (screening), `entry_day` (calendar day of
+    randomisation from the trial's start) and `withdrawal_day` (day of leaving follow-up other
+    than by death; NaN if the participant stayed to death or the horizon).
 
     Example:
         >>> from mndtrial.sim import mirocals
@@ -181,6 +184,7 @@ def _simulate_block(design: Design, seed: int, block: int) -> dict:
         "csf_pnfh": np.where(p["pnfh_missing"], np.nan, np.round(p["csf_pnfh"], 1)).ravel(),
         "serum_nfl": nfl0.ravel(), "vital_capacity_pct": np.round(p["vital_capacity_pct"], 1).ravel(),
         "entry_day": np.floor(entry).ravel(),
+        "withdrawal_day": np.where((dropout < death) & (dropout <= design.horizon_days), dropout, np.nan).ravel(),
     }
     survival = {"trial": trial_index.ravel(), "subject": subject.ravel(), "time_days": time.ravel(),
                 "event": event.ravel().astype(np.int64)}
@@ -219,6 +223,7 @@ def _batch(design: Design, t: dict, n_trials: int, first_trial: int, seed: int) 
         "country": _categorical(P["country"], design.countries),
         "csf_pnfh": P["csf_pnfh"], "serum_nfl": P["serum_nfl"],
         "vital_capacity_pct": P["vital_capacity_pct"], "entry_day": P["entry_day"],
+        "withdrawal_day": P["withdrawal_day"],
     })
     S = t["survival"]
     survival = pd.DataFrame({"trial": S["trial"], "subject": S["subject"], "time_days": S["time_days"],
