@@ -56,8 +56,8 @@ MIROCALS_TARGETS = (
     Target("slope_reduction_low_pnfh", 0.23, "E:L28, E:L82-83"),
 )
 IMODALS_TARGETS = (
-    Target("treg_diff_il2_1miu", 2.96, "E:L39-40", "mean", 0.3),
-    Target("treg_diff_il2_2miu", 6.15, "E:L39-40", "mean", 0.3),
+    Target("treg_diff_il2_1miu", 2.96, "E:L39-40", "mean", 0.2),
+    Target("treg_diff_il2_2miu", 6.15, "E:L39-40", "mean", 0.2),
 )
 
 

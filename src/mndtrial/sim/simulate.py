@@ -50,7 +50,8 @@ def simulate(design: Design, n_trials: int, seed: int, first_trial: int = 0) -> 
     last_block = (first_trial + n_trials - 1) // TRIALS_PER_BLOCK
     blocks = [_simulate_block(design, int(seed), b) for b in range(first_block, last_block + 1)]
     lo = first_trial - first_block * TRIALS_PER_BLOCK
-    tables = {name: _join([b[name] for b in blocks], first_block, lo, n_trials)
+    # Table by table, so that each block's arrays are freed once joined (peak memory).
+    tables = {name: _join([b.pop(name) for b in blocks], first_block, lo, n_trials)
               for name in ("participants", "survival", "alsfrs", "biomarkers", "screening")}
     return _batch(design, tables, n_trials, first_trial, int(seed))
 
@@ -224,15 +225,15 @@ def _batch(design: Design, t: dict, n_trials: int, first_trial: int, seed: int) 
         "csf_pnfh": P["csf_pnfh"], "serum_nfl": P["serum_nfl"],
         "vital_capacity_pct": P["vital_capacity_pct"], "entry_day": P["entry_day"],
         "withdrawal_day": P["withdrawal_day"],
-    })
+    }, copy=False)
     S = t["survival"]
     survival = pd.DataFrame({"trial": S["trial"], "subject": S["subject"], "time_days": S["time_days"],
                              "event": S["event"], "event_type": _categorical(1 - S["event"], ("death", "censored"))})
-    alsfrs = pd.DataFrame(t["alsfrs"])
+    alsfrs = pd.DataFrame(t["alsfrs"], copy=False)
     Bm = t["biomarkers"]
     biomarkers = pd.DataFrame({"trial": Bm["trial"], "subject": Bm["subject"], "day": Bm["day"],
                                "analyte": _categorical(Bm["analyte"], ANALYTES), "value": Bm["value"],
-                               "unit": _categorical(Bm["analyte"], UNITS)})
+                               "unit": _categorical(Bm["analyte"], UNITS)}, copy=False)
     screening = pd.DataFrame(t["screening"])
     metadata = {"design": design.name, "seed": seed, "trials_per_block": TRIALS_PER_BLOCK,
                 "screening": screening}
