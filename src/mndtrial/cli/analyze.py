@@ -1,7 +1,9 @@
 """`mndtrial analyze DIR [--plan PLAN.toml] --out OUT`: run an analysis plan, write results.json.
 
 Computing (`AnalysisPlan.run`) and printing (`print_summary`) are apart, so other outputs (an
-HTML report) can reuse the same `AnalysisResults`.
+HTML report) can reuse the same `AnalysisResults`: OUT/report.html and OUT/figures/ are written
+from them by `mndtrial.report`, and results.json's provenance gains the input hashes, the plan
+and the command that reproduces it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dataclasses import replace
+
 from ..analysis import AnalysisPlan, AnalysisResults
 from ..data import read_trial
+from ..report import collect_provenance
+from ..report.analysis_report import write_analysis_report
 from . import app, state
+from .console import command_line, step
 
 
 def print_summary(results: AnalysisResults, console: Console | None = None) -> None:
@@ -46,14 +53,22 @@ def _rich_table(title: str, frame: pd.DataFrame) -> Table:
 
 
 @app.command()
-def analyze(folder: Path = typer.Argument(..., help="Trial folder (as read by `mndtrial validate`)."),
+def analyze(ctx: typer.Context,
+            folder: Path = typer.Argument(..., help="Trial folder (as read by `mndtrial validate`)."),
             plan: Path | None = typer.Option(None, "--plan", help="Analysis plan TOML (default: built-in plan)."),
             out: Path = typer.Option(..., "--out", help="Output folder; results.json is written there.")) -> None:
     """Run the analysis plan on a trial folder, write OUT/results.json and print a summary."""
     trial = read_trial(folder)
     analysis_plan = AnalysisPlan.from_toml(plan) if plan is not None else AnalysisPlan()
-    results = analysis_plan.run(trial)
+    with step("Running the analysis plan"):
+        results = analysis_plan.run(trial)
+    provenance = collect_provenance(inputs=[folder] + ([plan] if plan is not None else []),
+                                    plan=analysis_plan.to_dict(), command=command_line(ctx))
+    results = replace(results, provenance={**results.provenance, **provenance.to_dict()})
     path = results.write_json(Path(out) / "results.json")
+    with step("Writing the report and figures"):
+        written = write_analysis_report(out, trial, results)
     if not state["quiet"]:
         print_summary(results, Console(width=120))
     typer.echo(f"results written to {path}")
+    typer.echo(f"report written to {written['report']}")

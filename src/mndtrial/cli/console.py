@@ -8,10 +8,11 @@ paths of the outputs are printed.
 
 from __future__ import annotations
 
-import sys
 import time
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Iterator
+
+import typer
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -58,7 +59,30 @@ def progress(description: str, total: int) -> Iterator[callable]:
     console.print(f"[green]✓[/green] {description} ({time.perf_counter() - start:.1f} s)")
 
 
-def command_line(argv: Sequence[str] | None = None) -> list[str]:
-    """The `mndtrial ...` call being run, for provenance (so an output says how to reproduce it)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    return ["mndtrial", *args]
+def command_line(ctx: typer.Context) -> list[str]:
+    """The `mndtrial ...` call being run, rebuilt from the parsed command line, for provenance.
+
+    Arguments and the options given on the command line are kept (options left at their default
+    are not), so the printed call reproduces the output with this mndtrial version.
+    """
+    chain = []
+    c = ctx
+    while c is not None:
+        chain.append(c)
+        c = c.parent
+    args = ["mndtrial"]
+    for c in reversed(chain):
+        if c.parent is not None:
+            args.append(c.info_name)
+        for p in c.command.params:
+            value = c.params.get(p.name)
+            if value is None:
+                continue
+            if p.param_type_name == "argument":
+                args += [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+            elif c.get_parameter_source(p.name).name == "COMMANDLINE":
+                if getattr(p, "is_flag", False):
+                    args.append(p.opts[0] if value else (p.secondary_opts or p.opts)[0])
+                else:
+                    args += [p.opts[0], str(value)]
+    return args

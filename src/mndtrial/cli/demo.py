@@ -32,11 +32,12 @@ def _km_groups(trial: Trial) -> dict[str, dict[str, Trial]]:
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's outputs."),
+def demo(ctx: typer.Context,
+         out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's outputs."),
          seed: int = typer.Option(2026, "--seed", help="Seed of the demo trial.")) -> None:
     """Make a trial, write and validate its folder, analyse it and write demo-out/report.html."""
     start = time.perf_counter()
-    argv = command_line()
+    argv = command_line(ctx)
     with step("Making the demo trial"):
         trial = example_trial(seed=seed)
         folder = trial.write(out / "trial")

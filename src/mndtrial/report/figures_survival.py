@@ -1,9 +1,9 @@
 """Survival figures: Kaplan–Meier with numbers at risk, subgroup forest plot, PH check.
 
 The Kaplan–Meier functions take Kaplan–Meier results (an object with `curves`, or its
-`to_dict()` form from results.json) or a `Trial`, whose curves are then estimated with
-lifelines' `KaplanMeierFitter`. Numbers at risk at day t count participants whose time is
->= t (as R's `summary(survfit, times = t)$n.risk`).
+`to_dict()` form from results.json) or a `Trial`, whose curves are then estimated by
+`mndtrial.analysis.kaplan_meier` (lifelines' `KaplanMeierFitter`). Numbers at risk at day t
+count participants whose time is >= t (as R's `summary(survfit, times = t)$n.risk`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.transforms import blended_transform_factory
 
+from ..analysis import arm_contrast, kaplan_meier
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
-from .descriptives import arm_order
 from .style import CONTROL_COLOUR, arm_colours, new_figure
 
 __all__ = ["km_curves", "km_figure", "km_subgroups_figure", "forest_figure", "forest_rows", "ph_check_figure"]
@@ -33,10 +34,10 @@ def km_curves(source: Any, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
     time_days), or a dict `{"arms": {arm: {"curve": {...}}}}` as in results.json.
     """
     if isinstance(source, Trial):
-        return _km_from_trial(source, alpha)
+        source = kaplan_meier(source, alpha=alpha)
     if hasattr(source, "curves"):
         return {str(a): c.reset_index().rename(columns={c.index.name or "index": "time_days"})[list(CURVE_COLUMNS)]
-                for a, c in source.curves.items()}
+                .astype(float) for a, c in source.curves.items()}
     if isinstance(source, Mapping) and "arms" in source:
         out = {}
         for arm, d in source["arms"].items():
@@ -46,26 +47,6 @@ def km_curves(source: Any, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
             out[str(arm)] = c.astype(float)
         return out
     raise ParameterError("km", type(source).__name__, "must be a Trial, a Kaplan-Meier result or its dict")
-
-
-def _km_from_trial(trial: Trial, alpha: float) -> dict[str, pd.DataFrame]:
-    from lifelines import KaplanMeierFitter
-
-    df = trial.survival_by_subject()
-    out = {}
-    for arm in arm_order(trial):
-        g = df.loc[df["arm"] == arm]
-        if g.empty:
-            continue
-        kmf = KaplanMeierFitter(alpha=alpha).fit(g["time_days"], g["event"], label=arm)
-        ci = kmf.confidence_interval_.to_numpy()
-        out[arm] = pd.DataFrame({"time_days": kmf.survival_function_.index.to_numpy(float),
-                                 "survival": kmf.survival_function_.iloc[:, 0].to_numpy(),
-                                 "ci_lower": ci[:, 0], "ci_upper": ci[:, 1],
-                                 "at_risk": kmf.event_table["at_risk"].to_numpy(float)})
-    if not out:
-        raise AnalysisError("Kaplan-Meier", "no participants")
-    return out
 
 
 def at_risk_at(curve: pd.DataFrame, days: Sequence[float]) -> list[int]:
@@ -229,10 +210,14 @@ def forest_figure(subgroups: Any, interaction_p: Mapping[str, float | None] | No
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    # headers start at the figure's left edge (long rule labels must not be cut); rows end at the axis
+    header_at = blended_transform_factory(fig.transFigure, ax.transData)
     for y, (kind, text, r) in zip(ys, lines):
-        weight = "bold" if kind in ("header", "overall") else "normal"
-        ax.text(-0.02, y, text, transform=ax.get_yaxis_transform(), ha="right", va="center", fontsize=8.5,
-                fontweight=weight)
+        if kind == "header":
+            ax.text(0.01, y, text, transform=header_at, ha="left", va="center", fontsize=8.5, fontweight="bold")
+        else:
+            ax.text(-0.02, y, text, transform=ax.get_yaxis_transform(), ha="right", va="center", fontsize=8.5,
+                    fontweight="bold" if kind == "overall" else "normal")
         if r is None:
             continue
         n_text = "" if pd.isna(r.n) else f"n={int(r.n)}" + ("" if pd.isna(r.events) else f", {int(r.events)} ev")
@@ -278,13 +263,8 @@ def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[st
     from lifelines.statistics import proportional_hazard_test
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
-    order = arm_order(trial)
-    control = trial.info.control_arm or order[0]
-    if active is None:
-        others = [a for a in order if a != control]
-        if len(others) != 1:
-            raise ParameterError("active", active, f"name the active arm to compare with {control!r}: {others}")
-        active = others[0]
+    contrast = arm_contrast(trial, active=active, analysis="PH check")
+    control, active = contrast.control, contrast.active
     df = trial.survival_by_subject()
     df = df.loc[df["arm"].isin([control, active]), ["time_days", "event", "arm"]]
     df = df.assign(treatment=(df["arm"] == active).astype(float)).drop(columns="arm")

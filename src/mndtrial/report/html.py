@@ -188,12 +188,17 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
                        tables: Mapping[str, pd.DataFrame], km_groups) -> list[Section]:
     out = []
     km = Section("km", "Kaplan–Meier survival by arm")
-    source = trial if trial is not None else _km_data(data)
+    # the analysis's own curves (its endpoint, event types and alpha) when there are results
+    source = _km_data(data) or trial
+    control = (trial.info.control_arm if trial is not None
+               else ((data.get("survival") or {}).get("arms") or {}).get("control"))
+    horizon = trial.info.horizon_days if trial is not None else None
     if source is None:
         km.absent = "absent: no trial data and no Kaplan–Meier results"
     else:
-        km.body = _figure_or_note(page, "km_overall", lambda: km_figure(source), "Kaplan–Meier curves by arm",
-                                  "Kaplan–Meier estimates with 95% pointwise CI; numbers at risk under the axis.")
+        km.body = _figure_or_note(page, "km_overall", lambda: km_figure(source, control=control, horizon_days=horizon),
+                                  "Kaplan–Meier curves by arm",
+                                  "Kaplan–Meier estimates with pointwise CI; numbers at risk under the axis.")
     out.append(km)
 
     sub = Section("km_subgroups", "Kaplan–Meier by biomarker subgroup")

@@ -1,0 +1,50 @@
+"""The report of an analysis plan's run: `AnalysisResults` + the trial → report.html.
+
+This is what `mndtrial analyze` calls after it has written results.json: it reuses the results
+(no computation is repeated) and adds the per-subgroup Kaplan–Meier panels from the plan's
+biomarker rules (`plan_biomarker_rules`: the plan's rules, or a median split of each known
+baseline biomarker when it declares none).
+
+Example:
+    >>> from mndtrial.analysis import AnalysisPlan
+    >>> from mndtrial.data.example import example_trial
+    >>> trial = example_trial()
+    >>> report = analysis_report(trial, AnalysisPlan().run(trial))
+    >>> "forest" in report.section_keys(present=True)
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..analysis import AnalysisPlan, AnalysisResults
+from ..analysis.subgroup_section import plan_biomarker_rules
+from ..data import Trial
+from ..errors import AnalysisError, ParameterError
+from .html import TrialReport, km_groups_from_assignments, trial_report
+from .provenance import Provenance
+
+__all__ = ["analysis_report", "write_analysis_report"]
+
+
+def analysis_report(trial: Trial, results: AnalysisResults, plan: AnalysisPlan | None = None,
+                    provenance: Provenance | Mapping[str, Any] | None = None, **kwargs: Any) -> TrialReport:
+    """The trial report of `results` (from `plan.run(trial)`), with KM panels per biomarker subgroup."""
+    plan = plan or results.plan
+    assignments = []
+    if plan.section("subgroups").enabled:
+        for rule in plan_biomarker_rules(plan, trial):
+            try:
+                assignments.append(rule.assign(trial))
+            except (AnalysisError, ParameterError):
+                continue  # the subgroup output already says why this rule could not split anyone
+    return trial_report(trial, results, km_groups=km_groups_from_assignments(trial, assignments),
+                        provenance=provenance, **kwargs)
+
+
+def write_analysis_report(out_dir: str | Path, trial: Trial, results: AnalysisResults, **kwargs: Any
+                          ) -> dict[str, Any]:
+    """Write `out_dir/report.html` and `out_dir/figures/*.png|svg` for an analysis run."""
+    return analysis_report(trial, results, **kwargs).write(out_dir)

@@ -1,0 +1,71 @@
+"""The report of a real analysis run: what it draws equals what results.json says, and
+`mndtrial analyze` writes report.html, figures and provenance beside results.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+
+from typer.testing import CliRunner
+
+from mndtrial.analysis import AnalysisPlan, BiomarkerRule
+from mndtrial.cli import app
+from mndtrial.report.analysis_report import analysis_report
+
+PLAN = AnalysisPlan(name="primary", covariates=("log(csf_pnfh)",),
+                    biomarker_rules=(BiomarkerRule(biomarker="csf_pnfh", cutoffs=(3700.0,)),))
+
+
+def test_report_draws_the_numbers_of_results_json(example_trial):
+    results = PLAN.run(example_trial)
+    data = results.to_dict()
+    rep = analysis_report(example_trial, results)
+    html = rep.html
+    assert {"flow", "km", "km_subgroups", "cox", "forest", "ph", "alsfrs", "treg"} <= set(rep.section_keys(True))
+    # the Cox table shows the fitted hazard ratio
+    hr = data["survival"]["cox"]["unadjusted"]["terms"]["treatment"]["hr"]
+    assert f"{hr:.3g}" in html
+    # the forest plot draws each estimable subgroup's HR and CI as in results.json
+    texts = [t.get_text() for t in rep.figures["forest"].axes[0].texts]
+    for row in data["subgroups"]:
+        if row["variable"] != "all" and row.get("estimable", True) and row["hr"] is not None:
+            lo, hi = row["ci"]
+            assert any(t.startswith(f"{row['hr']:.2f} ({lo:.2f}–{hi:.2f})") for t in texts), row
+    p = next(t["p"] for t in data["interaction"]["by_subgroup"] if t["rule"] == "csf_pnfh cut at 3700")
+    assert any(t.startswith("csf_pnfh cut at 3700") and f"{p:.3f}" in t for t in texts)
+    # one KM panel per populated level of the rule, numbers at risk equal to the subgroup's counts
+    fig = rep.figures["km_subgroups_1"]
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    counts = {r["level"]: r["n"] for r in data["subgroups"] if r.get("rule") == "csf_pnfh cut at 3700"}
+    assert titles == [lvl for lvl, n in counts.items() if n > 0]
+    # the overall KM is the analysis's own curve
+    km = data["survival"]["kaplan_meier"]["arms"]["placebo"]
+    line = rep.figures["km_overall"].axes[0].lines[0]
+    assert list(line.get_ydata()) == km["curve"]["survival"]
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+    assert not any(re.search(rf"\b{s}\b", text) for s in example_trial.participants["subject_id"])
+
+
+def test_cli_analyze_writes_report_figures_and_provenance(tmp_path, example_trial):
+    folder = example_trial.write(tmp_path / "trial")
+    plan = tmp_path / "plan.toml"
+    plan.write_text(PLAN.to_toml(), encoding="utf-8")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["--quiet", "analyze", str(folder), "--plan", str(plan), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip().splitlines() == [f"results written to {out / 'results.json'}",
+                                               f"report written to {out / 'report.html'}"]
+    prov = json.loads((out / "results.json").read_text())["provenance"]
+    inputs = sorted([*(p for p in folder.iterdir() if p.is_file()), plan])
+    assert prov["inputs_sha256"] == {p.as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in inputs}
+    # the call that reproduces it, as typed
+    assert shlex.split(prov["command"]) == ["mndtrial", "--quiet", "analyze", str(folder), "--plan", str(plan),
+                                            "--out", str(out)]
+    assert prov["plan"]["biomarker_rules"][0]["cutoffs"] == [3700.0]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert prov["inputs_sha256"][(folder / "survival.csv").as_posix()] in html
+    pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    assert pngs == sorted(p.stem for p in (out / "figures").glob("*.svg"))
+    assert {"km_overall", "forest", "ph_check", "alsfrs_trajectories"} <= set(pngs)
