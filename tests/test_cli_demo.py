@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,11 +35,15 @@ def test_demo_writes_a_valid_trial_folder_and_the_report(demo_run):
     out = cwd / "demo-out"
     assert res.stdout.strip().splitlines()[-1] == f"Report: {Path('demo-out') / 'report.html'}"
     trial = read_trial(out / "trial")  # the folder a user would bring, valid
-    assert trial.n_participants > 0
+    assert trial.n_participants == 220  # MIROCALS-like
+    results = json.loads((out / "results.json").read_text())
+    assert results["trial"]["n_participants"] == 220
+    assert results["provenance"]["seed"] == 2026 and results["provenance"]["command"] == "mndtrial demo"
+    assert results["plan"]["biomarker_rules"][0]["cutoffs"] == [3700.0]
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "<img " in html and "mndtrial demo" in html
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert {"km_overall.png", "km_overall.svg"} <= set(figures)
+    assert {"km_overall.png", "km_overall.svg", "forest.png", "km_subgroups_1.png"} <= set(figures)
     assert len([f for f in figures if f.endswith(".png")]) == len([f for f in figures if f.endswith(".svg")])
     # the report's provenance hashes are those of the files written
     survival = out / "trial" / "survival.csv"

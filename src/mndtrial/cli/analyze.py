@@ -16,12 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dataclasses import replace
-
 from ..analysis import AnalysisPlan, AnalysisResults
 from ..data import read_trial
 from ..report import collect_provenance
-from ..report.analysis_report import write_analysis_report
+from ..report.analysis_report import write_analysis_outputs
 from . import app, state
 from .console import command_line, step
 
@@ -64,11 +62,9 @@ def analyze(ctx: typer.Context,
         results = analysis_plan.run(trial)
     provenance = collect_provenance(inputs=[folder] + ([plan] if plan is not None else []),
                                     plan=analysis_plan.to_dict(), command=command_line(ctx))
-    results = replace(results, provenance={**results.provenance, **provenance.to_dict()})
-    path = results.write_json(Path(out) / "results.json")
-    with step("Writing the report and figures"):
-        written = write_analysis_report(out, trial, results)
+    with step("Writing results.json, the report and figures"):
+        written = write_analysis_outputs(out, trial, results, provenance)
     if not state["quiet"]:
         print_summary(results, Console(width=120))
-    typer.echo(f"results written to {path}")
+    typer.echo(f"results written to {written['results']}")
     typer.echo(f"report written to {written['report']}")

@@ -1,8 +1,13 @@
 """`mndtrial demo`: the main job on built-in defaults, with no input.
 
-It makes a trial, writes it as a trial folder (the same files a user brings), reads and validates
-it back, builds the report with its figures, and says where everything is. Every output carries
-provenance, including the command that reproduces it.
+1. simulate one MIROCALS-like trial (`mndtrial.sim`, preset `mirocals`) and write it as a trial
+   folder — the same files a user brings — then read and validate it back;
+2. analyse it with a MIROCALS-like plan (Cox adjusted for log CSF-pNfH, subgroups at the
+   pre-specified CSF-pNfH cut-off of 3700 pg/mL) and write results.json, report.html and figures,
+   exactly as `mndtrial analyze` does;
+3. say where everything is.
+
+Every output carries provenance, including the command that reproduces it.
 """
 
 from __future__ import annotations
@@ -12,42 +17,49 @@ from pathlib import Path
 
 import typer
 
-from ..data import Trial, read_trial
-from ..data.example import example_trial
-from ..report import collect_provenance, trial_report
+from ..analysis import AnalysisPlan, BiomarkerRule
+from ..data import read_trial
+from ..errors import ParameterError
+from ..report import collect_provenance
+from ..report.analysis_report import write_analysis_outputs
+from ..sim import mirocals, simulate
 from . import app, state
 from .console import command_line, step
 
-# MIROCALS's pre-specified CSF-pNfH cut-off (pg/mL) between its "low" and "high" groups
-# (shared/reference/mnd-evidence.md).
+# MIROCALS's pre-specified CSF-pNfH cut-off between "low" and "high" (shared/reference/mnd-evidence.md).
 CSF_PNFH_CUTOFF = 3700.0
 
 
-def _km_groups(trial: Trial) -> dict[str, dict[str, Trial]]:
-    p = trial.participants
-    low = p.loc[p["csf_pnfh"] <= CSF_PNFH_CUTOFF, "subject_id"]
-    high = p.loc[p["csf_pnfh"] > CSF_PNFH_CUTOFF, "subject_id"]
-    groups = {f"<= {CSF_PNFH_CUTOFF:g} pg/mL": low, f"> {CSF_PNFH_CUTOFF:g} pg/mL": high}
-    return {f"CSF-pNfH cut at {CSF_PNFH_CUTOFF:g}": {k: trial.select(v) for k, v in groups.items() if len(v)}}
+def demo_plan() -> AnalysisPlan:
+    """The demo's analysis plan: MIROCALS-like primary and subgroup analyses."""
+    return AnalysisPlan(name="MIROCALS-like demo", covariates=("log(csf_pnfh)",),
+                        biomarker_rules=(BiomarkerRule(biomarker="csf_pnfh", cutoffs=(CSF_PNFH_CUTOFF,),
+                                                       name=f"CSF-pNfH cut at {CSF_PNFH_CUTOFF:g} pg/mL"),))
 
 
 @app.command()
 def demo(ctx: typer.Context,
          out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's outputs."),
-         seed: int = typer.Option(2026, "--seed", help="Seed of the demo trial.")) -> None:
-    """Make a trial, write and validate its folder, analyse it and write demo-out/report.html."""
+         seed: int = typer.Option(2026, "--seed", help="Seed of the simulated trial.")) -> None:
+    """Simulate a MIROCALS-like trial, analyse it, and write demo-out/report.html."""
+    if seed < 0:
+        raise ParameterError("seed", seed, "must be a whole number >= 0")
     start = time.perf_counter()
     argv = command_line(ctx)
-    with step("Making the demo trial"):
-        trial = example_trial(seed=seed)
+    with step("Simulating one MIROCALS-like trial"):
+        trial = simulate(mirocals(), n_trials=1, seed=seed).trial(0)
         folder = trial.write(out / "trial")
-        trial = read_trial(folder)
-    with step("Writing the report and figures"):
-        prov = collect_provenance(inputs=folder, seed=seed, command=argv)
-        written = trial_report(trial, km_groups=_km_groups(trial), provenance=prov).write(out)
+        trial = read_trial(folder)  # analyse the files as a user would bring them
+    plan = demo_plan()
+    with step("Analysing it (survival, Cox, subgroups, interaction)"):
+        results = plan.run(trial)
+    with step("Writing results.json, the report and figures"):
+        prov = collect_provenance(inputs=folder, plan=plan.to_dict(), seed=seed, command=argv)
+        written = write_analysis_outputs(out, trial, results, prov)
     if not state["quiet"]:
         typer.echo(trial.summary().to_text())
         typer.echo(f"Trial folder: {folder}  (analyse your own with `mndtrial analyze FOLDER --out OUT`)")
+        typer.echo(f"Results: {written['results']}")
         typer.echo(f"Figures (PNG and SVG): {out / 'figures'}")
         typer.echo(f"Done in {time.perf_counter() - start:.1f} s.")
     typer.echo(f"Report: {written['report']}")

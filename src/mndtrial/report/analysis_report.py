@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,7 +27,7 @@ from ..errors import AnalysisError, ParameterError
 from .html import TrialReport, km_groups_from_assignments, trial_report
 from .provenance import Provenance
 
-__all__ = ["analysis_report", "write_analysis_report"]
+__all__ = ["analysis_report", "write_analysis_report", "write_analysis_outputs"]
 
 
 def analysis_report(trial: Trial, results: AnalysisResults, plan: AnalysisPlan | None = None,
@@ -48,3 +49,17 @@ def write_analysis_report(out_dir: str | Path, trial: Trial, results: AnalysisRe
                           ) -> dict[str, Any]:
     """Write `out_dir/report.html` and `out_dir/figures/*.png|svg` for an analysis run."""
     return analysis_report(trial, results, **kwargs).write(out_dir)
+
+
+def write_analysis_outputs(out_dir: str | Path, trial: Trial, results: AnalysisResults,
+                           provenance: Provenance | None = None) -> dict[str, Any]:
+    """What `mndtrial analyze` writes: results.json (its provenance completed) and the report.
+
+    `provenance` (input hashes, plan, seed, reproducing command) is merged into the results'
+    own provenance block, so results.json and report.html carry the same record.
+    """
+    if provenance is not None:
+        results = replace(results, provenance={**results.provenance, **provenance.to_dict()})
+    path = results.write_json(Path(out_dir) / "results.json")
+    written = write_analysis_report(out_dir, trial, results)
+    return {"results": path, **written}
