@@ -211,7 +211,7 @@ class AnalysisPlan(BaseModel):
             config = self.section(name)
             if not config.enabled:
                 continue
-            result = self.attempt(name, lambda: section.run(trial, self, config))
+            result = self.attempt(name, lambda s=section, c=config: s.run(trial, self, c))
             outputs[name] = jsonable(_plain(result))
         contrast = None
         try:
