@@ -207,3 +207,35 @@ def test_event_types_recode_other_events_as_censored(example_trial):
     assert both.chi2 == pytest.approx(logrank_test(trial).chi2, rel=1e-12)
     with pytest.raises(ParameterError, match="no event has these types"):
         logrank_test(trial, event_types=["stroke"])
+
+
+def test_cli_keep_going_records_errors_and_writes_the_plan_as_run(tmp_path, example_trial):
+    surv = example_trial.survival
+    active = example_trial.participants.query("arm == 'il2_2miu'").subject_id
+    surv.loc[surv.subject_id.isin(active), "event"] = 0
+    folder = _trial_from(example_trial, survival=surv).write(tmp_path / "trial")
+    plan = tmp_path / "plan.toml"
+    plan.write_text("[subgroups]\nenabled = false\n[interaction]\nenabled = false\n")
+    result = CliRunner().invoke(app, ["analyze", str(folder), "--plan", str(plan), "--out", str(tmp_path / "out"),
+                                      "--keep-going"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "monotone likelihood" in data["survival"]["cox"]["unadjusted"]["error"]["reason"]
+    assert "could not be computed" in result.output
+    as_run = AnalysisPlan.from_toml(tmp_path / "out" / "plan.toml")
+    assert as_run.on_error == "record" and as_run.section("subgroups").enabled is False
+
+
+def test_three_arm_trial_needs_the_active_arm_named(example_trial):
+    parts = example_trial.participants
+    parts.loc[parts.index[::3], "arm"] = "il2_1miu"
+    t = example_trial.tables()
+    trial = Trial(parts, t["survival"])
+    with pytest.raises(ParameterError, match="name the active arm"):
+        logrank_test(trial)
+    plan = AnalysisPlan.from_dict({"arms": {"active": "il2_1miu"}, "horizon_days": 300,
+                                   "subgroups": {"enabled": False}, "interaction": {"enabled": False}})
+    out = plan.run(trial).to_dict()
+    assert out["survival"]["arms"] == {"control": "placebo", "active": "il2_1miu"}
+    assert set(out["survival"]["kaplan_meier"]["arms"]) == {"placebo", "il2_1miu", "il2_2miu"}
+    assert out["survival"]["logrank"]["groups"]["il2_1miu"]["n"] == int((parts.arm == "il2_1miu").sum())
