@@ -83,6 +83,9 @@ class AnalysisPlan(BaseModel):
         for key in list(data):
             if key in registry:
                 sections[key] = data.pop(key)
+            elif key not in cls.model_fields:
+                raise ValueError(f"unknown setting '{key}'; plan settings are {sorted(cls.model_fields)} "
+                                 f"and sections are {sorted(registry)}")
         parsed: dict[str, SectionConfig] = {}
         for key, raw in sections.items():
             if key not in registry:
