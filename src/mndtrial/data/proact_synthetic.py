@@ -130,8 +130,10 @@ def write_synthetic_proact(folder: str | Path, n_subjects: int = 400, *, naming:
                     + [c for c in alsfrs.columns if c.startswith("R_")]]
     alsfrs["Mode_of_Administration"] = "In person"
     dup_rows = np.flatnonzero(quirk_of["duplicate_visit"][subj] & (day > 0))
+    q["duplicate_visit"] = ids[subj[dup_rows]]  # one entry per duplicated row
     q["alsfrs_after_death"] = _pick(rng, ids, quirk_share, pool=ids[dies & ~quirk_of["death_without_day"]
-                                                                   & ~quirk_of["original_alsfrs"]])
+                                                                   & ~quirk_of["original_alsfrs"]
+                                                                   & ~quirk_of["no_treatment_row"]])
     late = np.flatnonzero(np.isin(ids, q["alsfrs_after_death"]))
     after = pd.DataFrame({"subject_id": ids[late], "ALSFRS_Delta": death_day[late] + 20,
                           "ALSFRS_R_Total": 10.0, "Mode_of_Administration": "Phone"})
@@ -151,7 +153,7 @@ def write_synthetic_proact(folder: str | Path, n_subjects: int = 400, *, naming:
     creat = np.flatnonzero(labs["Test_Name"].to_numpy() == "Creatinine")
     text_rows = rng.choice(creat, max(1, int(quirk_share * len(creat) / 4)), replace=False)
     labs.loc[text_rows, "Test_Result"] = rng.choice(["<5", "NEG", "-", "see comment"], len(text_rows))
-    q["text_lab_results"] = sorted(set(labs.loc[text_rows, "subject_id"]))
+    q["text_lab_results"] = labs.loc[text_rows, "subject_id"].tolist()  # one entry per row
 
     vis = subj  # FVC and vital signs are measured at the ALSFRS visits
     fvc = pd.DataFrame({"subject_id": ids[vis], "Subject_Liters_Trial_1": np.round(rng.normal(3.2, 0.8, len(vis)), 2),

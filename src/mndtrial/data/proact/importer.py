@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ...errors import Problem, TrialDataError
 from ..info import Arm, TrialInfo
 from ..schema import DAYS_PER_MONTH
 from ..trial import Trial
@@ -133,6 +134,10 @@ def import_proact(folder: str | Path, *, lab_tests: dict[str, tuple[str, str]] |
         parts[col] = parts[col].astype(float)
 
     present = set(parts["arm"])
+    if not present:
+        raise TrialDataError([Problem(table="participants", rule="no_participants",
+                                      message="no PRO-ACT subject could be imported; import log:\n"
+                                              + log.summary_text())])
     info = TrialInfo(name=name or f"PRO-ACT ({Path(folder).name})",
                      arms=tuple(Arm(name=a, control=(a == "placebo")) for a in ("placebo", "active") if a in present),
                      analyte_units={a: u for a, u in lab_tests.values()},
