@@ -18,7 +18,7 @@ import pandas as pd
 from ...errors import Problem, TrialDataError
 from .log import ImportLog
 
-__all__ = ["FORMS", "ProactFiles", "find_proact_files", "read_form", "numeric_column", "text_column"]
+__all__ = ["FORMS", "ProactFiles", "find_proact_files", "read_form", "numeric_column", "parse_floats", "text_column"]
 
 # form key -> (current-download stem, 2016-archive stem, whether the data model uses it)
 FORMS: dict[str, tuple[str, str, bool]] = {
@@ -154,13 +154,29 @@ def text_column(df: pd.DataFrame, name: str) -> pd.Series:
     return s.mask(s == "")
 
 
+def _float_or_nan(text) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def parse_floats(raw: pd.Series) -> np.ndarray:
+    """Text -> float64, exactly as Python's float() reads it (pd.to_numeric's fast parser can be
+    one ulp off); text that is not a number becomes NaN."""
+    try:
+        return raw.astype("float64").to_numpy()
+    except (TypeError, ValueError):
+        return np.fromiter((_float_or_nan(v) for v in raw.to_numpy(dtype=object)), dtype="float64", count=len(raw))
+
+
 def numeric_column(df: pd.DataFrame, name: str, form: str, log: ImportLog) -> np.ndarray:
     """The column as float64; text that is not a number becomes missing and is logged."""
     col = _resolve(df, name)
     if col is None:
         return np.full(len(df), np.nan)
     raw = df[col]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64")
+    values = parse_floats(raw)
     bad = np.isnan(values) & raw.notna().to_numpy()
     if bad.any():
         log.add("non_numeric_value", form, df["subject_id"].to_numpy()[bad], unit="rows", detail=col)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .alsfrs import dedupe_rows
-from .files import numeric_column, text_column
+from .files import numeric_column, parse_floats, text_column
 from .log import ImportLog
 
 __all__ = ["DEFAULT_LAB_TESTS", "map_labs"]
@@ -45,7 +45,7 @@ def map_labs(labs: pd.DataFrame | None, lab_tests: dict[str, tuple[str, str]], l
 
     day = numeric_column(labs, "Laboratory_Delta", FORM, log)
     result_text = text_column(labs, "Test_Result")
-    value = pd.to_numeric(result_text, errors="coerce").to_numpy(dtype="float64")
+    value = parse_floats(result_text)
     not_numeric = np.isnan(value) & result_text.notna().to_numpy()
     log.add("lab_result_not_numeric", FORM, subjects[not_numeric], unit="rows")
     analyte = names.map({k: v[0] for k, v in wanted.items()}).to_numpy(dtype=object, na_value=None)
