@@ -130,7 +130,8 @@ def read_form(files: ProactFiles, key: str) -> pd.DataFrame | None:
     if missing_id.any():
         raise TrialDataError([Problem(table=path.name, column="subject_id", rule="missing", row=int(r),
                                       message="subject_id is missing") for r in np.flatnonzero(missing_id)[:50]])
-    df["subject_id"] = df["subject_id"].str.strip()
+    codes, uniques = pd.factorize(df["subject_id"])
+    df["subject_id"] = np.array([u.strip() for u in uniques], dtype=object)[codes]
     return df
 
 
@@ -150,8 +151,12 @@ def text_column(df: pd.DataFrame, name: str) -> pd.Series:
     col = _resolve(df, name)
     if col is None:
         return pd.Series(pd.NA, index=df.index, dtype="string")
-    s = df[col].astype("string").str.strip()
-    return s.mask(s == "")
+    # Columns are low-cardinality (arms, units, test names): strip each distinct value once.
+    codes, uniques = pd.factorize(df[col])
+    cleaned = pd.Series(uniques, dtype="string").str.strip()
+    cleaned = cleaned.mask(cleaned == "")
+    values = pd.array(cleaned, dtype="string").take(codes, allow_fill=True)
+    return pd.Series(values, index=df.index, dtype="string")
 
 
 def _float_or_nan(text) -> float:

@@ -27,7 +27,9 @@ DEFAULT_LAB_TESTS: dict[str, tuple[str, str]] = {
 
 
 def _norm(text: pd.Series) -> pd.Series:
-    return text.str.lower().str.replace(r"\s+", " ", regex=True)
+    codes, uniques = pd.factorize(text)
+    normal = pd.Series(uniques, dtype="string").str.lower().str.replace(r"\s+", " ", regex=True)
+    return pd.Series(pd.array(normal, dtype="string").take(codes, allow_fill=True), index=text.index)
 
 
 def map_labs(labs: pd.DataFrame | None, lab_tests: dict[str, tuple[str, str]], log: ImportLog) -> pd.DataFrame | None:
@@ -51,7 +53,7 @@ def map_labs(labs: pd.DataFrame | None, lab_tests: dict[str, tuple[str, str]], l
     analyte = names.map({k: v[0] for k, v in wanted.items()}).to_numpy(dtype=object, na_value=None)
     expected_unit = names.map({k: v[1] for k, v in wanted.items()}).to_numpy(dtype=object, na_value=None)
     unit = text_column(labs, "Test_Unit").to_numpy(dtype=object, na_value=None)
-    unit_ok = np.array([u == e for u, e in zip(unit, expected_unit)], dtype=bool)
+    unit_ok = (unit == expected_unit).astype(bool)
     has_value = ~np.isnan(value)
     log.add("lab_unit_unexpected", FORM, subjects[has_value & ~unit_ok], unit="rows")
     dated = ~np.isnan(day)
