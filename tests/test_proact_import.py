@@ -316,3 +316,13 @@ def test_log_json_and_written_folder(tmp_path):
     assert log["imported"]["participants"] == 2 and log["subjects_in_export"] == 3
     assert read_trial(folder).equals(res.trial)
     assert read_trial(res.write(tmp_path / "pq", format="parquet")).equals(res.trial)
+
+
+def test_docs_list_every_log_reason():
+    from pathlib import Path
+
+    from mndtrial.data.proact import REASONS
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "proact.md").read_text()
+    missing = [r for r in REASONS if f"`{r}`" not in text]
+    assert missing == []
