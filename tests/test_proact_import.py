@@ -263,6 +263,7 @@ def test_age_sex_riluzole_and_text_in_number_columns(tmp_path):
     assert res.log.subjects("age_from_date_of_birth") == {"1"}
     assert res.log.count("non_numeric_value", "demographics") == 1
     assert res.log.subjects("sex_unmapped") == {"1"} and res.log.subjects("riluzole_unmapped") == {"1"}
+    assert res.log.info["participants_missing_values"] == {"age": 1, "sex": 1, "riluzole": 1}
 
 
 def test_age_out_of_range(tmp_path):
@@ -314,6 +315,7 @@ def test_log_json_and_written_folder(tmp_path):
     entry = next(e for e in log["reasons"] if e["reason"] == "arm_unmapped")
     assert entry["count"] == 1 and entry["example_subject_ids"] == ["9"] and entry["action"] == "participant excluded"
     assert log["imported"]["participants"] == 2 and log["subjects_in_export"] == 3
+    assert log["participants_missing_values"] == {}
     assert read_trial(folder).equals(res.trial)
     assert read_trial(res.write(tmp_path / "pq", format="parquet")).equals(res.trial)
 

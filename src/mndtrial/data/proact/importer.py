@@ -149,6 +149,8 @@ def import_proact(folder: str | Path, *, lab_tests: dict[str, tuple[str, str]] |
         "naming": {k: files.naming[k] for k in sorted(files.naming)},
         "files": {k: files.paths[k].name for k in sorted(files.paths)},
         "subjects_in_export": int(len(everyone)),
+        # missing in the export itself (not a mapping problem), so counted here rather than as reasons
+        "participants_missing_values": {c: int(n) for c, n in trial.participants.isna().sum().items() if n},
         "imported": {"participants": trial.n_participants, "deaths": int(survival["event"].sum()),
                      "alsfrs_r_visits": 0 if alsfrs is None else int(len(alsfrs)),
                      "alsfrs_original_visits": 0 if original is None else int(len(original)),
