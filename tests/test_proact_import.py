@@ -328,3 +328,19 @@ def test_docs_list_every_log_reason():
     text = (Path(__file__).resolve().parents[1] / "docs" / "proact.md").read_text()
     missing = [r for r in REASONS if f"`{r}`" not in text]
     assert missing == []
+
+
+def test_unit_spellings_bom_and_latin1_files(tmp_path):
+    forms = base_forms()
+    forms["labs"] = pd.DataFrame({"subject_id": ["1", "2"], "Test_Name": ["Creatinine", "Creatinine"],
+                                  "Test_Result": ["70", "80"], "Test_Unit": ["µmol/L", "UMOL / L"],
+                                  "Laboratory_Delta": [0, 0]})
+    folder = write_export(tmp_path / "x", forms)
+    treatment = folder / "PROACT_TREATMENT.csv"
+    treatment.write_bytes(b"\xef\xbb\xbf" + treatment.read_bytes())  # UTF-8 byte-order mark
+    labs = folder / "PROACT_LABS.csv"
+    labs.write_bytes(labs.read_text(encoding="utf-8").encode("latin-1"))  # 'µ' as one Latin-1 byte
+    res = import_proact(folder)
+    b = res.trial.biomarkers.sort_values("subject_id")
+    assert b["value"].tolist() == [70.0, 80.0] and set(b["unit"]) == {"umol/L"}
+    assert [e.form for e in res.log.entries("file_not_utf8")] == ["labs"]

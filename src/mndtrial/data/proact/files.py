@@ -114,12 +114,21 @@ def _naming(stem: str) -> str:
     return "current" if low.startswith("proact_") else "2016"
 
 
-def read_form(files: ProactFiles, key: str) -> pd.DataFrame | None:
-    """Read one form as text (parsing is done column by column so bad values can be logged)."""
+def read_form(files: ProactFiles, key: str, log: ImportLog | None = None) -> pd.DataFrame | None:
+    """Read one form as text (parsing is done column by column so bad values can be logged).
+
+    UTF-8 (with or without a byte-order mark) is expected; a file that is not UTF-8 is read as
+    Latin-1, which decodes any byte, and the log says so."""
     path = files.paths.get(key)
     if path is None:
         return None
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(MISSING_TEXT))
+    options = dict(dtype=str, keep_default_na=False, na_values=list(MISSING_TEXT))
+    try:
+        df = pd.read_csv(path, encoding="utf-8-sig", **options)
+    except UnicodeDecodeError:
+        df = pd.read_csv(path, encoding="latin-1", **options)
+        if log is not None:
+            log.add("file_not_utf8", key, [], count=1, unit="files", detail=path.name)
     sid = _resolve(df, "subject_id")
     if sid is None:
         raise TrialDataError([Problem(table=path.name, column="subject_id", rule="required_column",

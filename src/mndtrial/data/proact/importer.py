@@ -89,7 +89,7 @@ def import_proact(folder: str | Path, *, lab_tests: dict[str, tuple[str, str]] |
     log = ImportLog()
     files = find_proact_files(folder, log)
     lab_tests = DEFAULT_LAB_TESTS if lab_tests is None else lab_tests
-    forms = {key: read_form(files, key) for key, (_, _, used) in FORMS.items() if used and key in files.paths}
+    forms = {key: read_form(files, key, log) for key, (_, _, used) in FORMS.items() if used and key in files.paths}
 
     arms = map_arms(forms["treatment"], log)
     death_day, undated = map_deaths(forms.get("deathdata"), log)

@@ -3,7 +3,8 @@
 `Test_Result` is text in PRO-ACT (numbers, but also '<5', 'NEG', '-', ...); only results that are
 plain numbers are imported, the rest are logged. `Test_Name` is matched case-insensitively with
 runs of spaces collapsed (the export has both 'Bilirubin (Total)' and 'Bilirubin (total)').
-Units are not converted: a row whose `Test_Unit` is not the analyte's unit is logged.
+Units are not converted: a row whose `Test_Unit` is not the analyte's unit is logged (spellings
+of one unit that differ only in case, spaces or the micro sign are the same unit).
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def _norm(text: pd.Series) -> pd.Series:
     return pd.Series(pd.array(normal, dtype="string").take(codes, allow_fill=True), index=text.index)
 
 
+def _unit_key(units: pd.Series) -> pd.Series:
+    """Spellings of one unit compare equal: case, spaces, and micro as 'µ', 'μ' or 'u'."""
+    return units.str.lower().str.replace(r"\s+", "", regex=True).str.replace("µ", "u").str.replace("μ", "u")
+
+
 def map_labs(labs: pd.DataFrame | None, lab_tests: dict[str, tuple[str, str]], log: ImportLog) -> pd.DataFrame | None:
     if labs is None or not lab_tests:
         return None
@@ -52,8 +58,9 @@ def map_labs(labs: pd.DataFrame | None, lab_tests: dict[str, tuple[str, str]], l
     log.add("lab_result_not_numeric", FORM, subjects[not_numeric], unit="rows")
     analyte = names.map({k: v[0] for k, v in wanted.items()}).to_numpy(dtype=object, na_value=None)
     expected_unit = names.map({k: v[1] for k, v in wanted.items()}).to_numpy(dtype=object, na_value=None)
-    unit = text_column(labs, "Test_Unit").to_numpy(dtype=object, na_value=None)
-    unit_ok = (unit == expected_unit).astype(bool)
+    unit = _unit_key(text_column(labs, "Test_Unit")).to_numpy(dtype=object, na_value=None)
+    unit_ok = (unit == _unit_key(pd.Series(expected_unit, dtype="string")).to_numpy(dtype=object, na_value=None))
+    unit_ok = unit_ok.astype(bool)
     has_value = ~np.isnan(value)
     log.add("lab_unit_unexpected", FORM, subjects[has_value & ~unit_ok], unit="rows")
     dated = ~np.isnan(day)

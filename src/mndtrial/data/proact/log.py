@@ -65,6 +65,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "form_not_imported": ("file not imported", "a recognised PRO-ACT form the data model has no table for"),
     "file_not_recognised": ("file ignored", "a CSV in the folder that is not a known PRO-ACT form"),
     "missing_form": ("note", "an optional PRO-ACT form is not in the folder"),
+    "file_not_utf8": ("note", "the file is not UTF-8 and was read as Latin-1"),
 }
 
 
