@@ -48,7 +48,7 @@ class SyntheticProact:
 
 def _pick(rng: np.random.Generator, ids: np.ndarray, share: float, pool: np.ndarray | None = None) -> np.ndarray:
     pool = ids if pool is None else pool
-    n = min(len(pool), max(1, int(round(share * len(ids)))))
+    n = min(len(pool), max(1, round(share * len(ids))))
     return np.sort(rng.choice(pool, n, replace=False))
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from .files import has_column, numeric_column
 from .log import ImportLog
 
-__all__ = ["ITEM_COLUMNS", "map_alsfrs", "dedupe_rows"]
+__all__ = ["ITEM_COLUMNS", "dedupe_rows", "map_alsfrs"]
 
 # data-model item -> PRO-ACT column (q5 is handled separately: Q5a / Q5b / Q5_Cutting)
 ITEM_COLUMNS = {

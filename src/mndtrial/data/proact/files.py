@@ -18,7 +18,7 @@ import pandas as pd
 from ...errors import Problem, TrialDataError
 from .log import ImportLog
 
-__all__ = ["FORMS", "ProactFiles", "find_proact_files", "read_form", "numeric_column", "parse_floats", "text_column"]
+__all__ = ["FORMS", "ProactFiles", "find_proact_files", "numeric_column", "parse_floats", "read_form", "text_column"]
 
 # form key -> (current-download stem, 2016-archive stem, whether the data model uses it)
 FORMS: dict[str, tuple[str, str, bool]] = {
@@ -46,10 +46,8 @@ MISSING_TEXT = ("", "NA", "N/A", "NaN", "nan", "NULL")
 
 def form_key(stem: str) -> str:
     key = stem.lower()
-    if key.startswith("f_"):
-        key = key[2:]
-    if key.startswith("proact_"):
-        key = key[len("proact_"):]
+    key = key.removeprefix("f_")
+    key = key.removeprefix("proact_")
     return key
 
 
@@ -122,7 +120,7 @@ def read_form(files: ProactFiles, key: str, log: ImportLog | None = None) -> pd.
     path = files.paths.get(key)
     if path is None:
         return None
-    options = dict(dtype=str, keep_default_na=False, na_values=list(MISSING_TEXT))
+    options = {"dtype": str, "keep_default_na": False, "na_values": list(MISSING_TEXT)}
     try:
         df = pd.read_csv(path, encoding="utf-8-sig", **options)
     except UnicodeDecodeError:

@@ -20,7 +20,7 @@ from .log import ImportLog
 from .participants import map_arms, map_demographics, map_history, map_riluzole, map_source_trial
 from .survival import CONTACT_DAY_COLUMNS, form_contacts, last_contact, map_deaths, map_survival
 
-__all__ = ["ProactImport", "import_proact", "baseline_alsfrs_r"]
+__all__ = ["ProactImport", "baseline_alsfrs_r", "import_proact"]
 
 ALSFRS_R_MAX = 48.0
 
@@ -148,12 +148,12 @@ def import_proact(folder: str | Path, *, lab_tests: dict[str, tuple[str, str]] |
         "source_folder": str(Path(folder).resolve()),
         "naming": {k: files.naming[k] for k in sorted(files.naming)},
         "files": {k: files.paths[k].name for k in sorted(files.paths)},
-        "subjects_in_export": int(len(everyone)),
+        "subjects_in_export": len(everyone),
         # missing in the export itself (not a mapping problem), so counted here rather than as reasons
         "participants_missing_values": {c: int(n) for c, n in trial.participants.isna().sum().items() if n},
         "imported": {"participants": trial.n_participants, "deaths": int(survival["event"].sum()),
-                     "alsfrs_r_visits": 0 if alsfrs is None else int(len(alsfrs)),
-                     "alsfrs_original_visits": 0 if original is None else int(len(original)),
-                     "biomarker_rows": 0 if biomarkers is None else int(len(biomarkers))},
+                     "alsfrs_r_visits": 0 if alsfrs is None else len(alsfrs),
+                     "alsfrs_original_visits": 0 if original is None else len(original),
+                     "biomarker_rows": 0 if biomarkers is None else len(biomarkers)},
     })
     return ProactImport(trial=trial, log=log, alsfrs_original=original, files=files)

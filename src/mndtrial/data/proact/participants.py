@@ -13,8 +13,15 @@ from ..schema import DAYS_PER_MONTH
 from .files import has_column, numeric_column, text_column
 from .log import ImportLog
 
-__all__ = ["ARM_NAMES", "one_per_subject", "map_arms", "map_demographics", "map_history", "map_riluzole",
-           "map_source_trial"]
+__all__ = [
+    "ARM_NAMES",
+    "map_arms",
+    "map_demographics",
+    "map_history",
+    "map_riluzole",
+    "map_source_trial",
+    "one_per_subject",
+]
 
 DAYS_PER_YEAR = 365.25
 # PRO-ACT Study_Arm value (lower case) -> data-model arm name

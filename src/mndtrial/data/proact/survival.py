@@ -14,7 +14,7 @@ import pandas as pd
 from .files import numeric_column, text_column
 from .log import ImportLog
 
-__all__ = ["map_deaths", "map_survival", "CONTACT_DAY_COLUMNS"]
+__all__ = ["CONTACT_DAY_COLUMNS", "map_deaths", "map_survival"]
 
 FORM = "deathdata"
 # form -> its assessment-day column, used for "last contact"
