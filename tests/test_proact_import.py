@@ -344,3 +344,17 @@ def test_unit_spellings_bom_and_latin1_files(tmp_path):
     b = res.trial.biomarkers.sort_values("subject_id")
     assert b["value"].tolist() == [70.0, 80.0] and set(b["unit"]) == {"umol/L"}
     assert [e.form for e in res.log.entries("file_not_utf8")] == ["labs"]
+
+
+def test_only_the_treatment_form(tmp_path):
+    forms = {"treatment": base_forms()["treatment"]}
+    folder = write_export(tmp_path / "x", forms)
+    (folder / "PROACT_CONMEDS.csv").write_text("subject_id,Medication_Coded\n1,ASPIRIN\n")
+    (folder / "notes.csv").write_text("a,b\n1,2\n")
+    res = import_proact(folder)
+    p = res.trial.participants
+    assert p["arm"].tolist() == ["active", "placebo"] and p["age"].isna().all()
+    assert res.trial.survival["time_days"].tolist() == [0.0, 0.0] and res.trial.alsfrs is None
+    assert res.log.count("missing_form") == 9  # every optional form the data model uses
+    assert [e.detail for e in res.log.entries("form_not_imported")] == ["PROACT_CONMEDS.csv"]
+    assert [e.detail for e in res.log.entries("file_not_recognised")] == ["notes.csv"]
