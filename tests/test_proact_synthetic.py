@@ -110,3 +110,18 @@ def test_cli_round_trip_validates(synth, tmp_path):
     assert runner.invoke(app, ["validate", str(out)]).exit_code == 0
     trial = read_trial(out)
     assert trial.n_participants == int(s.truth["included"].sum())
+
+
+def test_proact_analysis_plan_runs_on_an_import(tmp_path):
+    """docs/examples/proact-plan.toml runs every section on an imported synthetic export."""
+    from pathlib import Path
+
+    from mndtrial.analysis import AnalysisPlan
+
+    s = write_synthetic_proact(tmp_path / "src", 200, seed=8)
+    trial = import_proact(s.folder).trial
+    plan = AnalysisPlan.from_toml(Path(__file__).resolve().parents[1] / "docs" / "examples" / "proact-plan.toml")
+    results = plan.run(trial)
+    assert results.errors() == {}
+    tables = results.summary_tables()
+    assert any("Cox" in title for title in tables) and any("forest" in title for title in tables)
