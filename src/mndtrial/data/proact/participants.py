@@ -31,7 +31,7 @@ ONSET_SITE = {"onset: bulbar": "bulbar", "onset: limb": "limb", "onset: limb and
               "bulbar": "bulbar", "limb": "limb", "limb and bulbar": "limb_and_bulbar",
               "onset: spine": "limb"}
 YES_NO = {"yes": True, "no": False}
-SOURCE_TRIAL_COLUMNS = ("source_trial", "Study_ID")
+SOURCE_TRIAL_COLUMNS = ("source_trial",)
 
 
 def one_per_subject(subjects: np.ndarray, values, form: str, column: str, log: ImportLog) -> pd.Series:
