@@ -94,8 +94,10 @@ def _as_text(s: pd.Series, col: Column, table: str, subjects, problems) -> np.nd
     is_text = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=len(raw))
     hint = " (convert with .astype(str))" if col.kind == "id" else ""
     _report(problems, table, col.name, "text", f"'{col.name}' must be text{hint}", ~is_text & ~missing, raw, subjects)
+    # Blank text is refused rather than read as missing: the two are not the same fact.
     blank = is_text & np.fromiter((isinstance(v, str) and not v.strip() for v in raw), dtype=bool, count=len(raw))
-    missing = missing | blank
+    _report(problems, table, col.name, "blank_text", f"'{col.name}' is blank text (use a missing value instead)",
+            blank, raw, subjects)
     if not col.nullable:
         _report(problems, table, col.name, "missing", f"'{col.name}' must not be missing", missing, raw, subjects)
     if col.allowed is not None:
