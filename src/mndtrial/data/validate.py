@@ -155,7 +155,9 @@ def _normalise_table(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd
             values = _as_float(s, col, name, subjects, problems)
             _check_numeric(values, col, name, subjects, problems)
             if col.kind == "int":
-                values = np.where(np.isnan(values), 0, values).astype("int64") if not col.nullable else values
+                # Only a clean column becomes int64; a column with problems is never returned.
+                if not col.nullable and np.isfinite(values).all():
+                    values = values.astype("int64")
             out[col.name] = values
         elif col.kind in ("id", "text", "category"):
             out[col.name] = _as_text(s, col, name, subjects, problems)
