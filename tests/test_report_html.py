@@ -144,3 +144,14 @@ def test_km_groups_from_assignments_split_participants_exactly(example_trial):
     assert list(groups["csf_pnfh cut at 3700"]) == ["<= 3700", "> 3700"]  # empty 'missing' left out
     low = groups["csf_pnfh cut at 3700"]["<= 3700"]
     assert set(low.participants["subject_id"]) == set(p.index[p["csf_pnfh"] <= 3700])
+
+
+def test_power_table_as_written_by_the_engine_gives_one_curve_per_strategy():
+    table = pd.DataFrame({"point": range(4), "design": ["mirocals"] * 4, "strategy": ["all-comers", "enriched"] * 2,
+                          "n": [200, 200, 400, 400], "power": [0.3, 0.5, 0.55, 0.85], "power_mcse": [0.02] * 4,
+                          "events_mean": [60, 50, 120, 100], "n_screened_mean": [200, 290, 400, 580]})
+    rep = power_report(table)
+    assert set(rep.table["design"]) == {"all-comers", "enriched"}
+    assert rep.sample_size(0.8).loc["enriched", "screened"] == 580
+    ax = rep.page.figures["power_curves"].axes[0]
+    assert [c.get_label() for c in ax.containers] == ["all-comers", "enriched"]

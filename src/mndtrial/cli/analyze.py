@@ -54,16 +54,26 @@ def _rich_table(title: str, frame: pd.DataFrame) -> Table:
 def analyze(ctx: typer.Context,
             folder: Path = typer.Argument(..., help="Trial folder (as read by `mndtrial validate`)."),
             plan: Path | None = typer.Option(None, "--plan", help="Analysis plan TOML (default: built-in plan)."),
-            out: Path = typer.Option(..., "--out", help="Output folder; results.json is written there.")) -> None:
-    """Run the analysis plan on a trial folder, write OUT/results.json and print a summary."""
+            out: Path = typer.Option(..., "--out", help="Output folder: results.json, plan.toml, report.html, figures/."),
+            keep_going: bool = typer.Option(False, "--keep-going",
+                                            help="Record analyses that cannot be computed in results.json "
+                                                 "(on_error = \"record\") instead of stopping.")) -> None:
+    """Run the analysis plan on a trial folder, write OUT/results.json and OUT/report.html, print a summary.
+
+    OUT/plan.toml is the plan as run, every default written out, so the run can be repeated;
+    OUT/figures/ holds the report's figures as PNG and SVG.
+    """
     trial = read_trial(folder)
     analysis_plan = AnalysisPlan.from_toml(plan) if plan is not None else AnalysisPlan()
+    if keep_going:
+        analysis_plan = analysis_plan.model_copy(update={"on_error": "record"})
     with step("Running the analysis plan"):
         results = analysis_plan.run(trial)
     provenance = collect_provenance(inputs=[folder] + ([plan] if plan is not None else []),
                                     plan=analysis_plan.to_dict(), command=command_line(ctx))
     with step("Writing results.json, the report and figures"):
         written = write_analysis_outputs(out, trial, results, provenance)
+    (Path(out) / "plan.toml").write_text(analysis_plan.to_toml(), encoding="utf-8")
     if not state["quiet"]:
         print_summary(results, Console(width=120))
     typer.echo(f"results written to {written['results']}")

@@ -39,7 +39,7 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "power": ("power", "rejection_rate", "success_rate"),
     "mcse": ("mcse", "power_mcse", "mc_se", "power_se"),
     "events": ("events", "events_mean", "mean_events"),
-    "screened": ("screened", "screened_mean", "mean_screened", "n_screened"),
+    "screened": ("screened", "screened_mean", "n_screened_mean", "mean_screened", "n_screened"),
 }
 
 
@@ -56,6 +56,13 @@ def standard_columns(table: Any) -> pd.DataFrame:
     if missing:
         raise ParameterError("power table", sorted(map(str, df.columns)),
                              f"needs a sample-size and a power column; missing {missing}")
+    # `mndtrial power` labels each point with the simulated design (e.g. mirocals) and the
+    # strategy (all-comers, enriched, stratified): one curve per strategy, per design if several.
+    if "strategy" in df.columns:
+        if "design" in df.columns and df["design"].nunique() > 1:
+            df["design"] = df["design"].astype(str) + " / " + df["strategy"].astype(str)
+        else:
+            df["design"] = df["strategy"].astype(str)
     if "design" not in df.columns:
         df["design"] = "design"
     return df
