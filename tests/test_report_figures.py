@@ -124,6 +124,13 @@ def test_ph_check_with_too_few_events_says_so(example_trial):
     t = Trial(example_trial.participants, s, info=example_trial.info)
     with pytest.raises(AnalysisError, match="too few"):
         F.ph_check_figure(t)
+    # no events in one arm: monotone likelihood, no hazard ratio to check
+    arms = example_trial.participants.set_index("subject_id")["arm"]
+    s = example_trial.survival
+    s.loc[s["subject_id"].map(arms) == "il2_2miu", ["event", "event_type"]] = [0, "censored"]
+    t = Trial(example_trial.participants, s, info=example_trial.info)
+    with pytest.raises(AnalysisError, match="no events in arm 'il2_2miu'"):
+        F.ph_check_figure(t)
 
 
 def test_alsfrs_figure_shows_means_and_unlabelled_lines(example_trial):

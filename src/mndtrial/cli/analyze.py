@@ -54,7 +54,8 @@ def _rich_table(title: str, frame: pd.DataFrame) -> Table:
 def analyze(ctx: typer.Context,
             folder: Path = typer.Argument(..., help="Trial folder (as read by `mndtrial validate`)."),
             plan: Path | None = typer.Option(None, "--plan", help="Analysis plan TOML (default: built-in plan)."),
-            out: Path = typer.Option(..., "--out", help="Output folder: results.json, plan.toml, report.html, figures/."),
+            out: Path = typer.Option(..., "--out",
+                                     help="Output folder: results.json, plan.toml, report.html, figures/."),
             keep_going: bool = typer.Option(False, "--keep-going",
                                             help="Record analyses that cannot be computed in results.json "
                                                  "(on_error = \"record\") instead of stopping.")) -> None:

@@ -9,6 +9,7 @@ count participants whose time is >= t (as R's `summary(survfit, times = t)$n.ris
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -260,6 +261,7 @@ def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[st
     time transform).
     """
     from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceWarning
     from lifelines.statistics import proportional_hazard_test
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
@@ -270,7 +272,16 @@ def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[st
     df = df.assign(treatment=(df["arm"] == active).astype(float)).drop(columns="arm")
     if df["event"].sum() < 3:
         raise AnalysisError("PH check", f"{int(df['event'].sum())} events: too few to check proportional hazards")
-    cph = CoxPHFitter().fit(df, "time_days", "event")
+    for value, arm in ((0.0, control), (1.0, active)):
+        if df.loc[df["treatment"] == value, "event"].sum() == 0:
+            raise AnalysisError("PH check", f"no events in arm {arm!r}: the hazard ratio is not estimable")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        cph = CoxPHFitter().fit(df, "time_days", "event")
+    trouble = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    if trouble:
+        first = str(trouble[0].message).strip().splitlines()[0]
+        raise AnalysisError("PH check", f"the Cox fit of treatment did not converge cleanly ({first})")
     resid = cph.compute_residuals(df, "scaled_schoenfeld")
     beta = float(cph.params_["treatment"])
     times = df.loc[resid.index, "time_days"].to_numpy(float)
