@@ -64,3 +64,11 @@ def test_errors_are_one_line_and_exit_1(tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1 and res.stderr.startswith("error: ")
     res = run_cli("--debug", "demo", "--seed", "-1", cwd=tmp_path)
     assert res.returncode == 1 and "Traceback" in res.stderr
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path):
+    (tmp_path / "taken").write_text("a file where the output folder should go")
+    res = run_cli("demo", "--out", "taken/out", cwd=tmp_path)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith("error: ") and "taken" in res.stderr

@@ -49,11 +49,18 @@ def main() -> None:
             raise
         typer.echo(str(exc), err=True)
         sys.exit(1)
-    except (ParameterError, AnalysisError, FileNotFoundError, ValueError) as exc:
+    except (ParameterError, AnalysisError, OSError, ValueError) as exc:
+        # OSError: unreadable inputs, an output folder that cannot be written (permissions, a file
+        # in the way, a full disk) -- the user's to fix, so one line, not a traceback.
         if state["debug"]:
             raise
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        if state["debug"]:
+            raise
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
