@@ -196,9 +196,9 @@ def simulate_slopes(rng, n_per_arm=80, slope_placebo=-1.0, ratio=0.23, months=12
     active = np.arange(n) >= n_per_arm
     mean_slope = np.where(active, slope_placebo * (1 - ratio), slope_placebo)
     slope = mean_slope + rng.normal(0, 0.4, n)
-    intercept = 37 + rng.normal(0, 5, n)
+    intercept = 32 + rng.normal(0, 3, n)  # kept inside 0-48 without clipping (which would bias)
     last = rng.integers(2, months + 1, n)  # dropout: last monthly visit
-    rows = [(f"P{i}", m * 30.44, intercept[i] + slope[i] * m + rng.normal(0, 1.5))
+    rows = [(f"P{i}", m * 30.44, intercept[i] + slope[i] * m + rng.normal(0, 1.0))
             for i in range(n) for m in range(last[i] + 1)]
     ids = [f"P{i}" for i in range(n)]
     return Trial(pd.DataFrame({"subject_id": ids, "arm": np.where(active, "active", "placebo")}),

@@ -7,9 +7,11 @@ reference test exercises exactly the code path the trial analyses use.
 Why these settings: statsmodels' default fit stops at a gradient tolerance that leaves the
 variance components ~1e-3 away from lme4; BFGS with `gtol=1e-8` on the REML criterion
 reaches lme4's REML criterion to 1e-9 and its fixed effects and standard errors to < 1e-4 on
-sleepstudy. From statsmodels' default start BFGS sometimes stalls (a failed line search far from
-the optimum, seen on ALSFRS-R data); then Powell's derivative-free search finds the basin and BFGS
-polishes from there. The first attempt's failure is logged in `MixedModelFit.warnings`; every
+sleepstudy. From statsmodels' default start (identity random-effect covariance) BFGS often stalls
+on ALSFRS-R data (a failed line search far from the optimum), so it starts from moment
+estimates instead: OLS fixed effects, and the spread of per-participant least-squares random
+coefficients relative to their residual variance. If that still fails, Powell's
+derivative-free search finds the basin and BFGS polishes from there. The first attempt's failure is logged in `MixedModelFit.warnings`; every
 warning of the fit that is reported is re-issued and recorded, never swallowed.
 
 References: Bates, Mächler, Bolker & Walker (2015), "Fitting linear mixed-effects models using
@@ -25,6 +27,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from statsmodels.regression.mixed_linear_model import MixedLMParams
 from scipy import stats
 
 from ..errors import AnalysisError, ParameterError
@@ -193,12 +196,13 @@ def _fit_once(model: sm.MixedLM, reml: bool, method: str, **kwargs):
 
 
 def _optimise(model: sm.MixedLM, reml: bool):
-    """BFGS from the default start; if that fails, Powell then a BFGS polish (see module doc)."""
-    first, caught = _fit_once(model, reml, "bfgs", gtol=GRADIENT_TOLERANCE, maxiter=2000)
+    """BFGS from moment estimates; if that fails, Powell then a BFGS polish (see module doc)."""
+    first, caught = _fit_once(model, reml, "bfgs", start_params=_moment_start(model),
+                              gtol=GRADIENT_TOLERANCE, maxiter=2000)
     if first.converged and not caught:
         return first, caught, ()
-    log = tuple(f"attempt 1 (BFGS from the default start) failed: {w.category.__name__}: {w.message}"
-                for w in caught) or ("attempt 1 (BFGS from the default start) did not converge",)
+    log = tuple(f"attempt 1 (BFGS from moment estimates) failed: {w.category.__name__}: {w.message}"
+                for w in caught) or ("attempt 1 (BFGS from moment estimates) did not converge",)
     rough, caught_rough = _fit_once(model, reml, "powell", maxiter=5000)
     polished, caught_polish = _fit_once(model, reml, "bfgs", start_params=rough.params_object,
                                         gtol=GRADIENT_TOLERANCE, maxiter=2000)
@@ -221,3 +225,21 @@ def _gls_covariance(model: sm.MixedLM, cov_re: np.ndarray, scale: float, names: 
         V = Z @ cov_re @ Z.T + scale * np.eye(len(X))
         information += X.T @ np.linalg.solve(V, X)
     return pd.DataFrame(np.linalg.inv(information), index=names, columns=names)
+
+
+def _moment_start(model: sm.MixedLM) -> MixedLMParams | None:
+    """OLS fixed effects and a diagonal random-effect covariance from per-group least squares."""
+    beta = np.linalg.lstsq(model.exog, model.endog, rcond=None)[0]
+    coefficients, residuals = [], []
+    for X, Z, y in zip(model.exog_li, model.exog_re_li, model.endog_li):
+        if len(y) > Z.shape[1] and np.linalg.matrix_rank(Z) == Z.shape[1]:
+            c = np.linalg.lstsq(Z, y - X @ beta, rcond=None)[0]
+            coefficients.append(c)
+            residuals.append(y - X @ beta - Z @ c)
+    if len(coefficients) < 2:
+        return None
+    residual_variance = np.var(np.concatenate(residuals))
+    spread = np.var(np.array(coefficients), axis=0)
+    if residual_variance <= 0 or not np.all(spread > 0):
+        return None
+    return MixedLMParams.from_components(beta, cov_re=np.diag(spread / residual_variance))
