@@ -213,6 +213,7 @@ class SlopeAnalysis:
             comparisons[(arm, "slope_difference_per_month")] = difference
             comparisons[(arm, "slope_ratio")] = _slope_ratio(lmm, arm, self.level)
         arms = pd.DataFrame.from_dict(arm_rows, orient="index")
+        arms = arms.astype({"n_participants": int, "n_visits": int})
         arms.index.name = "arm"
         comp = pd.DataFrame.from_dict(comparisons, orient="index")
         comp.index = pd.MultiIndex.from_tuples(comp.index, names=["arm", "quantity"])
