@@ -147,7 +147,7 @@ def test_covariate_adjustment_changes_the_model_and_is_reported(example_trial):
     assert {"age", "months:age", "onset_site=limb", "months:onset_site=limb"} <= set(res.overall.lmm.params.index)
     d = res.to_dict()
     assert d["covariates"] == ["age", "onset_site"]
-    assert d["overall"]["comparisons"]["il2_2miu"]["slope_ratio"]["ci_low"] is not None
+    assert d["overall"]["comparisons"]["il2_2miu"]["slope_ratio"]["ci"][0] is not None
 
 
 def _tiny_trial(days, died_day=None, control=True):

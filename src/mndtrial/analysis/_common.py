@@ -17,9 +17,17 @@ Subgroups = Union[str, Mapping[str, Union[Iterable[str], pd.Series]]]
 
 
 def json_safe(value: Any) -> Any:
-    """Plain Python (dict/list/float/int/str/bool/None) with NaN and infinities as None."""
+    """Plain Python (dict/list/float/int/str/bool/None) with NaN and infinities as None.
+
+    A mapping with `ci_low` and `ci_high` gets one `ci: [lower, upper]` instead, the results.json
+    convention (docs/results-json.md).
+    """
     if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        out = {str(k): json_safe(v) for k, v in value.items()}
+        if "ci_low" in out and "ci_high" in out:  # results.json writes an interval as ci: [lower, upper]
+            out = {("ci" if k == "ci_low" else k): ([out["ci_low"], out["ci_high"]] if k == "ci_low" else v)
+                   for k, v in out.items() if k != "ci_high"}
+        return out
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     if isinstance(value, (bool, np.bool_)):

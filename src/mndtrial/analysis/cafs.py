@@ -179,8 +179,8 @@ def cafs_inputs(trial: Trial, horizon_days: float) -> tuple[pd.DataFrame, pd.Dat
         if people["died"].all():
             raise AnalysisError(ANALYSIS, "all participants died before the first follow-up visit: no ALSFRS-R "
                                           "change exists, so CAFS reduces to a survival comparison")
-        raise AnalysisError(ANALYSIS, "no ALSFRS-R visit after baseline (one visit only): CAFS needs a change "
-                                      "from baseline")
+        raise AnalysisError(ANALYSIS, "only one visit (baseline): no ALSFRS-R after baseline, and CAFS needs a "
+                                      "change from baseline")
     return people, visits
 
 
@@ -202,7 +202,7 @@ class CAFSResult:
     def to_dict(self) -> dict:
         return json_safe({"horizon_days": self.horizon_days, "strata": list(self.strata),
                           "control_arm": self.control_arm, "n_without_baseline": self.n_without_baseline,
-                          "comparisons": {arm: row.to_dict() for arm, row in self.comparisons.iterrows()}})
+                          "comparisons": self.comparisons.to_dict(orient="index")})
 
     def _repr_html_(self) -> str:
         return html_table(f"CAFS (horizon {self.horizon_days:g} days)", self.comparisons)

@@ -86,11 +86,11 @@ class SlopeFit:
 
     def to_dict(self) -> dict:
         comparisons: dict = {}
-        for (arm, quantity), row in self.comparisons.iterrows():
-            comparisons.setdefault(arm, {})[quantity] = row.to_dict()
+        for (arm, quantity), row in self.comparisons.to_dict(orient="index").items():
+            comparisons.setdefault(arm, {})[quantity] = row
         return json_safe({
             "control_arm": self.control_arm,
-            "arms": {arm: row.to_dict() for arm, row in self.arms.iterrows()},
+            "arms": self.arms.to_dict(orient="index"),
             "comparisons": comparisons,
             "random_effects": {"sd": self.lmm.random_sd.to_dict(), "correlation": self.lmm.random_correlation,
                                "residual_sd": float(np.sqrt(self.lmm.residual_variance))},

@@ -99,13 +99,13 @@ class TregResult:
     def to_dict(self) -> dict:
         def nested(df: pd.DataFrame) -> dict:
             out: dict = {}
-            for (arm, visit), row in df.iterrows():
-                out.setdefault(arm, {})[f"day_{visit:g}"] = row.to_dict()
+            for (arm, visit), row in df.to_dict(orient="index").items():
+                out.setdefault(arm, {})[f"day_{visit:g}"] = row
             return out
         return json_safe({
             "analyte": self.analyte, "control_arm": self.control_arm, "by_visit": nested(self.by_visit),
             "ancova": nested(self.ancova),
-            "mixed": None if self.mixed is None else {a: r.to_dict() for a, r in self.mixed.iterrows()},
+            "mixed": None if self.mixed is None else self.mixed.to_dict(orient="index"),
             "mixed_problems": [] if self.mixed_fit is None else list(self.mixed_fit.problems),
             "mixed_warnings": [] if self.mixed_fit is None else list(self.mixed_fit.warnings),
             "dose_response": self.dose_response, "notes": list(self.notes), "excluded": self.excluded})
