@@ -92,3 +92,22 @@ def test_cli_analyze_writes_the_sections(tmp_path, example_trial):
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert {"function", "cafs", "treg"} <= set(data)
     assert "ALSFRS-R slope" in result.output and "CAFS" in result.output and "Treg" in result.output
+
+
+def test_results_have_the_documented_keys(example_results):
+    """The keys listed in docs/results-json.md for these sections are the keys written."""
+    _, results = example_results
+    overall = results["function"]["overall"]
+    assert set(overall) == {"control_arm", "arms", "comparisons", "random_effects", "reml_criterion", "n_visits",
+                            "n_participants", "excluded_visits", "converged", "problems", "warnings"}
+    assert set(overall["arms"]["placebo"]) == {"estimate", "se", "ci", "z", "p", "n_participants", "n_visits"}
+    assert set(overall["comparisons"]["il2_2miu"]) == {"slope_difference_per_month", "slope_ratio"}
+    cafs = results["cafs"]["unstratified"]["comparisons"]["il2_2miu"]
+    assert set(cafs) == {"n_active", "n_control", "mean_rank_active", "mean_rank_control", "mann_whitney_u",
+                         "mann_whitney_p", "fs_T", "fs_var_T", "fs_z", "fs_p", "deaths_active", "deaths_control"}
+    treg = results["treg"]["treg_pct_cd4"]
+    assert set(treg) == {"analyte", "control_arm", "by_visit", "ancova", "mixed", "mixed_problems",
+                         "mixed_warnings", "dose_response", "notes", "excluded"}
+    assert set(treg["ancova"]["il2_2miu"]["day_8"]) == {"estimate", "se", "ci", "t", "p", "df", "n_active",
+                                                        "n_control"}
+    assert set(treg["dose_response"]["slope_per_miu"]) == {"estimate", "se", "ci", "t", "p", "df"}
