@@ -232,5 +232,9 @@ def test_degenerate_inputs():
     dead = trial.survival.assign(time_days=10.0, event=1)
     with pytest.raises(AnalysisError, match="all participants died before the first follow-up"):
         CAFS().fit(Trial(trial.participants, dead, only_baseline, info=INFO))
+    flat = trial.alsfrs.assign(total=40.0)
+    alive = trial.survival.assign(time_days=360.0, event=0)
+    with pytest.raises(AnalysisError, match="every pair"):
+        CAFS().fit(Trial(trial.participants, alive, flat, info=INFO))
     with pytest.raises(AnalysisError, match="no alsfrs"):
         CAFS().fit(Trial(trial.participants, trial.survival, info=INFO))

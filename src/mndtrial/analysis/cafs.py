@@ -246,6 +246,9 @@ class CAFS:
                 idx = np.asarray(idx)
                 scores[idx] = _scores_for(pair.loc[idx].reset_index(drop=True), visits)
             is_active = (pair["arm"] == arm).to_numpy()
+            if not scores.any():
+                raise AnalysisError(ANALYSIS, f"every pair of {control} and {arm} participants ties (no death "
+                                              "and no ALSFRS-R change tells any two apart): nothing to rank")
             ranks = stats.rankdata(scores)
             mw = stats.mannwhitneyu(scores[is_active], scores[~is_active], alternative="two-sided",
                                     method="asymptotic", use_continuity=True)
