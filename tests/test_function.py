@@ -229,3 +229,44 @@ def test_slope_ratio_ci_covers_the_truth():
         differences += diff["ci_low"] <= 0.23 <= diff["ci_high"]
     assert covered >= 90
     assert differences >= 90
+
+
+def _two_group_trial(seed, ratio_a, ratio_b, n_per_arm=80):
+    rng = np.random.default_rng(seed)
+    a, b = simulate_slopes(rng, n_per_arm, ratio=ratio_a), simulate_slopes(rng, n_per_arm, ratio=ratio_b)
+    rename = lambda df: df.assign(subject_id="B" + df["subject_id"])  # noqa: E731
+    ta, tb = a.tables(), b.tables()
+    tables = {k: pd.concat([ta[k], rename(tb[k])], ignore_index=True) for k in ("participants", "survival", "alsfrs")}
+    trial = Trial(**tables, info=a.info)
+    ids = trial.participants["subject_id"]
+    return trial, {"a": ids[~ids.str.startswith("B")].tolist(), "b": ids[ids.str.startswith("B")].tolist()}
+
+
+def test_slope_interaction_recovers_a_known_difference_between_subgroups():
+    """Effect only in group a (ratio 0.5 → slope difference +0.5/month), none in b: the
+    months × arm × group term is b's difference minus a's, -0.5."""
+    from mndtrial.analysis.function import slope_interaction_test
+
+    trial, groups = _two_group_trial(8, 0.5, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = slope_interaction_test(trial, groups, level=0.999)
+    term = out["terms"]["months:arm[active]:group[b]"]
+    assert term["ci"][0] < -0.5 < term["ci"][1]
+    assert out["p"] < 0.01 and out["df"] == 1
+    assert out["chi2"] == pytest.approx(term["z"] ** 2)
+    same, groups = _two_group_trial(9, 0.23, 0.23)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        null = slope_interaction_test(same, groups, level=0.999)
+    term = null["terms"]["months:arm[active]:group[b]"]
+    assert term["ci"][0] < 0 < term["ci"][1]
+
+
+def test_slope_interaction_refuses_overlapping_groups(example_trial):
+    from mndtrial.analysis.function import slope_interaction_test
+    from mndtrial.errors import ParameterError
+
+    ids = example_trial.participants["subject_id"].tolist()
+    with pytest.raises(ParameterError, match="disjoint"):
+        slope_interaction_test(example_trial, {"x": ids[:40], "y": ids[30:]})

@@ -102,6 +102,9 @@ def test_results_have_the_documented_keys(example_results):
                             "n_participants", "excluded_visits", "converged", "problems", "warnings"}
     assert set(overall["arms"]["placebo"]) == {"estimate", "se", "ci", "z", "p", "n_participants", "n_visits"}
     assert set(overall["comparisons"]["il2_2miu"]) == {"slope_difference_per_month", "slope_ratio"}
+    interaction = next(iter(results["function"]["interaction"].values()))
+    assert set(interaction) == {"reference_group", "groups", "terms", "chi2", "df", "p", "n_participants",
+                                "problems", "warnings"}
     cafs = results["cafs"]["unstratified"]["comparisons"]["il2_2miu"]
     assert set(cafs) == {"n_active", "n_control", "mean_rank_active", "mean_rank_control", "mann_whitney_u",
                          "mann_whitney_p", "fs_T", "fs_var_T", "fs_z", "fs_p", "deaths_active", "deaths_control"}

@@ -18,10 +18,11 @@ terms, so the arm slopes are those of a participant with average covariates. See
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..data import Trial
 from ..data.schema import DAYS_PER_MONTH
@@ -29,7 +30,7 @@ from ..errors import AnalysisError, ParameterError
 from ._common import Subgroups, control_and_active, html_table, json_safe, resolve_subgroups
 from .lmm import MixedModelFit, fit_random_slope_lmm, wald
 
-__all__ = ["SlopeAnalysis", "SlopeFit", "SlopeResult", "slope_frame"]
+__all__ = ["SlopeAnalysis", "SlopeFit", "SlopeResult", "slope_frame", "slope_interaction_test"]
 
 ANALYSIS = "ALSFRS-R slope"
 
@@ -267,3 +268,65 @@ def _select(trial: Trial, ids: list[str], label: str) -> Trial:
     if not ids:
         raise AnalysisError(ANALYSIS, f"subgroup '{label}' has no participants")
     return trial.select(ids, name=f"{trial.info.name} [{label}]")
+
+
+def slope_interaction_test(trial: Trial, groups: Mapping[str, Sequence[str]], horizon_days: float | None = None,
+                           covariates: Sequence[str] = (), covariates_on_slope: bool = True,
+                           level: float = 0.95) -> dict:
+    """Does the treatment effect on the ALSFRS-R slope differ between subgroups?
+
+    One mixed model on the participants of all `groups` (label → subject ids, disjoint):
+    the slope model of `SlopeAnalysis` plus, for each non-reference group g, the terms g,
+    months·g, A_k·g and months·A_k·g. The months·A_k·g coefficients (the difference of the slope
+    difference between group g and the first group) are tested jointly by a Wald χ² with
+    (groups − 1) × (active arms) degrees of freedom.
+
+    Example:
+        >>> from mndtrial.data.example import example_trial
+        >>> trial = example_trial()
+        >>> p = trial.participants
+        >>> groups = {"low": p.subject_id[p.csf_pnfh <= 2000], "high": p.subject_id[p.csf_pnfh > 2000]}
+        >>> out = slope_interaction_test(trial, groups)
+        >>> out["df"]
+        1
+    """
+    labels = list(groups)
+    if len(labels) < 2:
+        raise ParameterError("groups", labels, "needs at least two subgroups")
+    member: dict[str, str] = {}
+    for label in labels:
+        for subject in groups[label]:
+            if subject in member:
+                raise ParameterError("groups", label, f"subgroups must be disjoint; '{subject}' is in "
+                                                      f"'{member[subject]}' and '{label}'")
+            member[str(subject)] = label
+    sub = trial.select(list(member), name=f"{trial.info.name} [interaction]")
+    control, active = control_and_active(sub, f"{ANALYSIS} interaction")
+    frame, _ = slope_frame(sub, horizon_days if horizon_days is not None else trial.info.horizon_days, covariates)
+    group = frame["subject_id"].map(member)
+    fixed = ["months"]
+    tested = []
+    for arm in active:
+        frame[f"arm[{arm}]"] = (frame["arm"] == arm).astype(float)
+        frame[f"months:arm[{arm}]"] = frame["months"] * frame[f"arm[{arm}]"]
+        fixed += [f"arm[{arm}]", f"months:arm[{arm}]"]
+    for label in labels[1:]:
+        g = (group == label).astype(float)
+        frame[f"group[{label}]"] = g
+        frame[f"months:group[{label}]"] = frame["months"] * g
+        fixed += [f"group[{label}]", f"months:group[{label}]"]
+        for arm in active:
+            frame[f"arm[{arm}]:group[{label}]"] = frame[f"arm[{arm}]"] * g
+            frame[f"months:arm[{arm}]:group[{label}]"] = frame[f"months:arm[{arm}]"] * g
+            fixed += [f"arm[{arm}]:group[{label}]", f"months:arm[{arm}]:group[{label}]"]
+            tested.append(f"months:arm[{arm}]:group[{label}]")
+    frame, covariate_terms = _covariate_terms(frame, covariates, covariates_on_slope)
+    lmm = fit_random_slope_lmm(frame, "total", "months", "subject_id", fixed=fixed + covariate_terms)
+    b = lmm.params[tested].to_numpy()
+    V = lmm.cov_params.loc[tested, tested].to_numpy()
+    chi2 = float(b @ np.linalg.solve(V, b))
+    terms = {t: lmm.linear_combination({t: 1.0}, level) for t in tested}
+    return json_safe({"reference_group": labels[0], "groups": labels, "terms": terms, "chi2": chi2,
+                      "df": len(tested), "p": float(stats.chi2.sf(chi2, len(tested))),
+                      "n_participants": lmm.n_groups, "problems": list(lmm.problems),
+                      "warnings": list(lmm.warnings)})

@@ -17,7 +17,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .biomarker import MISSING, OUTSIDE
 from .cafs import CAFS
-from .function import SlopeAnalysis
+from .function import SlopeAnalysis, slope_interaction_test
 from .registry import SectionConfig, register_section
 from .subgroup_section import plan_biomarker_rules
 from .treg import TregAnalysis
@@ -35,6 +35,7 @@ class FunctionConfig(SectionConfig):
     covariates_on_slope: bool = True
     biomarker_subgroups: bool = Field(default=True, description="a fit per level of each plan biomarker rule")
     subgroup_columns: tuple[str, ...] = Field(default=(), description="a fit per value of these participants columns")
+    interaction: bool = Field(default=True, description="test treatment × subgroup on the slope for each grouping")
 
 
 class CAFSConfig(SectionConfig):
@@ -52,9 +53,9 @@ class TregConfig(SectionConfig):
     primary_day: float | None = None
 
 
-def _subgroups(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> dict[str, list[str] | str]:
-    """label → subject ids, or → the reason the grouping could not be made."""
-    out: dict[str, list[str] | str] = {}
+def _groupings(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> dict[str, dict[str, list[str]] | str]:
+    """rule or column → {subgroup label: subject ids}, or → the reason it could not be made."""
+    out: dict[str, dict[str, list[str]] | str] = {}
     rules = plan_biomarker_rules(plan, trial) if config.biomarker_subgroups else ()
     for rule in rules:
         try:
@@ -62,36 +63,49 @@ def _subgroups(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> di
         except (AnalysisError, ParameterError) as exc:
             out[rule.label] = getattr(exc, "reason", None) or str(exc)
             continue
-        for level in labels.unique():
-            if level not in (MISSING, OUTSIDE):
-                out[f"{rule.label}: {level}"] = labels.index[labels == level].tolist()
+        out[rule.label] = {f"{rule.label}: {level}": labels.index[labels == level].tolist()
+                           for level in labels.unique() if level not in (MISSING, OUTSIDE)}
     participants = trial.participants
     for column in config.subgroup_columns:
         if column not in participants.columns:
             out[column] = f"the participants table has no column '{column}'"
             continue
-        for value in sorted(participants[column].dropna().unique(), key=str):
-            out[f"{column}={value}"] = participants.loc[participants[column] == value, "subject_id"].tolist()
+        out[column] = {f"{column}={value}": participants.loc[participants[column] == value, "subject_id"].tolist()
+                       for value in sorted(participants[column].dropna().unique(), key=str)}
     return out
+
+
+def _reason(exc: Exception) -> dict[str, str]:
+    return {"not_computed": getattr(exc, "reason", None) or str(exc)}
 
 
 def run_function(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> dict[str, Any]:
     if trial.alsfrs is None:
         return {"not_computed": "the trial has no alsfrs table"}
     options = dict(covariates=config.covariates, covariates_on_slope=config.covariates_on_slope,
-                   horizon_days=plan.horizon_or_none(trial), level=1 - plan.alpha)
-    out = SlopeAnalysis(**options).fit(trial).to_dict()
+                   horizon_days=plan.horizon_or_none(trial))
+    out = SlopeAnalysis(**options, level=1 - plan.alpha).fit(trial).to_dict()
     subgroups: dict[str, Any] = {}
-    for label, ids in _subgroups(trial, plan, config).items():
-        if isinstance(ids, str):
-            subgroups[label] = {"not_computed": ids}
+    interaction: dict[str, Any] = {}
+    for variable, groups in _groupings(trial, plan, config).items():
+        if isinstance(groups, str):
+            subgroups[variable] = interaction[variable] = {"not_computed": groups}
+            continue
+        for label, ids in groups.items():
+            try:
+                sub = SlopeAnalysis(**options, level=1 - plan.alpha).fit(
+                    trial.select(ids, name=f"{trial.info.name} [{label}]"))
+                subgroups[label] = sub.to_dict()["overall"]
+            except (AnalysisError, ParameterError) as exc:
+                subgroups[label] = _reason(exc)
+        if not config.interaction:
             continue
         try:
-            sub = SlopeAnalysis(**options).fit(trial.select(ids, name=f"{trial.info.name} [{label}]"))
-            subgroups[label] = sub.to_dict()["overall"]
+            interaction[variable] = slope_interaction_test(trial, groups, level=1 - plan.alpha, **options)
         except (AnalysisError, ParameterError) as exc:
-            subgroups[label] = {"not_computed": getattr(exc, "reason", None) or str(exc)}
+            interaction[variable] = _reason(exc)
     out["subgroups"] = subgroups
+    out["interaction"] = interaction if config.interaction else {"not_computed": "interaction = false in the plan"}
     return out
 
 
