@@ -231,7 +231,7 @@ def test_slope_ratio_ci_covers_the_truth():
     assert differences >= 90
 
 
-def _two_group_trial(seed, ratio_a, ratio_b, n_per_arm=80):
+def _two_group_trial(seed, ratio_a, ratio_b, n_per_arm=60):
     rng = np.random.default_rng(seed)
     a, b = simulate_slopes(rng, n_per_arm, ratio=ratio_a), simulate_slopes(rng, n_per_arm, ratio=ratio_b)
     rename = lambda df: df.assign(subject_id="B" + df["subject_id"])  # noqa: E731
