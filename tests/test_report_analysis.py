@@ -23,7 +23,15 @@ def test_report_draws_the_numbers_of_results_json(example_trial):
     data = results.to_dict()
     rep = analysis_report(example_trial, results)
     html = rep.html
-    assert {"flow", "km", "km_subgroups", "cox", "forest", "ph", "alsfrs", "treg"} <= set(rep.section_keys(True))
+    assert {"flow", "km", "km_subgroups", "cox", "forest", "ph", "alsfrs", "cafs", "treg"} <= set(rep.section_keys(True))
+    assert "function: ALSFRS-R slope (mixed model)" in html and "cafs: CAFS" in html
+    # the Treg figure draws the Treg analysis's mean changes
+    by_visit = data["treg"]["treg_pct_cd4"]["by_visit"]
+    left = rep.figures["treg_treg_pct_cd4"].axes[0]
+    for c in left.containers:
+        arm = c.get_label()
+        assert list(c.lines[0].get_ydata()) == [by_visit[arm][f"day_{d:g}"]["mean_change"]
+                                                for d in c.lines[0].get_xdata()]
     # the Cox table shows the fitted hazard ratio
     hr = data["survival"]["cox"]["unadjusted"]["terms"]["treatment"]["hr"]
     assert f"{hr:.3g}" in html

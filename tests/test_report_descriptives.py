@@ -9,7 +9,7 @@ from statsmodels.stats.weightstats import DescrStatsW
 
 from mndtrial import Trial
 from mndtrial.errors import AnalysisError
-from mndtrial.report.descriptives import arm_order, change_from_baseline, consort_flow, visit_means
+from mndtrial.report.descriptives import arm_order, consort_flow, visit_means
 
 
 def test_consort_flow_matches_a_plain_count(example_trial):
@@ -67,30 +67,12 @@ def test_visits_scattered_over_many_days_are_binned_to_months(example_trial):
     assert set(m["visit"]) <= {0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0}
 
 
-def test_change_from_baseline_matches_a_loop(example_trial):
-    ch = change_from_baseline(example_trial, "treg_pct_cd4")
-    bio = example_trial.biomarkers
-    arms = example_trial.participants.set_index("subject_id")["arm"]
-    for r in ch.itertuples():
-        diffs = []
-        for sid, g in bio.loc[bio["analyte"] == "treg_pct_cd4"].groupby("subject_id"):
-            if arms[sid] != r.arm:
-                continue
-            base = g.loc[g["day"] == 0, "value"]
-            later = g.loc[g["day"] == r.visit, "value"]
-            if len(base) and len(later):
-                diffs.append(float(later.iloc[0] - base.iloc[0]))
-        assert r.n == len(diffs)
-        assert r.mean == pytest.approx(np.mean(diffs), rel=1e-12)
-    assert ch.attrs["no_baseline"] == 0
-
-
 def test_missing_tables_and_analytes_are_clear_errors(example_trial):
     t = Trial(example_trial.participants, example_trial.survival, info=example_trial.info)
     with pytest.raises(AnalysisError, match="no alsfrs table"):
         visit_means(t)
     with pytest.raises(AnalysisError, match="no 'treg_count' measurements"):
-        change_from_baseline(example_trial, "treg_count")
+        visit_means(example_trial, "biomarkers", "value", analyte="treg_count")
 
 
 def test_arm_order_puts_control_first_then_dose():

@@ -148,17 +148,47 @@ def test_alsfrs_figure_shows_means_and_unlabelled_lines(example_trial):
     assert [ln.get_ydata().tolist() for ln in again.axes[0].lines] == [ln.get_ydata().tolist() for ln in ax.lines]
 
 
-def test_treg_figure_orders_arms_by_dose(example_trial):
+def change_by_loop(trial, analyte):
+    """Mean change from the day-0 value by arm and later day, the slow obvious way."""
+    bio = trial.biomarkers
+    arms = trial.participants.set_index("subject_id")["arm"]
+    out: dict[tuple[str, float], list[float]] = {}
+    for sid, g in bio.loc[bio["analyte"] == analyte].groupby("subject_id"):
+        base = g.loc[g["day"] == 0, "value"]
+        for r in g.loc[g["day"] > 0].itertuples():
+            if len(base):
+                out.setdefault((arms[sid], r.day), []).append(r.value - float(base.iloc[0]))
+    return {k: float(np.mean(v)) for k, v in out.items()}
+
+
+def test_treg_figure_draws_the_mean_changes_by_visit_and_dose(example_trial):
     fig = F.treg_figure(example_trial)
     left, right = fig.axes
     assert [t.get_text() for t in left.get_legend().get_texts()] == ["placebo", "il2_2miu"]
+    expected = change_by_loop(example_trial, "treg_pct_cd4")
+    for c, arm in zip(left.containers, ["placebo", "il2_2miu"]):
+        line = c.lines[0]
+        for x, y in zip(line.get_xdata(), line.get_ydata()):
+            assert y == pytest.approx(expected[(arm, x)], rel=1e-12)
     by_visit = {ln.get_label(): ln for ln in right.lines if ln.get_label().startswith("day")}
     assert sorted(by_visit) == ["day 64", "day 8"]
-    change = F.treg_figure.__globals__["change_from_baseline"](example_trial, "treg_pct_cd4")
     for label, ln in by_visit.items():
+        day = float(label.split()[1])
         assert list(ln.get_xdata()) == [0.0, 2.0]  # placebo at dose 0, then 2 MIU
-        expected = change.loc[change["visit"] == float(label.split()[1])].set_index("arm")["mean"]
-        assert list(ln.get_ydata()) == pytest.approx([expected["placebo"], expected["il2_2miu"]])
+        assert list(ln.get_ydata()) == pytest.approx([expected[("placebo", day)], expected[("il2_2miu", day)]])
+
+
+def test_treg_figure_from_results_json_block_equals_from_trial(example_trial):
+    from mndtrial.analysis.treg import TregAnalysis
+    from mndtrial.report.figures_longitudinal import treg_by_visit
+
+    block = TregAnalysis().fit(example_trial).to_dict()
+    a = treg_by_visit(example_trial).sort_values(["arm", "visit"]).reset_index(drop=True)
+    b = treg_by_visit(block).sort_values(["arm", "visit"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    with pytest.raises(ParameterError, match="TrialInfo"):
+        F.treg_figure(block)
+    assert len(F.treg_figure(block, info=example_trial.info).axes) == 2
 
 
 def test_power_figure_draws_one_line_per_design():

@@ -7,11 +7,11 @@
 - `power_report` / `write_power_report`: power.html for Monte Carlo power results.
 """
 
-from .descriptives import change_from_baseline, consort_flow, visit_means
+from .descriptives import consort_flow, visit_means
 from .html import TrialReport, trial_report, write_trial_report
 from .power_html import PowerReport, power_report, write_power_report
 from .provenance import Provenance, collect_provenance, hash_inputs, sha256_file
 
-__all__ = ["PowerReport", "Provenance", "TrialReport", "change_from_baseline", "collect_provenance",
+__all__ = ["PowerReport", "Provenance", "TrialReport", "collect_provenance",
            "consort_flow", "hash_inputs", "power_report", "sha256_file", "trial_report", "visit_means",
            "write_power_report", "write_trial_report"]

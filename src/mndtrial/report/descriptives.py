@@ -14,22 +14,27 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..data import Trial
+from ..data import Trial, TrialInfo
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
 
-__all__ = ["consort_flow", "visit_means", "change_from_baseline", "arm_order", "visit_bins"]
+__all__ = ["consort_flow", "visit_means", "arm_order", "arm_order_of", "visit_bins"]
 
 # Up to this many distinct visit days are shown as they are; beyond it, days are binned to the
 # nearest month (real trials' visit windows scatter days around the scheduled month).
 MAX_EXACT_VISIT_DAYS = 12
 
 
-def arm_order(trial: Trial) -> list[str]:
-    """Arms in display order: the control first, then the others by dose (then name)."""
-    arms = list(trial.info.arms)
+def arm_order_of(info: TrialInfo) -> list[str]:
+    """Arms in display order: the control first, then the others by dose (then as declared)."""
+    arms = list(info.arms)
     return [a.name for a in sorted(arms, key=lambda a: (not a.control, a.dose_miu if a.dose_miu is not None
                                                           else math.inf, arms.index(a)))]
+
+
+def arm_order(trial: Trial) -> list[str]:
+    """`arm_order_of(trial.info)`."""
+    return arm_order_of(trial.info)
 
 
 def consort_flow(trial: Trial, horizon_days: float | None = None) -> pd.DataFrame:
@@ -105,28 +110,6 @@ def visit_means(trial: Trial, table: str = "alsfrs", value: str = "total", analy
     df = _long_table(trial, table, value, analyte)
     df["visit"], unit = visit_bins(df["day"])
     return _summarise(df, "value", level, unit, arm_order(trial))
-
-
-def change_from_baseline(trial: Trial, analyte: str = "treg_pct_cd4", level: float = 0.95,
-                         baseline_day: float = 0.0) -> pd.DataFrame:
-    """Mean change from baseline of a biomarker by arm and later visit (IMODALS-style display).
-
-    Baseline is the measurement on `baseline_day` (or the last one before it); participants
-    without a baseline are not in the changes and are counted in `attrs['no_baseline']`.
-    """
-    df = _long_table(trial, "biomarkers", "value", analyte)
-    pre = df.loc[df["day"] <= baseline_day].sort_values("day").groupby("subject_id")["value"].last()
-    post = df.loc[df["day"] > baseline_day].copy()
-    post["visit"], unit = visit_bins(post["day"])
-    post["change"] = post["value"] - post["subject_id"].map(pre)
-    no_baseline = int(post["change"].isna().groupby(post["subject_id"]).any().sum())
-    post = post.dropna(subset=["change"])
-    if post.empty:
-        raise AnalysisError("change from baseline", f"no participant has both a baseline and a later "
-                                                    f"'{analyte}' measurement")
-    out = _summarise(post, "change", level, unit, arm_order(trial))
-    out.attrs["no_baseline"] = no_baseline
-    return out
 
 
 def _long_table(trial: Trial, table: str, value: str, analyte: str | None) -> pd.DataFrame:

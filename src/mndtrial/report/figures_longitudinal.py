@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
-from ..data import Trial
+from ..analysis.treg import TregAnalysis
+from ..data import Trial, TrialInfo
 from ..errors import AnalysisError, ParameterError
 from ..data.schema import DAYS_PER_MONTH
-from .descriptives import arm_order, change_from_baseline, visit_means
+from .descriptives import arm_order, arm_order_of, visit_means
 from .style import arm_colours, new_figure
 
-__all__ = ["alsfrs_figure", "treg_figure"]
+__all__ = ["alsfrs_figure", "treg_figure", "treg_by_visit"]
 
 
 def alsfrs_figure(trial: Trial, n_individual: int = 40, seed: int = 0, level: float = 0.95) -> Figure:
@@ -63,36 +65,66 @@ def alsfrs_figure(trial: Trial, n_individual: int = 40, seed: int = 0, level: fl
     return fig
 
 
-def treg_figure(trial: Trial, analyte: str = "treg_pct_cd4", level: float = 0.95) -> Figure:
+def treg_by_visit(source: Any, analyte: str = "treg_pct_cd4") -> pd.DataFrame:
+    """Treg change from baseline by arm and visit: columns arm, visit, n, mean, ci_lower, ci_upper.
+
+    `source` is a `Trial` (analysed with `mndtrial.analysis.TregAnalysis`), a `TregResult`, or
+    the results.json block of one analyte (`results["treg"][analyte]`).
+    """
+    if isinstance(source, Trial):
+        source = TregAnalysis(analyte=analyte).fit(source).result_
+    if hasattr(source, "by_visit"):
+        bv = source.by_visit.reset_index()
+        return pd.DataFrame({"arm": bv["arm"].astype(str), "visit": bv["visit_day"].astype(float),
+                             "n": bv["n"].astype(int), "mean": bv["mean_change"].astype(float),
+                             "ci_lower": bv["ci_low"].astype(float), "ci_upper": bv["ci_high"].astype(float)})
+    if isinstance(source, Mapping) and "by_visit" in source:
+        rows = [{"arm": arm, "visit": float(key.removeprefix("day_")), "n": r["n"], "mean": r["mean_change"],
+                 "ci_lower": r["ci"][0], "ci_upper": r["ci"][1]}
+                for arm, visits in source["by_visit"].items() for key, r in visits.items()]
+        return pd.DataFrame(rows, columns=["arm", "visit", "n", "mean", "ci_lower", "ci_upper"])
+    raise ParameterError("treg", type(source).__name__, "must be a Trial, a TregResult or its results.json block")
+
+
+def treg_figure(source: Any, analyte: str = "treg_pct_cd4", info: TrialInfo | None = None) -> Figure:
     """Treg response by dose: change from baseline by visit per arm (left) and by dose (right).
 
-    Arms are ordered by `Arm.dose_miu` (the control, at dose 0 when its dose is not recorded,
-    first). Points are means with their t-based CI.
+    The means and CIs are those of the Treg analysis (`TregAnalysis`: t-based CI of the mean
+    change, baseline = last value on or before day 0). Arms are ordered and placed by
+    `Arm.dose_miu` from `info` (taken from the trial when `source` is one); the control arm
+    without a recorded dose is at dose 0.
+
+    Example:
+        >>> from mndtrial.data.example import example_trial
+        >>> fig = treg_figure(example_trial())
+        >>> fig.axes[1].get_xlabel()
+        'Dose (million IU per day)'
     """
-    change = change_from_baseline(trial, analyte, level=level)
-    unit = change.attrs["visit_unit"]
-    order = arm_order(trial)
-    colours = arm_colours(order, trial.info.control_arm)
+    if isinstance(source, Trial):
+        info = source.info
+    if info is None:
+        raise ParameterError("info", None, "give the TrialInfo (arms and doses) with analysis results")
+    change = treg_by_visit(source, analyte)
+    order = [a for a in arm_order_of(info) if a in set(change["arm"])]
+    colours = arm_colours(order, info.control_arm)
     label = {"treg_pct_cd4": "Treg (% of CD4+)", "treg_count": "Treg count (cells/µL)"}.get(analyte, analyte)
     fig = new_figure(10.0, 4.2)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
     for arm in order:
-        m = change.loc[change["arm"] == arm]
-        if m.empty:
-            continue
+        m = change.loc[change["arm"] == arm].sort_values("visit")
         yerr = np.vstack([m["mean"] - m["ci_lower"], m["ci_upper"] - m["mean"]])
         left.errorbar(m["visit"], m["mean"], yerr=yerr, fmt="o-", color=colours[arm], capsize=3, label=arm)
     left.axhline(0, color="#444444", lw=0.8)
-    left.set_xlabel("Day" if unit == "day" else "Month")
+    left.set_xlabel("Day")
     left.set_ylabel(f"Change from baseline in {label}")
     left.set_title("Change from baseline by visit", fontsize=10)
     left.legend(fontsize=8, frameon=False)
     left.grid(alpha=0.3)
-    doses = _doses(trial, order)
+    doses = _doses(info, order)
     for visit, g in change.groupby("visit", sort=True):
-        g = g.set_index("arm").reindex([a for a in order if a in set(g["arm"])])
-        x = [doses[a] for a in g.index]
-        right.plot(x, g["mean"], "o-", lw=1.2, label=f"{unit} {visit:g}")
+        g = g.set_index("arm")
+        g = g.reindex([a for a in order if a in g.index])
+        right.plot([doses[a] for a in g.index], g["mean"], "o-", lw=1.2, label=f"day {visit:g}")
     right.axhline(0, color="#444444", lw=0.8)
     right.set_xlabel("Dose (million IU per day)")
     right.set_ylabel("Mean change from baseline")
@@ -102,10 +134,9 @@ def treg_figure(trial: Trial, analyte: str = "treg_pct_cd4", level: float = 0.95
     return fig
 
 
-def _doses(trial: Trial, order: list[str]) -> dict[str, float]:
-    out: dict[str, Any] = {}
+def _doses(info: TrialInfo, order: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
     for a in order:
-        arm = trial.info.arm(a)
+        arm = info.arm(a)
         out[a] = 0.0 if arm.dose_miu is None and arm.control else (np.nan if arm.dose_miu is None else arm.dose_miu)
     return out
-

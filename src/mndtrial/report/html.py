@@ -288,8 +288,10 @@ def _function_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
     if trial is not None and not present:
         treg.absent = "absent: no Treg measurements (analyte treg_pct_cd4 or treg_count) in the biomarkers table"
     else:
-        parts = [_figure_or_note(page, f"treg_{a}", lambda a=a: treg_figure(trial, a), f"Treg response ({a}) by dose",
-                                 f"Mean change from baseline in {a} with 95% CI, by visit and by dose.")
+        results_treg = data.get("treg") or {}
+        parts = [_figure_or_note(page, f"treg_{a}", lambda a=a: _treg(trial, results_treg.get(a), a),
+                                 f"Treg response ({a}) by dose",
+                                 f"Mean change from baseline in {a} with its CI, by visit and by dose.")
                  for a in present]
         parts.append(_section_tables(tables, "treg"))
         treg.body = join(parts) or None
@@ -297,6 +299,13 @@ def _function_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
             treg.absent = "absent: no Treg results"
     out.append(treg)
     return out
+
+
+def _treg(trial: Trial, block: Any, analyte: str):
+    """The analysis's own Treg results when present (its visits, windows and CI level), else the trial."""
+    if isinstance(block, Mapping) and "by_visit" in block:
+        return treg_figure(block, analyte, info=trial.info)
+    return treg_figure(trial, analyte)
 
 
 def _ph_test(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
