@@ -78,3 +78,17 @@ def test_cli_analyze_writes_report_figures_and_provenance(tmp_path, example_tria
     pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
     assert pngs == sorted(p.stem for p in (out / "figures").glob("*.svg"))
     assert {"km_overall", "forest", "ph_check", "alsfrs_trajectories"} <= set(pngs)
+
+
+def test_real_results_of_a_trial_without_alsfrs_or_biomarker_say_what_is_absent(example_trial):
+    from mndtrial import Trial
+
+    t = Trial(example_trial.participants.drop(columns=["csf_pnfh"]), example_trial.survival,
+              info=example_trial.info)
+    rep = analysis_report(t, AnalysisPlan().run(t))
+    html = rep.html
+    assert {"flow", "km", "cox", "forest", "ph", "provenance"} <= set(rep.section_keys(True))
+    assert {"km_subgroups", "alsfrs", "cafs", "treg"} <= set(rep.section_keys(False))
+    for note in ("absent: no ALSFRS-R table in this trial", "absent: no biomarker",
+                 "absent: no ALSFRS-R table, so CAFS cannot be computed", "absent: no Treg measurements"):
+        assert note in html

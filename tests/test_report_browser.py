@@ -23,7 +23,9 @@ import pytest
 from PIL import Image
 
 from mndtrial import Trial
+from mndtrial.analysis import AnalysisPlan, BiomarkerRule
 from mndtrial.report import collect_provenance, power_report, trial_report
+from mndtrial.report.analysis_report import analysis_report
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -132,15 +134,16 @@ def _painted(shot: Image.Image) -> float:
 
 
 def test_report_renders_in_chromium_with_every_figure(chromium, tmp_path, example_trial):
-    p = example_trial.participants
-    groups = {"CSF-pNfH cut at 3700": {"<= 3700": example_trial.select(p.loc[p.csf_pnfh <= 3700, "subject_id"]),
-                                       "> 3700": example_trial.select(p.loc[p.csf_pnfh > 3700, "subject_id"])}}
-    rep = trial_report(example_trial, km_groups=groups, provenance=collect_provenance(seed=1, command=["mndtrial"]))
+    plan = AnalysisPlan(biomarker_rules=(BiomarkerRule(biomarker="csf_pnfh", cutoffs=(3700.0,)),))
+    rep = analysis_report(example_trial, plan.run(example_trial),
+                          provenance=collect_provenance(seed=1, command=["mndtrial", "analyze"]))
+    assert len(rep.figures) == 6  # KM, KM by subgroup, forest, PH, ALSFRS-R, Treg
     page = rep.write(tmp_path / "out")["report"]
-    parsed, shot = _render(chromium, page, tmp_path, "report-screenshot.png", 6000)
+    parsed, shot = _render(chromium, page, tmp_path, "report-screenshot.png", 9000)
     _check_images(parsed, len(rep.figures))
-    assert {"flow", "km", "km_subgroups", "alsfrs", "treg", "ph", "provenance"} <= set(parsed.sections)
-    assert shot.size == (1280, 6000)
+    assert {"flow", "km", "km_subgroups", "cox", "forest", "ph", "alsfrs", "cafs", "treg",
+            "provenance"} <= set(parsed.sections)
+    assert shot.size == (1280, 9000)
     assert _painted(shot) > 0.05
 
 
