@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -31,7 +32,7 @@ from .page import ReportPage, Section, df_html, key_values_html, provenance_sect
 from .provenance import Provenance
 from .style import PALETTE, new_figure
 
-__all__ = ["PowerReport", "power_report", "write_power_report", "COLUMN_SYNONYMS"]
+__all__ = ["PowerReport", "power_report", "write_power_report", "write_power_outputs", "COLUMN_SYNONYMS"]
 
 COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "design": ("design", "design_name", "label"),
@@ -164,3 +165,16 @@ def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None =
 def write_power_report(out_dir: str | Path, table: Any, **kwargs: Any) -> dict[str, Any]:
     """Build the power report and write `out_dir/power.html` and its figures (PNG and SVG)."""
     return power_report(table, **kwargs).write(out_dir)
+
+
+def write_power_outputs(out_dir: str | Path, result: Any, provenance: Provenance | None = None,
+                        **kwargs: Any) -> dict[str, Any]:
+    """What `mndtrial power` writes: the engine's files (`result.write`: power.csv, power.json,
+    trials.csv.gz), power.json completed with the provenance block, and power.html."""
+    paths = dict(result.write(out_dir))
+    if provenance is not None and "json" in paths:
+        data = json.loads(Path(paths["json"]).read_text(encoding="utf-8"))
+        data["provenance"] = provenance.to_dict()
+        Path(paths["json"]).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    written = power_report(result.table, provenance=provenance, **kwargs).write(out_dir)
+    return {**paths, **written}
