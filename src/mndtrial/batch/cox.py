@@ -1,0 +1,234 @@
+"""Cox proportional hazards fitted to every trial of a `TrialBatch` at once.
+
+Newton–Raphson on the partial likelihood with Efron's (default, as R `coxph` and lifelines) or
+Breslow's handling of ties, optional strata, run for all trials together: each trial is one row
+of padded arrays, risk-set sums are prefix sums along the row (`_layout.RiskSets`), and the
+per-trial p×p Newton systems are solved as a stack. Trials whose likelihood is monotone (a
+covariate that separates the events, e.g. no deaths in one arm) are stopped and flagged, not
+reported as estimates.
+
+Efron's approximation for d tied events at a time with risk-set sum S0 and tied-event sum S0D:
+log-likelihood term  Σ_k [ -log(S0 - k/d · S0D) ] for k = 0..d-1 (Efron 1977; Therneau &
+Grambsch 2000, §3.3). Breslow sets k/d to 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..data import TrialBatch
+from ..errors import AnalysisError, ParameterError
+from ._layout import covariate_matrix, cumsum0, risk_sets, seg_sum, stratum_codes, survival_arrays
+from ._result import BatchResult
+
+__all__ = ["BatchCox", "CoxBatchResult", "cox_batch"]
+
+MONOTONE_LIMIT = 20.0  # |coefficient × covariate sd| beyond which the likelihood is taken as monotone
+_CELLS_PER_CHUNK = 4_000_000
+
+
+@dataclass(frozen=True, repr=False)
+class CoxBatchResult(BatchResult):
+    """Per-trial Cox fits. Arrays have one row per trial; `terms[0]` is the treatment indicator."""
+
+    terms: tuple[str, ...]
+    coef: np.ndarray  # (T, p)
+    se: np.ndarray  # (T, p)
+    loglik: np.ndarray
+    loglik_null: np.ndarray
+    n: np.ndarray
+    events: np.ndarray
+    iterations: np.ndarray
+    status: np.ndarray  # 'converged', 'monotone_likelihood', 'not_converged', 'singular', 'no_events'
+    ties: str
+
+    @property
+    def converged(self) -> np.ndarray:
+        return self.status == "converged"
+
+    @property
+    def z(self) -> np.ndarray:
+        return self.coef / self.se
+
+    @property
+    def lr_statistic(self) -> np.ndarray:
+        return 2.0 * (self.loglik - self.loglik_null)
+
+    @property
+    def hazard_ratio(self) -> np.ndarray:
+        return np.exp(self.coef[:, 0])
+
+    def p_value(self, side: Literal["two", "less", "greater"] = "two", term: int = 0) -> np.ndarray:
+        """Wald p-value of one term; 'less' tests coefficient < 0 (treatment lowers the hazard)."""
+        z = self.z[:, term]
+        if side == "two":
+            return 2 * stats.norm.sf(np.abs(z))
+        return stats.norm.cdf(z) if side == "less" else stats.norm.sf(z)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        df = pd.DataFrame({"trial": self.trial, "n": self.n, "events": self.events})
+        for j, term in enumerate(self.terms):
+            df[f"coef_{term}"] = self.coef[:, j]
+            df[f"se_{term}"] = self.se[:, j]
+        df["hazard_ratio"] = self.hazard_ratio
+        df["z"] = self.z[:, 0]
+        df["p_value"] = self.p_value()
+        df["lr_statistic"] = self.lr_statistic
+        df["lr_p_value"] = stats.chi2.sf(self.lr_statistic, len(self.terms))
+        df["iterations"] = self.iterations
+        df["status"] = self.status
+        return df
+
+
+class BatchCox:
+    """Cox model `treatment + covariates` (optionally stratified) for every trial of a batch.
+
+    Example:
+        >>> fit = BatchCox(covariates=("age",), strata=("onset_site",)).fit(batch)  # doctest: +SKIP
+        >>> fit.result_.summary[["hazard_ratio", "p_value", "status"]]  # doctest: +SKIP
+    """
+
+    def __init__(self, covariates: tuple[str, ...] = (), strata: tuple[str, ...] = (),
+                 ties: Literal["efron", "breslow"] = "efron", active_arm: str | None = None,
+                 max_iter: int = 50, tol: float = 1e-10):
+        if ties not in ("efron", "breslow"):
+            raise ParameterError("ties", ties, "must be 'efron' or 'breslow'")
+        if max_iter < 1:
+            raise ParameterError("max_iter", max_iter, "must be at least 1")
+        self.covariates = tuple(covariates)
+        self.strata = tuple(strata)
+        self.ties = ties
+        self.active_arm = active_arm
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, batch: TrialBatch, subset: np.ndarray | None = None) -> "BatchCox":
+        """Fit every trial; `subset` (a mask over participant rows) restricts, e.g., to a biomarker group."""
+        arrays, keep = survival_arrays(batch, self.active_arm, subset)
+        x = np.column_stack([arrays.group, covariate_matrix(batch, self.covariates)[keep]])
+        if np.isnan(x).any():
+            bad = self.covariates[int(np.flatnonzero(np.isnan(x).any(axis=0))[0]) - 1]
+            raise AnalysisError("Cox model", f"covariate '{bad}' has missing values; restrict the rows "
+                                             "with `subset` (e.g. complete cases) explicitly")
+        block = stratum_codes(batch, self.strata)[keep]
+        T = arrays.n_trials
+        counts = np.bincount(arrays.trial, minlength=T)
+        per_chunk = max(1, _CELLS_PER_CHUNK // max(1, int(counts.max(initial=1)) * (x.shape[1] + 1) ** 2))
+        bounds = np.searchsorted(arrays.trial, np.arange(0, T + per_chunk, per_chunk))
+        parts = []
+        for c, lo in enumerate(range(0, T, per_chunk)):
+            hi = min(T, lo + per_chunk)
+            rows = slice(bounds[c], bounds[c + 1])
+            parts.append(_fit_chunk(arrays.trial[rows] - lo, block[rows], arrays.time[rows],
+                                    arrays.event[rows], x[rows], hi - lo, self.ties == "efron",
+                                    self.max_iter, self.tol))
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        self.result_ = CoxBatchResult(trial=batch.trial_index, terms=("treatment",) + self.covariates,
+                                      n=counts, ties=self.ties, **out)
+        return self
+
+
+def cox_batch(batch: TrialBatch, covariates: tuple[str, ...] = (), strata: tuple[str, ...] = (),
+              ties: Literal["efron", "breslow"] = "efron", subset: np.ndarray | None = None,
+              active_arm: str | None = None) -> CoxBatchResult:
+    """Functional form of `BatchCox(...).fit(batch, subset).result_`."""
+    return BatchCox(covariates, strata, ties, active_arm).fit(batch, subset).result_
+
+
+def _evaluate(st: dict, beta: np.ndarray, efron: bool):
+    """Log partial likelihood, score and Hessian of each trial at `beta` (T, p)."""
+    X, valid, ev = st["X"], st["valid"], st["event"] > 0
+    T, W, p = X.shape
+    eta = np.einsum("twp,tp->tw", X, beta)
+    w = np.where(valid, np.exp(np.where(valid, eta, 0.0)), 0.0)
+    bs, ts, te = st["block_start"], st["tie_start"], st["tie_end"]
+    frac = st["frac"] if efron else None
+
+    def risk(v):  # risk-set sum minus the Efron share of the tied events
+        total = seg_sum(cumsum0(v), bs, te)
+        if frac is None:
+            return total
+        tied = seg_sum(cumsum0(v * (st["event"] if v.ndim == 2 else st["event"][..., None])), ts, te)
+        return total - (frac if v.ndim == 2 else frac[..., None]) * tied
+
+    den = risk(w)
+    den = np.where(ev, den, 1.0)
+    loglik = np.where(ev, eta - np.log(den), 0.0).sum(axis=1)
+    a = risk(w[..., None] * X) / den[..., None]
+    grad = np.where(ev[..., None], X - a, 0.0).sum(axis=1)
+    xx = (X[..., :, None] * X[..., None, :]).reshape(T, W, p * p)
+    s2 = risk(w[..., None] * xx).reshape(T, W, p, p) / den[..., None, None]
+    info = np.where(ev[..., None, None], s2 - a[..., :, None] * a[..., None, :], 0.0).sum(axis=1)
+    return loglik, grad, -info
+
+
+def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
+    rs = risk_sets(trial, block, time, event, T)
+    valid = rs.valid
+    X = x[rs.index]
+    X[~valid] = 0.0
+    n_valid = np.maximum(valid.sum(axis=1), 1)
+    X -= (X.sum(axis=1) / n_valid[:, None])[:, None, :]  # centring leaves the partial likelihood unchanged
+    X[~valid] = 0.0
+    sd = np.sqrt((X ** 2).sum(axis=1) / n_valid[:, None])
+    st = {"X": X, "valid": valid, "event": rs.event, "block_start": rs.block_start,
+          "tie_start": rs.tie_start, "tie_end": rs.tie_end,
+          "frac": rs.tie_rank / np.maximum(rs.tie_events, 1.0)}
+    p = X.shape[2]
+    beta = np.zeros((T, p))
+    loglik, grad, hess = _evaluate(st, beta, efron)
+    loglik_null = loglik.copy()
+    events = rs.event.sum(axis=1)
+    status = np.full(T, "not_converged", dtype=object)
+    status[events == 0] = "no_events"
+    status[(sd < 1e-12).any(axis=1) & (events > 0)] = "singular"
+    iterations = np.zeros(T, dtype=np.int64)
+    active = status == "not_converged"
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        iterations[idx] += 1
+        try:
+            step = np.linalg.solve(-hess[idx], grad[idx][..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = np.stack([_safe_solve(-h, g) for h, g in zip(hess[idx], grad[idx])])
+        bad = ~np.isfinite(step).all(axis=1)
+        status[idx[bad]] = "singular"
+        idx, step = idx[~bad], step[~bad]
+        small = np.abs(step).max(axis=1, initial=0.0) < tol
+        status[idx[small]] = "converged"
+        idx, step = idx[~small], step[~small]
+        sub = {k: v[idx] for k, v in st.items()}
+        scale = np.ones(len(idx))
+        for _half in range(30):  # step halving keeps every iteration an ascent step
+            trial_beta = beta[idx] + scale[:, None] * step
+            ll, g, h = _evaluate(sub, trial_beta, efron)
+            worse = ~(ll >= loglik[idx] - 1e-12 * np.abs(loglik[idx]))
+            if not worse.any():
+                break
+            scale[worse] /= 2
+        beta[idx], loglik[idx], grad[idx], hess[idx] = trial_beta, ll, g, h
+        monotone = (np.abs(beta[idx]) * sd[idx] > MONOTONE_LIMIT).any(axis=1)
+        status[idx[monotone]] = "monotone_likelihood"
+        active = status == "not_converged"
+    with np.errstate(invalid="ignore"):
+        cov = np.linalg.pinv(-hess)
+        se = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+    unusable = status != "converged"
+    se = np.where(unusable[:, None] & (status != "monotone_likelihood")[:, None], np.nan, se)
+    return {"coef": beta, "se": se, "loglik": loglik, "loglik_null": loglik_null, "events": events,
+            "iterations": iterations, "status": status.astype(str)}
+
+
+def _safe_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(a, b[:, None])[:, 0]
+    except np.linalg.LinAlgError:
+        return np.full(b.shape, np.nan)
