@@ -20,8 +20,10 @@ __all__ = ["SurvivalArrays", "survival_arrays", "RiskSets", "risk_sets", "covari
            "treatment_indicator", "stratum_codes", "seg_sum"]
 
 
-def treatment_indicator(batch: TrialBatch, active_arm: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(1 for `active_arm`, 0 for the control) per participant row, and the rows in those two arms.
+def treatment_indicator(batch: TrialBatch, active_arm: str | None = None,
+                        subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(1 for `active_arm`, 0 for the control) per participant row, and the rows compared: those
+    in the two arms and in `subset` (a boolean mask over participant rows, e.g. a biomarker group).
 
     With two arms the active arm is the one that is not the control; with more, it must be named
     (participants of the other active arms are then left out of the comparison, explicitly).
@@ -39,7 +41,13 @@ def treatment_indicator(batch: TrialBatch, active_arm: str | None = None) -> tup
         raise ParameterError("active_arm", active_arm, f"must be one of {list(actives)}")
     arm = batch.participants["arm"].to_numpy()
     is_active = arm == active_arm
-    return is_active.astype(float), is_active | (arm == control)
+    keep = is_active | (arm == control)
+    if subset is not None:
+        subset = np.asarray(subset, dtype=bool)
+        if subset.shape != keep.shape:
+            raise ParameterError("subset", subset.shape, f"must be a mask of {keep.shape[0]} participant rows")
+        keep = keep & subset
+    return is_active.astype(float), keep
 
 
 def _check_aligned(batch: TrialBatch) -> None:
@@ -111,12 +119,7 @@ def survival_arrays(batch: TrialBatch, active_arm: str | None = None,
     Returns the arrays and the boolean mask of participant rows they came from.
     """
     _check_aligned(batch)
-    group, keep = treatment_indicator(batch, active_arm)
-    if subset is not None:
-        subset = np.asarray(subset, dtype=bool)
-        if subset.shape != keep.shape:
-            raise ParameterError("subset", subset.shape, f"must be a mask of {keep.shape[0]} participant rows")
-        keep = keep & subset
+    group, keep = treatment_indicator(batch, active_arm, subset)
     s = batch.survival
     arrays = SurvivalArrays(trial=s["trial"].to_numpy()[keep] - batch.first_trial,
                             time=s["time_days"].to_numpy(dtype=float)[keep],
