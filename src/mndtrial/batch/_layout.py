@@ -17,7 +17,7 @@ from ..data import TrialBatch
 from ..errors import AnalysisError, ParameterError, Problem, TrialDataError
 
 __all__ = ["SurvivalArrays", "survival_arrays", "RiskSets", "risk_sets", "covariate_matrix",
-           "treatment_indicator", "stratum_codes", "seg_sum"]
+           "treatment_indicator", "stratum_codes", "seg_sum", "padded_width"]
 
 
 def treatment_indicator(batch: TrialBatch, active_arm: str | None = None,
@@ -128,10 +128,23 @@ def survival_arrays(batch: TrialBatch, active_arm: str | None = None,
     return arrays, keep
 
 
+def padded_width(longest: int) -> int:
+    """Row width for `longest` rows: 128 · 2^k.
+
+    numpy sums a row pairwise, halving it at multiples of 8 above 128 elements; with widths of
+    128 · 2^k the trailing zero padding always fills whole halves, so a trial's sums — and hence
+    its estimates — are bit-identical whatever other trials share its chunk.
+    """
+    width = 128
+    while width < longest:
+        width *= 2
+    return width
+
+
 def pad_index(trial: np.ndarray, n_trials: int, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(index, valid): `index[t, j]` is the flat row of the j-th row of trial t (in `order`)."""
     counts = np.bincount(trial, minlength=n_trials)
-    width = max(int(counts.max()) if len(counts) else 0, 1)
+    width = padded_width(int(counts.max()) if len(counts) else 0)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     if order is None:
         order = np.arange(len(trial))

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..data import Arm, TrialBatch, TrialInfo
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import ParameterError
 
 __all__ = ["ExponentialDesign"]
+
+LOG_PNFH_MEAN, LOG_PNFH_SD = 7.62, 0.74
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class ExponentialDesign:
     dropout_per_year: float = 0.0
     time_resolution_days: float = 1.0  # times are rounded up to this grid (ties, as in real data)
     biomarker_log_hr: float = 0.0  # log hazard ratio per log-unit of csf_pnfh (prognostic only)
+    biomarker_cutoff: float = 3700.0  # csf_pnfh (pg/mL) dividing the low and high groups
+    hazard_ratio_high: float | None = None  # treatment HR above the cut-off (None: same as below)
+    enrich: bool = False  # randomise only participants at or below the cut-off (screening the rest out)
     visit_interval_days: float = 91.0
     alsfrs_baseline_mean: float = 37.0
     alsfrs_baseline_sd: float = 5.0
@@ -62,6 +68,10 @@ class ExponentialDesign:
                      "alsfrs_baseline_sd"):
             if getattr(self, name) < 0:
                 raise ParameterError(name, getattr(self, name), "must be >= 0")
+        if self.hazard_ratio_high is not None and not self.hazard_ratio_high > 0:
+            raise ParameterError("hazard_ratio_high", self.hazard_ratio_high, "must be > 0")
+        if not self.biomarker_cutoff > 0:
+            raise ParameterError("biomarker_cutoff", self.biomarker_cutoff, "must be > 0")
         if not -1 < self.intercept_slope_corr < 1:
             raise ParameterError("intercept_slope_corr", self.intercept_slope_corr, "must be in (-1, 1)")
 
@@ -80,27 +90,31 @@ class ExponentialDesign:
         n = 2 * self.n_per_arm
         trial = np.repeat(np.arange(first_trial, first_trial + n_trials), n)
         subject = np.tile(np.arange(n), n_trials)
-        participants = pd.concat([p for p, _, _ in parts], ignore_index=True)
+        participants = pd.concat([p for p, _, _, _ in parts], ignore_index=True)
         participants.insert(0, "subject", subject)
         participants.insert(0, "trial", trial)
-        survival = pd.concat([s for _, s, _ in parts], ignore_index=True)
+        survival = pd.concat([s for _, s, _, _ in parts], ignore_index=True)
         survival.insert(0, "subject", subject)
         survival.insert(0, "trial", trial)
-        alsfrs = pd.concat([a.assign(trial=t) for t, (_, _, a) in
+        alsfrs = pd.concat([a.assign(trial=t) for t, (_, _, a, _) in
                             zip(range(first_trial, first_trial + n_trials), parts)], ignore_index=True)
         alsfrs = alsfrs[["trial", "subject", "day", "total"]]
         return TrialBatch(info=self.info, n_trials=n_trials, participants=participants, survival=survival,
                           alsfrs=alsfrs, first_trial=first_trial,
-                          metadata={"design": "exponential", "seed": seed})
+                          metadata={"design": "exponential", "seed": seed,
+                                    "screened": np.array([k for *_, k in parts], dtype=np.int64)})
 
     def _one(self, rng: np.random.Generator):
         n = 2 * self.n_per_arm
         active = rng.permutation(np.repeat([0, 1], self.n_per_arm)).astype(bool)
-        log_pnfh = rng.normal(7.62, 0.74, n)
+        log_pnfh, screened = self._biomarker(rng, n)
         onset = np.where(rng.random(n) < 0.28, "bulbar", "limb")
         age = np.round(rng.normal(58, 10, n).clip(18, 80), 1)
+        hr = np.full(n, self.hazard_ratio)
+        if self.hazard_ratio_high is not None:
+            hr[log_pnfh > np.log(self.biomarker_cutoff)] = self.hazard_ratio_high
         rate = np.log(2) / self.median_survival_control_days \
-            * np.exp(self.biomarker_log_hr * (log_pnfh - 7.62)) * np.where(active, self.hazard_ratio, 1.0)
+            * np.exp(self.biomarker_log_hr * (log_pnfh - LOG_PNFH_MEAN)) * np.where(active, hr, 1.0)
         death = rng.exponential(1.0 / rate)
         entry = rng.uniform(0, self.accrual_days, n) if self.accrual_days > 0 else np.zeros(n)
         admin = self.accrual_days + self.follow_up_days - entry
@@ -125,4 +139,13 @@ class ExponentialDesign:
         total = effects[subject, 0] + slope[subject] * day / DAYS_PER_MONTH \
             + rng.normal(0, self.residual_sd, len(subject))
         alsfrs = pd.DataFrame({"subject": subject, "day": day, "total": np.clip(total, 0, 48)})
-        return participants, survival, alsfrs
+        return participants, survival, alsfrs, screened
+
+    def _biomarker(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
+        """log CSF-pNfH (log-normal, mnd-evidence.md: log-mean 7.62, log-sd 0.74) and the number
+        screened to randomise n (more than n when the design enriches)."""
+        if not self.enrich:
+            return rng.normal(LOG_PNFH_MEAN, LOG_PNFH_SD, n), n
+        p_low = stats.norm.cdf((np.log(self.biomarker_cutoff) - LOG_PNFH_MEAN) / LOG_PNFH_SD)
+        u = rng.uniform(0, p_low, n)
+        return LOG_PNFH_MEAN + LOG_PNFH_SD * stats.norm.ppf(u), n + int(rng.negative_binomial(n, p_low))
