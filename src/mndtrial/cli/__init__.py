@@ -31,13 +31,18 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 # Sub-commands register themselves on import.
-from . import demo, validate  # noqa: E402,F401
+from . import analyze  # noqa: E402,F401
+from . import demo  # noqa: E402,F401
+from . import simulate  # noqa: E402,F401
+from . import validate  # noqa: E402,F401
 
 
 def main() -> None:
     """Entry point: user errors become one clear message and exit code 1 (tracebacks with --debug)."""
     try:
-        app(standalone_mode=False)
+        # With standalone_mode=False click returns a command's exit code instead of exiting.
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except TrialDataError as exc:
         if state["debug"]:
             raise
@@ -52,10 +57,9 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # Usage errors from click (vendored inside typer in recent versions, so matched by shape).
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
         raise

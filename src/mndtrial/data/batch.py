@@ -104,7 +104,13 @@ class TrialBatch:
                 return None
             return pd.concat([f for f in frames if f is not None], ignore_index=True)
 
+        # Per-trial metadata (a DataFrame with a `trial` column, e.g. the simulator's screening
+        # counts) is joined like the tables; other metadata is taken from the first chunk.
+        metadata = dict(batches[0].metadata)
+        for key, value in metadata.items():
+            if isinstance(value, pd.DataFrame) and "trial" in value.columns:
+                metadata[key] = pd.concat([b.metadata[key] for b in batches], ignore_index=True)
         return TrialBatch(info=batches[0].info, n_trials=sum(b.n_trials for b in batches),
                           participants=cat("participants"), survival=cat("survival"),
                           alsfrs=cat("alsfrs"), biomarkers=cat("biomarkers"),
-                          first_trial=batches[0].first_trial, metadata=dict(batches[0].metadata))
+                          first_trial=batches[0].first_trial, metadata=metadata)

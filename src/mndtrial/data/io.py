@@ -26,14 +26,24 @@ FORMATS = ("csv", "parquet")
 
 def _parse_numbers(s: pd.Series) -> pd.Series:
     """Parse a text column of a CSV into numbers; leave unparsable cells as text for validation
-    to report (with subject and value) rather than turning them into missing values."""
-    parsed = pd.to_numeric(s, errors="coerce")
-    unparsed = s.notna() & parsed.isna()
-    if not unparsed.any():
-        return parsed.astype("float64")
-    out = parsed.astype(object)
-    out[unparsed] = s[unparsed]
-    return out
+    to report (with subject and value) rather than turning them into missing values.
+
+    Python's float() is used because it parses the shortest round-trip repr exactly, which
+    `pd.to_numeric`'s fast parser does not (0.30000000000000004 would come back as 0.3)."""
+    try:
+        return s.astype("float64")
+    except ValueError:
+        pass
+
+    def parse(text):
+        if text is None or (isinstance(text, float) and np.isnan(text)):
+            return np.nan
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    return s.map(parse).astype(object)
 
 
 def read_table(path: Path, table: str) -> pd.DataFrame:

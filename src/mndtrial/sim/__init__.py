@@ -1,1 +1,17 @@
-"""mndtrial.sim"""
+"""mndtrial.sim: in-silico ALS trials (virtual cohort, IL-2 → Treg → effect, designs, simulate).
+
+Example:
+    >>> from mndtrial.sim import mirocals, simulate
+    >>> batch = simulate(mirocals(), n_trials=3, seed=2026)
+    >>> trial = batch.trial(0)          # a validated mndtrial.data.Trial
+"""
+
+from .cohort import CohortModel, Eligibility
+from .design import PRESETS, ArmSpec, Design, Enrichment, imodals, mirocals, preset
+from .drug import DrugModel, EffectFunction, no_effect
+from .parameters import SimParameters, load_parameters
+from .simulate import TRIALS_PER_BLOCK, simulate, simulate_chunk
+
+__all__ = ["ArmSpec", "CohortModel", "Design", "DrugModel", "EffectFunction", "Eligibility", "Enrichment",
+           "PRESETS", "SimParameters", "TRIALS_PER_BLOCK", "imodals", "load_parameters", "mirocals",
+           "no_effect", "preset", "simulate", "simulate_chunk"]

@@ -1,0 +1,283 @@
+"""From a `Trial` to the flat table a survival model reads: time, event, arm, covariates.
+
+Every analysis in `mndtrial.analysis` starts here, so the rules live in one place:
+
+- the treatment comparison is one active arm against the control arm (`ArmContrast`);
+- covariates are named as participant columns, optionally transformed (`log(csf_pnfh)`);
+  text columns become indicator columns against a reference level, booleans become 0/1;
+- participants with a missing covariate are *counted and reported* (complete-case), never
+  dropped without a trace.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..data import Trial
+from ..errors import AnalysisError, ParameterError
+
+__all__ = ["ArmContrast", "SurvivalFrame", "arm_contrast", "survival_frame", "parse_covariate",
+           "baseline_values", "jsonable"]
+
+TREATMENT = "treatment"
+_TRANSFORM = re.compile(r"^\s*(log|log2|log10|sqrt)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$")
+_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_FUNCTIONS = {"log": np.log, "log2": np.log2, "log10": np.log10, "sqrt": np.sqrt}
+
+
+@dataclass(frozen=True)
+class ArmContrast:
+    """The comparison an analysis makes: `active` (treatment = 1) against `control` (0)."""
+
+    control: str
+    active: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"control": self.control, "active": self.active}
+
+
+def arm_contrast(trial: Trial, active: str | None = None, control: str | None = None,
+                 analysis: str = "survival") -> ArmContrast:
+    """Pick the two arms to compare; a trial with one arm cannot be compared.
+
+    Without names, the control is `trial.info.control_arm` (or the only non-active arm) and the
+    active arm is the only other arm; with three or more arms `active` must be named.
+
+    Example:
+        >>> from mndtrial.data.example import example_trial
+        >>> arm_contrast(example_trial())
+        ArmContrast(control='placebo', active='il2_2miu')
+    """
+    arms = list(trial.info.arm_names)
+    present = set(trial.participants["arm"])
+    arms = [a for a in arms if a in present]
+    if len(arms) < 2:
+        raise AnalysisError(analysis, f"the trial has a single arm ({arms[0] if arms else 'none'}); "
+                                      "a treatment comparison needs two arms")
+    for name, value in (("arms.active", active), ("arms.control", control)):
+        if value is not None and value not in arms:
+            raise ParameterError(name, value, f"must be one of the trial's arms {arms}")
+    if control is None:
+        control = trial.info.control_arm
+        if control is None or control not in arms:
+            others = [a for a in arms if a != active]
+            if len(others) != 1:
+                raise ParameterError("arms.control", None, f"the trial marks no control arm among {arms}; name one")
+            control = others[0]
+    if active is None:
+        others = [a for a in arms if a != control]
+        if len(others) != 1:
+            raise ParameterError("arms.active", None,
+                                 f"the trial has {len(arms)} arms {arms}; name the active arm to compare with {control!r}")
+        active = others[0]
+    if active == control:
+        raise ParameterError("arms.active", active, "must differ from the control arm")
+    return ArmContrast(control=control, active=active)
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """A covariate as written in a plan: a participant column, optionally transformed."""
+
+    text: str
+    column: str
+    transform: str | None
+
+    @property
+    def name(self) -> str:
+        return self.column if self.transform is None else f"{self.transform}_{self.column}"
+
+
+def parse_covariate(text: str) -> Covariate:
+    """`"age"` or `"log(csf_pnfh)"` → a `Covariate`; anything else is a `ParameterError`."""
+    m = _TRANSFORM.match(text)
+    if m:
+        return Covariate(text=text, column=m.group(2), transform=m.group(1))
+    m = _NAME.match(text)
+    if m:
+        return Covariate(text=text, column=m.group(1), transform=None)
+    raise ParameterError("covariates", text, "must be a column name or log(x), log2(x), log10(x), sqrt(x)")
+
+
+def baseline_values(trial: Trial, name: str, participants: pd.DataFrame | None = None) -> pd.Series:
+    """Baseline value of `name` per participant (index: subject_id), NaN where not measured.
+
+    A participants column wins; otherwise the last measurement at day <= 0 in the biomarkers
+    table (the baseline sample). A name found in neither is a `ParameterError`.
+    """
+    parts = trial.participants if participants is None else participants
+    if name in parts.columns:
+        return parts.set_index("subject_id")[name]
+    bio = trial.biomarkers
+    if bio is not None and name in set(bio["analyte"]):
+        base = bio.loc[(bio["analyte"] == name) & (bio["day"] <= 0)].sort_values(["subject_id", "day"])
+        last = base.groupby("subject_id")["value"].last()
+        return last.reindex(parts["subject_id"]).rename(name)
+    raise ParameterError("covariate", name, "is neither a participants column nor an analyte with a baseline "
+                                            "(day <= 0) measurement in the biomarkers table")
+
+
+def _numeric(values: pd.Series, cov: Covariate) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values.dtype):
+        out = values.astype("Float64").astype(float)
+    elif pd.api.types.is_numeric_dtype(values.dtype):
+        out = values.astype(float)
+    else:
+        raise ParameterError("covariates", cov.text, f"a transform needs a numeric column; '{cov.column}' is text")
+    if cov.transform is None:
+        return out
+    positive_needed = cov.transform.startswith("log")
+    bad = (out <= 0) if positive_needed else (out < 0)
+    if bool(bad.fillna(False).any()):
+        n = int(bad.fillna(False).sum())
+        raise AnalysisError("covariates", f"{cov.text}: {n} participant(s) have values "
+                                          f"{'<= 0' if positive_needed else '< 0'} where the transform is undefined")
+    return pd.Series(_FUNCTIONS[cov.transform](out.to_numpy()), index=out.index, name=cov.name)
+
+
+def encode_covariate(values: pd.Series, cov: Covariate) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Model columns for one covariate and a description of the coding (reference level...)."""
+    is_text = values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype) \
+        or pd.api.types.is_string_dtype(values.dtype)
+    if is_text and cov.transform is None:
+        present = values.dropna().astype(str)
+        counts = present.value_counts()
+        # The most frequent level is the reference (ties: alphabetical), so the intercept-free Cox
+        # contrasts compare each smaller group with the bulk of the trial.
+        levels = sorted(counts.index, key=lambda lv: (-counts[lv], lv))
+        cols = {f"{cov.column}[{lv}]": (values.astype(object) == lv).astype(float).where(values.notna())
+                for lv in levels[1:]}
+        frame = pd.DataFrame(cols, index=values.index)
+        return frame, {"covariate": cov.text, "kind": "categorical", "reference": levels[0] if levels else None,
+                       "levels": levels}
+    numeric = _numeric(values, cov)
+    return numeric.rename(cov.name).to_frame(), {"covariate": cov.text, "kind": "numeric", "column": cov.name}
+
+
+@dataclass(frozen=True)
+class SurvivalFrame:
+    """The model table: `subject_id`, `time_days`, `event`, `treatment` (0/1), covariates, strata.
+
+    `excluded` counts participants left out because a covariate or stratum was missing, by
+    column; `n_total` is every participant of the two compared arms.
+    """
+
+    data: pd.DataFrame
+    contrast: ArmContrast
+    terms: tuple[str, ...]
+    strata: tuple[str, ...]
+    coding: tuple[dict[str, Any], ...]
+    n_total: int
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.data)
+
+    @property
+    def events(self) -> int:
+        return int(self.data["event"].sum())
+
+    def describe(self) -> dict[str, Any]:
+        return {"n": self.n, "events": self.events, "n_total": self.n_total,
+                "excluded_missing": dict(self.excluded), "coding": list(self.coding)}
+
+
+def endpoint_events(trial: Trial, event_types: Sequence[str] | None) -> pd.DataFrame:
+    """participants + survival with `event` redefined by `event_types` (others censored at their time)."""
+    df = trial.survival_by_subject()
+    if event_types is None:
+        return df
+    if "event_type" not in df.columns:
+        raise ParameterError("event_types", list(event_types), "the survival table has no 'event_type' column")
+    events = df.loc[df["event"] == 1]
+    untyped = int(events["event_type"].isna().sum())
+    if untyped:
+        raise AnalysisError("endpoint", f"{untyped} event(s) have no event_type, so event_types "
+                                        f"{list(event_types)} cannot tell whether they count")
+    kinds = set(events["event_type"])
+    if not set(event_types) & kinds:
+        raise ParameterError("event_types", list(event_types), f"no event has these types; the trial's are {sorted(kinds)}")
+    df["event"] = ((df["event"] == 1) & df["event_type"].isin(list(event_types))).astype("int64")
+    return df
+
+
+def survival_frame(trial: Trial, covariates: Iterable[str] = (), strata: Iterable[str] = (),
+                   contrast: ArmContrast | None = None, event_types: Sequence[str] | None = None,
+                   analysis: str = "survival") -> SurvivalFrame:
+    """The table a Cox model or log-rank test reads, for the two arms of `contrast`.
+
+    Example:
+        >>> from mndtrial.data.example import example_trial
+        >>> sf = survival_frame(example_trial(), ["log(csf_pnfh)", "onset_site"], strata=["country"])
+        >>> sf.terms
+        ('treatment', 'log_csf_pnfh', 'onset_site[bulbar]')
+    """
+    contrast = contrast or arm_contrast(trial, analysis=analysis)
+    df = endpoint_events(trial, event_types)
+    df = df.loc[df["arm"].isin([contrast.control, contrast.active])].reset_index(drop=True)
+    out = pd.DataFrame({"subject_id": df["subject_id"], "time_days": df["time_days"].astype(float),
+                        "event": df["event"].astype(int),
+                        TREATMENT: (df["arm"] == contrast.active).astype(float)})
+    terms: list[str] = [TREATMENT]
+    coding: list[dict[str, Any]] = [{"covariate": TREATMENT, "kind": "arm", "reference": contrast.control,
+                                     "active": contrast.active}]
+    missing = pd.Series(False, index=df.index)
+    excluded: dict[str, int] = {}
+    for text in covariates:
+        cov = parse_covariate(text)
+        values = baseline_values(trial, cov.column, df).set_axis(df.index)
+        cols, code = encode_covariate(values, cov)
+        if cols.shape[1] == 0:
+            raise AnalysisError(analysis, f"covariate {text!r} has a single level in these data and cannot be estimated")
+        na = values.isna()
+        if na.any():
+            excluded[cov.column] = int(na.sum())
+        missing |= na
+        for c in cols.columns:
+            out[c] = cols[c]
+            terms.append(c)
+        coding.append(code)
+    strata = tuple(strata)
+    for s in strata:
+        values = baseline_values(trial, s, df).set_axis(df.index)
+        na = values.isna()
+        if na.any():
+            excluded[s] = int(na.sum())
+        missing |= na
+        out[f"stratum:{s}"] = values.astype(object).where(values.notna())
+    data = out.loc[~missing].reset_index(drop=True)
+    if len(data) == 0:
+        raise AnalysisError(analysis, "no participant has every covariate and stratum "
+                                      f"({', '.join(list(excluded)) or 'none'} missing)")
+    return SurvivalFrame(data=data, contrast=contrast, terms=tuple(terms),
+                         strata=tuple(f"stratum:{s}" for s in strata), coding=tuple(coding),
+                         n_total=len(df), excluded=excluded)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy scalars become Python numbers, NaN/inf become None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return [jsonable(r) for r in value.reset_index().to_dict(orient="records")]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if value is pd.NA or value is None:
+        return None
+    return value

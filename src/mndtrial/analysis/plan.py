@@ -1,0 +1,314 @@
+"""`AnalysisPlan`: what to analyse, declared in TOML; `AnalysisPlan.run(trial)` → `AnalysisResults`.
+
+The plan has a few trial-wide settings (endpoint, horizon, arms, covariates, strata, biomarker
+rules, at-risk days) and one table per *section* (`[survival]`, `[subgroups]`, ...). Sections
+come from the registry (`mndtrial.analysis.registry`), so new analyses join the plan without
+editing this file. See docs/analysis-plan.md and docs/results-json.md.
+
+Example:
+    >>> from mndtrial.data.example import example_trial
+    >>> plan = AnalysisPlan.from_toml_text('''
+    ... horizon_days = 540
+    ... covariates = ["log(csf_pnfh)"]
+    ... [subgroups]
+    ... enabled = false
+    ... ''')
+    >>> results = plan.run(example_trial())
+    >>> sorted(results.to_dict()["survival"]["cox"])
+    ['adjusted', 'stratified', 'unadjusted']
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Literal, TypeVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..data import Trial
+from ..errors import AnalysisError, ParameterError
+from .biomarker import BiomarkerRule
+from .frame import ArmContrast, arm_contrast, jsonable, parse_covariate
+from .registry import SectionConfig, registered_sections
+
+__all__ = ["ArmsConfig", "AnalysisPlan", "AnalysisResults", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+T = TypeVar("T")
+
+
+class ArmsConfig(BaseModel):
+    """Which arms to compare (None: the trial's control arm and its only other arm)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    control: str | None = None
+    active: str | None = None
+
+
+class AnalysisPlan(BaseModel):
+    """A declared analysis: trial-wide settings plus one config per registered section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "analysis"
+    endpoint: str = Field(default="death", description="what an event in the survival table is (a label)")
+    event_types: tuple[str, ...] | None = Field(
+        default=None, description="count only these survival.event_type values as events (others censored)")
+    horizon_days: float | None = Field(default=None, gt=0, description="default: the trial's horizon_days")
+    at_risk_days: tuple[float, ...] | None = Field(default=None, description="default: every 90 days to the horizon")
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    arms: ArmsConfig = ArmsConfig()
+    covariates: tuple[str, ...] = ()
+    strata: tuple[str, ...] | None = Field(default=None, description="default: the trial's strata")
+    biomarker_rules: tuple[BiomarkerRule, ...] = ()
+    on_error: Literal["raise", "record"] = "raise"
+    sections: dict[str, SectionConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_sections(cls, data: Any) -> Any:
+        """Top-level tables named after a registered section go to `sections`, validated by its model."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        registry = registered_sections()
+        sections = dict(data.pop("sections", {}) or {})
+        for key in list(data):
+            if key in registry:
+                sections[key] = data.pop(key)
+        parsed: dict[str, SectionConfig] = {}
+        for key, raw in sections.items():
+            if key not in registry:
+                raise ValueError(f"unknown section '{key}'; registered sections are {sorted(registry)}")
+            model = registry[key].config_model
+            if isinstance(raw, model):
+                parsed[key] = raw
+                continue
+            try:
+                parsed[key] = model.model_validate(raw or {})
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+                raise ValueError(f"section '{key}': {problems}") from None
+        data["sections"] = parsed
+        return data
+
+    @field_validator("covariates")
+    @classmethod
+    def _covariates_parse(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for text in v:
+            parse_covariate(text)
+        return v
+
+    @field_validator("at_risk_days")
+    @classmethod
+    def _days_non_negative(cls, v: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if v is not None and any(d < 0 for d in v):
+            raise ValueError("at_risk_days must be >= 0")
+        return v
+
+    # -- reading and writing -----------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AnalysisPlan":
+        """Validate a plan; problems become one `ParameterError` naming each bad setting."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            where = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}" for e in exc.errors())
+            first = exc.errors()[0]
+            raise ParameterError(".".join(str(p) for p in first["loc"]) or "plan", first.get("input"), where) from None
+        except ParameterError:
+            raise
+
+    @classmethod
+    def from_toml_text(cls, text: str) -> "AnalysisPlan":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ParameterError("plan", "TOML", f"is not valid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "AnalysisPlan":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"analysis plan {path} does not exist")
+        return cls.from_toml_text(path.read_text(encoding="utf-8"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain data, every registered section included with its effective config."""
+        out = self.model_dump(mode="json", exclude={"sections"})
+        for name in registered_sections():
+            out[name] = self.section(name).model_dump(mode="json")
+        return out
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        def drop_none(x: Any) -> Any:
+            if isinstance(x, dict):
+                return {k: drop_none(v) for k, v in x.items() if v is not None}
+            if isinstance(x, list):
+                return [drop_none(v) for v in x]
+            return x
+
+        return tomli_w.dumps(drop_none(self.to_dict()))
+
+    # -- resolved settings (plan, else trial) ------------------------------------------------
+    def section(self, name: str) -> SectionConfig:
+        """The config of a section: as declared, else the section's defaults."""
+        registry = registered_sections()
+        if name not in registry:
+            raise ParameterError("section", name, f"is not registered; registered are {sorted(registry)}")
+        return self.sections.get(name) or registry[name].default_config()
+
+    def contrast(self, trial: Trial, analysis: str = "plan") -> ArmContrast:
+        return arm_contrast(trial, self.arms.active, self.arms.control, analysis=analysis)
+
+    def horizon(self, trial: Trial) -> float:
+        """The horizon (plan, else trial); a `ParameterError` when neither declares one."""
+        horizon = self.horizon_or_none(trial)
+        if horizon is None:
+            raise ParameterError("horizon_days", None, "set it in the plan (the trial declares no horizon_days)")
+        return float(horizon)
+
+    def horizon_or_none(self, trial: Trial) -> float | None:
+        """The horizon, or None when neither the plan nor the trial declares one."""
+        horizon = self.horizon_days if self.horizon_days is not None else trial.info.horizon_days
+        return None if horizon is None else float(horizon)
+
+    def strata_for(self, trial: Trial) -> tuple[str, ...]:
+        return tuple(self.strata) if self.strata is not None else tuple(trial.info.strata)
+
+    def at_risk_for(self, trial: Trial) -> tuple[float, ...]:
+        if self.at_risk_days is not None:
+            return tuple(float(d) for d in self.at_risk_days)
+        horizon = self.horizon_or_none(trial)
+        if horizon is None:
+            horizon = float(trial.survival["time_days"].max())
+        return tuple(float(d) for d in np.arange(0.0, horizon + 1e-9, 90.0))
+
+    def attempt(self, analysis: str, compute: Callable[[], T]) -> T | dict[str, Any]:
+        """Run one analysis; with `on_error = "record"` an `AnalysisError` becomes `{"error": ...}`."""
+        try:
+            return compute()
+        except AnalysisError as exc:
+            if self.on_error == "raise":
+                raise
+            return {"error": {"analysis": exc.analysis, "reason": exc.reason}}
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, trial: Trial) -> "AnalysisResults":
+        """Run every enabled section on the trial, in registry order."""
+        outputs: dict[str, Any] = {}
+        for name, section in registered_sections().items():
+            config = self.section(name)
+            if not config.enabled:
+                continue
+            result = self.attempt(name, lambda: section.run(trial, self, config))
+            outputs[name] = jsonable(_plain(result))
+        contrast = None
+        try:
+            contrast = self.contrast(trial).to_dict()
+        except (AnalysisError, ParameterError):
+            pass
+        summary = trial.summary()
+        trial_info = {"name": trial.info.name, "n_participants": trial.n_participants, "events": summary.events,
+                      "arms": {a: {"n": int(r["n"]), "events": int(r["events"])}
+                               for a, r in summary.per_arm.iterrows()},
+                      "compared": contrast}
+        return AnalysisResults(plan=self, trial=jsonable(trial_info), sections=outputs,
+                               provenance=_provenance())
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "to_dict") and not isinstance(value, (dict, pd.DataFrame)):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _provenance() -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for pkg in ("mndtrial", "lifelines", "statsmodels", "scipy", "numpy", "pandas"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    return {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions}
+
+
+@dataclass(frozen=True)
+class AnalysisResults:
+    """Everything a plan computed: one JSON-able output per section, plus trial facts and provenance."""
+
+    plan: AnalysisPlan
+    trial: dict[str, Any]
+    sections: dict[str, Any]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.sections[name]
+
+    def errors(self) -> dict[str, Any]:
+        """Analyses that failed (only with `on_error = "record"`), by JSON path."""
+        found: dict[str, Any] = {}
+
+        def walk(x: Any, path: str) -> None:
+            if isinstance(x, dict):
+                if set(x) == {"error"}:
+                    found[path] = x["error"]
+                    return
+                for k, v in x.items():
+                    walk(v, f"{path}.{k}" if path else k)
+
+        walk(self.sections, "")
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "trial": self.trial, "plan": self.plan.to_dict(),
+                **self.sections, "provenance": self.provenance}
+
+    def write_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        return path
+
+    def summary_tables(self) -> dict[str, pd.DataFrame]:
+        """Each section's printable tables (from the section's `summarize`), titled 'section: table'."""
+        tables: dict[str, pd.DataFrame] = {}
+        registry = registered_sections()
+        for name, output in self.sections.items():
+            section = registry.get(name)
+            if section is None or section.summarize is None:
+                continue
+            if isinstance(output, dict) and set(output) == {"error"}:
+                tables[f"{name}: error"] = pd.DataFrame([output["error"]])
+                continue
+            for title, table in section.summarize(output).items():
+                tables[f"{name}: {title}"] = table
+        return tables
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """All summary tables stacked, with a `table` column."""
+        frames = [t.assign(table=title) for title, t in self.summary_tables().items()]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def _repr_html_(self) -> str:
+        parts = [f"<h3>Analysis '{self.plan.name}' of trial '{self.trial.get('name')}'</h3>"]
+        for title, table in self.summary_tables().items():
+            parts.append(f"<h4>{title}</h4>" + table.to_html(index=False))
+        return "\n".join(parts)

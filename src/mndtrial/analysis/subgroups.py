@@ -1,0 +1,188 @@
+"""Subgroup analyses: Cox HR and KM per subgroup (forest-plot rows) and treatment × subgroup tests.
+
+Every level of every subgroup variable gets a row, estimable or not: a subgroup with fewer than
+`min_events` events, one arm only, or no events in an arm is reported with `estimable = False`
+and the reason, instead of failing the whole analysis or showing an infinite hazard ratio.
+Participants without a value form the level `missing`.
+
+Interaction tests (Cox, unstratified, Efron ties):
+
+- by subgroup: likelihood-ratio test of treatment × level terms in
+  `treatment + level + treatment:level` against `treatment + level`, on the estimable,
+  non-missing levels (those left out are listed with the reason);
+- continuous: `treatment + x + treatment:x` with x = log(biomarker) centred at its mean, so
+  exp(coef of the product) is the factor by which the HR changes per unit of log biomarker;
+  Wald and likelihood-ratio p; participants without the biomarker are counted as excluded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..data import Trial
+from ..errors import AnalysisError
+from .biomarker import MISSING, GroupAssignment
+from .cox import fit_cox
+from .frame import ArmContrast, SurvivalFrame, baseline_values, survival_frame
+from .horizon import compare_at_horizon
+from .km import km_by_group
+
+__all__ = ["subgroup_rows", "interaction_by_subgroup", "interaction_continuous", "overall_row"]
+
+
+def _arm_data(d: pd.DataFrame, contrast: ArmContrast) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return {arm: (d.loc[d["treatment"] == flag, "time_days"].to_numpy(float),
+                  d.loc[d["treatment"] == flag, "event"].to_numpy(int))
+            for arm, flag in ((contrast.control, 0.0), (contrast.active, 1.0))}
+
+
+def _estimate(d: pd.DataFrame, contrast: ArmContrast, alpha: float, horizon_days: float | None,
+              min_events: int, analysis: str, with_km: bool = True) -> dict[str, Any]:
+    """One forest row's numbers for the participants in `d`."""
+    arms = _arm_data(d, contrast)
+    row: dict[str, Any] = {"n": len(d), "events": int(d["event"].sum()),
+                           "arms": {a: {"n": len(t), "events": int(e.sum())} for a, (t, e) in arms.items()}}
+    reason = None
+    if len(d) == 0:
+        reason = "no participants"
+    elif min(len(t) for t, _ in arms.values()) == 0:
+        reason = "only one arm in this subgroup"
+    elif row["events"] < min_events:
+        reason = f"fewer than {min_events} events ({row['events']})"
+    if reason is None:
+        try:
+            res = fit_cox(d, ["treatment"], alpha=alpha, ph_test=False, label=analysis, analysis=analysis)
+            t = res.summary.loc["treatment"]
+            row.update({"coef": t.coef, "se": t.se, "hr": t.hr, "ci": [t.hr_lower, t.hr_upper], "p": t.p})
+        except AnalysisError as exc:
+            reason = exc.reason
+    row["estimable"] = reason is None
+    row["reason"] = reason
+    if reason is not None:
+        row.update({"coef": None, "se": None, "hr": None, "ci": [None, None], "p": None})
+    if with_km and len(d) and min(len(t) for t, _ in arms.values()) > 0:
+        km = km_by_group(d["time_days"].to_numpy(float), d["event"].to_numpy(int),
+                         np.where(d["treatment"] == 1, contrast.active, contrast.control),
+                         [contrast.control, contrast.active], alpha=alpha)
+        for arm, med in km.medians.iterrows():
+            row["arms"][arm]["median_days"] = med["median_days"]
+        if horizon_days is not None:
+            try:
+                cmp = compare_at_horizon(arms, contrast, horizon_days, "survival", alpha)
+                for arm, r in cmp.per_arm.iterrows():
+                    row["arms"][arm]["survival_at_horizon"] = {"estimate": r.estimate, "ci": [r.ci_lower, r.ci_upper]}
+                row["survival_difference"] = cmp.difference
+            except AnalysisError as exc:
+                row["survival_at_horizon_not_computed"] = exc.reason
+    return row
+
+
+def overall_row(frame: SurvivalFrame, alpha: float = 0.05, horizon_days: float | None = None,
+                min_events: int = 2) -> dict[str, Any]:
+    """The 'all participants' row that heads a forest plot."""
+    return {"variable": "all", "rule": "all participants", "level": "all",
+            **_estimate(frame.data, frame.contrast, alpha, horizon_days, min_events, "subgroup all")}
+
+
+def subgroup_rows(frame: SurvivalFrame, groups: GroupAssignment, alpha: float = 0.05,
+                  horizon_days: float | None = None, min_events: int = 2,
+                  with_km: bool = True) -> list[dict[str, Any]]:
+    """One forest row per level of `groups` (the `missing` level included, even when empty).
+
+    `with_km` adds each arm's KM median (and survival at `horizon_days`) to the row.
+
+    Example:
+        >>> from mndtrial.data.example import example_trial
+        >>> from mndtrial.analysis.biomarker import BiomarkerRule
+        >>> trial = example_trial()
+        >>> rows = subgroup_rows(survival_frame(trial), BiomarkerRule(biomarker="csf_pnfh", cutoffs=[3700]).assign(trial))
+        >>> [(r["level"], r["n"], r["estimable"]) for r in rows]
+        [('<= 3700', 45, True), ('> 3700', 15, True), ('missing', 0, False)]
+    """
+    d = frame.data
+    level_of = d["subject_id"].map(groups.labels)
+    rows = []
+    for level in groups.levels:
+        sub = d.loc[level_of == level]
+        analysis = f"subgroup {groups.rule} = {level}"
+        rows.append({"variable": groups.variable, "rule": groups.rule, "level": level,
+                     **_estimate(sub, frame.contrast, alpha, horizon_days, min_events, analysis, with_km)})
+    return rows
+
+
+def _lr(full_ll: float, reduced_ll: float, df: int) -> dict[str, float]:
+    chi2 = max(0.0, 2 * (full_ll - reduced_ll))
+    return {"chi2": chi2, "df": df, "p": float(stats.chi2.sf(chi2, df))}
+
+
+def interaction_by_subgroup(frame: SurvivalFrame, groups: GroupAssignment,
+                            rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """LR test of treatment × subgroup on the estimable, non-missing levels (`rows` from `subgroup_rows`)."""
+    used = [r["level"] for r in rows if r["estimable"] and r["level"] != MISSING]
+    excluded = {r["level"]: ("missing value" if r["level"] == MISSING else r["reason"])
+                for r in rows if r["level"] not in used and r["n"] > 0}
+    out: dict[str, Any] = {"variable": groups.variable, "rule": groups.rule, "levels_used": used,
+                           "levels_excluded": excluded}
+    if len(used) < 2:
+        out["not_computed"] = f"fewer than two estimable levels ({len(used)})"
+        return out
+    d = frame.data
+    level_of = d["subject_id"].map(groups.labels)
+    d = d.loc[level_of.isin(used)].copy()
+    level_of = level_of.loc[d.index]
+    main, inter = [], []
+    for i, level in enumerate(used[1:]):
+        d[f"level{i}"] = (level_of == level).astype(float)
+        d[f"treatment:level{i}"] = d["treatment"] * d[f"level{i}"]
+        main.append(f"level{i}")
+        inter.append(f"treatment:level{i}")
+    analysis = f"interaction treatment x {groups.rule}"
+    reduced = fit_cox(d, ["treatment", *main], ph_test=False, analysis=analysis)
+    full = fit_cox(d, ["treatment", *main, *inter], ph_test=False, analysis=analysis)
+    out.update({"n": len(d), "events": int(d["event"].sum()), "reference_level": used[0],
+                **_lr(full.log_likelihood, reduced.log_likelihood, len(inter))})
+    return out
+
+
+def interaction_continuous(trial: Trial, biomarker: str, contrast: ArmContrast, transform: str = "log",
+                           alpha: float = 0.05, event_types: Sequence[str] | None = None) -> dict[str, Any]:
+    """Treatment × (log) biomarker as a continuous term: Wald and LR p, HR change per unit.
+
+    Example:
+        >>> from mndtrial.data.example import example_trial
+        >>> from mndtrial.analysis import arm_contrast
+        >>> trial = example_trial()
+        >>> res = interaction_continuous(trial, "csf_pnfh", arm_contrast(trial))
+        >>> res["n"], res["excluded_missing"]
+        (60, 0)
+    """
+    analysis = f"interaction treatment x {transform}({biomarker})" if transform != "none" else \
+        f"interaction treatment x {biomarker}"
+    frame = survival_frame(trial, contrast=contrast, event_types=event_types, analysis=analysis)
+    d = frame.data.copy()
+    values = baseline_values(trial, biomarker).reindex(d["subject_id"]).to_numpy(dtype=float, na_value=np.nan)
+    present = ~np.isnan(values)
+    if not present.any():
+        raise AnalysisError(analysis, f"{biomarker} is missing for all {len(d)} participants")
+    if transform == "log":
+        if np.any(values[present] <= 0):
+            raise AnalysisError(analysis, f"{biomarker} has values <= 0; its log is undefined")
+        values = np.log(values)
+    d = d.loc[present].copy()
+    centre = float(values[present].mean())
+    d["x"] = values[present] - centre
+    d["treatment:x"] = d["treatment"] * d["x"]
+    reduced = fit_cox(d, ["treatment", "x"], alpha=alpha, ph_test=False, analysis=analysis)
+    full = fit_cox(d, ["treatment", "x", "treatment:x"], alpha=alpha, ph_test=False, analysis=analysis)
+    t = full.summary.loc["treatment:x"]
+    tr = full.summary.loc["treatment"]
+    return {"biomarker": biomarker, "transform": transform, "centre": centre, "n": len(d),
+            "events": int(d["event"].sum()), "excluded_missing": int((~present).sum()),
+            "interaction": {"coef": t.coef, "se": t.se, "hr": t.hr, "ci": [t.hr_lower, t.hr_upper], "p": t.p},
+            "treatment_at_centre": {"coef": tr.coef, "se": tr.se, "hr": tr.hr, "ci": [tr.hr_lower, tr.hr_upper],
+                                    "p": tr.p},
+            "lr_test": _lr(full.log_likelihood, reduced.log_likelihood, 1)}

@@ -1,0 +1,159 @@
+"""Virtual ALS participants: baseline characteristics, neurofilaments, decline and death.
+
+The natural history is a small latent-variable model. A participant's pre-baseline progression
+(ΔFS, log-normal) drives CSF-pNfH, which drives serum NfL (log-normal, correlated, E:L65, E:L70).
+The individual ALSFRS-R slope (log-normal, mean about 0.9-1.0 points/month, E:L47-48) and the
+hazard of death (Weibull, shape about 2, E:L54) rise with neurofilament, ΔFS, bulbar onset and
+age (E:L53, E:L59, E:L64). All numbers come from `parameters.toml`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ..errors import ParameterError
+from .parameters import SimParameters, load_parameters
+
+__all__ = ["CohortModel", "Eligibility", "lognormal_params"]
+
+SECTIONS = ("cohort", "trajectory", "survival", "measurement")
+Trajectory = Literal["linear", "faster_early"]
+
+
+def lognormal_params(mean: float, sd: float) -> tuple[float, float]:
+    """(log-mean, log-sd) of the log-normal with this mean and sd."""
+    sigma2 = np.log1p((sd / mean) ** 2)
+    return float(np.log(mean) - sigma2 / 2), float(np.sqrt(sigma2))
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Inclusion criteria applied at screening (MIROCALS: age 18-76, symptoms ≤ 24 months, SVC ≥ 70%)."""
+
+    age_min_years: float = 18.0
+    age_max_years: float = 120.0
+    symptom_duration_max_months: float = float("inf")
+    vital_capacity_min_pct: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.age_min_years <= self.age_max_years:
+            raise ParameterError("age_max_years", self.age_max_years,
+                                 f"must be >= age_min_years ({self.age_min_years})")
+        if self.symptom_duration_max_months <= 0:
+            raise ParameterError("symptom_duration_max_months", self.symptom_duration_max_months, "must be > 0")
+
+    def mask(self, c: dict[str, np.ndarray]) -> np.ndarray:
+        return ((c["age"] >= self.age_min_years) & (c["age"] <= self.age_max_years)
+                & (c["symptom_duration_months"] <= self.symptom_duration_max_months)
+                & (c["vital_capacity_pct"] >= self.vital_capacity_min_pct))
+
+
+def _check(section: str, p: dict) -> None:
+    for key, v in p.items():
+        name = f"{section}.{key}"
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
+            raise ParameterError(name, v, "must be a finite number")
+        if (key.endswith("_sd") or "_sd_" in key or key.endswith("log_sd") or key.endswith("_mean")
+                or key.startswith("weibull") or key.endswith("_mean_months") or key.endswith("_mean_years")
+                or key.endswith("per_month") or key.endswith("tau_months") or key.endswith("ratio")) and v <= 0:
+            raise ParameterError(name, v, "must be > 0")
+        if key.endswith("fraction") and not 0 <= v <= 1:
+            raise ParameterError(name, v, "must be a proportion in [0, 1]")
+        if key.startswith("corr_") and not -1 < v < 1:
+            raise ParameterError(name, v, "must be a correlation in (-1, 1)")
+
+
+class CohortModel:
+    """The virtual ALS population (natural history, no treatment).
+
+    Parameters come from the `cohort`, `trajectory`, `survival` and `measurement` sections of
+    `parameters.toml`; keyword overrides name a parameter of any of them.
+
+    Example:
+        >>> import numpy as np
+        >>> cohort = CohortModel(age_mean_years=58.0)
+        >>> people = cohort.draw(np.random.default_rng(1), (2, 100))
+        >>> people["csf_pnfh"].shape
+        (2, 100)
+    """
+
+    def __init__(self, parameters: SimParameters | None = None, trajectory: Trajectory = "linear", **overrides):
+        params = parameters if parameters is not None else load_parameters()
+        self.p = {s: params.section(s) for s in SECTIONS}
+        for key, value in overrides.items():
+            owners = [s for s in SECTIONS if key in self.p[s]]
+            if not owners:
+                raise ParameterError(key, value, f"not a parameter of the cohort model (sections {SECTIONS})")
+            self.p[owners[0]][key] = value
+        for s in SECTIONS:
+            _check(s, self.p[s])
+        if trajectory not in ("linear", "faster_early"):
+            raise ParameterError("trajectory", trajectory, "must be 'linear' or 'faster_early'")
+        self.trajectory = trajectory
+        t = self.p["trajectory"]
+        c = self.p["cohort"]
+        systematic = (t["slope_log_per_sd_log_pnfh"] ** 2 + t["slope_log_per_sd_log_delta_fs"] ** 2
+                      + 2 * t["slope_log_per_sd_log_pnfh"] * t["slope_log_per_sd_log_delta_fs"] * c["corr_pnfh_delta_fs"]
+                      + t["slope_log_bulbar"] ** 2 * c["bulbar_onset_fraction"] * (1 - c["bulbar_onset_fraction"])
+                      + (t["slope_log_per_10y_age"] * c["age_sd_years"] / 10) ** 2)
+        if systematic >= t["slope_log_sd"] ** 2:
+            raise ParameterError("trajectory.slope_log_sd", t["slope_log_sd"],
+                                 f"must exceed the sd explained by the covariates ({np.sqrt(systematic):.3f})")
+        self._slope_residual_sd = float(np.sqrt(t["slope_log_sd"] ** 2 - systematic))
+
+    # -- draws ---------------------------------------------------------------------------------
+    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """Candidates for screening: every baseline variable plus the latent slope and hazard."""
+        c, t, s = self.p["cohort"], self.p["trajectory"], self.p["survival"]
+        z = rng.standard_normal((7, *shape))
+        age = c["age_mean_years"] + c["age_sd_years"] * z[0]
+        male = rng.random(shape) < c["male_fraction"]
+        bulbar = rng.random(shape) < c["bulbar_onset_fraction"]
+        mu_d, sd_d = lognormal_params(c["symptom_duration_mean_months"], c["symptom_duration_sd_months"])
+        duration = np.exp(mu_d + sd_d * z[1])
+        mu_f, sd_f = lognormal_params(c["delta_fs_mean"], c["delta_fs_sd"])
+        z_dfs = z[2]
+        delta_fs_true = np.exp(mu_f + sd_f * z_dfs)
+        r1, r2 = c["corr_pnfh_delta_fs"], c["corr_pnfh_nfl"]
+        z_pnfh = r1 * z_dfs + np.sqrt(1 - r1 ** 2) * z[3]
+        z_nfl = r2 * z_pnfh + np.sqrt(1 - r2 ** 2) * z[4]
+        csf_pnfh = np.exp(c["csf_pnfh_log_mean"] + c["csf_pnfh_log_sd"] * z_pnfh)
+        serum_nfl = np.exp(c["serum_nfl_log_mean"] + c["serum_nfl_log_sd"] * z_nfl)
+        baseline = np.clip(np.round(48 - delta_fs_true * duration), 0, 48)
+        vc = (c["vital_capacity_mean_pct"] + c["vital_capacity_per_alsfrs_point"] * (baseline - 37)
+              + c["vital_capacity_bulbar_shift_pct"] * (bulbar - c["bulbar_onset_fraction"])
+              + c["vital_capacity_sd_pct"] * z[5]).clip(10.0, 130.0)  # keep % predicted physiological
+        age10 = (age - c["age_mean_years"]) / 10
+        bulbar_c = bulbar - c["bulbar_onset_fraction"]
+        log_slope = (np.log(t["slope_mean_points_per_month"]) - t["slope_log_sd"] ** 2 / 2
+                     + t["slope_log_per_sd_log_pnfh"] * z_pnfh + t["slope_log_per_sd_log_delta_fs"] * z_dfs
+                     + t["slope_log_bulbar"] * bulbar_c + t["slope_log_per_10y_age"] * age10
+                     + self._slope_residual_sd * z[6])
+        log_hazard = (s["log_hr_per_sd_log_pnfh"] * z_pnfh + s["log_hr_per_sd_log_delta_fs"] * z_dfs
+                      + s["log_hr_bulbar"] * bulbar_c + s["log_hr_per_10y_age"] * age10)
+        return {"age": age, "male": male, "bulbar": bulbar, "symptom_duration_months": duration,
+                "delta_fs_true": delta_fs_true, "csf_pnfh": csf_pnfh, "serum_nfl": serum_nfl,
+                "alsfrs_r_baseline": baseline, "vital_capacity_pct": vc,
+                "slope_per_month": np.exp(log_slope), "log_hazard": log_hazard}
+
+    def death_days(self, rng: np.random.Generator, log_hazard: np.ndarray) -> np.ndarray:
+        """Weibull proportional-hazards death times: S(t) = exp(-(t/scale)^shape * exp(lp))."""
+        s = self.p["survival"]
+        e = rng.standard_exponential(log_hazard.shape)
+        return s["weibull_scale_days"] * (e * np.exp(-log_hazard)) ** (1 / s["weibull_shape"])
+
+    def decline(self, months: np.ndarray) -> np.ndarray:
+        """Shape of the decline: points lost per unit slope after `months` (= months if linear).
+
+        'faster_early' declines `early_to_late_ratio` times faster at first, relaxing over
+        `early_tau_months`, scaled so that the average over 24 months equals the slope (E:L48).
+        """
+        if self.trajectory == "linear":
+            return months
+        t = self.p["trajectory"]
+        r, tau = t["early_to_late_ratio"], t["early_tau_months"]
+        shape = lambda m: m + (r - 1) * tau * (1 - np.exp(-m / tau))  # noqa: E731
+        return shape(months) * 24.0 / shape(24.0)

@@ -1,0 +1,132 @@
+"""The simulator's default parameters: one documented data file, loadable and overridable.
+
+`parameters.toml` (shipped with the package) holds every default value with its source. Each
+entry is `{ value = ..., source = "..." }`; `load_parameters` returns the values and keeps the
+sources beside them so reports and docs can show where each number came from.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ParameterError
+
+__all__ = ["SimParameters", "load_parameters", "DEFAULT_PARAMETERS_FILE"]
+
+DEFAULT_PARAMETERS_FILE = "parameters.toml"
+
+
+@dataclass(frozen=True)
+class SimParameters:
+    """Parameter values by section (`values["cohort"]["age_mean_years"]`) and their sources.
+
+    Example:
+        >>> p = load_parameters(overrides={"cohort.age_mean_years": 58.0})
+        >>> p.section("cohort")["age_mean_years"]
+        58.0
+        >>> p.source("survival.weibull_shape")
+        'E:L54 Weibull shape about 2.0 (1.93-2.15)'
+    """
+
+    values: dict[str, Any]
+    sources: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, dotted: str) -> dict[str, Any]:
+        """A copy of one section's values (`"cohort"`, `"designs.mirocals"`)."""
+        node = self.values
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ParameterError("section", dotted, f"no parameter section {dotted!r}")
+            node = node[part]
+        return copy.deepcopy(node)
+
+    def source(self, dotted: str) -> str:
+        node = self.sources
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ParameterError("parameter", dotted, "unknown parameter")
+            node = node[part]
+        return node
+
+    def table(self):
+        """All parameters as a DataFrame: parameter, value, source (for docs and reports)."""
+        import pandas as pd
+
+        rows = []
+
+        def walk(values, sources, prefix):
+            for key, v in values.items():
+                name = f"{prefix}{key}"
+                if isinstance(v, dict):
+                    walk(v, sources[key], name + ".")
+                else:
+                    rows.append({"parameter": name, "value": v, "source": sources[key]})
+
+        walk(self.values, self.sources, "")
+        return pd.DataFrame(rows)
+
+
+def _split(raw: dict, where: str) -> tuple[dict, dict]:
+    values: dict[str, Any] = {}
+    sources: dict[str, Any] = {}
+    for key, entry in raw.items():
+        name = f"{where}.{key}" if where else key
+        if isinstance(entry, dict) and "value" in entry:
+            if set(entry) - {"value", "source"} or not isinstance(entry.get("source"), str):
+                raise ParameterError(name, entry, "an entry must be { value = ..., source = \"...\" }")
+            values[key], sources[key] = entry["value"], entry["source"]
+        elif isinstance(entry, dict):
+            values[key], sources[key] = _split(entry, name)
+        else:
+            raise ParameterError(name, entry, "every value needs a source: write { value = ..., source = \"...\" }")
+    return values, sources
+
+
+def _set(values: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = values
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            raise ParameterError(dotted, value, "unknown parameter (no such section)")
+        node = node[part]
+    if parts[-1] not in node or isinstance(node[parts[-1]], dict):
+        raise ParameterError(dotted, value, "unknown parameter")
+    old = node[parts[-1]]
+    if isinstance(old, bool) != isinstance(value, bool) or \
+            (isinstance(old, (int, float)) and not isinstance(value, (int, float))):
+        raise ParameterError(dotted, value, f"must be of the same kind as the default ({type(old).__name__})")
+    node[parts[-1]] = value
+
+
+def load_parameters(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> SimParameters:
+    """Read the parameter file (the shipped defaults if `path` is None) and apply overrides.
+
+    `overrides` maps dotted names to new values, e.g. `{"survival.weibull_shape": 2.1}`; an unknown
+    name is refused rather than ignored.
+    """
+    if path is None:
+        text = resources.files("mndtrial.sim").joinpath(DEFAULT_PARAMETERS_FILE).read_text(encoding="utf-8")
+        where = DEFAULT_PARAMETERS_FILE
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ParameterError("path", str(path), f"cannot read the parameter file ({exc})") from exc
+        where = str(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError("path", where, f"not valid TOML: {exc}") from exc
+    values, sources = _split(raw, "")
+    for dotted, value in (overrides or {}).items():
+        _set(values, dotted, value)
+        node = sources
+        for part in dotted.split(".")[:-1]:
+            node = node[part]
+        node[dotted.split(".")[-1]] = "user override"
+    return SimParameters(values=values, sources=sources)

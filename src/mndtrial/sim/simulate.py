@@ -1,0 +1,243 @@
+"""`simulate(design, n_trials, seed)` → `TrialBatch`, vectorised over trials and participants.
+
+Reproducibility whatever the chunking: trials are made in fixed blocks of `TRIALS_PER_BLOCK`;
+block `b` draws everything from its own stream `SeedSequence(seed, spawn_key=(b,))`. A chunk
+`[first_trial, first_trial + n_trials)` makes the blocks it overlaps and keeps its trials, so
+trial `i` is the same whether it was simulated alone, in a chunk, or in one big run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..data.batch import TrialBatch
+from ..data.schema import DAYS_PER_MONTH
+from ..errors import ParameterError
+from .design import Design
+
+__all__ = ["simulate", "simulate_chunk", "TRIALS_PER_BLOCK"]
+
+TRIALS_PER_BLOCK = 32
+ANALYTES = ("treg_pct_cd4", "serum_nfl")
+UNITS = ("%", "pg/mL")
+SCREENING_COLUMNS = ("screened", "eligible", "enrichment_excluded", "randomised")
+
+
+def simulate(design: Design, n_trials: int, seed: int, first_trial: int = 0) -> TrialBatch:
+    """Simulate trials `first_trial .. first_trial + n_trials - 1` of `design` from `seed`.
+
+    Screening counts per trial are in `batch.metadata["screening"]` (a DataFrame with a `trial`
+    column: screened, eligible, enrichment_excluded, randomised). Beyond the data model's columns,
+    `participants` has `vital_capacity_pct` (screening), `entry_day` (calendar day of
+    randomisation from the trial's start) and `withdrawal_day` (day of leaving follow-up other
+    than by death; NaN if the participant stayed to death or the horizon).
+
+    Example:
+        >>> from mndtrial.sim import mirocals
+        >>> batch = simulate(mirocals(), n_trials=2, seed=1)
+        >>> batch.trial(0).n_participants
+        220
+    """
+    if not isinstance(design, Design):
+        raise ParameterError("design", type(design).__name__, "must be a mndtrial.sim.Design (e.g. mirocals())")
+    for name, value, least in (("n_trials", n_trials, 1), ("first_trial", first_trial, 0)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+            raise ParameterError(name, value, f"must be a whole number >= {least}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ParameterError("seed", seed, "must be a whole number >= 0")
+    first_block = first_trial // TRIALS_PER_BLOCK
+    last_block = (first_trial + n_trials - 1) // TRIALS_PER_BLOCK
+    blocks = [_simulate_block(design, int(seed), b) for b in range(first_block, last_block + 1)]
+    lo = first_trial - first_block * TRIALS_PER_BLOCK
+    # Table by table, so that each block's arrays are freed once joined (peak memory).
+    tables = {name: _join([b.pop(name) for b in blocks], first_block, lo, n_trials)
+              for name in ("participants", "survival", "alsfrs", "biomarkers", "screening")}
+    return _batch(design, tables, n_trials, first_trial, int(seed))
+
+
+def simulate_chunk(design: Design, seed: int, first_trial: int, n_trials: int) -> TrialBatch:
+    """Trials [first_trial, first_trial + n_trials) of the run `simulate(design, N, seed)`.
+
+    For distributing a run over processes: the chunks, joined with `TrialBatch.concat`, equal
+    the single run exactly.
+    """
+    return simulate(design, n_trials=n_trials, seed=seed, first_trial=first_trial)
+
+
+# -- one block of trials ------------------------------------------------------------------------
+def _screen(design: Design, rng: np.random.Generator, n_trials: int) -> tuple[dict, dict]:
+    """Draw candidates in rounds until every trial has `n_randomised` accepted ones."""
+    n = design.n_randomised
+    per_round = int(np.ceil(n / design.acceptance * 1.15)) + 8
+    meas = design.cohort.p["measurement"]
+    rounds: list[dict] = []
+    accepted = np.zeros(n_trials, dtype=int)
+    while True:
+        cand = design.cohort.draw(rng, (n_trials, per_round))
+        cand["country"] = rng.choice(len(design.countries), size=(n_trials, per_round), p=design.country_fractions)
+        ril = design.cohort.p["cohort"]["riluzole_fraction"] if design.riluzole_fraction is None else design.riluzole_fraction
+        cand["riluzole"] = rng.random((n_trials, per_round)) < ril
+        cand["pnfh_missing"] = rng.random((n_trials, per_round)) < meas["csf_pnfh_missing_fraction"]
+        eligible = design.eligibility.mask(cand)
+        in_range = np.ones_like(eligible)
+        if design.enrichment is not None:
+            e = design.enrichment
+            v = cand[e.biomarker]
+            in_range = (v >= e.low) & (v <= e.high)
+            if e.biomarker == "csf_pnfh":
+                in_range &= ~cand["pnfh_missing"]
+        cand["eligible"], cand["accepted"] = eligible, eligible & in_range
+        rounds.append(cand)
+        accepted += cand["accepted"].sum(axis=1)
+        if np.all(accepted >= n):
+            break
+    cand = {k: np.concatenate([r[k] for r in rounds], axis=1) for k in rounds[0]}
+    position = np.cumsum(cand["accepted"], axis=1)
+    screened = np.argmax(position >= n, axis=1) + 1
+    seen = np.arange(position.shape[1])[None, :] < screened[:, None]
+    take = cand["accepted"] & (position <= n)
+    chosen = {k: v[take].reshape(n_trials, n) for k, v in cand.items()}
+    eligible = (cand["eligible"] & seen).sum(axis=1)
+    counts = {"screened": screened, "eligible": eligible,
+              "enrichment_excluded": eligible - n, "randomised": np.full(n_trials, n)}
+    return chosen, counts
+
+
+def _strata_codes(design: Design, p: dict) -> tuple[np.ndarray, int]:
+    codes = {"country": (p["country"], len(design.countries)),
+             "onset_site": (p["bulbar"].astype(int), 2), "sex": (p["male"].astype(int), 2)}
+    stratum = np.zeros(p["age"].shape, dtype=int)
+    n_strata = 1
+    for s in design.strata:
+        code, size = codes[s]
+        stratum = stratum * size + code
+        n_strata *= size
+    return stratum, n_strata
+
+
+def _simulate_block(design: Design, seed: int, block: int) -> dict:
+    from .randomise import permuted_blocks
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
+    B, n = TRIALS_PER_BLOCK, design.n_randomised
+    p, counts = _screen(design, rng, B)
+    entry = np.sort(rng.random((B, n)), axis=1) * design.accrual_days
+    stratum, n_strata = _strata_codes(design, p)
+    arm = permuted_blocks(rng, stratum, n_strata, design.weights, design.block_size)
+    dose = np.array([a.dose_miu for a in design.arms])[arm]
+    rise = design.drug.treg_rise(rng, dose)
+    covariates = {"csf_pnfh": p["csf_pnfh"], "serum_nfl": p["serum_nfl"], "delta_fs": p["delta_fs_true"],
+                  "age": p["age"], "bulbar": p["bulbar"]}
+    log_hr, slope_ratio = design.drug.effect(dose, rise, covariates)
+    death = np.maximum(np.ceil(design.cohort.death_days(rng, p["log_hazard"] + log_hr)), 1.0)
+    if design.dropout_weibull is None:
+        dropout = np.full((B, n), np.inf)
+    else:
+        shape, scale = design.dropout_weibull
+        dropout = np.maximum(np.ceil(scale * rng.standard_exponential((B, n)) ** (1 / shape)), 1.0)
+    end = np.minimum(design.horizon_days, dropout) if design.dropout_censors_survival else np.full((B, n), design.horizon_days)
+    event = death <= end
+    time = np.where(event, death, end)
+    in_follow_up = lambda days: ((days <= design.horizon_days) & (days < death[..., None])  # noqa: E731
+                                 & (days <= dropout[..., None]))
+
+    # ALSFRS-R: the baseline visit is the screening score; later visits follow the slope plus noise.
+    visits = np.asarray(design.alsfrs_visit_days, dtype=float)
+    decline = design.cohort.decline(visits / DAYS_PER_MONTH)
+    noise = rng.standard_normal((B, n, len(visits))) * design.cohort.p["trajectory"]["residual_sd_points"]
+    noise[..., visits == 0] = 0.0
+    total = p["alsfrs_r_baseline"][..., None] - (p["slope_per_month"] * slope_ratio)[..., None] * decline + noise
+    total = np.clip(np.round(total), 0, 48)
+    a_mask = in_follow_up(visits)
+
+    # Biomarkers: Tregs follow the IL-2 courses; serum NfL varies around its baseline level.
+    dp = design.drug.p
+    meas = design.cohort.p["measurement"]
+    t_days = np.asarray(design.treg_visit_days, dtype=float)
+    treg_base = np.maximum(dp["treg_baseline_mean_pct"] + dp["treg_baseline_sd_pct"] * rng.standard_normal((B, n)), 0.5)
+    treg = (treg_base[..., None] + rise[..., None] * design.drug.kinetics(t_days, design.treatment_days)
+            + dp["treg_measurement_sd_pct"] * rng.standard_normal((B, n, len(t_days))))
+    treg = np.round(np.maximum(treg, 0.1), 2)
+    n_days = np.asarray(design.serum_nfl_visit_days, dtype=float)
+    nfl = np.round(p["serum_nfl"][..., None] * np.exp(meas["serum_nfl_visit_log_sd"]
+                                                     * rng.standard_normal((B, n, len(n_days)))), 1)
+    bio_days = np.concatenate([t_days, n_days])
+    bio_value = np.concatenate([treg, nfl], axis=2)
+    bio_analyte = np.concatenate([np.zeros(len(t_days), dtype=np.int8), np.ones(len(n_days), dtype=np.int8)])
+    b_mask = in_follow_up(bio_days) & (rng.random(bio_value.shape) >= meas["biomarker_missing_fraction"])
+    # The baseline serum NfL is the day-0 sample when one was taken (so the two tables agree).
+    if len(n_days) and n_days[0] == 0:
+        nfl0 = np.where(b_mask[..., len(t_days)], nfl[..., 0], np.nan)
+    else:
+        nfl0 = np.round(p["serum_nfl"], 1)
+
+    trial_index = np.broadcast_to((block * B + np.arange(B))[:, None], (B, n))
+    subject = np.broadcast_to(np.arange(n)[None, :], (B, n))
+    duration = np.round(p["symptom_duration_months"], 1)
+    participants = {
+        "trial": trial_index.ravel(), "subject": subject.ravel(), "arm": arm.ravel().astype(np.int8),
+        "age": np.round(p["age"], 1).ravel(), "sex": (~p["male"]).ravel().astype(np.int8),
+        "onset_site": p["bulbar"].ravel().astype(np.int8),
+        "symptom_duration_months": duration.ravel(), "alsfrs_r_baseline": p["alsfrs_r_baseline"].ravel(),
+        "delta_fs": np.round((48 - p["alsfrs_r_baseline"]) / duration, 3).ravel(),
+        "riluzole": p["riluzole"].ravel(), "country": p["country"].ravel().astype(np.int16),
+        "csf_pnfh": np.where(p["pnfh_missing"], np.nan, np.round(p["csf_pnfh"], 1)).ravel(),
+        "serum_nfl": nfl0.ravel(), "vital_capacity_pct": np.round(p["vital_capacity_pct"], 1).ravel(),
+        "entry_day": np.floor(entry).ravel(),
+        "withdrawal_day": np.where((dropout < death) & (dropout <= design.horizon_days), dropout, np.nan).ravel(),
+    }
+    survival = {"trial": trial_index.ravel(), "subject": subject.ravel(), "time_days": time.ravel(),
+                "event": event.ravel().astype(np.int64)}
+    t, i, v = np.nonzero(a_mask)
+    alsfrs = {"trial": block * B + t, "subject": i, "day": visits[v], "total": total[t, i, v]}
+    t, i, v = np.nonzero(b_mask)
+    biomarkers = {"trial": block * B + t, "subject": i, "day": bio_days[v],
+                  "analyte": bio_analyte[v], "value": bio_value[t, i, v]}
+    screening = {"trial": block * B + np.arange(B), **counts}
+    return {"participants": participants, "survival": survival, "alsfrs": alsfrs,
+            "biomarkers": biomarkers, "screening": screening}
+
+
+# -- assembling the batch -----------------------------------------------------------------------
+def _join(parts: list[dict], first_block: int, lo: int, n_trials: int) -> dict:
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    start = first_block * TRIALS_PER_BLOCK + lo
+    t = cols["trial"]
+    a, b = np.searchsorted(t, start, "left"), np.searchsorted(t, start + n_trials, "left")
+    return {k: v[a:b] for k, v in cols.items()}
+
+
+def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes.astype(np.int16), categories=list(categories))
+
+
+def _batch(design: Design, t: dict, n_trials: int, first_trial: int, seed: int) -> TrialBatch:
+    P = t["participants"]
+    participants = pd.DataFrame({
+        "trial": P["trial"], "subject": P["subject"],
+        "arm": _categorical(P["arm"], design.arm_names),
+        "age": P["age"], "sex": _categorical(P["sex"], ("M", "F")),
+        "onset_site": _categorical(P["onset_site"], ("limb", "bulbar")),
+        "symptom_duration_months": P["symptom_duration_months"], "alsfrs_r_baseline": P["alsfrs_r_baseline"],
+        "delta_fs": P["delta_fs"], "riluzole": P["riluzole"],
+        "country": _categorical(P["country"], design.countries),
+        "csf_pnfh": P["csf_pnfh"], "serum_nfl": P["serum_nfl"],
+        "vital_capacity_pct": P["vital_capacity_pct"], "entry_day": P["entry_day"],
+        "withdrawal_day": P["withdrawal_day"],
+    }, copy=False)
+    S = t["survival"]
+    survival = pd.DataFrame({"trial": S["trial"], "subject": S["subject"], "time_days": S["time_days"],
+                             "event": S["event"], "event_type": _categorical(1 - S["event"], ("death", "censored"))})
+    alsfrs = pd.DataFrame(t["alsfrs"], copy=False)
+    Bm = t["biomarkers"]
+    biomarkers = pd.DataFrame({"trial": Bm["trial"], "subject": Bm["subject"], "day": Bm["day"],
+                               "analyte": _categorical(Bm["analyte"], ANALYTES), "value": Bm["value"],
+                               "unit": _categorical(Bm["analyte"], UNITS)}, copy=False)
+    screening = pd.DataFrame(t["screening"])
+    metadata = {"design": design.name, "seed": seed, "trials_per_block": TRIALS_PER_BLOCK,
+                "screening": screening}
+    return TrialBatch(info=design.trial_info(), n_trials=n_trials, participants=participants,
+                      survival=survival, alsfrs=alsfrs if len(alsfrs) else None,
+                      biomarkers=biomarkers if len(biomarkers) else None,
+                      first_trial=first_trial, metadata=metadata)
