@@ -146,7 +146,8 @@ def _evaluate(st: dict, beta: np.ndarray, efron: bool):
     X, valid, ev = st["X"], st["valid"], st["event"] > 0
     T, W, p = X.shape
     eta = np.einsum("twp,tp->tw", X, beta)
-    w = np.where(valid, np.exp(np.where(valid, eta, 0.0)), 0.0)
+    with np.errstate(over="ignore"):  # a wild trial step overflows; step halving then pulls it back
+        w = np.where(valid, np.exp(np.where(valid, eta, 0.0)), 0.0)
     bs, ts, te = st["block_start"], st["tie_start"], st["tie_end"]
     frac = st["frac"] if efron else None
 
@@ -188,6 +189,12 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
     status = np.full(T, "not_converged", dtype=object)
     status[events == 0] = "no_events"
     status[(sd < 1e-12).any(axis=1) & (events > 0)] = "singular"
+    # Rank-deficient information at 0 (e.g. a covariate constant within every stratum): not identifiable.
+    scaled = -hess / np.maximum(sd[:, :, None] * sd[:, None, :], 1e-300)
+    finite = np.isfinite(scaled).all(axis=(1, 2))
+    eig = np.linalg.eigvalsh(np.where(finite[:, None, None], scaled, np.eye(p)))
+    deficient = ~finite | (eig[:, 0] <= 1e-10 * np.maximum(eig[:, -1], 1e-300))
+    status[deficient & (status == "not_converged")] = "singular"
     iterations = np.zeros(T, dtype=np.int64)
     active = status == "not_converged"
     for _ in range(max_iter):
@@ -220,9 +227,10 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
         monotone = (np.abs(beta[idx]) * sd[idx] > MONOTONE_LIMIT).any(axis=1)
         status[idx[monotone]] = "monotone_likelihood"
         active = status == "not_converged"
+    usable = np.isfinite(hess).all(axis=(1, 2))
     with np.errstate(invalid="ignore"):
-        cov = np.linalg.pinv(-hess)
-        se = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        cov = np.linalg.pinv(np.where(usable[:, None, None], -hess, np.eye(p)))
+        se = np.where(usable[:, None], np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), np.nan)
     unusable = status != "converged"
     se = np.where(unusable[:, None] & (status != "monotone_likelihood")[:, None], np.nan, se)
     return {"coef": beta, "se": se, "loglik": loglik, "loglik_null": loglik_null, "events": events,

@@ -13,14 +13,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
-import pandas as pd
 
 from ..errors import ParameterError
 
 __all__ = ["run_chunks", "BACKENDS"]
 
 BACKENDS = ("local", "dask")
-Task = tuple[Callable[..., pd.DataFrame], tuple]
+Task = tuple[Callable[..., Any], tuple]
 
 
 @contextmanager
@@ -37,13 +36,13 @@ def _progress(total: int, enabled: bool, label: str) -> Iterator[Callable[[int],
 
 
 def run_chunks(tasks: Sequence[Task], sizes: Sequence[int], backend: str = "local", n_workers: int | None = None,
-               client: Any = None, progress: bool = True, label: str = "simulated trials") -> list[pd.DataFrame]:
+               client: Any = None, progress: bool = True, label: str = "simulated trials") -> list[Any]:
     """Run `fn(*args)` for every task; results in task order. `sizes` feeds the progress bar."""
     if backend not in BACKENDS:
         raise ParameterError("backend", backend, f"must be one of {BACKENDS}")
     if n_workers is not None and n_workers < 1:
         raise ParameterError("n_workers", n_workers, "must be at least 1")
-    results: list[pd.DataFrame | None] = [None] * len(tasks)
+    results: list[Any] = [None] * len(tasks)
     with _progress(int(sum(sizes)), progress, label) as advance:
         if backend == "dask":
             _run_dask(tasks, sizes, results, n_workers, client, advance)
@@ -58,7 +57,7 @@ def run_chunks(tasks: Sequence[Task], sizes: Sequence[int], backend: str = "loca
                     i = futures[fut]
                     results[i] = fut.result()
                     advance(sizes[i])
-    return results  # type: ignore[return-value]
+    return results
 
 
 def _run_dask(tasks, sizes, results, n_workers, client, advance) -> None:

@@ -114,6 +114,18 @@ def _count(batch: TrialBatch, subset: np.ndarray | None) -> np.ndarray:
     return np.bincount(t, weights=w, minlength=batch.n_trials).astype(np.int64)
 
 
+def _screened(batch: TrialBatch, randomised: np.ndarray) -> np.ndarray:
+    """Candidates screened per trial: `metadata['screening']` (mndtrial.sim), `metadata['screened']`
+    (the exponential design), or the randomised number when the source screens no one out."""
+    meta = batch.metadata or {}
+    if isinstance(meta.get("screening"), pd.DataFrame):
+        sc = meta["screening"].set_index("trial")["screened"]
+        return sc.reindex(batch.trial_index).to_numpy(dtype=np.int64)
+    if meta.get("screened") is not None:
+        return np.asarray(meta["screened"], dtype=np.int64)
+    return randomised
+
+
 @dataclass(frozen=True)
 class Criterion:
     """Success of one test: one-sided p for benefit < alpha (two-sided: p/2 rule, same thing for
@@ -190,8 +202,7 @@ class Analysis:
         hits = np.stack([c.success(results[c.test.name]) for c in self.criteria])
         cols["success"] = hits.all(axis=0) if self.combine == "all" else hits.any(axis=0)
         cols["n_randomised"] = _count(batch, None)
-        screened = batch.metadata.get("screened") if batch.metadata else None
-        cols["n_screened"] = cols["n_randomised"] if screened is None else np.asarray(screened, dtype=np.int64)
+        cols["n_screened"] = _screened(batch, cols["n_randomised"])
         t = batch.survival["trial"].to_numpy() - batch.first_trial
         cols["events"] = np.bincount(t, weights=batch.survival["event"].to_numpy(dtype=float),
                                      minlength=batch.n_trials).astype(np.int64)

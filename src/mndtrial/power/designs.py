@@ -15,18 +15,19 @@ low-group log-rank, so the table shows every estimate the design would produce.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from ..errors import ParameterError
 from .criteria import Analysis, Criterion, Population, Test
 from .engine import DesignPoint, TrialSource
 from .exponential import ExponentialDesign
 
-__all__ = ["DesignFamily", "ExponentialFamily", "STRATEGIES", "strategy_analysis", "design_points",
-           "logrank_analysis", "LOW_PNFH"]
+__all__ = ["DesignFamily", "ExponentialFamily", "SimFamily", "SimSource", "STRATEGIES", "strategy_analysis",
+           "design_points", "logrank_analysis", "LOW_PNFH", "family"]
 
 STRATEGIES = ("all-comers", "enriched", "stratified")
-LOW_PNFH = Population("low", "csf_pnfh", upper=3700.0)  # MIROCALS: low CSF-pNfH <= 3700 pg/mL
+# MIROCALS's low CSF-pNfH group, 750-3700 pg/mL (mnd-evidence.md, MIROCALS "Biomarker").
+LOW_PNFH = Population("low", "csf_pnfh", lower=750.0, upper=3700.0)
 
 
 class DesignFamily(Protocol):
@@ -38,6 +39,8 @@ class DesignFamily(Protocol):
     adjust_covariates: tuple[str, ...]
 
     def source(self, n_randomised: int, enriched: bool) -> TrialSource: ...
+
+    def without_effect(self) -> "DesignFamily": ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,69 @@ class ExponentialFamily:
         if n_randomised < 4 or n_randomised % 2:
             raise ParameterError("n", n_randomised, "must be an even number >= 4 (1:1 allocation)")
         return replace(self.template, n_per_arm=n_randomised // 2, enrich=enriched)
+
+    def without_effect(self) -> "ExponentialFamily":
+        """The same design with no treatment effect (for type I error)."""
+        t = self.template
+        return replace(self, template=replace(t, hazard_ratio=1.0, hazard_ratio_high=None,
+                                              slope_difference_per_month=0.0))
+
+
+@dataclass(frozen=True, eq=False)
+class SimSource:
+    """A `mndtrial.sim` design as a trial source (chunks from `mndtrial.sim.simulate_chunk`)."""
+
+    design: Any
+
+    def simulate_chunk(self, first_trial: int, n_trials: int, seed: int):
+        from ..sim import simulate_chunk
+
+        return simulate_chunk(self.design, seed, first_trial, n_trials)
+
+
+@dataclass(frozen=True)
+class SimFamily:
+    """A `mndtrial.sim` design (e.g. `mirocals()`) as a family: n randomised, enrichment to the
+    low CSF-pNfH group (`Enrichment('csf_pnfh', low.lower, low.upper)`), strata from the design.
+
+    The adjusted Cox model uses baseline covariates every simulated participant has (CSF-pNfH is
+    missing for some, by design of the simulator's sampling, so it defines groups, not covariates);
+    it is stratified by the design's strata, so onset site enters as a stratum, not a covariate.
+    """
+
+    design: Any
+    low: Population = LOW_PNFH
+    adjust_covariates: tuple[str, ...] = ("age", "delta_fs", "alsfrs_r_baseline")
+
+    @property
+    def name(self) -> str:
+        return self.design.name
+
+    @property
+    def strata(self) -> tuple[str, ...]:
+        return tuple(self.design.strata)
+
+    def source(self, n_randomised: int, enriched: bool) -> SimSource:
+        from ..sim import Enrichment
+
+        enrichment = Enrichment(self.low.column, max(self.low.lower, 0.0), self.low.upper) if enriched else None
+        return SimSource(self.design.replace(n_randomised=int(n_randomised), enrichment=enrichment))
+
+    def without_effect(self) -> "SimFamily":
+        from ..sim import DrugModel, no_effect
+
+        return replace(self, design=self.design.replace(drug=DrugModel(effect=no_effect)))
+
+
+def family(name: str, **changes: Any) -> DesignFamily:
+    """A design family by name: 'exponential', or a `mndtrial.sim` preset ('mirocals', 'imodals')."""
+    if name == "exponential":
+        return ExponentialFamily(ExponentialDesign(**changes))
+    from ..sim import PRESETS
+
+    if name not in PRESETS:
+        raise ParameterError("design", name, f"must be 'exponential' or one of {sorted(PRESETS)}")
+    return SimFamily(PRESETS[name](**changes))
 
 
 def logrank_analysis(alpha: float = 0.025, strata: tuple[str, ...] = ()) -> Analysis:
@@ -94,8 +160,9 @@ def design_points(family: DesignFamily, n_values: Sequence[int], strategies: Seq
     """Every (strategy, n) pair as a design point, strategies side by side for each n."""
     points = []
     for n in n_values:
+        sources: dict[bool, TrialSource] = {}  # strategies that randomise the same people share trials
         for s in strategies:
             analysis = strategy_analysis(s, family, alpha, alpha_split, horizon_days, slope)
-            points.append(DesignPoint(family.source(int(n), s == "enriched"), analysis,
-                                      {"design": family.name, "strategy": s, "n": int(n)}))
+            source = sources.setdefault(s == "enriched", family.source(int(n), s == "enriched"))
+            points.append(DesignPoint(source, analysis, {"design": family.name, "strategy": s, "n": int(n)}))
     return points

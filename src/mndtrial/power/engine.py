@@ -38,8 +38,9 @@ class DesignPoint:
     labels: dict[str, Any] = field(default_factory=dict)
 
 
-def _chunk(source: TrialSource, analysis: Analysis, first: int, n: int, seed: int) -> pd.DataFrame:
-    return analysis.evaluate(source.simulate_chunk(first, n, seed))
+def _chunk(source: TrialSource, analyses: tuple[Analysis, ...], first: int, n: int, seed: int) -> list[pd.DataFrame]:
+    batch = source.simulate_chunk(first, n, seed)
+    return [a.evaluate(batch) for a in analyses]
 
 
 @dataclass(frozen=True, repr=False)
@@ -100,11 +101,21 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
         raise ParameterError("chunk_size", chunk_size, "must be at least 1")
     starts = list(range(0, n_trials, chunk_size))
     sizes = [min(chunk_size, n_trials - s) for s in starts]
-    tasks = [(_chunk, (p.source, p.analysis, s, n, seed)) for p in points for s, n in zip(starts, sizes)]
-    frames = run_chunks(tasks, sizes * len(points), backend=backend, n_workers=n_workers, client=client,
+    # Points that share a trial source (e.g. all-comers and stratified at the same n) share its
+    # simulated trials: simulated once, analysed once per point.
+    groups: dict[int, list[int]] = {}
+    for k, p in enumerate(points):
+        groups.setdefault(id(p.source), []).append(k)
+    members = list(groups.values())
+    tasks = [(_chunk, (points[ks[0]].source, tuple(points[k].analysis for k in ks), s, n, seed))
+             for ks in members for s, n in zip(starts, sizes)]
+    frames = run_chunks(tasks, sizes * len(members), backend=backend, n_workers=n_workers, client=client,
                         progress=progress)
-    per_point = [pd.concat(frames[k * len(starts):(k + 1) * len(starts)], ignore_index=True)
-                 for k in range(len(points))]
+    per_point: list[pd.DataFrame] = [pd.DataFrame()] * len(points)
+    for g, ks in enumerate(members):
+        chunks = frames[g * len(starts):(g + 1) * len(starts)]
+        for j, k in enumerate(ks):
+            per_point[k] = pd.concat([c[j] for c in chunks], ignore_index=True)
     rows, trials = [], []
     for k, (p, df) in enumerate(zip(points, per_point)):
         rows.append({"point": k, **p.labels, **operating_characteristics(df, p.analysis)})

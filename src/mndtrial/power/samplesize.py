@@ -11,13 +11,46 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..errors import ParameterError
 from .designs import DesignFamily, strategy_analysis
 from .engine import DesignPoint, power
 
-__all__ = ["SampleSizeResult", "sample_size"]
+__all__ = ["SampleSizeResult", "sample_size", "schoenfeld_events", "schoenfeld_power"]
+
+
+def schoenfeld_events(hazard_ratio: float, alpha: float = 0.025, power: float = 0.9,
+                      allocation: float = 0.5) -> float:
+    """Events needed by the log-rank test (Schoenfeld 1983): (z_α + z_β)² / (p(1−p) log²HR).
+
+    Example:
+        >>> round(schoenfeld_events(0.7, alpha=0.025, power=0.9), 2)
+        330.38
+    """
+    _check_schoenfeld(hazard_ratio, alpha, allocation)
+    if not 0 < power < 1:
+        raise ParameterError("power", power, "must be in (0, 1)")
+    z = stats.norm.isf(alpha) + stats.norm.isf(1 - power)
+    return float(z ** 2 / (allocation * (1 - allocation) * np.log(hazard_ratio) ** 2))
+
+
+def schoenfeld_power(events: float, hazard_ratio: float, alpha: float = 0.025, allocation: float = 0.5) -> float:
+    """Power of the one-sided log-rank test with `events` deaths (Schoenfeld 1983)."""
+    _check_schoenfeld(hazard_ratio, alpha, allocation)
+    drift = np.sqrt(events * allocation * (1 - allocation)) * abs(np.log(hazard_ratio))
+    return float(stats.norm.cdf(drift - stats.norm.isf(alpha)))
+
+
+def _check_schoenfeld(hazard_ratio: float, alpha: float, allocation: float) -> None:
+    if not hazard_ratio > 0 or hazard_ratio == 1:
+        raise ParameterError("hazard_ratio", hazard_ratio, "must be > 0 and not 1")
+    if not 0 < alpha < 1:
+        raise ParameterError("alpha", alpha, "must be in (0, 1)")
+    if not 0 < allocation < 1:
+        raise ParameterError("allocation", allocation, "must be in (0, 1)")
 
 
 @dataclass(frozen=True)
