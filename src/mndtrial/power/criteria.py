@@ -57,6 +57,8 @@ EVERYONE = Population()
 class Test:
     """One estimator run on one population; `name` labels its columns in the tables."""
 
+    __test__ = False  # a statistical test, not a pytest class
+
     kind: TestKind
     population: Population = EVERYONE
     strata: tuple[str, ...] = ()
