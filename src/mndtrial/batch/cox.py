@@ -23,7 +23,7 @@ from scipy import stats
 
 from ..data import TrialBatch
 from ..errors import AnalysisError, ParameterError
-from ._layout import covariate_matrix, cumsum0, risk_sets, seg_sum, stratum_codes, survival_arrays
+from ._layout import covariate_matrix, risk_sets, stratum_codes, survival_arrays
 from ._result import BatchResult
 
 __all__ = ["BatchCox", "CoxBatchResult", "cox_batch"]
@@ -141,32 +141,58 @@ def cox_batch(batch: TrialBatch, covariates: tuple[str, ...] = (), strata: tuple
     return BatchCox(covariates, strata, ties, active_arm).fit(batch, subset).result_
 
 
+def _state(X, valid, event, block_start, tie_start, tie_end, frac) -> dict:
+    """Arrays the likelihood needs, with the event rows' positions in the cumulative sums."""
+    T, W, p = X.shape
+    t, pos = np.nonzero(event > 0)  # event rows, ordered by trial: per-trial sums are sequential
+    base = t * (W + 1)
+    f = frac[t, pos]
+    return {"X": X, "valid": valid, "event": event, "block_start": block_start, "tie_start": tie_start,
+            "tie_end": tie_end, "frac": frac, "ev_trial": t, "ev_flat": t * W + pos,
+            "ev_end": base + tie_end[t, pos] + 1, "ev_start": base + block_start[t, pos],
+            "ev_tie": base + tie_start[t, pos], "ev_frac": f, "ties": bool((f > 0).any()),
+            "X_ev": X.reshape(T * W, p)[t * W + pos], "Xc": np.moveaxis(X, 2, 0).copy()}
+
+
+def _subset(st: dict, idx: np.ndarray) -> dict:
+    keys = ("X", "valid", "event", "block_start", "tie_start", "tie_end", "frac")
+    return _state(*(st[k][idx] for k in keys))
+
+
 def _evaluate(st: dict, beta: np.ndarray, efron: bool):
-    """Log partial likelihood, score and Hessian of each trial at `beta` (T, p)."""
-    X, valid, ev = st["X"], st["valid"], st["event"] > 0
+    """Log partial likelihood, score and Hessian of each trial at `beta` (T, p).
+
+    One cumulative sum along each trial's rows gives every risk-set sum of w, w·x and w·x·x';
+    only the event rows' values are taken from it.
+    """
+    X, valid = st["X"], st["valid"]
     T, W, p = X.shape
     eta = np.einsum("twp,tp->tw", X, beta)
     with np.errstate(over="ignore"):  # a wild trial step overflows; step halving then pulls it back
         w = np.where(valid, np.exp(np.where(valid, eta, 0.0)), 0.0)
-    bs, ts, te = st["block_start"], st["tie_start"], st["tie_end"]
-    frac = st["frac"] if efron else None
-
-    def risk(v):  # risk-set sum minus the Efron share of the tied events
-        total = seg_sum(cumsum0(v), bs, te)
-        if frac is None:
-            return total
-        tied = seg_sum(cumsum0(v * (st["event"] if v.ndim == 2 else st["event"][..., None])), ts, te)
-        return total - (frac if v.ndim == 2 else frac[..., None]) * tied
-
-    den = risk(w)
-    den = np.where(ev, den, 1.0)
-    loglik = np.where(ev, eta - np.log(den), 0.0).sum(axis=1)
-    a = risk(w[..., None] * X) / den[..., None]
-    grad = np.where(ev[..., None], X - a, 0.0).sum(axis=1)
-    xx = (X[..., :, None] * X[..., None, :]).reshape(T, W, p * p)
-    s2 = risk(w[..., None] * xx).reshape(T, W, p, p) / den[..., None, None]
-    info = np.where(ev[..., None, None], s2 - a[..., :, None] * a[..., None, :], 0.0).sum(axis=1)
-    return loglik, grad, -info
+    K = 1 + p + p * p
+    # Components first, rows last: the cumulative sums run along contiguous memory.
+    V = np.empty((K, T, W))
+    V[0] = w
+    Xc = st["Xc"]
+    V[1:1 + p] = w * Xc
+    V[1 + p:] = w * (Xc[:, None] * Xc[None, :]).reshape(p * p, T, W)
+    C = np.zeros((K, T, W + 1))
+    np.cumsum(V, axis=2, out=C[:, :, 1:])
+    C = C.reshape(K, T * (W + 1))
+    R = (C[:, st["ev_end"]] - C[:, st["ev_start"]]).T
+    if efron and st["ties"]:
+        Cd = np.zeros((K, T, W + 1))
+        np.cumsum(V * st["event"], axis=2, out=Cd[:, :, 1:])
+        Cd = Cd.reshape(K, T * (W + 1))
+        R -= st["ev_frac"][:, None] * (Cd[:, st["ev_end"]] - Cd[:, st["ev_tie"]]).T
+    den = R[:, 0]
+    a = R[:, 1:1 + p] / den[:, None]
+    info = R[:, 1 + p:] / den[:, None] - (a[:, :, None] * a[:, None, :]).reshape(-1, p * p)
+    rows = np.column_stack([eta.reshape(-1)[st["ev_flat"]] - np.log(den), st["X_ev"] - a, info])
+    t = st["ev_trial"]
+    sums = np.stack([np.bincount(t, weights=rows[:, k], minlength=T) for k in range(K)], axis=1)
+    return sums[:, 0], sums[:, 1:1 + p], -sums[:, 1 + p:].reshape(T, p, p)
 
 
 def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
@@ -178,9 +204,8 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
     X -= (X.sum(axis=1) / n_valid[:, None])[:, None, :]  # centring leaves the partial likelihood unchanged
     X[~valid] = 0.0
     sd = np.sqrt((X ** 2).sum(axis=1) / n_valid[:, None])
-    st = {"X": X, "valid": valid, "event": rs.event, "block_start": rs.block_start,
-          "tie_start": rs.tie_start, "tie_end": rs.tie_end,
-          "frac": rs.tie_rank / np.maximum(rs.tie_events, 1.0)}
+    st = _state(X, valid, rs.event, rs.block_start, rs.tie_start, rs.tie_end,
+                rs.tie_rank / np.maximum(rs.tie_events, 1.0))
     p = X.shape[2]
     beta = np.zeros((T, p))
     loglik, grad, hess = _evaluate(st, beta, efron)
@@ -214,7 +239,7 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
         small = np.abs(step).max(axis=1, initial=0.0) < tol
         status[idx[small]] = "converged"
         idx, step = idx[~small], step[~small]
-        sub = {k: v[idx] for k, v in st.items()}
+        sub = st if idx.size == T else _subset(st, idx)
         scale = np.ones(len(idx))
         for _half in range(30):  # step halving keeps every iteration an ascent step
             trial_beta = beta[idx] + scale[:, None] * step
