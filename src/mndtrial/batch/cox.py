@@ -96,7 +96,7 @@ class BatchCox:
 
     def __init__(self, covariates: tuple[str, ...] = (), strata: tuple[str, ...] = (),
                  ties: Literal["efron", "breslow"] = "efron", active_arm: str | None = None,
-                 max_iter: int = 50, tol: float = 1e-10):
+                 max_iter: int = 50, tol: float = 1e-7):
         if ties not in ("efron", "breslow"):
             raise ParameterError("ties", ties, "must be 'efron' or 'breslow'")
         if max_iter < 1:
@@ -141,58 +141,71 @@ def cox_batch(batch: TrialBatch, covariates: tuple[str, ...] = (), strata: tuple
     return BatchCox(covariates, strata, ties, active_arm).fit(batch, subset).result_
 
 
-def _state(X, valid, event, block_start, tie_start, tie_end, frac) -> dict:
+def _state(X, valid, event, block_start, tie_start, tie_end, tie_rank, tie_events) -> dict:
     """Arrays the likelihood needs, with the event rows' positions in the cumulative sums."""
     T, W, p = X.shape
     t, pos = np.nonzero(event > 0)  # event rows, ordered by trial: per-trial sums are sequential
     base = t * (W + 1)
-    f = frac[t, pos]
+    d = tie_events[t, pos]
+    f = tie_rank[t, pos] / np.maximum(d, 1.0)
+    # Efron's correction needs the sum over the tied events only where f > 0 (rank >= 1); events
+    # come first in their tie, so those are the d positions from the tie's start.
+    tied = np.flatnonzero(f > 0)
+    d_max = int(d[tied].max()) if tied.size else 0
+    offsets = np.arange(d_max)
+    gather = (t[tied] * W + tie_start[t, pos][tied])[:, None] + offsets
+    in_tie = offsets < d[tied][:, None]
+    Xc = np.moveaxis(X, 2, 0).copy()
+    iu = np.triu_indices(p)
     return {"X": X, "valid": valid, "event": event, "block_start": block_start, "tie_start": tie_start,
-            "tie_end": tie_end, "frac": frac, "ev_trial": t, "ev_flat": t * W + pos,
-            "ev_end": base + tie_end[t, pos] + 1, "ev_start": base + block_start[t, pos],
-            "ev_tie": base + tie_start[t, pos], "ev_frac": f, "ties": bool((f > 0).any()),
-            "X_ev": X.reshape(T * W, p)[t * W + pos], "Xc": np.moveaxis(X, 2, 0).copy()}
+            "tie_end": tie_end, "tie_rank": tie_rank, "tie_events": tie_events,
+            "ev_trial": t, "ev_flat": t * W + pos, "ev_end": base + tie_end[t, pos] + 1,
+            "ev_start": base + block_start[t, pos], "ev_frac": f, "tied": tied,
+            "tie_gather": np.where(in_tie, gather, 0), "tie_mask": in_tie,
+            "X_ev": X.reshape(T * W, p)[t * W + pos], "Xc": Xc, "iu": iu, "XXc": Xc[iu[0]] * Xc[iu[1]]}
 
 
 def _subset(st: dict, idx: np.ndarray) -> dict:
-    keys = ("X", "valid", "event", "block_start", "tie_start", "tie_end", "frac")
+    keys = ("X", "valid", "event", "block_start", "tie_start", "tie_end", "tie_rank", "tie_events")
     return _state(*(st[k][idx] for k in keys))
 
 
 def _evaluate(st: dict, beta: np.ndarray, efron: bool):
     """Log partial likelihood, score and Hessian of each trial at `beta` (T, p).
 
-    One cumulative sum along each trial's rows gives every risk-set sum of w, w·x and w·x·x';
-    only the event rows' values are taken from it.
+    One cumulative sum along each trial's rows gives every risk-set sum of w, w·x and w·x·x'
+    (unique pairs); only the event rows' values are taken from it.
     """
     X, valid = st["X"], st["valid"]
     T, W, p = X.shape
+    i0, i1 = st["iu"]
     eta = np.einsum("twp,tp->tw", X, beta)
     with np.errstate(over="ignore"):  # a wild trial step overflows; step halving then pulls it back
         w = np.where(valid, np.exp(np.where(valid, eta, 0.0)), 0.0)
-    K = 1 + p + p * p
+    K = 1 + p + len(i0)
     # Components first, rows last: the cumulative sums run along contiguous memory.
     V = np.empty((K, T, W))
     V[0] = w
-    Xc = st["Xc"]
-    V[1:1 + p] = w * Xc
-    V[1 + p:] = w * (Xc[:, None] * Xc[None, :]).reshape(p * p, T, W)
+    np.multiply(w, st["Xc"], out=V[1:1 + p])
+    np.multiply(w, st["XXc"], out=V[1 + p:])
     C = np.zeros((K, T, W + 1))
     np.cumsum(V, axis=2, out=C[:, :, 1:])
     C = C.reshape(K, T * (W + 1))
     R = (C[:, st["ev_end"]] - C[:, st["ev_start"]]).T
-    if efron and st["ties"]:
-        Cd = np.zeros((K, T, W + 1))
-        np.cumsum(V * st["event"], axis=2, out=Cd[:, :, 1:])
-        Cd = Cd.reshape(K, T * (W + 1))
-        R -= st["ev_frac"][:, None] * (Cd[:, st["ev_end"]] - Cd[:, st["ev_tie"]]).T
+    tied = st["tied"]
+    if efron and tied.size:
+        D = (V.reshape(K, T * W)[:, st["tie_gather"]] * st["tie_mask"]).sum(axis=2).T
+        R[tied] -= st["ev_frac"][tied, None] * D
     den = R[:, 0]
     a = R[:, 1:1 + p] / den[:, None]
-    info = R[:, 1 + p:] / den[:, None] - (a[:, :, None] * a[:, None, :]).reshape(-1, p * p)
+    info = R[:, 1 + p:] / den[:, None] - a[:, i0] * a[:, i1]
     rows = np.column_stack([eta.reshape(-1)[st["ev_flat"]] - np.log(den), st["X_ev"] - a, info])
     t = st["ev_trial"]
     sums = np.stack([np.bincount(t, weights=rows[:, k], minlength=T) for k in range(K)], axis=1)
-    return sums[:, 0], sums[:, 1:1 + p], -sums[:, 1 + p:].reshape(T, p, p)
+    hess = np.empty((T, p, p))
+    hess[:, i0, i1] = -sums[:, 1 + p:]
+    hess[:, i1, i0] = -sums[:, 1 + p:]
+    return sums[:, 0], sums[:, 1:1 + p], hess
 
 
 def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
@@ -204,8 +217,7 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
     X -= (X.sum(axis=1) / n_valid[:, None])[:, None, :]  # centring leaves the partial likelihood unchanged
     X[~valid] = 0.0
     sd = np.sqrt((X ** 2).sum(axis=1) / n_valid[:, None])
-    st = _state(X, valid, rs.event, rs.block_start, rs.tie_start, rs.tie_end,
-                rs.tie_rank / np.maximum(rs.tie_events, 1.0))
+    st = _state(X, valid, rs.event, rs.block_start, rs.tie_start, rs.tie_end, rs.tie_rank, rs.tie_events)
     p = X.shape[2]
     beta = np.zeros((T, p))
     loglik, grad, hess = _evaluate(st, beta, efron)
@@ -237,6 +249,9 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
         status[idx[bad]] = np.where(drifting[bad], "monotone_likelihood", "singular")
         idx, step = idx[~bad], step[~bad]
         small = np.abs(step).max(axis=1, initial=0.0) < tol
+        # Newton converges quadratically: after a step below tol the error is of order tol², so
+        # the last step is taken without another evaluation (SEs from the Hessian one step back).
+        beta[idx[small]] += step[small]
         status[idx[small]] = "converged"
         idx, step = idx[~small], step[~small]
         sub = st if idx.size == T else _subset(st, idx)
