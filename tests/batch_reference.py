@@ -15,10 +15,15 @@ from statsmodels.duration.survfunc import survdiff
 LIFELINES_CONVERGED = {"precision": 1e-14, "r_precision": 0.0, "step_size": 1.0, "max_steps": 200}
 
 
+def _active(trial) -> str:
+    return trial.info.active_arms[0]
+
+
 def survival_frame(trial) -> pd.DataFrame:
     df = trial.survival_by_subject()
-    df["treatment"] = (df["arm"] == "active").astype(float)
+    df["treatment"] = (df["arm"] == _active(trial)).astype(float)
     df["log(csf_pnfh)"] = np.log(df["csf_pnfh"])
+    df["onset_site==bulbar"] = (df["onset_site"] == "bulbar").astype(float)
     return df
 
 
@@ -51,7 +56,7 @@ def statsmodels_slopes(trial, target_criterion: float | None = None):
     """
     df = trial.alsfrs.merge(trial.participants[["subject_id", "arm"]], on="subject_id")
     df["months"] = df["day"] / 30.44
-    df["arm"] = (df["arm"] == "active").astype(float)
+    df["arm"] = (df["arm"] == _active(trial)).astype(float)
     model = smf.mixedlm("total ~ months * arm", df, groups="subject_id", re_formula="~months")
     best, best_crit = None, np.inf
     for kw in SM_METHODS:

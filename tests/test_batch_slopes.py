@@ -43,6 +43,13 @@ def test_200_trials_slopes_equal_statsmodels():
     check_equals_statsmodels(DESIGN.simulate_chunk(0, 200, seed=2026))
 
 
+@pytest.mark.slow
+def test_simulated_mirocals_slopes_equal_statsmodels():
+    from mndtrial.sim import mirocals, simulate
+
+    check_equals_statsmodels(simulate(mirocals(), n_trials=10, seed=2026))
+
+
 def test_analytic_gradient_equals_numerical_gradient():
     st = _sufficient_statistics(DESIGN.simulate_chunk(0, 4, seed=8), None, None)
     st["N"] = st["n"].sum(1)

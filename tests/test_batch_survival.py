@@ -8,7 +8,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 from statsmodels.duration.hazard_regression import PHReg
-from statsmodels.duration.survfunc import SurvfuncRight
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from batch_reference import lifelines_cox, logrank_references, survival_frame
 from mndtrial.batch import BatchCox, cox_batch, logrank_batch, survival_at_horizon
@@ -56,12 +56,37 @@ def test_logrank_equals_lifelines_and_statsmodels(batch):
     check_logrank_equals_references(batch)
 
 
+MIROCALS_COX = [((), ()), (("age", "delta_fs", "alsfrs_r_baseline"), ("country", "onset_site"))]
+
+
+def _mirocals(n_trials: int, seed: int) -> TrialBatch:
+    from mndtrial.sim import mirocals, simulate
+
+    return simulate(mirocals(), n_trials=n_trials, seed=seed)
+
+
+def check_mirocals(batch: TrialBatch) -> None:
+    for covariates, strata in MIROCALS_COX:
+        check_cox_equals_lifelines(batch, covariates, strata)
+    res = logrank_batch(batch, strata=("country", "onset_site"))
+    for i in range(batch.n_trials):
+        df = survival_frame(batch.trial(i))
+        ref = survdiff(df.time_days, df.event, df.treatment.astype(int),
+                       strata=df.country.astype(str) + df.onset_site.astype(str))[0]
+        assert res.chi_square[i] == pytest.approx(ref, abs=1e-8)
+
+
+def test_simulated_mirocals_trials_equal_single_trial_route():
+    check_mirocals(_mirocals(3, seed=5))
+
+
 @pytest.mark.slow
 def test_200_trials_equal_single_trial_route():
     big = DESIGN.simulate_chunk(0, 200, seed=2026)
     for covariates, strata in COX_MODELS:
         check_cox_equals_lifelines(big, covariates, strata)
     check_logrank_equals_references(big)
+    check_mirocals(_mirocals(200, seed=2026))
 
 
 def test_breslow_and_efron_equal_statsmodels_phreg(batch):

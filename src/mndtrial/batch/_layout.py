@@ -39,9 +39,15 @@ def treatment_indicator(batch: TrialBatch, active_arm: str | None = None,
         active_arm = actives[0]
     elif active_arm not in actives:
         raise ParameterError("active_arm", active_arm, f"must be one of {list(actives)}")
-    arm = batch.participants["arm"].to_numpy()
-    is_active = arm == active_arm
-    keep = is_active | (arm == control)
+    arm = batch.participants["arm"]
+    if isinstance(arm.dtype, pd.CategoricalDtype):  # compare integer codes, not strings
+        codes, cats = arm.cat.codes.to_numpy(), list(arm.cat.categories)
+        is_active = codes == (cats.index(active_arm) if active_arm in cats else -2)
+        is_control = codes == (cats.index(control) if control in cats else -2)
+    else:
+        values = arm.to_numpy()
+        is_active, is_control = values == active_arm, values == control
+    keep = is_active | is_control
     if subset is not None:
         subset = np.asarray(subset, dtype=bool)
         if subset.shape != keep.shape:
@@ -201,7 +207,7 @@ class RiskSets:
 def risk_sets(trial: np.ndarray, block: np.ndarray, time: np.ndarray, event: np.ndarray,
               n_trials: int) -> RiskSets:
     """Build the sorted, padded layout of survival rows (see `RiskSets`)."""
-    order = np.lexsort((-event, -time, block, trial))
+    order = np.lexsort((-event, -time, trial * (int(block.max(initial=0)) + 1) + block))
     index, valid = pad_index(trial, n_trials, order)
     width = index.shape[1]
     t = np.where(valid, time[index], -np.inf)

@@ -254,11 +254,19 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
         beta[idx[small]] += step[small]
         status[idx[small]] = "converged"
         idx, step = idx[~small], step[~small]
-        sub = st if idx.size == T else _subset(st, idx)
+        # Rebuilding the state for the trials still iterating costs more than evaluating a few
+        # finished ones along; each trial's arithmetic is its own either way.
+        whole = idx.size > T // 2
+        sub = st if whole else _subset(st, idx)
         scale = np.ones(len(idx))
         for _half in range(30):  # step halving keeps every iteration an ascent step
             trial_beta = beta[idx] + scale[:, None] * step
-            ll, g, h = _evaluate(sub, trial_beta, efron)
+            if whole:
+                full = beta.copy()
+                full[idx] = trial_beta
+                ll, g, h = (v[idx] for v in _evaluate(st, full, efron))
+            else:
+                ll, g, h = _evaluate(sub, trial_beta, efron)
             worse = ~(ll >= loglik[idx] - 1e-12 * np.abs(loglik[idx]))
             if not worse.any():
                 break
