@@ -64,6 +64,7 @@ class Test:
     strata: tuple[str, ...] = ()
     covariates: tuple[str, ...] = ()
     horizon_days: float | None = None  # for 'survival' and 'rmst'
+    active_arm: str | None = None  # which active arm to compare with control (several active arms)
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -83,19 +84,20 @@ class Test:
         """Per trial: estimate, se, z, one-sided p for benefit, converged."""
         subset = self.population.mask(batch)
         if self.kind == "logrank":
-            r = logrank_batch(batch, strata=self.strata, subset=subset)
+            r = logrank_batch(batch, strata=self.strata, subset=subset, active_arm=self.active_arm)
             est, se, ok = r.observed_minus_expected, np.sqrt(r.variance), r.variance > 0
             extra = {"events": r.events}
         elif self.kind == "cox":
-            r = cox_batch(batch, covariates=self.covariates, strata=self.strata, subset=subset)
+            r = cox_batch(batch, covariates=self.covariates, strata=self.strata, subset=subset,
+                          active_arm=self.active_arm)
             est, se, ok = r.coef[:, 0], r.se[:, 0], r.converged
             extra = {"events": r.events}
         elif self.kind == "slope":
-            r = slopes_batch(batch, subset=subset)
+            r = slopes_batch(batch, subset=subset, active_arm=self.active_arm)
             est, se, ok = r.slope_difference_per_month, r.slope_difference_se, r.converged
             extra = {}
         else:
-            r = survival_at_horizon(batch, self.horizon_days, subset=subset)
+            r = survival_at_horizon(batch, self.horizon_days, subset=subset, active_arm=self.active_arm)
             if self.kind == "survival":
                 est, se = r.survival_difference, r.survival_difference_se
             else:

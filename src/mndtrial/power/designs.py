@@ -102,6 +102,12 @@ class SimFamily:
     def strata(self) -> tuple[str, ...]:
         return tuple(self.design.strata)
 
+    @property
+    def active_arm(self) -> str:
+        """The arm compared with placebo: the highest dose when there are several (IMODALS)."""
+        active = [a for a in self.design.arms if not a.control]
+        return max(active, key=lambda a: a.dose_miu).name
+
     def source(self, n_randomised: int, enriched: bool) -> SimSource:
         from ..sim import Enrichment
 
@@ -138,13 +144,15 @@ def strategy_analysis(strategy: str, family: DesignFamily, alpha: float = 0.025,
         raise ParameterError("strategy", strategy, f"must be one of {STRATEGIES}")
     if not 0 < alpha_split < 1:
         raise ParameterError("alpha_split", alpha_split, "must be in (0, 1)")
-    primary = Test("logrank", strata=family.strata)
-    low_test = Test("logrank", population=family.low, strata=family.strata)
-    report = [Test("cox"), Test("cox", covariates=family.adjust_covariates, strata=family.strata)]
+    arm = getattr(family, "active_arm", None)
+    primary = Test("logrank", strata=family.strata, active_arm=arm)
+    low_test = Test("logrank", population=family.low, strata=family.strata, active_arm=arm)
+    report = [Test("cox", active_arm=arm),
+              Test("cox", covariates=family.adjust_covariates, strata=family.strata, active_arm=arm)]
     if slope:
-        report.append(Test("slope"))
+        report.append(Test("slope", active_arm=arm))
     if horizon_days:
-        report.append(Test("rmst", horizon_days=horizon_days))
+        report.append(Test("rmst", horizon_days=horizon_days, active_arm=arm))
     if strategy == "stratified":
         criteria = (Criterion(primary, alpha=alpha * alpha_split),
                     Criterion(low_test, alpha=alpha * (1 - alpha_split)))

@@ -82,7 +82,8 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
           client: Any = None, progress: bool = False) -> PowerResult:
     """Simulate `n_trials` trials per design point and tabulate their operating characteristics.
 
-    `design` is one trial source (with `analysis`) or a list of `DesignPoint`s compared side by
+    `design` is one trial source (a `mndtrial.sim.Design` such as `mirocals()`, or anything with
+    `simulate_chunk`) with `analysis`, or a list of `DesignPoint`s compared side by
     side; every point uses the same seed (common random numbers). `backend` is 'local' (chunks
     over `n_workers` processes) or 'dask' (`client`: a `dask.distributed.Client`, its address, or
     None for a small LocalCluster). Same seed, same numbers, whatever the backend or chunk size.
@@ -125,6 +126,12 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
 
 
 def _points(design, analysis) -> list[DesignPoint]:
+    from ..sim import Design
+
+    if isinstance(design, Design):
+        from .designs import SimSource
+
+        design = SimSource(design)
     if hasattr(design, "simulate_chunk"):
         if analysis is None:
             raise ParameterError("analysis", None, "declare the analysis and its success criteria")
