@@ -23,7 +23,7 @@ from scipy import stats
 
 from ..data import TrialBatch
 from ..errors import AnalysisError, ParameterError
-from ._layout import covariate_matrix, risk_sets, stratum_codes, survival_arrays
+from ._layout import covariate_matrix, cumsum0, risk_sets, seg_sum, stratum_codes, survival_arrays
 from ._result import BatchResult
 
 __all__ = ["BatchCox", "CoxBatchResult", "cox_batch"]
@@ -208,6 +208,36 @@ def _evaluate(st: dict, beta: np.ndarray, efron: bool):
     return sums[:, 0], sums[:, 1:1 + p], hess
 
 
+def _binary_state(rs, group: np.ndarray) -> dict:
+    """Treatment-only model: with x ∈ {0, 1} every risk-set sum is n0 + n1·e^β (and the tied
+    sums d0 + d1·e^β), so the counts at each event row are all Newton needs."""
+    g = rs.gather(group)
+    t, pos = np.nonzero(rs.event > 0)
+
+    def at_events(v, start):
+        return seg_sum(cumsum0(v), start, rs.tie_end)[t, pos]
+
+    n, n1 = at_events(rs.valid.astype(float), rs.block_start), at_events(g, rs.block_start)
+    d, d1 = rs.tie_events[t, pos], at_events(g * rs.event, rs.tie_start)
+    f = rs.tie_rank[t, pos] / np.maximum(d, 1.0)
+    return {"ev_trial": t, "x_ev": g[t, pos], "T": rs.valid.shape[0],
+            "efron": ((n - n1) - f * (d - d1), n1 - f * d1), "breslow": (n - n1, n1)}
+
+
+def _evaluate_binary(st: dict, beta: np.ndarray, efron: bool):
+    a0, a1 = st["efron" if efron else "breslow"]
+    t, T = st["ev_trial"], st["T"]
+    b = beta[t, 0]
+    with np.errstate(over="ignore"):
+        eb = np.exp(b)
+    s0 = a0 + a1 * eb
+    pr = a1 * eb / s0
+    ll = np.bincount(t, weights=b * st["x_ev"] - np.log(s0), minlength=T)
+    grad = np.bincount(t, weights=st["x_ev"] - pr, minlength=T)
+    info = np.bincount(t, weights=pr * (1 - pr), minlength=T)
+    return ll, grad[:, None], -info[:, None, None]
+
+
 def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
     rs = risk_sets(trial, block, time, event, T)
     valid = rs.valid
@@ -217,10 +247,14 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
     X -= (X.sum(axis=1) / n_valid[:, None])[:, None, :]  # centring leaves the partial likelihood unchanged
     X[~valid] = 0.0
     sd = np.sqrt((X ** 2).sum(axis=1) / n_valid[:, None])
-    st = _state(X, valid, rs.event, rs.block_start, rs.tie_start, rs.tie_end, rs.tie_rank, rs.tie_events)
     p = X.shape[2]
+    if p == 1:
+        st, evaluate = _binary_state(rs, x[:, 0]), _evaluate_binary
+    else:
+        st, evaluate = _state(X, valid, rs.event, rs.block_start, rs.tie_start, rs.tie_end, rs.tie_rank,
+                              rs.tie_events), _evaluate
     beta = np.zeros((T, p))
-    loglik, grad, hess = _evaluate(st, beta, efron)
+    loglik, grad, hess = evaluate(st, beta, efron)
     loglik_null = loglik.copy()
     events = rs.event.sum(axis=1)
     status = np.full(T, "not_converged", dtype=object)
@@ -256,7 +290,7 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
         idx, step = idx[~small], step[~small]
         # Rebuilding the state for the trials still iterating costs more than evaluating a few
         # finished ones along; each trial's arithmetic is its own either way.
-        whole = idx.size > T // 2
+        whole = idx.size > T // 2 or p == 1
         sub = st if whole else _subset(st, idx)
         scale = np.ones(len(idx))
         for _half in range(30):  # step halving keeps every iteration an ascent step
@@ -264,7 +298,7 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
             if whole:
                 full = beta.copy()
                 full[idx] = trial_beta
-                ll, g, h = (v[idx] for v in _evaluate(st, full, efron))
+                ll, g, h = (v[idx] for v in evaluate(st, full, efron))
             else:
                 ll, g, h = _evaluate(sub, trial_beta, efron)
             worse = ~(ll >= loglik[idx] - 1e-12 * np.abs(loglik[idx]))
