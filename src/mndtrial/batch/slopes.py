@@ -216,12 +216,13 @@ def _evaluate(st: dict, theta: np.ndarray, gradient: bool = True) -> dict:
     if not gradient:
         return out
     u0, u1 = _gls_residual_scores(st, sub, beta)
-    B = A_inv[:, :2, :2][:, None] + a[..., None, None] * (
-        A_inv[:, :2, 2:] + A_inv[:, 2:, :2] + A_inv[:, 2:, 2:])[:, None]
-    q00 = c00 * B[..., 0, 0] + c01 * B[..., 1, 0]
-    q01 = c00 * B[..., 0, 1] + c01 * B[..., 1, 1]
-    q10 = c01 * B[..., 0, 0] + c11 * B[..., 1, 0]
-    q11 = c01 * B[..., 0, 1] + c11 * B[..., 1, 1]
+    # B(a) = B11 + a (B12 + B21 + B22), entry by entry as contiguous (T, W) arrays.
+    B0, D = A_inv[:, :2, :2], A_inv[:, :2, 2:] + A_inv[:, 2:, :2] + A_inv[:, 2:, 2:]
+    b00, b01, b10, b11 = (B0[:, i, j][:, None] + a * D[:, i, j][:, None] for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
+    q00 = c00 * b00 + c01 * b10
+    q01 = c00 * b01 + c01 * b11
+    q10 = c01 * b00 + c11 * b10
+    q11 = c01 * b01 + c11 * b11
     k = (dof / r)[:, None]
     g00 = (c00 - k * u0 * u0 - (q00 * c00 + q01 * c01)).sum(1)
     g01 = (c01 - k * u0 * u1 - (q00 * c01 + q01 * c11)).sum(1)
