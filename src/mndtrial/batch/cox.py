@@ -10,6 +10,9 @@ reported as estimates.
 Efron's approximation for d tied events at a time with risk-set sum S0 and tied-event sum S0D:
 log-likelihood term  Σ_k [ -log(S0 - k/d · S0D) ] for k = 0..d-1 (Efron 1977; Therneau &
 Grambsch 2000, §3.3). Breslow sets k/d to 0.
+
+The treatment-only model (x ∈ {0, 1}) needs no sums at all: S0 = n0 + n1·e^β, so risk-set
+counts at the event rows, computed once, carry every Newton iteration.
 """
 
 from __future__ import annotations
