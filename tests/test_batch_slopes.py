@@ -98,3 +98,15 @@ def test_input_not_modified_and_serialises():
     res = slopes_batch(b)
     pd.testing.assert_frame_equal(b.alsfrs, before)
     assert res.to_dict()["trials"][0]["status"] == "converged"
+
+
+def test_fitting_in_slices_gives_identical_results(monkeypatch):
+    import mndtrial.batch.slopes as slopes
+
+    b = DESIGN.simulate_chunk(0, 6, seed=2)
+    whole = slopes_batch(b)
+    monkeypatch.setattr(slopes, "_CELLS_PER_CHUNK", 1)  # one trial per slice
+    sliced = slopes_batch(b)
+    np.testing.assert_array_equal(sliced.fixed_effects, whole.fixed_effects)
+    np.testing.assert_array_equal(sliced.fixed_effects_cov, whole.fixed_effects_cov)
+    assert list(sliced.status) == list(whole.status)

@@ -23,7 +23,7 @@ optimum (a boundary fit) or that does not converge is flagged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ from ._result import BatchResult
 __all__ = ["BatchSlopes", "SlopeBatchResult", "slopes_batch"]
 
 N_FIXED = 4
+_CELLS_PER_CHUNK = 600_000  # participants (padded) fitted together: ~50 arrays of this size live at once
 BOUNDARY_CORRELATION = 1 - 1e-6  # |corr(b0, b1)| beyond this: Ψ singular, a boundary fit
 
 
@@ -115,7 +116,12 @@ class BatchSlopes:
 
     def fit(self, batch: TrialBatch, subset: np.ndarray | None = None) -> "BatchSlopes":
         st = _sufficient_statistics(batch, self.active_arm, subset)
-        self.result_ = _fit(st, batch.trial_index, self.max_iter, self.tol)
+        # Trials are independent: fit them in slices to bound the memory of the (trials, width) arrays.
+        step = max(1, _CELLS_PER_CHUNK // st["n"].shape[1])
+        parts = [_fit({k: v[lo:lo + step] for k, v in st.items()}, batch.trial_index[lo:lo + step],
+                      self.max_iter, self.tol) for lo in range(0, batch.n_trials, step)]
+        self.result_ = parts[0] if len(parts) == 1 else SlopeBatchResult(
+            **{f.name: np.concatenate([getattr(r, f.name) for r in parts]) for f in fields(SlopeBatchResult)})
         return self
 
 
