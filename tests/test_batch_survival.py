@@ -189,3 +189,15 @@ def test_results_serialise(batch):
     d = res.to_dict()
     assert len(d["trials"]) == batch.n_trials and d["trials"][0]["status"] == "converged"
     assert "<table" in res._repr_html_()
+
+
+def test_integer_key_order_equals_lexsort_order():
+    from mndtrial.batch._layout import _risk_order
+
+    rng = np.random.default_rng(0)
+    tb = np.repeat(np.arange(50), 40)
+    time = rng.integers(1, 30, tb.size).astype(float)  # many ties
+    event = (rng.random(tb.size) < 0.5).astype(float)
+    fast = _risk_order(tb, time, event)
+    np.testing.assert_array_equal(fast, np.lexsort((-event, -time, tb)))
+    np.testing.assert_array_equal(_risk_order(tb, time + 0.5, event), np.lexsort((-event, -time - 0.5, tb)))
