@@ -186,3 +186,12 @@ def test_rmst_difference_ci_covers_the_true_difference_95_percent():
         covered += lo <= truth <= hi
     # binomial sd at 95% over 1000 reps is 0.7%: allow 3 sd
     assert 0.929 <= covered / reps <= 0.971
+
+
+@pytest.mark.parametrize("seed", [10, 11, 12])
+def test_median_survival_equals_lifelines(seed):
+    from mndtrial.analysis.horizon import median_survival
+
+    time, event = _sample(seed, n=40, scale=200)
+    assert median_survival(time, event) == KaplanMeierFitter().fit(time, event).median_survival_time_
+    assert median_survival(np.array([5.0, 6, 7]), np.array([0, 0, 0])) == np.inf

@@ -23,9 +23,22 @@ cox_models = ["unadjusted", "adjusted", "stratified"]
 """
 
 
-def test_plan_results_match_direct_calls(example_trial):
+@pytest.fixture(scope="module")
+def example():
+    from mndtrial.data.example import example_trial
+
+    return example_trial()
+
+
+@pytest.fixture(scope="module")
+def plan_output(example):
+    """PLAN run once on the example trial, shared by the tests that only read it."""
+    return AnalysisPlan.from_toml_text(PLAN).run(example).to_dict()
+
+
+def test_plan_results_match_direct_calls(example_trial, plan_output):
     """The plan's JSON carries exactly what the estimators compute when called directly."""
-    out = AnalysisPlan.from_toml_text(PLAN).run(example_trial).to_dict()
+    out = plan_output
     direct = CoxModel(["log(csf_pnfh)", "onset_site", "age"]).fit(example_trial).result_
     adj = out["survival"]["cox"]["adjusted"]["terms"]
     for term, row in direct.summary.iterrows():
@@ -54,11 +67,13 @@ def test_registered_section_joins_plan_and_can_be_switched_off(example_trial):
 
     register_section("count_test", CountConfig, run_count, order=500)
     try:
-        plan = AnalysisPlan.from_toml_text("[survival]\nenabled = false\n[count_test]\nminimum_age = 60")
+        off_others = "[subgroups]\nenabled = false\n[interaction]\nenabled = false\n"
+        plan = AnalysisPlan.from_toml_text(off_others + "[survival]\nenabled = false\n[count_test]\nminimum_age = 60")
         out = plan.run(example_trial).to_dict()
         assert "survival" not in out
         assert out["count_test"] == {"n_older": int((example_trial.participants["age"] > 60).sum())}
-        off = AnalysisPlan.from_toml_text("[count_test]\nenabled = false").run(example_trial).to_dict()
+        off = AnalysisPlan.from_toml_text(off_others + "[survival]\nenabled = false\n[count_test]\nenabled = false")
+        off = off.run(example_trial).to_dict()
         assert "count_test" not in off
     finally:
         unregister_section("count_test")
@@ -71,15 +86,16 @@ def test_plan_round_trips_through_toml():
     assert again.to_dict() == plan.to_dict()
 
 
-def test_cli_analyze_writes_results_json(tmp_path, example_trial):
+def test_cli_analyze_writes_results_json(tmp_path, example_trial, plan_output):
     folder = example_trial.write(tmp_path / "trial")
     plan = tmp_path / "plan.toml"
     plan.write_text(PLAN)
     result = CliRunner().invoke(app, ["analyze", str(folder), "--plan", str(plan), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "out" / "results.json").read_text())
-    expected = AnalysisPlan.from_toml_text(PLAN).run(example_trial).to_dict()
-    assert data["survival"]["cox"]["unadjusted"] == expected["survival"]["cox"]["unadjusted"]
+    for key in ("survival", "subgroups", "interaction"):
+        assert data[key] == plan_output[key]
+    assert data["plan"] == plan_output["plan"]
     assert "onset_site[bulbar]" in result.output
 
 
@@ -191,3 +207,35 @@ def test_event_types_recode_other_events_as_censored(example_trial):
     assert both.chi2 == pytest.approx(logrank_test(trial).chi2, rel=1e-12)
     with pytest.raises(ParameterError, match="no event has these types"):
         logrank_test(trial, event_types=["stroke"])
+
+
+def test_cli_keep_going_records_errors_and_writes_the_plan_as_run(tmp_path, example_trial):
+    surv = example_trial.survival
+    active = example_trial.participants.query("arm == 'il2_2miu'").subject_id
+    surv.loc[surv.subject_id.isin(active), "event"] = 0
+    folder = _trial_from(example_trial, survival=surv).write(tmp_path / "trial")
+    plan = tmp_path / "plan.toml"
+    plan.write_text("[subgroups]\nenabled = false\n[interaction]\nenabled = false\n")
+    result = CliRunner().invoke(app, ["analyze", str(folder), "--plan", str(plan), "--out", str(tmp_path / "out"),
+                                      "--keep-going"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "monotone likelihood" in data["survival"]["cox"]["unadjusted"]["error"]["reason"]
+    assert "could not be computed" in result.output
+    as_run = AnalysisPlan.from_toml(tmp_path / "out" / "plan.toml")
+    assert as_run.on_error == "record" and as_run.section("subgroups").enabled is False
+
+
+def test_three_arm_trial_needs_the_active_arm_named(example_trial):
+    parts = example_trial.participants
+    parts.loc[parts.index[::3], "arm"] = "il2_1miu"
+    t = example_trial.tables()
+    trial = Trial(parts, t["survival"])
+    with pytest.raises(ParameterError, match="name the active arm"):
+        logrank_test(trial)
+    plan = AnalysisPlan.from_dict({"arms": {"active": "il2_1miu"}, "horizon_days": 300,
+                                   "subgroups": {"enabled": False}, "interaction": {"enabled": False}})
+    out = plan.run(trial).to_dict()
+    assert out["survival"]["arms"] == {"control": "placebo", "active": "il2_1miu"}
+    assert set(out["survival"]["kaplan_meier"]["arms"]) == {"placebo", "il2_1miu", "il2_2miu"}
+    assert out["survival"]["logrank"]["groups"]["il2_1miu"]["n"] == int((parts.arm == "il2_1miu").sum())

@@ -187,3 +187,10 @@ def test_every_problem_is_reported_not_just_the_first():
     assert sum(p.rule == "allowed_values" for p in err.problems) == 2
     assert "range" in err.rules
     assert "subject 's2'" in str(err) and "rule: allowed_values" in str(err)
+
+
+def test_blank_text_is_refused_not_read_as_missing():
+    p = tables()["participants"]
+    p.loc[1, "sex"] = "  "
+    err = refused("blank_text", participants=p)
+    assert (err.problems[0].column, err.problems[0].subject_id) == ("sex", "s2")

@@ -115,3 +115,26 @@ def test_dropout_makes_total_attrition_match_the_published_figures():
     last = batch.alsfrs.groupby(["trial", "subject"])["day"].max().to_numpy()
     assert (last <= withdrawn).all()
     assert (s["time_days"][np.isfinite(withdrawn)] > 0).all()
+
+
+def test_serum_nfl_enrichment_and_a_two_to_one_ratio():
+    d = mirocals(arms=(ArmSpec("placebo", 0.0, 1, True), ArmSpec("il2_2miu", 2.0, 2)), block_size=6,
+                 enrichment=Enrichment("serum_nfl", 0, 100))
+    batch = simulate(d, n_trials=8, seed=6)
+    assert (batch.participants["serum_nfl"] <= 100).all()
+    share = (batch.participants["arm"] == "il2_2miu").mean()
+    # blocks of 6 in 4 strata: an incomplete block is off 2/3 by at most 4/3 per stratum
+    per_trial = batch.participants.assign(a=batch.participants["arm"] == "il2_2miu").groupby("trial")["a"].sum()
+    assert (abs(per_trial - 220 * 2 / 3) <= 4 * 4 / 3 + 1e-9).all() and abs(share - 2 / 3) < 0.02
+
+
+def test_user_parameter_file_reaches_the_preset(tmp_path):
+    from importlib import resources
+
+    text = resources.files("mndtrial.sim").joinpath("parameters.toml").read_text()
+    changed = text.replace("attrition_12_months = { value = 0.36,", "attrition_12_months = { value = 0.45,")
+    assert changed != text
+    path = tmp_path / "p.toml"
+    path.write_text(changed)
+    assert mirocals(load_parameters(path)).attrition() == (0.19, 0.45)
+    assert mirocals(load_parameters(path)).dropout_weibull != mirocals().dropout_weibull

@@ -148,8 +148,8 @@ def encode_covariate(values: pd.Series, cov: Covariate) -> tuple[pd.DataFrame, d
     if is_text and cov.transform is None:
         present = values.dropna().astype(str)
         counts = present.value_counts()
-        # The most frequent level is the reference (ties: alphabetical), so the intercept-free Cox
-        # contrasts compare each smaller group with the bulk of the trial.
+        # The most frequent level is the reference (ties: alphabetical), so each indicator compares
+        # a smaller group with the bulk of the trial and its estimate is as stable as it can be.
         levels = sorted(counts.index, key=lambda lv: (-counts[lv], lv))
         cols = {f"{cov.column}[{lv}]": (values.astype(object) == lv).astype(float).where(values.notna())
                 for lv in levels[1:]}
@@ -183,10 +183,6 @@ class SurvivalFrame:
     @property
     def events(self) -> int:
         return int(self.data["event"].sum())
-
-    def describe(self) -> dict[str, Any]:
-        return {"n": self.n, "events": self.events, "n_total": self.n_total,
-                "excluded_missing": dict(self.excluded), "coding": list(self.coding)}
 
 
 def endpoint_events(trial: Trial, event_types: Sequence[str] | None) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .frame import ArmContrast, jsonable, survival_frame
 
-__all__ = ["km_table", "rmst", "ArmComparison", "compare_at_horizon", "survival_at_horizon", "rmst_test",
+__all__ = ["km_table", "median_survival", "rmst", "ArmComparison", "compare_at_horizon", "survival_at_horizon", "rmst_test",
            "difference_of_rmst_test"]
 
 
@@ -44,6 +44,13 @@ def km_table(time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
         terms = np.where(n_risk > deaths, deaths / (n_risk * (n_risk - deaths)), 0.0)
     return pd.DataFrame({"time_days": times, "at_risk": n_risk, "events": deaths, "survival": survival,
                          "greenwood": np.cumsum(terms)})
+
+
+def median_survival(time: np.ndarray, event: np.ndarray) -> float:
+    """KM median: the first time S(t) <= 0.5 (as lifelines and R); inf if the curve stays above 0.5."""
+    tab = km_table(time, event)
+    below = tab.loc[tab["survival"] <= 0.5, "time_days"]
+    return float(below.iloc[0]) if len(below) else float("inf")
 
 
 def _check_horizon(time: np.ndarray, tau: float, what: str, analysis: str) -> None:

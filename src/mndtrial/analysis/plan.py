@@ -83,6 +83,9 @@ class AnalysisPlan(BaseModel):
         for key in list(data):
             if key in registry:
                 sections[key] = data.pop(key)
+            elif key not in cls.model_fields:
+                raise ValueError(f"unknown setting '{key}'; plan settings are {sorted(cls.model_fields)} "
+                                 f"and sections are {sorted(registry)}")
         parsed: dict[str, SectionConfig] = {}
         for key, raw in sections.items():
             if key not in registry:
@@ -211,7 +214,7 @@ class AnalysisPlan(BaseModel):
             config = self.section(name)
             if not config.enabled:
                 continue
-            result = self.attempt(name, lambda: section.run(trial, self, config))
+            result = self.attempt(name, lambda s=section, c=config: s.run(trial, self, c))
             outputs[name] = jsonable(_plain(result))
         contrast = None
         try:

@@ -28,8 +28,7 @@ from ..errors import AnalysisError
 from .biomarker import MISSING, GroupAssignment
 from .cox import fit_cox
 from .frame import ArmContrast, SurvivalFrame, baseline_values, survival_frame
-from .horizon import compare_at_horizon
-from .km import km_by_group
+from .horizon import compare_at_horizon, median_survival
 
 __all__ = ["subgroup_rows", "interaction_by_subgroup", "interaction_continuous", "overall_row"]
 
@@ -65,11 +64,8 @@ def _estimate(d: pd.DataFrame, contrast: ArmContrast, alpha: float, horizon_days
     if reason is not None:
         row.update({"coef": None, "se": None, "hr": None, "ci": [None, None], "p": None})
     if with_km and len(d) and min(len(t) for t, _ in arms.values()) > 0:
-        km = km_by_group(d["time_days"].to_numpy(float), d["event"].to_numpy(int),
-                         np.where(d["treatment"] == 1, contrast.active, contrast.control),
-                         [contrast.control, contrast.active], alpha=alpha)
-        for arm, med in km.medians.iterrows():
-            row["arms"][arm]["median_days"] = med["median_days"]
+        for arm, (t, e) in arms.items():
+            row["arms"][arm]["median_days"] = median_survival(t, e)
         if horizon_days is not None:
             try:
                 cmp = compare_at_horizon(arms, contrast, horizon_days, "survival", alpha)

@@ -48,12 +48,21 @@ def _rich_table(title: str, frame: pd.DataFrame) -> Table:
 @app.command()
 def analyze(folder: Path = typer.Argument(..., help="Trial folder (as read by `mndtrial validate`)."),
             plan: Path | None = typer.Option(None, "--plan", help="Analysis plan TOML (default: built-in plan)."),
-            out: Path = typer.Option(..., "--out", help="Output folder; results.json is written there.")) -> None:
-    """Run the analysis plan on a trial folder, write OUT/results.json and print a summary."""
+            out: Path = typer.Option(..., "--out", help="Output folder; results.json and plan.toml are written there."),
+            keep_going: bool = typer.Option(False, "--keep-going",
+                                            help="Record analyses that cannot be computed in results.json "
+                                                 "(on_error = \"record\") instead of stopping.")) -> None:
+    """Run the analysis plan on a trial folder, write OUT/results.json and print a summary.
+
+    OUT/plan.toml is the plan as run, every default written out, so the run can be repeated.
+    """
     trial = read_trial(folder)
     analysis_plan = AnalysisPlan.from_toml(plan) if plan is not None else AnalysisPlan()
+    if keep_going:
+        analysis_plan = analysis_plan.model_copy(update={"on_error": "record"})
     results = analysis_plan.run(trial)
     path = results.write_json(Path(out) / "results.json")
+    (Path(out) / "plan.toml").write_text(analysis_plan.to_toml(), encoding="utf-8")
     if not state["quiet"]:
         print_summary(results, Console(width=120))
     typer.echo(f"results written to {path}")

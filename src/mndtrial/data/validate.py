@@ -94,8 +94,10 @@ def _as_text(s: pd.Series, col: Column, table: str, subjects, problems) -> np.nd
     is_text = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=len(raw))
     hint = " (convert with .astype(str))" if col.kind == "id" else ""
     _report(problems, table, col.name, "text", f"'{col.name}' must be text{hint}", ~is_text & ~missing, raw, subjects)
+    # Blank text is refused rather than read as missing: the two are not the same fact.
     blank = is_text & np.fromiter((isinstance(v, str) and not v.strip() for v in raw), dtype=bool, count=len(raw))
-    missing = missing | blank
+    _report(problems, table, col.name, "blank_text", f"'{col.name}' is blank text (use a missing value instead)",
+            blank, raw, subjects)
     if not col.nullable:
         _report(problems, table, col.name, "missing", f"'{col.name}' must not be missing", missing, raw, subjects)
     if col.allowed is not None:
@@ -153,7 +155,9 @@ def _normalise_table(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd
             values = _as_float(s, col, name, subjects, problems)
             _check_numeric(values, col, name, subjects, problems)
             if col.kind == "int":
-                values = np.where(np.isnan(values), 0, values).astype("int64") if not col.nullable else values
+                # Only a clean column becomes int64; a column with problems is never returned.
+                if not col.nullable and np.isfinite(values).all():
+                    values = values.astype("int64")
             out[col.name] = values
         elif col.kind in ("id", "text", "category"):
             out[col.name] = _as_text(s, col, name, subjects, problems)

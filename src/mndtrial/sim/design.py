@@ -244,6 +244,8 @@ def preset(name: str, parameters: SimParameters | None = None, **changes) -> Des
                                 d["vital_capacity_min_pct"]),
         riluzole_fraction=float(d["riluzole_fraction"]), non_death_dropout=bool(d["non_death_dropout"]),
         dropout_censors_survival=bool(d["dropout_censors_survival"]),
+        attrition_6_months=float(params.section("dropout")["attrition_6_months"]),
+        attrition_12_months=float(params.section("dropout")["attrition_12_months"]),
         cohort=CohortModel(params), drug=DrugModel(params),
     )
     fields.update(changes)

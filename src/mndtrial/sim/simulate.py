@@ -166,11 +166,9 @@ def _simulate_block(design: Design, seed: int, block: int) -> dict:
     bio_value = np.concatenate([treg, nfl], axis=2)
     bio_analyte = np.concatenate([np.zeros(len(t_days), dtype=np.int8), np.ones(len(n_days), dtype=np.int8)])
     b_mask = in_follow_up(bio_days) & (rng.random(bio_value.shape) >= meas["biomarker_missing_fraction"])
-    # The baseline serum NfL is the day-0 sample when one was taken (so the two tables agree).
-    if len(n_days) and n_days[0] == 0:
-        nfl0 = np.where(b_mask[..., len(t_days)], nfl[..., 0], np.nan)
-    else:
-        nfl0 = np.round(p["serum_nfl"], 1)
+    # participants.serum_nfl is the screening value (the one an enrichment rule saw); the
+    # biomarkers table holds the later samples, day 0 included, each with its own variation.
+    nfl0 = np.round(p["serum_nfl"], 1)
 
     trial_index = np.broadcast_to((block * B + np.arange(B))[:, None], (B, n))
     subject = np.broadcast_to(np.arange(n)[None, :], (B, n))

@@ -1,0 +1,204 @@
+"""The plan's `function`, `cafs` and `treg` sections (results.json `function.*`, `cafs.*`, `treg.*`).
+
+Each runs when its table is present and is switched in the plan TOML (`[function] enabled =
+false`). A table the trial does not have gives `{"not_computed": reason}`; data the analysis
+cannot handle raise `AnalysisError` (recorded as `{"error": ...}` with `on_error = "record"`).
+Subgroup fits are exploratory: one that cannot be computed is reported with its reason.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from pydantic import Field
+
+from ..data import Trial
+from ..errors import AnalysisError, ParameterError
+from .biomarker import MISSING, OUTSIDE
+from .cafs import CAFS
+from .function import SlopeAnalysis, slope_interaction_test
+from .registry import SectionConfig, register_section
+from .subgroup_section import plan_biomarker_rules
+from .treg import TregAnalysis
+
+if TYPE_CHECKING:
+    from .plan import AnalysisPlan
+
+__all__ = ["FunctionConfig", "CAFSConfig", "TregConfig", "run_function", "run_cafs", "run_treg"]
+
+
+class FunctionConfig(SectionConfig):
+    """`[function]`: ALSFRS-R slopes from a random-slope mixed model (docs/function.md)."""
+
+    covariates: tuple[str, ...] = Field(default=(), description="participants columns adjusted for")
+    covariates_on_slope: bool = True
+    biomarker_subgroups: bool = Field(default=True, description="a fit per level of each plan biomarker rule")
+    subgroup_columns: tuple[str, ...] = Field(default=(), description="a fit per value of these participants columns")
+    interaction: bool = Field(default=True, description="test treatment × subgroup on the slope for each grouping")
+
+
+class CAFSConfig(SectionConfig):
+    """`[cafs]`: combined assessment of function and survival (docs/cafs.md)."""
+
+    stratified: bool = Field(default=True, description="also the stratified test, by the plan's strata")
+
+
+class TregConfig(SectionConfig):
+    """`[treg]`: Treg pharmacodynamics (docs/treg.md)."""
+
+    analytes: tuple[str, ...] = ("treg_pct_cd4", "treg_count")
+    visit_days: tuple[float, ...] | None = None
+    window_days: float = Field(default=0.0, ge=0)
+    primary_day: float | None = None
+
+
+def _groupings(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> dict[str, dict[str, list[str]] | str]:
+    """rule or column → {subgroup label: subject ids}, or → the reason it could not be made."""
+    out: dict[str, dict[str, list[str]] | str] = {}
+    rules = plan_biomarker_rules(plan, trial) if config.biomarker_subgroups else ()
+    for rule in rules:
+        try:
+            labels = rule.assign(trial).labels
+        except (AnalysisError, ParameterError) as exc:
+            out[rule.label] = getattr(exc, "reason", None) or str(exc)
+            continue
+        out[rule.label] = {f"{rule.label}: {level}": labels.index[labels == level].tolist()
+                           for level in labels.unique() if level not in (MISSING, OUTSIDE)}
+    participants = trial.participants
+    for column in config.subgroup_columns:
+        if column not in participants.columns:
+            out[column] = f"the participants table has no column '{column}'"
+            continue
+        out[column] = {f"{column}={value}": participants.loc[participants[column] == value, "subject_id"].tolist()
+                       for value in sorted(participants[column].dropna().unique(), key=str)}
+    return out
+
+
+def _reason(exc: Exception) -> dict[str, str]:
+    return {"not_computed": getattr(exc, "reason", None) or str(exc)}
+
+
+def run_function(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> dict[str, Any]:
+    if trial.alsfrs is None:
+        return {"not_computed": "the trial has no alsfrs table"}
+    options = dict(covariates=config.covariates, covariates_on_slope=config.covariates_on_slope,
+                   horizon_days=plan.horizon_or_none(trial))
+    out = SlopeAnalysis(**options, level=1 - plan.alpha).fit(trial).to_dict()
+    subgroups: dict[str, Any] = {}
+    interaction: dict[str, Any] = {}
+    for variable, groups in _groupings(trial, plan, config).items():
+        if isinstance(groups, str):
+            subgroups[variable] = interaction[variable] = {"not_computed": groups}
+            continue
+        for label, ids in groups.items():
+            try:
+                sub = SlopeAnalysis(**options, level=1 - plan.alpha).fit(
+                    trial.select(ids, name=f"{trial.info.name} [{label}]"))
+                subgroups[label] = sub.to_dict()["overall"]
+            except (AnalysisError, ParameterError) as exc:
+                subgroups[label] = _reason(exc)
+        if not config.interaction:
+            continue
+        try:
+            interaction[variable] = slope_interaction_test(trial, groups, level=1 - plan.alpha, **options)
+        except (AnalysisError, ParameterError) as exc:
+            interaction[variable] = _reason(exc)
+    out["subgroups"] = subgroups
+    out["interaction"] = interaction if config.interaction else {"not_computed": "interaction = false in the plan"}
+    return out
+
+
+def run_cafs(trial: Trial, plan: "AnalysisPlan", config: CAFSConfig) -> dict[str, Any]:
+    if trial.alsfrs is None:
+        return {"not_computed": "the trial has no alsfrs table"}
+    horizon = plan.horizon_or_none(trial)
+    out = {"unstratified": CAFS(horizon_days=horizon).fit(trial).to_dict()}
+    strata = plan.strata_for(trial)
+    if not config.stratified:
+        out["stratified"] = {"not_computed": "stratified = false in the plan"}
+    elif not strata:
+        out["stratified"] = {"not_computed": "no strata in the plan or the trial"}
+    else:
+        out["stratified"] = CAFS(horizon_days=horizon, strata=strata).fit(trial).to_dict()
+    return out
+
+
+def run_treg(trial: Trial, plan: "AnalysisPlan", config: TregConfig) -> dict[str, Any]:
+    bio = trial.biomarkers
+    present = set() if bio is None else set(bio["analyte"])
+    if not present & set(config.analytes):
+        return {"not_computed": f"no {' or '.join(config.analytes)} rows in the biomarkers table"}
+    out: dict[str, Any] = {}
+    for analyte in config.analytes:
+        if analyte not in present:
+            out[analyte] = {"not_computed": f"no '{analyte}' rows in the biomarkers table"}
+            continue
+        out[analyte] = TregAnalysis(analyte=analyte, visit_days=config.visit_days, window_days=config.window_days,
+                                    primary_day=config.primary_day, level=1 - plan.alpha).fit(trial).to_dict()
+    return out
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}g}"
+
+
+def _ci(r: dict[str, Any]) -> str:
+    return f"{_fmt(r['estimate'])} ({_fmt(r['ci'][0])}, {_fmt(r['ci'][1])})"
+
+
+def summarize_function(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    if "not_computed" in out:
+        return {}
+    rows = []
+    populations = {"overall": out["overall"], **out.get("subgroups", {})}
+    for name, fit in populations.items():
+        if "not_computed" in fit:
+            rows.append({"population": name, "arm": "-", "slope/month (CI)": "-", "difference (CI)": "-",
+                         "ratio (CI)": "-", "p": "-", "note": fit["not_computed"]})
+            continue
+        for arm, a in fit["arms"].items():
+            c = fit["comparisons"].get(arm)
+            rows.append({"population": name, "arm": arm, "slope/month (CI)": _ci(a),
+                         "difference (CI)": _ci(c["slope_difference_per_month"]) if c else "-",
+                         "ratio (CI)": _ci(c["slope_ratio"]) if c else "-",
+                         "p": _fmt(c["slope_difference_per_month"]["p"]) if c else "-",
+                         "note": "; ".join(fit["problems"])})
+    return {"ALSFRS-R slope (mixed model)": pd.DataFrame(rows)}
+
+
+def summarize_cafs(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    if "not_computed" in out:
+        return {}
+    rows = []
+    for kind, res in out.items():
+        if "not_computed" in res or "error" in res:
+            continue
+        for arm, c in res["comparisons"].items():
+            rows.append({"test": kind, "arm": arm, "mean rank active/control":
+                         f"{_fmt(c['mean_rank_active'], 4)} / {_fmt(c['mean_rank_control'], 4)}",
+                         "Mann-Whitney p": _fmt(c["mann_whitney_p"]), "FS Z": _fmt(c["fs_z"]),
+                         "FS p": _fmt(c["fs_p"])})
+    return {"CAFS": pd.DataFrame(rows)}
+
+
+def summarize_treg(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    if "not_computed" in out:
+        return {}
+    rows = []
+    for analyte, res in out.items():
+        if "not_computed" in res or "error" in res:
+            continue
+        for arm, visits in res["ancova"].items():
+            for visit, r in visits.items():
+                rows.append({"analyte": analyte, "arm": arm, "visit": visit, "difference vs control (CI)": _ci(r),
+                             "p": _fmt(r["p"])})
+    return {"Treg change from baseline (ANCOVA)": pd.DataFrame(rows)}
+
+
+register_section("function", FunctionConfig, run_function, summarize=summarize_function, order=40,
+                 description="ALSFRS-R slopes per arm, slope difference and ratio (mixed model), per subgroup")
+register_section("cafs", CAFSConfig, run_cafs, summarize=summarize_cafs, order=50,
+                 description="CAFS ranks, Mann-Whitney and Finkelstein-Schoenfeld tests")
+register_section("treg", TregConfig, run_treg, summarize=summarize_treg, order=60,
+                 description="Treg change from baseline, ANCOVA vs placebo, mixed model, dose-response")

@@ -1,0 +1,116 @@
+"""The plan's function / cafs / treg sections: present in results.json, switchable, equal to the API."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+from typer.testing import CliRunner
+
+from mndtrial.analysis import CAFS, AnalysisPlan, SlopeAnalysis, TregAnalysis
+from mndtrial.cli import app
+from mndtrial.data import Trial
+
+OFF_SURVIVAL = {"subgroups": {"enabled": False}, "interaction": {"enabled": False}}
+
+
+@pytest.fixture(scope="module")
+def example_results():
+    from mndtrial.data.example import example_trial
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return example_trial(), AnalysisPlan.from_dict(OFF_SURVIVAL).run(example_trial()).to_dict()
+
+
+def test_analyze_example_includes_function_cafs_treg(example_results):
+    trial, results = example_results
+    assert {"function", "cafs", "treg"} <= set(results)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        slope = SlopeAnalysis(horizon_days=trial.info.horizon_days).fit(trial).to_dict()
+    assert results["function"]["overall"] == slope["overall"]
+    ratio = results["function"]["overall"]["comparisons"]["il2_2miu"]["slope_ratio"]
+    assert len(ratio["ci"]) == 2 and ratio["ci"][0] < ratio["estimate"] < ratio["ci"][1]
+    assert results["function"]["subgroups"], "the default biomarker rule (median CSF-pNfH) gives subgroups"
+    cafs = CAFS(horizon_days=trial.info.horizon_days).fit(trial).to_dict()
+    assert results["cafs"]["unstratified"] == cafs
+    assert results["cafs"]["stratified"]["strata"] == list(trial.info.strata)
+    treg = TregAnalysis().fit(trial).to_dict()
+    assert results["treg"]["treg_pct_cd4"] == treg
+    assert results["treg"]["treg_count"] == {"not_computed": "no 'treg_count' rows in the biomarkers table"}
+    json.dumps(results, allow_nan=False)
+
+
+def test_sections_switch_off_in_the_plan_toml(example_trial):
+    plan = AnalysisPlan.from_toml_text("""
+[subgroups]
+enabled = false
+[interaction]
+enabled = false
+[function]
+enabled = false
+[cafs]
+enabled = false
+[treg]
+analytes = ["treg_pct_cd4"]
+""")
+    results = plan.run(example_trial).to_dict()
+    assert "function" not in results and "cafs" not in results
+    assert list(results["treg"]) == ["treg_pct_cd4"]
+    assert results["plan"]["function"]["enabled"] is False
+
+
+def test_missing_tables_are_not_computed(example_trial):
+    t = example_trial.tables()
+    bare = Trial(t["participants"], t["survival"], info=example_trial.info)
+    results = AnalysisPlan.from_dict(OFF_SURVIVAL).run(bare).to_dict()
+    assert results["function"] == {"not_computed": "the trial has no alsfrs table"}
+    assert results["cafs"] == {"not_computed": "the trial has no alsfrs table"}
+    assert "not_computed" in results["treg"]
+
+
+def test_degenerate_alsfrs_is_an_error_or_recorded(example_trial):
+    t = example_trial.tables()
+    one_visit = Trial(t["participants"], t["survival"], t["alsfrs"].query("day == 0"), t["biomarkers"],
+                      info=example_trial.info)
+    with pytest.raises(Exception, match="only one visit"):
+        AnalysisPlan.from_dict(OFF_SURVIVAL).run(one_visit)
+    recorded = AnalysisPlan.from_dict({**OFF_SURVIVAL, "on_error": "record"}).run(one_visit)
+    assert "only one visit" in recorded["function"]["error"]["reason"]
+    assert "only one visit" in recorded["cafs"]["error"]["reason"]
+    assert "treg_pct_cd4" in recorded["treg"]
+
+
+def test_cli_analyze_writes_the_sections(tmp_path, example_trial):
+    folder = example_trial.write(tmp_path / "trial")
+    plan = tmp_path / "plan.toml"
+    plan.write_text("[subgroups]\nenabled = false\n[interaction]\nenabled = false\n")
+    result = CliRunner().invoke(app, ["analyze", str(folder), "--plan", str(plan), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {"function", "cafs", "treg"} <= set(data)
+    assert "ALSFRS-R slope" in result.output and "CAFS" in result.output and "Treg" in result.output
+
+
+def test_results_have_the_documented_keys(example_results):
+    """The keys listed in docs/results-json.md for these sections are the keys written."""
+    _, results = example_results
+    overall = results["function"]["overall"]
+    assert set(overall) == {"control_arm", "arms", "comparisons", "random_effects", "reml_criterion", "n_visits",
+                            "n_participants", "excluded_visits", "converged", "problems", "warnings"}
+    assert set(overall["arms"]["placebo"]) == {"estimate", "se", "ci", "z", "p", "n_participants", "n_visits"}
+    assert set(overall["comparisons"]["il2_2miu"]) == {"slope_difference_per_month", "slope_ratio"}
+    interaction = next(iter(results["function"]["interaction"].values()))
+    assert set(interaction) == {"reference_group", "groups", "terms", "chi2", "df", "p", "n_participants",
+                                "problems", "warnings"}
+    cafs = results["cafs"]["unstratified"]["comparisons"]["il2_2miu"]
+    assert set(cafs) == {"n_active", "n_control", "mean_rank_active", "mean_rank_control", "mann_whitney_u",
+                         "mann_whitney_p", "fs_T", "fs_var_T", "fs_z", "fs_p", "deaths_active", "deaths_control"}
+    treg = results["treg"]["treg_pct_cd4"]
+    assert set(treg) == {"analyte", "control_arm", "by_visit", "ancova", "mixed", "mixed_problems",
+                         "mixed_warnings", "dose_response", "notes", "excluded"}
+    assert set(treg["ancova"]["il2_2miu"]["day_8"]) == {"estimate", "se", "ci", "t", "p", "df", "n_active",
+                                                        "n_control"}
+    assert set(treg["dose_response"]["slope_per_miu"]) == {"estimate", "se", "ci", "t", "p", "df"}
