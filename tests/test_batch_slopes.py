@@ -19,7 +19,8 @@ DESIGN = ExponentialDesign(n_per_arm=15, hazard_ratio=0.8, dropout_per_year=0.3,
 
 def check_equals_statsmodels(batch: TrialBatch, tol: float = 1e-4, min_share: float = 0.9) -> None:
     """Every converged fit is at least as good an optimum as statsmodels' best; where statsmodels
-    reaches the same optimum, slope difference and its SE agree to `tol`."""
+    reaches the same optimum, slope difference and its SE (statsmodels' observed-information SE)
+    agree to `tol`."""
     res = slopes_batch(batch)
     compared = 0
     for i in np.flatnonzero(res.converged):
@@ -28,7 +29,7 @@ def check_equals_statsmodels(batch: TrialBatch, tol: float = 1e-4, min_share: fl
         if criterion - res.reml_criterion[i] < 1e-6:
             compared += 1
             assert res.slope_difference_per_month[i] == pytest.approx(fit.params["months:arm"], abs=tol)
-            assert res.slope_difference_se[i] == pytest.approx(fit.bse["months:arm"], abs=tol)
+            assert res.slope_difference_se_observed[i] == pytest.approx(fit.bse["months:arm"], abs=tol)
             assert res.residual_variance[i] == pytest.approx(fit.scale, rel=1e-4)
             np.testing.assert_allclose(res.random_effects_cov[i], fit.cov_re.to_numpy(), rtol=1e-3, atol=1e-4)
     assert compared >= min_share * batch.n_trials
@@ -109,4 +110,25 @@ def test_fitting_in_slices_gives_identical_results(monkeypatch):
     sliced = slopes_batch(b)
     np.testing.assert_array_equal(sliced.fixed_effects, whole.fixed_effects)
     np.testing.assert_array_equal(sliced.fixed_effects_cov, whole.fixed_effects_cov)
+    np.testing.assert_array_equal(sliced.fixed_effects_cov_observed, whole.fixed_effects_cov_observed)
     assert list(sliced.status) == list(whole.status)
+
+
+def test_equals_the_single_trial_route_of_the_analysis_module():
+    """mndtrial.analysis fits with statsmodels and reports lme4's conditional vcov: the default SE."""
+    from mndtrial.analysis.lmm import fit_random_slope_lmm
+    from mndtrial.sim import mirocals, simulate
+
+    b = simulate(mirocals(), n_trials=2, seed=8)
+    res = slopes_batch(b)
+    for i in range(2):
+        t = b.trial(i)
+        df = t.alsfrs.merge(t.participants[["subject_id", "arm"]], on="subject_id")
+        df["months"] = df["day"] / 30.44
+        df["active"] = (df["arm"] == "il2_2miu").astype(float)
+        df["months_active"] = df["months"] * df["active"]
+        fit = fit_random_slope_lmm(df, "total", "months", "subject_id", fixed=["months", "active", "months_active"])
+        assert not fit.problems
+        assert res.slope_difference_per_month[i] == pytest.approx(fit.params["months_active"], abs=1e-4)
+        se = np.sqrt(fit.cov_params.loc["months_active", "months_active"])
+        assert res.slope_difference_se[i] == pytest.approx(se, abs=1e-4)

@@ -47,8 +47,8 @@ class SlopeBatchResult(BatchResult):
     """Per-trial REML fits; `slope_difference_per_month` is active minus control."""
 
     fixed_effects: np.ndarray  # (T, 4): intercept, months, arm, months:arm
-    fixed_effects_cov: np.ndarray  # (T, 4, 4), observed information of (β, Ψ) jointly (statsmodels)
-    fixed_effects_cov_conditional: np.ndarray  # (T, 4, 4), σ²(X'V⁻¹X)⁻¹ given Ψ (lme4's vcov)
+    fixed_effects_cov: np.ndarray  # (T, 4, 4), σ²(X'V⁻¹X)⁻¹ given Ψ: lme4's vcov, mndtrial.analysis's
+    fixed_effects_cov_observed: np.ndarray  # (T, 4, 4), joint observed information of (β, Ψ): statsmodels
     residual_variance: np.ndarray
     random_effects_cov: np.ndarray  # (T, 2, 2) = σ² Ψ
     reml_criterion: np.ndarray  # −2 REML log-likelihood (lme4's "REML criterion")
@@ -70,8 +70,9 @@ class SlopeBatchResult(BatchResult):
         return np.sqrt(self.fixed_effects_cov[:, 3, 3])
 
     @property
-    def slope_difference_se_conditional(self) -> np.ndarray:
-        return np.sqrt(self.fixed_effects_cov_conditional[:, 3, 3])
+    def slope_difference_se_observed(self) -> np.ndarray:
+        """The SE statsmodels' `MixedLMResults.bse` reports (see `_observed_cov`)."""
+        return np.sqrt(self.fixed_effects_cov_observed[:, 3, 3])
 
     @property
     def slope_control_per_month(self) -> np.ndarray:
@@ -93,7 +94,8 @@ class SlopeBatchResult(BatchResult):
                              "n_observations": self.n_observations,
                              "slope_control_per_month": self.slope_control_per_month,
                              "slope_difference_per_month": self.slope_difference_per_month,
-                             "slope_difference_se": self.slope_difference_se, "z": self.z,
+                             "slope_difference_se": self.slope_difference_se,
+                             "slope_difference_se_observed": self.slope_difference_se_observed, "z": self.z,
                              "p_value": self.p_value(), "residual_variance": self.residual_variance,
                              "reml_criterion": self.reml_criterion, "iterations": self.iterations,
                              "status": self.status})
@@ -244,7 +246,7 @@ def _observed_cov(st: dict, theta: np.ndarray, ev: dict, hess: np.ndarray, sigma
     statsmodels inverts the Hessian of its REML log-likelihood in (β, Ψ); by the block-inverse
     (Schur) identity that is σ²A⁻¹ + σ²A⁻¹ H_βθ (H_θθ/2)⁻¹ H_θβ A⁻¹σ², where H_θθ is the
     Hessian of the profiled criterion f and H_βθ = ∂²ℓ/∂β∂θ, which is not zero at the optimum in a
-    finite sample. lme4 reports the first term alone (`conditional` in the result).
+    finite sample. lme4 and mndtrial.analysis report the first term alone (the default SE).
     """
     sub = _subject_terms(st, theta)
     u0, u1 = _gls_residual_scores(st, sub, ev["beta"])
@@ -371,8 +373,8 @@ def _fit(st: dict, trial_index: np.ndarray, max_iter: int, tol: float) -> SlopeB
         corr = p01 / np.sqrt(p00 * p11)
     status[(status == "converged") & ~(np.abs(corr) < BOUNDARY_CORRELATION)] = "boundary"
     return SlopeBatchResult(trial=trial_index, fixed_effects=ev["beta"],
-                            fixed_effects_cov=observed,
-                            fixed_effects_cov_conditional=sigma2[:, None, None] * ev["A_inv"], residual_variance=sigma2,
+                            fixed_effects_cov=sigma2[:, None, None] * ev["A_inv"],
+                            fixed_effects_cov_observed=observed, residual_variance=sigma2,
                             random_effects_cov=sigma2[:, None, None] * psi, reml_criterion=reml,
                             n_subjects=n_subj, n_observations=n_obs.astype(np.int64), iterations=iterations,
                             status=status.astype(str))
