@@ -20,7 +20,7 @@ from .criteria import Analysis
 
 __all__ = ["TrialSource", "DesignPoint", "PowerResult", "power", "DEFAULT_CHUNK"]
 
-DEFAULT_CHUNK = 250
+DEFAULT_CHUNK = 256  # a multiple of mndtrial.sim.TRIALS_PER_BLOCK (32): no block simulated twice
 
 
 class TrialSource(Protocol):
