@@ -1,1 +1,12 @@
-"""mndtrial.batch"""
+"""Estimators vectorised over the many trials of a `TrialBatch` (the power engine's inner loop).
+
+Each one equals its single-trial reference (lifelines, statsmodels) on every trial; see
+`docs/power.md` for the formulas.
+"""
+
+from .cox import BatchCox, CoxBatchResult, cox_batch
+from .slopes import BatchSlopes, SlopeBatchResult, slopes_batch
+from .logrank import LogrankBatchResult, SurvivalAtHorizonResult, logrank_batch, survival_at_horizon
+
+__all__ = ["BatchCox", "CoxBatchResult", "cox_batch", "LogrankBatchResult", "logrank_batch",
+           "SurvivalAtHorizonResult", "survival_at_horizon", "BatchSlopes", "SlopeBatchResult", "slopes_batch"]

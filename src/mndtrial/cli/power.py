@@ -1,0 +1,81 @@
+"""`mndtrial power`: Monte Carlo operating characteristics of designs side by side."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+
+from ..errors import ParameterError
+from . import app, state
+
+_RANGE = re.compile(r"^n=(\d+):(\d+):(\d+)$")
+TABLE_COLUMNS = ("strategy", "n", "power", "power_mcse", "alpha", "events_mean", "n_randomised_mean",
+                 "n_screened_mean", "cox_hr_geometric_mean", "slope_mean")
+
+
+def parse_vary(text: str) -> list[int]:
+    """'n=200:600:100' -> [200, 300, 400, 500, 600] (stop included); 'n=300' -> [300]."""
+    single = re.match(r"^n=(\d+)$", text)
+    if single:
+        return [int(single.group(1))]
+    m = _RANGE.match(text)
+    if not m:
+        raise ParameterError("--vary", text, "use n=START:STOP:STEP or n=VALUE (total randomised)")
+    start, stop, step = (int(g) for g in m.groups())
+    if step < 1 or stop < start:
+        raise ParameterError("--vary", text, "needs STOP >= START and STEP >= 1")
+    return list(range(start, stop + 1, step))
+
+
+@app.command("power")
+def power_command(
+    design: str = typer.Option("mirocals", "--design", help="Design family: mirocals, imodals or exponential."),
+    vary: str = typer.Option(None, "--vary", help="Sample sizes: n=START:STOP:STEP (total randomised); "
+                                                  "default: the design's own n."),
+    designs: str = typer.Option("all-comers,enriched,stratified", "--designs",
+                                help="Strategies, comma-separated: all-comers, enriched, stratified."),
+    n_trials: int = typer.Option(1000, "--n-trials", help="Simulated trials per design point."),
+    seed: int = typer.Option(1, "--seed", help="Seed (same seed, same numbers for any backend/chunking)."),
+    alpha: float = typer.Option(0.025, "--alpha", help="One-sided alpha of the primary test."),
+    alpha_split: float = typer.Option(0.5, "--alpha-split",
+                                      help="Whole population's share of alpha in the stratified strategy."),
+    null: bool = typer.Option(False, "--null", help="No treatment effect: the table's power is the type I error."),
+    no_slope: bool = typer.Option(False, "--no-slope", help="Skip the ALSFRS-R slope model (faster)."),
+    backend: str = typer.Option("local", "--backend", help="local (processes) or dask."),
+    workers: int = typer.Option(None, "--workers", help="Processes (local) or LocalCluster workers (dask)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (with --backend dask)."),
+    chunk_size: int = typer.Option(256, "--chunk-size", help="Trials per chunk."),
+    out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json and trials.csv.gz."),
+) -> None:
+    """Simulate and analyse many trials per design point; print and write the power table."""
+    from ..power import STRATEGIES, design_points, family, power
+
+    fam = family(design)
+    if null:
+        fam = fam.without_effect()
+    strategies = [s.strip() for s in designs.split(",") if s.strip()]
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown or not strategies:
+        raise ParameterError("--designs", designs, f"choose from {list(STRATEGIES)}")
+    n_values = parse_vary(vary) if vary else [_default_n(fam)]
+    points = design_points(fam, n_values, strategies, alpha=alpha, alpha_split=alpha_split, slope=not no_slope)
+    res = power(points, n_trials=n_trials, seed=seed, backend=backend, chunk_size=chunk_size, n_workers=workers,
+                client=scheduler, progress=not state["quiet"])
+    paths = res.write(out)
+    if state["quiet"]:
+        typer.echo(str(out))
+        return
+    shown = res.table[[c for c in TABLE_COLUMNS if c in res.table.columns]]
+    label = "type I error" if null else "power"
+    typer.echo(f"{fam.name}: {label} over {n_trials} simulated trials per point (seed {seed})")
+    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    typer.echo(f"written: {paths['csv']}, {paths['json']}, {paths['trials']}")
+
+
+def _default_n(fam) -> int:
+    design = getattr(fam, "design", None)
+    if design is not None:
+        return int(design.n_randomised)
+    return 2 * fam.template.n_per_arm

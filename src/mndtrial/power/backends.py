@@ -1,0 +1,88 @@
+"""Where the chunks of a Monte Carlo run execute: this machine's processes, or a Dask cluster.
+
+A chunk is `(source, analysis, first_trial, n_trials, seed)`; its result depends on nothing
+else (each trial has its own random stream, see `mndtrial.power.exponential` and
+`mndtrial.sim`), so results are put back in trial order and are identical for every backend,
+worker count and chunk size.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+
+from ..errors import ParameterError
+
+__all__ = ["run_chunks", "BACKENDS"]
+
+BACKENDS = ("local", "dask")
+Task = tuple[Callable[..., Any], tuple]
+
+
+@contextmanager
+def _progress(total: int, enabled: bool, label: str) -> Iterator[Callable[[int], None]]:
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def run_chunks(tasks: Sequence[Task], sizes: Sequence[int], backend: str = "local", n_workers: int | None = None,
+               client: Any = None, progress: bool = True, label: str = "simulated trials") -> list[Any]:
+    """Run `fn(*args)` for every task; results in task order. `sizes` feeds the progress bar."""
+    if backend not in BACKENDS:
+        raise ParameterError("backend", backend, f"must be one of {BACKENDS}")
+    if n_workers is not None and n_workers < 1:
+        raise ParameterError("n_workers", n_workers, "must be at least 1")
+    results: list[Any] = [None] * len(tasks)
+    with _progress(int(sum(sizes)), progress, label) as advance:
+        if backend == "dask":
+            _run_dask(tasks, sizes, results, n_workers, client, advance)
+        elif (n_workers or os.cpu_count() or 1) == 1 or len(tasks) == 1:
+            for i, (fn, args) in enumerate(tasks):
+                results[i] = fn(*args)
+                advance(sizes[i])
+        else:
+            with ProcessPoolExecutor(max_workers=min(n_workers or os.cpu_count() or 1, len(tasks))) as pool:
+                futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(tasks)}
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    results[i] = fut.result()
+                    advance(sizes[i])
+    return results
+
+
+def _run_dask(tasks, sizes, results, n_workers, client, advance) -> None:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+    except ImportError as exc:  # pragma: no cover - dask is a declared extra
+        raise ParameterError("backend", "dask", "needs `pip install mndtrial[dask]`") from exc
+    own = None
+    if client is None:
+        own = Client(LocalCluster(n_workers=n_workers or 1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None))
+        client = own
+    elif isinstance(client, str):
+        own = Client(client)
+        client = own
+    try:
+        futures = [client.submit(fn, *args, pure=False) for fn, args in tasks]
+        index = {f.key: i for i, f in enumerate(futures)}
+        for fut in dask_completed(futures):
+            i = index[fut.key]
+            results[i] = fut.result()
+            advance(sizes[i])
+    finally:
+        if own is not None:
+            cluster = getattr(own, "cluster", None)
+            own.close()
+            if cluster is not None:
+                cluster.close()

@@ -1,0 +1,176 @@
+"""Design strategies compared side by side: all-comers, enriched, stratified.
+
+- **all-comers**: everyone eligible is randomised; primary test one-sided stratified log-rank at
+  alpha in the whole population.
+- **enriched**: only participants in the low-biomarker group are randomised (the screening count
+  is reported); the same primary test, in everyone randomised.
+- **stratified**: all-comers, with alpha split between the whole population and the low group
+  (success if either test succeeds at its share: Bonferroni, so the familywise error stays at
+  alpha).
+
+Each strategy also reports Cox (unadjusted and adjusted), the ALSFRS-R slope difference and the
+low-group log-rank, so the table shows every estimate the design would produce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, Sequence
+
+from ..errors import ParameterError
+from .criteria import Analysis, Criterion, Population, Test
+from .engine import DesignPoint, TrialSource
+from .exponential import ExponentialDesign
+
+__all__ = ["DesignFamily", "ExponentialFamily", "SimFamily", "SimSource", "STRATEGIES", "strategy_analysis",
+           "design_points", "logrank_analysis", "LOW_PNFH", "family"]
+
+STRATEGIES = ("all-comers", "enriched", "stratified")
+# MIROCALS's low CSF-pNfH group, 750-3700 pg/mL (mnd-evidence.md, MIROCALS "Biomarker").
+LOW_PNFH = Population("low", "csf_pnfh", lower=750.0, upper=3700.0)
+
+
+class DesignFamily(Protocol):
+    """A design whose total randomised number and enrichment can be set (a trial-source factory)."""
+
+    name: str
+    low: Population
+    strata: tuple[str, ...]
+    adjust_covariates: tuple[str, ...]
+
+    def source(self, n_randomised: int, enriched: bool) -> TrialSource: ...
+
+    def without_effect(self) -> "DesignFamily": ...
+
+
+@dataclass(frozen=True)
+class ExponentialFamily:
+    """`ExponentialDesign` as a family: n randomised 1:1; enrichment below its biomarker cut-off."""
+
+    template: ExponentialDesign = ExponentialDesign()
+    name: str = "exponential"
+    strata: tuple[str, ...] = ("onset_site",)
+    adjust_covariates: tuple[str, ...] = ("age", "log(csf_pnfh)")
+
+    @property
+    def low(self) -> Population:
+        return Population("low", "csf_pnfh", upper=self.template.biomarker_cutoff)
+
+    def source(self, n_randomised: int, enriched: bool) -> ExponentialDesign:
+        if n_randomised < 4 or n_randomised % 2:
+            raise ParameterError("n", n_randomised, "must be an even number >= 4 (1:1 allocation)")
+        return replace(self.template, n_per_arm=n_randomised // 2, enrich=enriched)
+
+    def without_effect(self) -> "ExponentialFamily":
+        """The same design with no treatment effect (for type I error)."""
+        t = self.template
+        return replace(self, template=replace(t, hazard_ratio=1.0, hazard_ratio_high=None,
+                                              slope_difference_per_month=0.0))
+
+
+@dataclass(frozen=True, eq=False)
+class SimSource:
+    """A `mndtrial.sim` design as a trial source (chunks from `mndtrial.sim.simulate_chunk`)."""
+
+    design: Any
+
+    def simulate_chunk(self, first_trial: int, n_trials: int, seed: int):
+        from ..sim import simulate_chunk
+
+        return simulate_chunk(self.design, seed, first_trial, n_trials)
+
+
+@dataclass(frozen=True)
+class SimFamily:
+    """A `mndtrial.sim` design (e.g. `mirocals()`) as a family: n randomised, enrichment to the
+    low CSF-pNfH group (`Enrichment('csf_pnfh', low.lower, low.upper)`), strata from the design.
+
+    The adjusted Cox model uses baseline covariates every simulated participant has (CSF-pNfH is
+    missing for some, by design of the simulator's sampling, so it defines groups, not covariates);
+    it is stratified by the design's strata, so onset site enters as a stratum, not a covariate.
+    """
+
+    design: Any
+    low: Population = LOW_PNFH
+    adjust_covariates: tuple[str, ...] = ("age", "delta_fs", "alsfrs_r_baseline")
+
+    @property
+    def name(self) -> str:
+        return self.design.name
+
+    @property
+    def strata(self) -> tuple[str, ...]:
+        return tuple(self.design.strata)
+
+    @property
+    def active_arm(self) -> str:
+        """The arm compared with placebo: the highest dose when there are several (IMODALS)."""
+        active = [a for a in self.design.arms if not a.control]
+        return max(active, key=lambda a: a.dose_miu).name
+
+    def source(self, n_randomised: int, enriched: bool) -> SimSource:
+        from ..sim import Enrichment
+
+        enrichment = Enrichment(self.low.column, max(self.low.lower, 0.0), self.low.upper) if enriched else None
+        return SimSource(self.design.replace(n_randomised=int(n_randomised), enrichment=enrichment))
+
+    def without_effect(self) -> "SimFamily":
+        from ..sim import DrugModel, no_effect
+
+        return replace(self, design=self.design.replace(drug=DrugModel(effect=no_effect)))
+
+
+def family(name: str, **changes: Any) -> DesignFamily:
+    """A design family by name: 'exponential', or a `mndtrial.sim` preset ('mirocals', 'imodals')."""
+    if name == "exponential":
+        return ExponentialFamily(ExponentialDesign(**changes))
+    from ..sim import PRESETS
+
+    if name not in PRESETS:
+        raise ParameterError("design", name, f"must be 'exponential' or one of {sorted(PRESETS)}")
+    return SimFamily(PRESETS[name](**changes))
+
+
+def logrank_analysis(alpha: float = 0.025, strata: tuple[str, ...] = ()) -> Analysis:
+    """One-sided log-rank (stratified if `strata`) at `alpha`: the usual confirmatory survival test."""
+    return Analysis((Criterion(Test("logrank", strata=strata), alpha=alpha),), name="logrank")
+
+
+def strategy_analysis(strategy: str, family: DesignFamily, alpha: float = 0.025, alpha_split: float = 0.5,
+                      horizon_days: float | None = None, slope: bool = True) -> Analysis:
+    """The declared analysis of a strategy (see the module docstring); `alpha_split` is the whole
+    population's share of alpha in the stratified strategy."""
+    if strategy not in STRATEGIES:
+        raise ParameterError("strategy", strategy, f"must be one of {STRATEGIES}")
+    if not 0 < alpha_split < 1:
+        raise ParameterError("alpha_split", alpha_split, "must be in (0, 1)")
+    arm = getattr(family, "active_arm", None)
+    primary = Test("logrank", strata=family.strata, active_arm=arm)
+    low_test = Test("logrank", population=family.low, strata=family.strata, active_arm=arm)
+    report = [Test("cox", active_arm=arm),
+              Test("cox", covariates=family.adjust_covariates, strata=family.strata, active_arm=arm)]
+    if slope:
+        report.append(Test("slope", active_arm=arm))
+    if horizon_days:
+        report.append(Test("rmst", horizon_days=horizon_days, active_arm=arm))
+    if strategy == "stratified":
+        criteria = (Criterion(primary, alpha=alpha * alpha_split),
+                    Criterion(low_test, alpha=alpha * (1 - alpha_split)))
+        return Analysis(criteria, combine="any", report=tuple(report), name=strategy)
+    if strategy == "all-comers":
+        report.append(low_test)
+    return Analysis((Criterion(primary, alpha=alpha),), report=tuple(report), name=strategy)
+
+
+def design_points(family: DesignFamily, n_values: Sequence[int], strategies: Sequence[str] = STRATEGIES,
+                  alpha: float = 0.025, alpha_split: float = 0.5, horizon_days: float | None = None,
+                  slope: bool = True) -> list[DesignPoint]:
+    """Every (strategy, n) pair as a design point, strategies side by side for each n."""
+    points = []
+    for n in n_values:
+        sources: dict[bool, TrialSource] = {}  # strategies that randomise the same people share trials
+        for s in strategies:
+            analysis = strategy_analysis(s, family, alpha, alpha_split, horizon_days, slope)
+            source = sources.setdefault(s == "enriched", family.source(int(n), s == "enriched"))
+            points.append(DesignPoint(source, analysis, {"design": family.name, "strategy": s, "n": int(n)}))
+    return points
