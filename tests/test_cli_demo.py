@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mndtrial import read_trial
@@ -33,7 +34,8 @@ def test_demo_writes_a_valid_trial_folder_and_the_report(demo_run):
     cwd, res = demo_run
     assert res.returncode == 0, res.stderr
     out = cwd / "demo-out"
-    assert res.stdout.strip().splitlines()[-1] == f"Report: {Path('demo-out') / 'report.html'}"
+    assert res.stdout.strip().splitlines()[-2:] == [f"Report: {Path('demo-out') / 'report.html'}",
+                                                    f"Power report: {Path('demo-out') / 'power' / 'power.html'}"]
     trial = read_trial(out / "trial")  # the folder a user would bring, valid
     assert trial.n_participants == 220  # MIROCALS-like
     results = json.loads((out / "results.json").read_text())
@@ -48,12 +50,19 @@ def test_demo_writes_a_valid_trial_folder_and_the_report(demo_run):
     # the report's provenance hashes are those of the files written
     survival = out / "trial" / "survival.csv"
     assert sha256_file(survival) in html
+    # the power comparison: all-comers vs enriched at each sample size, with its report
+    table = pd.read_csv(out / "power" / "power.csv")
+    assert sorted(set(table["strategy"])) == ["all-comers", "enriched"]
+    assert (table["n_trials"] == 200).all()
+    power_html = (out / "power" / "power.html").read_text(encoding="utf-8")
+    assert power_html.count("<img ") == 2 and "mndtrial demo" in power_html
+    assert json.loads((out / "power" / "power.json").read_text())["provenance"]["seed"] == 2026
 
 
 def test_quiet_prints_only_the_paths(tmp_path):
-    res = run_cli("--quiet", "demo", "--out", "q", cwd=tmp_path)
+    res = run_cli("--quiet", "demo", "--out", "q", "--n-trials", "10", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines() == ["Report: q/report.html"]
+    assert res.stdout.strip().splitlines() == ["Report: q/report.html", "Power report: q/power/power.html"]
     assert res.stderr == ""
 
 

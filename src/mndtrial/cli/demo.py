@@ -5,7 +5,10 @@
 2. analyse it with a MIROCALS-like plan (Cox adjusted for log CSF-pNfH, subgroups at the
    pre-specified CSF-pNfH cut-off of 3700 pg/mL) and write results.json, report.html and figures,
    exactly as `mndtrial analyze` does;
-3. say where everything is.
+3. run a small Monte Carlo power comparison of all-comers vs enriched (low CSF-pNfH only)
+   MIROCALS-like designs over a few sample sizes (`mndtrial.power`), and write
+   `demo-out/power/` (power.csv, power.json, power.html) as `mndtrial power` does;
+4. say where everything is.
 
 Every output carries provenance, including the command that reproduces it.
 """
@@ -21,10 +24,18 @@ from ..analysis import AnalysisPlan, BiomarkerRule
 from ..data import read_trial
 from ..errors import ParameterError
 from ..report import collect_provenance
+from ..power import design_points, family, power
 from ..report.analysis_report import write_analysis_outputs
+from ..report.power_html import write_power_outputs
 from ..sim import mirocals, simulate
 from . import app, state
 from .console import command_line, step
+
+# Small on purpose (the demo must finish in well under two minutes): enough trials per point to
+# see the all-comers vs enriched difference, not a confirmatory precision (MC SE about 0.035).
+DEMO_POWER_N = (150, 220, 300, 400)
+DEMO_POWER_TRIALS = 200
+DEMO_STRATEGIES = ("all-comers", "enriched")
 
 # MIROCALS's pre-specified CSF-pNfH cut-off between "low" and "high" (shared/reference/mnd-evidence.md).
 CSF_PNFH_CUTOFF = 3700.0
@@ -40,10 +51,14 @@ def demo_plan() -> AnalysisPlan:
 @app.command()
 def demo(ctx: typer.Context,
          out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's outputs."),
-         seed: int = typer.Option(2026, "--seed", help="Seed of the simulated trial.")) -> None:
+         seed: int = typer.Option(2026, "--seed", help="Seed of the simulated trial and of the power run."),
+         n_trials: int = typer.Option(DEMO_POWER_TRIALS, "--n-trials",
+                                      help="Simulated trials per design point in the power comparison.")) -> None:
     """Simulate a MIROCALS-like trial, analyse it, and write demo-out/report.html."""
     if seed < 0:
         raise ParameterError("seed", seed, "must be a whole number >= 0")
+    if n_trials < 1:
+        raise ParameterError("n_trials", n_trials, "must be at least 1")
     start = time.perf_counter()
     argv = command_line(ctx)
     with step("Simulating one MIROCALS-like trial"):
@@ -56,10 +71,21 @@ def demo(ctx: typer.Context,
     with step("Writing results.json, the report and figures"):
         prov = collect_provenance(inputs=folder, plan=plan.to_dict(), seed=seed, command=argv)
         written = write_analysis_outputs(out, trial, results, prov)
+    points = design_points(family("mirocals"), DEMO_POWER_N, DEMO_STRATEGIES)
+    res = power(points, n_trials=n_trials, seed=seed, n_workers=1, progress=not state["quiet"])
+    with step("Writing the power table and power.html"):
+        power_prov = collect_provenance(seed=seed, command=argv, extra={
+            "design": "mirocals", "strategies": list(DEMO_STRATEGIES), "n_values": list(DEMO_POWER_N),
+            "n_trials": n_trials})
+        power_written = write_power_outputs(out / "power", res, power_prov, title="Monte Carlo power (demo)")
     if not state["quiet"]:
         typer.echo(trial.summary().to_text())
         typer.echo(f"Trial folder: {folder}  (analyse your own with `mndtrial analyze FOLDER --out OUT`)")
         typer.echo(f"Results: {written['results']}")
         typer.echo(f"Figures (PNG and SVG): {out / 'figures'}")
+        shown = res.table[["strategy", "n", "power", "power_mcse", "events_mean", "n_screened_mean"]]
+        typer.echo(f"Power over {n_trials} simulated trials per point:")
+        typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         typer.echo(f"Done in {time.perf_counter() - start:.1f} s.")
     typer.echo(f"Report: {written['report']}")
+    typer.echo(f"Power report: {power_written['report']}")

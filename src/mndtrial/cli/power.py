@@ -1,4 +1,8 @@
-"""`mndtrial power`: Monte Carlo operating characteristics of designs side by side."""
+"""`mndtrial power`: Monte Carlo operating characteristics of designs side by side.
+
+Writes the engine's table (power.csv, power.json with a provenance block, trials.csv.gz) and
+power.html (`mndtrial.report.power_html`) into `--out`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,10 @@ from pathlib import Path
 import typer
 
 from ..errors import ParameterError
+from ..report import collect_provenance
+from ..report.power_html import write_power_outputs
 from . import app, state
+from .console import command_line, step
 
 _RANGE = re.compile(r"^n=(\d+):(\d+):(\d+)$")
 TABLE_COLUMNS = ("strategy", "n", "power", "power_mcse", "alpha", "events_mean", "n_randomised_mean",
@@ -31,6 +38,7 @@ def parse_vary(text: str) -> list[int]:
 
 @app.command("power")
 def power_command(
+    ctx: typer.Context,
     design: str = typer.Option("mirocals", "--design", help="Design family: mirocals, imodals or exponential."),
     vary: str = typer.Option(None, "--vary", help="Sample sizes: n=START:STOP:STEP (total randomised); "
                                                   "default: the design's own n."),
@@ -47,7 +55,7 @@ def power_command(
     workers: int = typer.Option(None, "--workers", help="Processes (local) or LocalCluster workers (dask)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (with --backend dask)."),
     chunk_size: int = typer.Option(256, "--chunk-size", help="Trials per chunk."),
-    out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json and trials.csv.gz."),
+    out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.csv.gz and power.html."),
 ) -> None:
     """Simulate and analyse many trials per design point; print and write the power table."""
     from ..power import STRATEGIES, design_points, family, power
@@ -63,7 +71,12 @@ def power_command(
     points = design_points(fam, n_values, strategies, alpha=alpha, alpha_split=alpha_split, slope=not no_slope)
     res = power(points, n_trials=n_trials, seed=seed, backend=backend, chunk_size=chunk_size, n_workers=workers,
                 client=scheduler, progress=not state["quiet"])
-    paths = res.write(out)
+    provenance = collect_provenance(seed=seed, command=command_line(ctx), extra={
+        "design": design, "strategies": strategies, "n_values": n_values, "n_trials": n_trials, "alpha": alpha,
+        "alpha_split": alpha_split, "null": null, "slope": not no_slope})
+    with step("Writing the power table and power.html"):
+        paths = write_power_outputs(out, res, provenance, title=f"Monte Carlo {'type I error' if null else 'power'}:"
+                                                               f" {fam.name}", settings=provenance.extra)
     if state["quiet"]:
         typer.echo(str(out))
         return
@@ -72,6 +85,7 @@ def power_command(
     typer.echo(f"{fam.name}: {label} over {n_trials} simulated trials per point (seed {seed})")
     typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     typer.echo(f"written: {paths['csv']}, {paths['json']}, {paths['trials']}")
+    typer.echo(f"report: {paths['report']}")
 
 
 def _default_n(fam) -> int:
