@@ -151,7 +151,8 @@ def test_power_table_as_written_by_the_engine_gives_one_curve_per_strategy():
                           "n": [200, 200, 400, 400], "power": [0.3, 0.5, 0.55, 0.85], "power_mcse": [0.02] * 4,
                           "events_mean": [60, 50, 120, 100], "n_screened_mean": [200, 290, 400, 580]})
     rep = power_report(table)
-    assert set(rep.table["design"]) == {"all-comers", "enriched"}
+    assert set(rep.table["curve"]) == {"all-comers", "enriched"}
+    assert set(rep.table["design"]) == {"mirocals"}  # the table keeps the engine's columns
     assert rep.sample_size(0.8).loc["enriched", "screened"] == 580
     ax = rep.page.figures["power_curves"].axes[0]
     assert [c.get_label() for c in ax.containers] == ["all-comers", "enriched"]

@@ -38,6 +38,7 @@ table{border-collapse:collapse;margin:8px 0 12px;font-size:.88em}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:top}
 th{background:#f0f3f8} td:first-child,th:first-child{text-align:left}
 table.provenance td,table.provenance th{text-align:left}
+.wide{overflow-x:auto}
 figure{margin:8px 0 16px} figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}
 .absent{color:#8a5a00;background:#fff6e0;border-left:4px solid #e0a000;padding:6px 10px}
@@ -78,7 +79,8 @@ def df_html(df: pd.DataFrame, index: bool = False, caption: str | None = None) -
     if index:
         shown.index = [fmt_num(v) for v in shown.index]
     table = shown.to_html(index=index, escape=True, border=0, na_rep="–")
-    return (f"<h3>{esc(caption)}</h3>" if caption else "") + table
+    return (f"<h3>{esc(caption)}</h3>" if caption else "") + f'<div class="wide">{table}</div>'
+
 
 
 def absent_html(text: str) -> str:

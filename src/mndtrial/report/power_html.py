@@ -59,13 +59,13 @@ def standard_columns(table: Any) -> pd.DataFrame:
                              f"needs a sample-size and a power column; missing {missing}")
     # `mndtrial power` labels each point with the simulated design (e.g. mirocals) and the
     # strategy (all-comers, enriched, stratified): one curve per strategy, per design if several.
+    # `curve` names one line of the power plot and one row of the sample-size table.
+    design = df["design"].astype(str) if "design" in df.columns else pd.Series("design", index=df.index)
     if "strategy" in df.columns:
-        if "design" in df.columns and df["design"].nunique() > 1:
-            df["design"] = df["design"].astype(str) + " / " + df["strategy"].astype(str)
-        else:
-            df["design"] = df["strategy"].astype(str)
-    if "design" not in df.columns:
-        df["design"] = "design"
+        strategy = df["strategy"].astype(str)
+        df["curve"] = design + " / " + strategy if design.nunique() > 1 else strategy
+    else:
+        df["curve"] = design
     return df
 
 
@@ -100,10 +100,10 @@ def sample_size_table(table: pd.DataFrame, target: float) -> pd.DataFrame:
     if not 0 < target < 1:
         raise ParameterError("target", target, "power target must be between 0 and 1")
     rows = []
-    for design, g in table.groupby("design", sort=False):
+    for curve, g in table.groupby("curve", sort=False):
         g = g.sort_values("n")
         hit = g.loc[g["power"] >= target]
-        row: dict[str, Any] = {"design": design, "target_power": target}
+        row: dict[str, Any] = {"design": curve, "target_power": target}
         if hit.empty:
             row.update(n=None, power=float(g["power"].max()), note=f"not reached up to n = {g['n'].max():g}")
         else:
@@ -123,9 +123,9 @@ def _needs_figure(table: pd.DataFrame):
     fig = new_figure(5.0 * len(cols), 4.0)
     axes = np.atleast_1d(fig.subplots(1, len(cols)))
     for ax, col in zip(axes, cols):
-        for i, (design, g) in enumerate(table.groupby("design", sort=False)):
+        for i, (curve, g) in enumerate(table.groupby("curve", sort=False)):
             g = g.sort_values("n")
-            ax.plot(g["n"], g[col], "o-", color=PALETTE[i % len(PALETTE)], label=str(design))
+            ax.plot(g["n"], g[col], "o-", color=PALETTE[i % len(PALETTE)], label=str(curve))
         ax.set_xlabel("Participants randomised")
         ax.set_ylabel({"events": "Mean number of events", "screened": "Mean number screened"}[col])
         ax.set_title({"events": "Events needed", "screened": "Screening needed"}[col], fontsize=10)
@@ -138,9 +138,9 @@ def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None =
                  title: str = "Monte Carlo power", settings: Mapping[str, Any] | None = None) -> PowerReport:
     """Build power.html: curves by sample size per design, events and screening, sample sizes, table."""
     df = standard_columns(table)
-    page = ReportPage(title=title, subtitle=f"{df['design'].nunique()} design(s), {len(df)} design points")
+    page = ReportPage(title=title, subtitle=f"{df['curve'].nunique()} designs compared, {len(df)} design points")
     curves = Section("curves", "Power by sample size")
-    curves.body = page.add_figure("power_curves", power_figure(df, target=target), "Power curves by design",
+    curves.body = page.add_figure("power_curves", power_figure(df, by="curve", target=target), "Power curves by design",
                                   "Fraction of simulated trials meeting the success criterion, ± 2 Monte Carlo SE.")
     page.sections.append(curves)
     needs = Section("needs", "Events and screening needed")
@@ -155,7 +155,8 @@ def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None =
                                  body=df_html(ss.reset_index())
                                  + '<p class="note">Smallest simulated sample size reaching the target; '
                                    "a finer grid or a sample-size search narrows it.</p>"))
-    page.sections.append(Section("table", "Operating characteristics (full table)", body=df_html(df)))
+    page.sections.append(Section("table", "Operating characteristics (full table)",
+                                 body=df_html(df.drop(columns="curve"))))
     if settings:
         page.sections.append(Section("settings", "Settings", body=key_values_html(settings)))
     page.sections.append(provenance_section(provenance))
