@@ -156,3 +156,13 @@ def test_power_table_as_written_by_the_engine_gives_one_curve_per_strategy():
     assert rep.sample_size(0.8).loc["enriched", "screened"] == 580
     ax = rep.page.figures["power_curves"].axes[0]
     assert [c.get_label() for c in ax.containers] == ["all-comers", "enriched"]
+
+
+def test_notebook_display_is_the_page_isolated_in_an_iframe(example_trial):
+    import html as html_lib
+
+    rep = trial_report(example_trial)
+    shown = rep._repr_html_()
+    assert shown.startswith("<iframe srcdoc=") and "<style>" not in shown  # escaped, so inert outside
+    inner = html_lib.unescape(shown.split('srcdoc="', 1)[1].rsplit('" style=', 1)[0])
+    assert inner == rep.html

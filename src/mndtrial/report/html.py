@@ -68,7 +68,7 @@ class TrialReport:
         return self.page.write(out_dir, filename, write_figures=write_figures)
 
     def _repr_html_(self) -> str:
-        return self.page.body_html()
+        return self.page.notebook_html()
 
 
 def _results_parts(results: Any) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:

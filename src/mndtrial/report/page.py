@@ -161,6 +161,11 @@ class ReportPage:
                 written[name] = [png, *save_figure(fig, folder, name, formats=("svg",))]
         return {"report": page, "figures": written}
 
+    def notebook_html(self, height_px: int = 800) -> str:
+        """The page in an iframe, so its CSS cannot restyle the notebook around it (Jupyter)."""
+        return (f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" '
+                f'style="width:100%;height:{height_px}px;border:1px solid #ddd"></iframe>')
+
     def section_keys(self, present: bool | None = None) -> list[str]:
         return [s.key for s in self.sections if present is None or s.present == present]
 

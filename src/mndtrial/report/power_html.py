@@ -93,7 +93,7 @@ class PowerReport:
         return self.page.write(out_dir, filename, figures_dir="figures", write_figures=write_figures)
 
     def _repr_html_(self) -> str:
-        return self.page.body_html()
+        return self.page.notebook_html()
 
 
 def sample_size_table(table: pd.DataFrame, target: float) -> pd.DataFrame:
