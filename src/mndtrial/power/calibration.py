@@ -1,7 +1,7 @@
 """Calibration over thousands of simulated trials, with the batch engine.
 
 `mndtrial.sim.calibration` computes the calibration statistics trial by trial with the analysis
-module (`CoxModel`, `SlopeAnalysis`), which takes about a second of mixed-model fitting per
+module (`CoxModel`, `SlopeAnalysis`), which takes 1-2 s of mixed-model fitting per
 trial. This module computes the same table — same columns, same trials, same NaN rule — with
 `mndtrial.batch.BatchCox` (Efron ties, equal to lifelines per trial) and
 `mndtrial.batch.BatchSlopes` (the same REML random-intercept-and-slope model, equal to

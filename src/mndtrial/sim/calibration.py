@@ -6,7 +6,7 @@ Treg response). The model-based statistics are computed by the analysis module, 
 exactly as `mndtrial analyze` reports them: hazard ratios by `mndtrial.analysis.cox.CoxModel`
 (unadjusted, Efron ties, lifelines as R `coxph`), ALSFRS-R slopes by
 `mndtrial.analysis.function.SlopeAnalysis` (random intercept and slope, REML, matched to lme4).
-That costs about a second of mixed-model fitting per trial, so this route suits a handful of
+That costs 1-2 s of mixed-model fitting per trial, so this route suits a handful of
 trials; `mndtrial.power.calibration` computes the same table over thousands of trials with the
 batch engine (`mndtrial.batch`), and a test shows that the two routes agree.
 """
