@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 from lifelines import CoxPHFitter
 from lifelines.datasets import load_lung, load_rossi
 
@@ -121,3 +122,32 @@ def test_ph_test_flags_a_crossing_hazard_and_not_a_proportional_one():
         d = pd.DataFrame({"time_days": cens, "event": (times <= 700).astype(int), "treatment": trt.astype(float)})
         p = fit_cox(d, ["treatment"]).ph_test.loc["treatment", "p"]
         assert (p < 1e-4) if expect_small else (p > 0.01)
+
+
+def _efron_loglik(beta: float, time: np.ndarray, event: np.ndarray, x: np.ndarray) -> float:
+    """Efron partial log-likelihood of one covariate, written out loop by loop (the slow version)."""
+    ll = 0.0
+    for t in np.unique(time[event == 1]):
+        dead, at_risk = (time == t) & (event == 1), time >= t
+        d = dead.sum()
+        s_risk, s_dead = np.exp(beta * x[at_risk]).sum(), np.exp(beta * x[dead]).sum()
+        ll += beta * x[dead].sum() - sum(np.log(s_risk - k / d * s_dead) for k in range(d))
+    return ll
+
+
+def test_near_null_hazard_ratio_is_the_maximum_not_lifelines_early_stop():
+    # Near HR = 1 the likelihood is flat and lifelines' default relative log-likelihood rule
+    # stops its damped Newton steps short (here by ~5e-6 in log HR); fit_cox must reach the maximum.
+    rng = np.random.default_rng(14)
+    time = np.ceil(rng.exponential(300, 40))
+    event = (time <= 640).astype(int)
+    d = pd.DataFrame({"time_days": np.minimum(time, 640), "event": event, "treatment": np.repeat([0.0, 1.0], 20)})
+    coef = float(fit_cox(d, ["treatment"], ph_test=False).summary.loc["treatment", "coef"])
+    h = 1e-5
+    score = (_efron_loglik(coef + h, d.time_days.to_numpy(), event, d.treatment.to_numpy())
+             - _efron_loglik(coef - h, d.time_days.to_numpy(), event, d.treatment.to_numpy())) / (2 * h)
+    assert abs(score) < 1e-6
+    statsmodels = sm.PHReg(d["time_days"], d[["treatment"]], status=d["event"], ties="efron").fit()
+    assert coef == pytest.approx(float(statsmodels.params[0]), abs=1e-8)
+    default = CoxPHFitter().fit(d, "time_days", "event", fit_options={"precision": 1e-12}).params_["treatment"]
+    assert abs(default - coef) > 1e-6  # the case does exercise the early stop

@@ -2,24 +2,31 @@
 
 Per-trial statistics over a `TrialBatch`, compared with the figures in the evidence file
 (placebo decline, deaths by day 640, CSF-pNfH distribution; the MIROCALS results; the IMODALS
-Treg response). Hazard ratios use lifelines' `CoxPHFitter` (Efron ties, as R `coxph`); ALSFRS-R
-slopes are per-participant least-squares slopes. These are stand-ins until the analysis module's
-estimators (survival, ALSFRS-R mixed model) and the batch engine can compute the same statistics.
+Treg response). The model-based statistics are computed by the analysis module, trial by trial,
+exactly as `mndtrial analyze` reports them: hazard ratios by `mndtrial.analysis.cox.CoxModel`
+(unadjusted, Efron ties, lifelines as R `coxph`), ALSFRS-R slopes by
+`mndtrial.analysis.function.SlopeAnalysis` (random intercept and slope, REML, matched to lme4).
+That costs 1-2 s of mixed-model fitting per trial, so this route suits a handful of
+trials; `mndtrial.power.calibration` computes the same table over thousands of trials with the
+batch engine (`mndtrial.batch`), and a test shows that the two routes agree.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ..analysis.cox import CoxModel
+from ..analysis.function import SlopeAnalysis
 from ..data.batch import TrialBatch
-from ..data.schema import DAYS_PER_MONTH
+from ..data.trial import Trial
+from ..errors import AnalysisError
 
-__all__ = ["subject_slopes", "placebo_statistics", "mirocals_statistics", "imodals_treg_statistics",
-           "Target", "PLACEBO_TARGETS", "MIROCALS_TARGETS", "IMODALS_TARGETS", "calibration_table"]
+__all__ = ["placebo_statistics", "mirocals_statistics", "imodals_treg_statistics", "placebo_descriptives",
+           "mirocals_descriptives", "pnfh_groups", "Target", "PLACEBO_TARGETS", "MIROCALS_TARGETS",
+           "IMODALS_TARGETS", "MIROCALS_COLUMNS", "PLACEBO_COLUMNS", "calibration_table"]
 
 PNFH_LOW, PNFH_HIGH = 750.0, 3700.0  # E:L23-24
 
@@ -55,30 +62,22 @@ MIROCALS_TARGETS = (
     Target("hr_high_pnfh", 1.37, "E:L24-25"),
     Target("slope_reduction_low_pnfh", 0.23, "E:L28, E:L82-83"),
 )
+MIROCALS_COLUMNS = tuple(t.statistic for t in MIROCALS_TARGETS)
+PLACEBO_COLUMNS = (*(t.statistic for t in PLACEBO_TARGETS), "pnfh_median")
 IMODALS_TARGETS = (
     Target("treg_diff_il2_1miu", 2.96, "E:L39-40", "mean", 0.2),
     Target("treg_diff_il2_2miu", 6.15, "E:L39-40", "mean", 0.2),
 )
 
 
-def subject_slopes(alsfrs: pd.DataFrame) -> pd.DataFrame:
-    """Least-squares ALSFRS-R decline per participant (points/month, positive = worse).
+def pnfh_groups(participants: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of MIROCALS's low (750-3700 pg/mL, both included) and high (> 3700) CSF-pNfH groups.
 
-    Participants with fewer than two visits have no slope (left out of the result).
-    Columns: trial, subject, slope_per_month, visits.
+    Participants without a measurement are in neither.
     """
-    df = alsfrs[["trial", "subject", "day", "total"]]
-    x = df["day"].to_numpy() / DAYS_PER_MONTH
-    y = df["total"].to_numpy(dtype=float)
-    keys = [df["trial"].to_numpy(), df["subject"].to_numpy()]
-    g = pd.DataFrame({"trial": keys[0], "subject": keys[1], "x": x, "y": y, "xx": x * x, "xy": x * y})
-    s = g.groupby(["trial", "subject"], sort=False).agg(n=("x", "size"), x=("x", "sum"), y=("y", "sum"),
-                                                         xx=("xx", "sum"), xy=("xy", "sum"))
-    sxx = s["xx"] - s["x"] ** 2 / s["n"]
-    sxy = s["xy"] - s["x"] * s["y"] / s["n"]
-    ok = (s["n"] >= 2) & (sxx > 0)
-    out = pd.DataFrame({"slope_per_month": -(sxy[ok] / sxx[ok]), "visits": s["n"][ok]}).reset_index()
-    return out
+    pnfh = participants["csf_pnfh"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (pnfh >= PNFH_LOW) & (pnfh <= PNFH_HIGH), pnfh > PNFH_HIGH
 
 
 def _with_arm(batch: TrialBatch, df: pd.DataFrame) -> pd.DataFrame:
@@ -86,19 +85,16 @@ def _with_arm(batch: TrialBatch, df: pd.DataFrame) -> pd.DataFrame:
     return df.merge(batch.participants[cols], on=["trial", "subject"], how="left")
 
 
-def placebo_statistics(batch: TrialBatch, control: str = "placebo") -> pd.DataFrame:
-    """Per trial, in the control arm: mean slope, proportion dead by the horizon, CSF-pNfH bands."""
+def placebo_descriptives(batch: TrialBatch, control: str = "placebo") -> pd.DataFrame:
+    """Per trial, in the control arm: proportion dead by day 640, CSF-pNfH bands (of those measured), median."""
     surv = _with_arm(batch, batch.survival)
     surv = surv[surv["arm"] == control]
-    slopes = _with_arm(batch, subject_slopes(batch.alsfrs))
-    slopes = slopes[slopes["arm"] == control]
     parts = batch.participants[batch.participants["arm"] == control]
     pnfh = parts["csf_pnfh"]
     bands = pd.DataFrame({"trial": parts["trial"], "measured": pnfh.notna(), "below": pnfh < PNFH_LOW,
                           "mid": (pnfh >= PNFH_LOW) & (pnfh <= PNFH_HIGH), "above": pnfh > PNFH_HIGH})
     b = bands.groupby("trial")[["measured", "below", "mid", "above"]].sum()
     return pd.DataFrame({
-        "slope_per_month": slopes.groupby("trial")["slope_per_month"].mean(),
         "dead_by_day_640": surv.assign(dead=(surv["event"] == 1) & (surv["time_days"] <= 640))
                                .groupby("trial")["dead"].mean(),
         "pnfh_below_750": b["below"] / b["measured"], "pnfh_750_3700": b["mid"] / b["measured"],
@@ -107,40 +103,90 @@ def placebo_statistics(batch: TrialBatch, control: str = "placebo") -> pd.DataFr
     })
 
 
-def _cox_hr(df: pd.DataFrame) -> float:
-    """Unadjusted hazard ratio of IL-2 vs placebo (lifelines CoxPHFitter, Efron ties)."""
-    from lifelines import CoxPHFitter
-
-    data = pd.DataFrame({"time": df["time_days"].to_numpy(), "event": df["event"].to_numpy(),
-                         "il2": (df["arm"] != "placebo").to_numpy(dtype=float)})
-    if data["event"].sum() == 0 or data["il2"].nunique() < 2:
-        return np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = CoxPHFitter().fit(data, duration_col="time", event_col="event")
-    return float(np.exp(fit.params_["il2"]))
-
-
-def mirocals_statistics(batch: TrialBatch, active: str = "il2_2miu") -> pd.DataFrame:
-    """Per trial: alive by arm, HR overall and by CSF-pNfH group, share low, low-group slope reduction."""
+def mirocals_descriptives(batch: TrialBatch, active: str = "il2_2miu", control: str = "placebo") -> pd.DataFrame:
+    """Per trial: participants alive at the end in each arm, share of the low CSF-pNfH group (of those measured)."""
     surv = _with_arm(batch, batch.survival)
-    surv = surv[surv["arm"].isin(["placebo", active])]
-    slopes = _with_arm(batch, subject_slopes(batch.alsfrs))
-    rows = []
-    for trial, s in surv.groupby("trial", sort=True):
-        low = (s["csf_pnfh"] >= PNFH_LOW) & (s["csf_pnfh"] <= PNFH_HIGH)
-        high = s["csf_pnfh"] > PNFH_HIGH
-        sl = slopes[(slopes["trial"] == trial) & slopes["csf_pnfh"].between(PNFH_LOW, PNFH_HIGH)]
-        m = sl.groupby("arm", observed=True)["slope_per_month"].mean()
-        rows.append({
-            "trial": trial,
-            "alive_il2": int((s["event"][s["arm"] == active] == 0).sum()),
-            "alive_placebo": int((s["event"][s["arm"] == "placebo"] == 0).sum()),
-            "hr_all": _cox_hr(s), "hr_low_pnfh": _cox_hr(s[low]), "hr_high_pnfh": _cox_hr(s[high]),
-            "fraction_low_pnfh": float(low.sum() / s["csf_pnfh"].notna().sum()),  # of those measured
-            "slope_reduction_low_pnfh": float((m["placebo"] - m[active]) / m["placebo"]),
-        })
-    return pd.DataFrame(rows).set_index("trial")
+    surv = surv[surv["arm"].isin([control, active])]
+    alive = (surv["event"] == 0).groupby([surv["trial"], surv["arm"].astype(str)]).sum().unstack("arm")
+    low, _ = pnfh_groups(surv)
+    measured = surv["csf_pnfh"].notna()
+    share = pd.Series(low, index=surv.index).groupby(surv["trial"]).sum() / measured.groupby(surv["trial"]).sum()
+    return pd.DataFrame({"alive_il2": alive[active].astype(int), "alive_placebo": alive[control].astype(int),
+                         "fraction_low_pnfh": share})
+
+
+def _hazard_ratio(trial: Trial | None) -> float:
+    """Unadjusted HR (active vs control) as `analyze` reports it; NaN when it has no estimate."""
+    if trial is None:
+        return np.nan
+    try:
+        return float(CoxModel(ph_test=False).fit(trial).result_.summary.loc["treatment", "hr"])
+    except AnalysisError:  # e.g. no deaths in one arm: no finite HR, counted as missing in the table
+        return np.nan
+
+
+def _slope_fit(trial: Trial | None):
+    """`SlopeAnalysis` of the whole `trial` (one population), or None when the model cannot be fitted."""
+    if trial is None:
+        return None
+    try:
+        fit = SlopeAnalysis().fit(trial).result_.overall
+    except AnalysisError:
+        return None
+    return fit if fit.lmm.converged else None
+
+
+def _subgroup(trial: Trial, mask: np.ndarray, label: str) -> Trial | None:
+    ids = trial.participants["subject_id"][mask]
+    arms = set(trial.participants["arm"][mask])
+    return trial.select(ids, name=f"{trial.info.name} [{label}]") if len(arms) == len(trial.info.arm_names) else None
+
+
+def _two_arms(trial: Trial, active: str, control: str) -> Trial:
+    if set(trial.info.arm_names) == {control, active}:
+        return trial
+    ids = trial.participants["subject_id"][trial.participants["arm"].isin([control, active])]
+    return trial.select(ids)
+
+
+def placebo_statistics(batch: TrialBatch, control: str = "placebo", active: str | None = None) -> pd.DataFrame:
+    """Per trial: `placebo_descriptives` and the control arm's ALSFRS-R decline (points/month).
+
+    The decline is minus the control-arm slope of `SlopeAnalysis` on the whole trial (arm ×
+    months, random intercept and slope; `active` picks the comparison arm when there are several).
+    """
+    rows = {}
+    for i in batch.trial_index:
+        trial = batch.trial(int(i))
+        arm = active or next(a for a in trial.info.arm_names if a != control)
+        fit = _slope_fit(_two_arms(trial, arm, control))
+        rows[int(i)] = np.nan if fit is None else -float(fit.arms.loc[control, "estimate"])
+    slope = pd.Series(rows, name="slope_per_month", dtype=float)
+    return placebo_descriptives(batch, control).join(slope.rename_axis("trial"), how="left")[list(PLACEBO_COLUMNS)]
+
+
+def mirocals_statistics(batch: TrialBatch, active: str = "il2_2miu", control: str = "placebo") -> pd.DataFrame:
+    """Per trial: alive by arm, HR overall and by CSF-pNfH group, share low, low-group slope reduction.
+
+    Slope reduction = (slope_control − slope_active) / slope_control, the slope ratio of
+    `SlopeAnalysis` on the low CSF-pNfH group (MIROCALS's "23% decrease in the rate of change").
+    A statistic without an estimate in a trial (no deaths in an arm, a mixed model that does not
+    converge) is NaN; `calibration_table` reports how many.
+    """
+    rows = {}
+    for i in batch.trial_index:
+        trial = _two_arms(batch.trial(int(i)), active, control)
+        low, high = pnfh_groups(trial.participants)
+        low_trial = _subgroup(trial, low, "CSF-pNfH 750-3700")
+        slopes = _slope_fit(low_trial)
+        rows[int(i)] = {
+            "hr_all": _hazard_ratio(trial), "hr_low_pnfh": _hazard_ratio(low_trial),
+            "hr_high_pnfh": _hazard_ratio(_subgroup(trial, high, "CSF-pNfH > 3700")),
+            "slope_reduction_low_pnfh": np.nan if slopes is None
+            else float(slopes.comparisons.loc[(active, "slope_ratio"), "estimate"])}
+    model = pd.DataFrame.from_dict(rows, orient="index").rename_axis("trial")
+    return mirocals_descriptives(batch, active, control).join(model, how="left")[list(MIROCALS_COLUMNS)]
+
 
 
 def imodals_treg_statistics(batch: TrialBatch, day: float = 5.0) -> pd.DataFrame:
@@ -156,10 +202,15 @@ def imodals_treg_statistics(batch: TrialBatch, day: float = 5.0) -> pd.DataFrame
 
 
 def calibration_table(stats: pd.DataFrame, targets: tuple[Target, ...]) -> pd.DataFrame:
-    """Published figure vs the simulated distribution (mean, 10th, 50th, 90th percentile) and pass/fail."""
+    """Published figure vs the simulated distribution (mean, 10th, 50th, 90th percentile) and pass/fail.
+
+    `trials` counts the trials with an estimate, `missing` those without (NaN: no finite
+    estimate in that trial); the percentiles are over the former.
+    """
     rows = []
     for t in targets:
-        x = stats[t.statistic].dropna().to_numpy()
+        column = stats[t.statistic]
+        x = column.dropna().to_numpy()
         q10, q50, q90 = np.percentile(x, [10, 50, 90])
         if t.rule == "central80":
             ok = q10 <= t.published <= q90
@@ -167,6 +218,7 @@ def calibration_table(stats: pd.DataFrame, targets: tuple[Target, ...]) -> pd.Da
             ok = abs(x.mean() - t.published) <= t.tolerance
         rows.append({"statistic": t.statistic, "published": t.published, "source": t.source,
                      "sim_mean": x.mean(), "sim_p10": q10, "sim_median": q50, "sim_p90": q90,
-                     "trials": len(x), "rule": t.rule if t.rule == "central80" else f"|mean - published| <= {t.tolerance:g}",
+                     "trials": len(x), "missing": int(column.isna().sum()),
+                     "rule": t.rule if t.rule == "central80" else f"|mean - published| <= {t.tolerance:g}",
                      "pass": bool(ok)})
     return pd.DataFrame(rows)
