@@ -151,3 +151,10 @@ def test_near_null_hazard_ratio_is_the_maximum_not_lifelines_early_stop():
     assert coef == pytest.approx(float(statsmodels.params[0]), abs=1e-8)
     default = CoxPHFitter().fit(d, "time_days", "event", fit_options={"precision": 1e-12}).params_["treatment"]
     assert abs(default - coef) > 1e-6  # the case does exercise the early stop
+
+
+def test_results_before_fit_are_a_clear_error():
+    from mndtrial.analysis.estimator import NotFittedError
+
+    with pytest.raises(NotFittedError, match="CoxModel: not fitted yet"):
+        CoxModel().summary

@@ -33,6 +33,7 @@ from scipy import stats
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ._common import control_and_active, html_table, json_safe
+from .estimator import FittedEstimator
 
 __all__ = ["CAFS", "CAFSResult", "pairwise_scores", "finkelstein_schoenfeld", "cafs_inputs"]
 
@@ -208,7 +209,7 @@ class CAFSResult:
         return html_table(f"CAFS (horizon {self.horizon_days:g} days)", self.comparisons)
 
 
-class CAFS:
+class CAFS(FittedEstimator):
     """Combined assessment of function and survival with the Finkelstein–Schoenfeld test.
 
     `horizon_days` defaults to the trial's horizon (else the longest follow-up); `strata` are
@@ -268,13 +269,6 @@ class CAFS:
                                   comparisons=comparisons, scores=pd.concat(score_tables, ignore_index=True),
                                   n_without_baseline=int(people["baseline"].isna().sum()))
         return self
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return self.result_.summary
-
-    def to_dict(self) -> dict:
-        return self.result_.to_dict()
 
 
 def _scores_for(people: pd.DataFrame, visits: pd.DataFrame) -> np.ndarray:

@@ -25,6 +25,7 @@ from scipy import stats
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .frame import ArmContrast, SurvivalFrame, jsonable, survival_frame
+from .estimator import FittedEstimator
 
 __all__ = ["CoxResult", "CoxModel", "fit_cox", "monotone_terms"]
 
@@ -197,7 +198,7 @@ def _ph_test(cph: CoxPHFitter, df: pd.DataFrame) -> tuple[pd.DataFrame | None, s
     return table, None
 
 
-class CoxModel:
+class CoxModel(FittedEstimator):
     """Cox model of a trial: treatment (active vs control) plus covariates, optional strata.
 
     Example:
@@ -224,9 +225,6 @@ class CoxModel:
         self.frame_: SurvivalFrame = frame
         self.result_ = fit_cox_frame(frame, alpha=self.alpha, ph_test=self.ph_test, label=self.label)
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.result_.to_dict()
 
 
 def fit_cox_frame(frame: SurvivalFrame, alpha: float = 0.05, ph_test: bool = True, label: str = "cox",

@@ -29,6 +29,7 @@ from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
 from ._common import Subgroups, control_and_active, html_table, json_safe, resolve_subgroups
 from .lmm import MixedModelFit, fit_random_slope_lmm, wald
+from .estimator import FittedEstimator
 
 __all__ = ["SlopeAnalysis", "SlopeFit", "SlopeResult", "slope_frame", "slope_interaction_test"]
 
@@ -145,7 +146,7 @@ class SlopeResult:
         return html_table("ALSFRS-R slope (linear mixed model, REML)", self.summary, notes)
 
 
-class SlopeAnalysis:
+class SlopeAnalysis(FittedEstimator):
     """ALSFRS-R slope per arm, slope difference and slope ratio, overall and per subgroup.
 
     Parameters: `covariates` (participants columns; categorical ones are dummy-coded),
@@ -182,16 +183,6 @@ class SlopeAnalysis:
             fits.append(self._fit_population(sub, label, horizon))
         self.result_ = SlopeResult(fits=tuple(fits), covariates=self.covariates, level=self.level)
         return self
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return self.result_.summary
-
-    def to_dict(self) -> dict:
-        return self.result_.to_dict()
-
-    def _repr_html_(self) -> str:
-        return self.result_._repr_html_() if hasattr(self, "result_") else "<p>SlopeAnalysis (not fitted)</p>"
 
     def _fit_population(self, trial: Trial, label: str, horizon: float | None) -> SlopeFit:
         control, active = control_and_active(trial, f"{ANALYSIS} ({label})")

@@ -32,6 +32,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ._common import control_and_active, html_table, json_safe
 from .lmm import MixedModelFit, fit_random_slope_lmm, wald
+from .estimator import FittedEstimator
 
 __all__ = ["TregAnalysis", "TregResult", "treg_changes"]
 
@@ -115,7 +116,7 @@ class TregResult:
                           self.ancova, self.notes)
 
 
-class TregAnalysis:
+class TregAnalysis(FittedEstimator):
     """Treg pharmacodynamics from the biomarkers table.
 
     Parameters: `analyte`, `visit_days` (nominal visit days; default each distinct day),
@@ -158,13 +159,6 @@ class TregAnalysis:
                                   mixed=mixed, mixed_fit=mixed_fit, dose_response=dose_response,
                                   notes=tuple(notes), excluded=excluded)
         return self
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return self.result_.summary
-
-    def to_dict(self) -> dict:
-        return self.result_.to_dict()
 
 
 def _by_visit(data: pd.DataFrame, arms: list[str], level: float) -> pd.DataFrame:
