@@ -28,10 +28,10 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Aria
 header{background:#1d3557;color:#fff;padding:18px 32px}
 header h1{margin:0 0 4px 0;font-size:1.5em} header p{margin:0;opacity:.85}
 main{max-width:1100px;margin:0 auto;padding:8px 32px 48px}
-nav{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 16px;margin:16px 0}
+nav{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 16px;margin:16px 0;display:flex;flex-wrap:wrap;row-gap:4px}
 nav a{margin-right:14px;color:#1d3557;text-decoration:none;white-space:nowrap}
 nav a.missing{color:#999;text-decoration:line-through}
-section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:12px 20px;margin:16px 0}
+section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:12px 20px;margin:16px 0;overflow-x:auto}
 h2{font-size:1.2em;border-bottom:2px solid #e9eef5;padding-bottom:4px;color:#1d3557}
 h3{font-size:1.0em;margin-bottom:4px}
 table{border-collapse:collapse;margin:8px 0 12px;font-size:.88em}
