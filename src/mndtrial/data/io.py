@@ -90,7 +90,11 @@ def read_trial(path: str | Path) -> "Trial":
     """Read a trial folder and validate it; raise `TrialDataError` listing every problem.
 
     Example:
-        >>> trial = read_trial("examples/mini-trial")   # doctest: +SKIP
+        >>> import tempfile
+        >>> from mndtrial.data.example import example_trial
+        >>> folder = example_trial().write(tempfile.mkdtemp())
+        >>> read_trial(folder).n_participants
+        60
     """
     from .trial import Trial
 

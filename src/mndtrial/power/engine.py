@@ -92,7 +92,7 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
         >>> from mndtrial.power import ExponentialDesign, power, logrank_analysis
         >>> res = power(ExponentialDesign(n_per_arm=100, hazard_ratio=0.7), logrank_analysis(),
         ...             n_trials=40, seed=1, n_workers=1)
-        >>> 0 <= res.table.loc[0, "power"] <= 1
+        >>> bool(0 <= res.table.loc[0, "power"] <= 1)
         True
     """
     points = _points(design, analysis)

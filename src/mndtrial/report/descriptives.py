@@ -47,7 +47,7 @@ def consort_flow(trial: Trial, horizon_days: float | None = None) -> pd.DataFram
 
     Example:
         >>> from mndtrial.data.example import example_trial
-        >>> consort_flow(example_trial()).loc["total", "randomised"]
+        >>> int(consort_flow(example_trial()).loc["total", "randomised"])
         60
     """
     horizon = trial.info.horizon_days if horizon_days is None else float(horizon_days)

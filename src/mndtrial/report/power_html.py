@@ -12,7 +12,7 @@ Example:
     ...                       "mcse": [0.02, 0.02, 0.02, 0.01], "events": [70, 140, 60, 120],
     ...                       "screened": [200, 400, 290, 580]})
     >>> rep = power_report(table)
-    >>> rep.sample_size(0.8).loc["enriched", "n"]
+    >>> int(rep.sample_size(0.8).loc["enriched", "n"])
     400
 """
 
