@@ -38,3 +38,16 @@ def test_unknown_design_is_a_clear_error(tmp_path):
     r = _cli("simulate", "--design", "nope", "--seed", "1", "--out", str(tmp_path))
     assert r.returncode == 1
     assert "--design" in r.stderr and "mirocals" in r.stderr
+
+
+def test_incomplete_parameter_file_is_a_clear_error_not_a_traceback(tmp_path):
+    from importlib import resources
+
+    text = resources.files("mndtrial.sim").joinpath("parameters.toml").read_text()
+    lines = [ln for ln in text.splitlines() if not ln.startswith("age_sd_years")]
+    assert len(lines) == len(text.splitlines()) - 1
+    path = tmp_path / "p.toml"
+    path.write_text("\n".join(lines))
+    r = _cli("simulate", "--seed", "1", "--parameters", str(path), "--out", str(tmp_path / "out"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "cohort.age_sd_years" in r.stderr and "missing" in r.stderr

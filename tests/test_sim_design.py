@@ -138,3 +138,19 @@ def test_user_parameter_file_reaches_the_preset(tmp_path):
     path.write_text(changed)
     assert mirocals(load_parameters(path)).attrition() == (0.19, 0.45)
     assert mirocals(load_parameters(path)).dropout_weibull != mirocals().dropout_weibull
+
+
+def test_user_parameter_file_must_have_every_parameter_of_the_right_kind(tmp_path):
+    from importlib import resources
+
+    text = resources.files("mndtrial.sim").joinpath("parameters.toml").read_text()
+    path = tmp_path / "p.toml"
+    path.write_text("\n".join(ln for ln in text.splitlines() if not ln.startswith("hr_low_pnfh")))
+    with pytest.raises(ParameterError, match="drug.hr_low_pnfh"):
+        load_parameters(path)
+    path.write_text(text.replace("weibull_shape = { value = 2.0,", 'weibull_shape = { value = "2.0",'))
+    with pytest.raises(ParameterError, match="survival.weibull_shape"):
+        load_parameters(path)
+    # Only the designs a file needs: dropping the IMODALS section is fine.
+    path.write_text(text.split("[designs.imodals]")[0])
+    assert mirocals(load_parameters(path)).n_randomised == 220

@@ -103,6 +103,37 @@ def _set(values: dict, dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__
+
+
+def _check_layout(values: dict, defaults: dict, prefix: str) -> None:
+    """A user's parameter file must have every parameter of the shipped file, of the same kind
+    (a missing one would otherwise surface as a KeyError deep inside the simulator). Extra
+    sections (e.g. another `[designs.<name>]`) are allowed."""
+    missing = []
+    for key, default in defaults.items():
+        name = f"{prefix}{key}"
+        if key not in values:
+            if prefix == "designs.":
+                continue  # a file may define only the designs it needs
+            missing.append(name)
+        elif isinstance(default, dict):
+            if not isinstance(values[key], dict):
+                raise ParameterError(name, values[key], "must be a section, as in the shipped parameters.toml")
+            _check_layout(values[key], default, name + ".")
+        elif _kind(values[key]) != _kind(default):
+            raise ParameterError(name, values[key], f"must be a {_kind(default)}, as in the shipped parameters.toml")
+    if missing:
+        raise ParameterError(", ".join(missing), None,
+                             "missing from the parameter file (it needs every parameter of the shipped "
+                             "parameters.toml)")
+
+
 def load_parameters(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> SimParameters:
     """Read the parameter file (the shipped defaults if `path` is None) and apply overrides.
 
@@ -123,6 +154,8 @@ def load_parameters(path: str | Path | None = None, overrides: Mapping[str, Any]
     except tomllib.TOMLDecodeError as exc:
         raise ParameterError("path", where, f"not valid TOML: {exc}") from exc
     values, sources = _split(raw, "")
+    if path is not None:
+        _check_layout(values, load_parameters().values, "")
     for dotted, value in (overrides or {}).items():
         _set(values, dotted, value)
         node = sources
