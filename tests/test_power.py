@@ -148,6 +148,21 @@ def test_bad_parameters_are_refused():
         Population("low", "no_column", upper=1).mask(ExponentialDesign(n_per_arm=5).simulate_chunk(0, 1, 1))
 
 
+def test_declared_criteria_and_run_settings_are_checked_not_reinterpreted():
+    batch = ExponentialDesign(n_per_arm=5).simulate_chunk(0, 1, 1)
+    # A misspelt side was silently run as the one-sided rule (twice the intended two-sided error).
+    for sided in ("both", "two-sided", "2"):
+        with pytest.raises(ParameterError, match="sided"):
+            Criterion(Test("logrank"), alpha=0.05, sided=sided)
+    with pytest.raises(ParameterError, match="lower <= upper"):
+        Population("low", "csf_pnfh", lower=3700, upper=750)
+    with pytest.raises(ParameterError, match="numeric"):
+        Population("bulbar", "onset_site", lower=0, upper=1).mask(batch)
+    for bad in (dict(n_trials=2.5), dict(seed=-1), dict(seed=1.5), dict(chunk_size=0)):
+        with pytest.raises(ParameterError):
+            power(ExponentialDesign(n_per_arm=5), logrank_analysis(), **{"n_trials": 2, "n_workers": 1, **bad})
+
+
 def test_result_serialises(tmp_path):
     res = power(ExponentialDesign(n_per_arm=20), logrank_analysis(), n_trials=6, seed=1, n_workers=1)
     paths = res.write(tmp_path)

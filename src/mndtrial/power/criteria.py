@@ -40,12 +40,19 @@ class Population:
     lower: float = -np.inf
     upper: float = np.inf
 
+    def __post_init__(self) -> None:
+        if not self.lower <= self.upper:  # NaN bounds too: an empty group would give no test at all
+            raise ParameterError("population", (self.lower, self.upper), "needs lower <= upper")
+
     def mask(self, batch: TrialBatch) -> np.ndarray | None:
         if self.column is None:
             return None
         if self.column not in batch.participants.columns:
             raise ParameterError("population.column", self.column, "is not a participants column")
-        values = batch.participants[self.column].to_numpy(dtype=float, na_value=np.nan)
+        column = batch.participants[self.column]
+        if not pd.api.types.is_numeric_dtype(column):
+            raise ParameterError("population.column", self.column, "must be a numeric baseline column")
+        values = column.to_numpy(dtype=float, na_value=np.nan)
         # Participants without the biomarker belong to no biomarker group (reported in n_<group>).
         return (values >= self.lower) & (values <= self.upper)
 
@@ -143,6 +150,9 @@ class Criterion:
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
             raise ParameterError("alpha", self.alpha, "must be in (0, 1)")
+        # Anything else (e.g. "two-sided") would silently run the one-sided rule.
+        if self.sided not in ("one", "two"):
+            raise ParameterError("sided", self.sided, "must be 'one' or 'two'")
 
     def success(self, res: pd.DataFrame) -> np.ndarray:
         p = res["p_benefit"].to_numpy()

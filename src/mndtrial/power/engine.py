@@ -96,10 +96,9 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
         True
     """
     points = _points(design, analysis)
-    if n_trials < 1:
-        raise ParameterError("n_trials", n_trials, "must be at least 1")
-    if chunk_size < 1:
-        raise ParameterError("chunk_size", chunk_size, "must be at least 1")
+    for name, value, least in (("n_trials", n_trials, 1), ("chunk_size", chunk_size, 1), ("seed", seed, 0)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+            raise ParameterError(name, value, f"must be a whole number >= {least}")
     starts = list(range(0, n_trials, chunk_size))
     sizes = [min(chunk_size, n_trials - s) for s in starts]
     # Points that share a trial source (e.g. all-comers and stratified at the same n) share its
