@@ -49,3 +49,11 @@ def test_parse_vary():
     assert parse_vary("n=300") == [300]
     with pytest.raises(ParameterError):
         parse_vary("n=600:200:100")
+
+
+def test_scheduler_without_the_dask_backend_is_refused_not_ignored(tmp_path):
+    # The run used to go ahead on local processes, the scheduler address silently unused.
+    r = _cli("power", "--scheduler", "tcp://127.0.0.1:8786", "--designs", "all-comers", "--vary", "n=40",
+             "--n-trials", "2", "--no-slope", "--workers", "1", "--out", str(tmp_path))
+    assert r.returncode == 1 and "dask" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "power.csv").exists()

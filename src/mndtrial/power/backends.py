@@ -40,6 +40,8 @@ def run_chunks(tasks: Sequence[Task], sizes: Sequence[int], backend: str = "loca
     """Run `fn(*args)` for every task; results in task order. `sizes` feeds the progress bar."""
     if backend not in BACKENDS:
         raise ParameterError("backend", backend, f"must be one of {BACKENDS}")
+    if client is not None and backend != "dask":  # else a scheduler address would be ignored silently
+        raise ParameterError("client", client, "a Dask client or scheduler address needs backend='dask'")
     if n_workers is not None and n_workers < 1:
         raise ParameterError("n_workers", n_workers, "must be at least 1")
     results: list[Any] = [None] * len(tasks)
