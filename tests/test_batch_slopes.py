@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,3 +134,11 @@ def test_equals_the_single_trial_route_of_the_analysis_module():
         assert res.slope_difference_per_month[i] == pytest.approx(fit.params["months_active"], abs=1e-4)
         se = np.sqrt(fit.cov_params.loc["months_active", "months_active"])
         assert res.slope_difference_se[i] == pytest.approx(se, abs=1e-4)
+
+
+def test_missing_alsfrs_values_are_a_clear_error():
+    b = DESIGN.simulate_chunk(0, 2, seed=3)
+    a = b.alsfrs.copy()
+    a.loc[5, "total"] = np.nan
+    with pytest.raises(AnalysisError, match="missing day or total"):
+        slopes_batch(dataclasses.replace(b, alsfrs=a))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from batch_reference import lifelines_cox, logrank_references, survival_frame
 from mndtrial.batch import BatchCox, cox_batch, logrank_batch, survival_at_horizon
 from mndtrial.data import TrialBatch
-from mndtrial.errors import AnalysisError, ParameterError
+from mndtrial.errors import AnalysisError, ParameterError, TrialDataError
 from mndtrial.power.exponential import ExponentialDesign
 
 # Weekly time grid: many tied event times, so Efron's correction matters.
@@ -201,3 +203,16 @@ def test_integer_key_order_equals_lexsort_order():
     fast = _risk_order(tb, time, event)
     np.testing.assert_array_equal(fast, np.lexsort((-event, -time, tb)))
     np.testing.assert_array_equal(_risk_order(tb, time + 0.5, event), np.lexsort((-event, -time - 0.5, tb)))
+
+
+def test_missing_times_or_events_are_refused_not_left_out(batch):
+    # A NaN time used to drop out of every risk set: the log-rank and Cox statistics of its
+    # trial were computed without that participant, silently.
+    for column, value in (("time_days", np.nan), ("time_days", -1.0), ("event", 2)):
+        s = batch.survival.copy()
+        s[column] = s[column].astype(float)
+        s.loc[5, column] = value
+        broken = dataclasses.replace(batch, survival=s)
+        for estimator in (logrank_batch, cox_batch, lambda b: survival_at_horizon(b, 300.0)):
+            with pytest.raises(TrialDataError, match="time_days"):
+                estimator(broken)

@@ -127,9 +127,16 @@ def survival_arrays(batch: TrialBatch, active_arm: str | None = None,
     _check_aligned(batch)
     group, keep = treatment_indicator(batch, active_arm, subset)
     s = batch.survival
-    arrays = SurvivalArrays(trial=s["trial"].to_numpy()[keep] - batch.first_trial,
-                            time=s["time_days"].to_numpy(dtype=float)[keep],
-                            event=s["event"].to_numpy(dtype=float)[keep],
+    time = s["time_days"].to_numpy(dtype=float, na_value=np.nan)[keep]
+    event = s["event"].to_numpy(dtype=float, na_value=np.nan)[keep]
+    # A TrialBatch is not validated row by row: a NaN time would otherwise fall out of every risk
+    # set and the trial's statistics would be computed without it, silently.
+    bad = ~((time >= 0) & np.isfinite(time) & ((event == 0) | (event == 1)))
+    if bad.any():
+        raise TrialDataError([Problem(table="survival", rule="time_event",
+                                      message=f"{int(bad.sum())} rows have a missing or negative time_days or an "
+                                              "event other than 0/1")])
+    arrays = SurvivalArrays(trial=s["trial"].to_numpy()[keep] - batch.first_trial, time=time, event=event,
                             group=group[keep], n_trials=batch.n_trials)
     return arrays, keep
 

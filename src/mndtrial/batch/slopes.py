@@ -152,8 +152,11 @@ def _sufficient_statistics(batch: TrialBatch, active_arm, subset) -> dict:
         raise AnalysisError("slope analysis", "the batch has no ALSFRS-R table")
     group, keep = treatment_indicator(batch, active_arm, subset)
     row = _participant_rows(batch)
-    t = batch.alsfrs["day"].to_numpy(dtype=float) / DAYS_PER_MONTH
-    y = batch.alsfrs["total"].to_numpy(dtype=float)
+    t = batch.alsfrs["day"].to_numpy(dtype=float, na_value=np.nan) / DAYS_PER_MONTH
+    y = batch.alsfrs["total"].to_numpy(dtype=float, na_value=np.nan)
+    missing = ~(np.isfinite(t) & np.isfinite(y))
+    if missing.any():  # else every fit of the chunk fails inside numpy's linear algebra
+        raise AnalysisError("slope analysis", f"{int(missing.sum())} ALSFRS-R rows have a missing day or total")
     m = len(batch.participants)
 
     def per_subject(w):
