@@ -239,3 +239,25 @@ def test_three_arm_trial_needs_the_active_arm_named(example_trial):
     assert out["survival"]["arms"] == {"control": "placebo", "active": "il2_1miu"}
     assert set(out["survival"]["kaplan_meier"]["arms"]) == {"placebo", "il2_1miu", "il2_2miu"}
     assert out["survival"]["logrank"]["groups"]["il2_1miu"]["n"] == int((parts.arm == "il2_1miu").sum())
+
+
+def test_open_ended_biomarker_range_is_written_to_results_json(tmp_path, example_trial):
+    # MIROCALS' CSF-pNfH groups, 750-3700 and > 3700 pg/mL, as ranges with an open upper bound:
+    # `inf` is valid TOML and a valid rule, so results.json (which has no infinity) must still be written
+    plan_text = PLAN + '[[biomarker_rules]]\nbiomarker = "csf_pnfh"\nranges = [[750, 3700], [3700, inf]]\n'
+    folder = example_trial.write(tmp_path / "trial")
+    (tmp_path / "plan.toml").write_text(plan_text)
+    result = CliRunner().invoke(app, ["analyze", str(folder), "--plan", str(tmp_path / "plan.toml"),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert data["plan"]["biomarker_rules"][0]["ranges"] == [[750.0, 3700.0], [3700.0, None]]
+    assert data["provenance"]["plan"]["biomarker_rules"][0]["ranges"] == [[750.0, 3700.0], [3700.0, None]]
+    # the groups themselves, against a direct count of the baseline values
+    pnfh = example_trial.participants["csf_pnfh"]
+    rows = {r["level"]: r for r in data["subgroups"] if r["variable"] == "csf_pnfh"}
+    assert rows["(3700, inf]"]["n"] == int((pnfh > 3700).sum())
+    assert rows["(750, 3700]"]["n"] == int(((pnfh > 750) & (pnfh <= 3700)).sum())
+    # plan.toml as run keeps the open bound, so the run repeats exactly
+    rerun = AnalysisPlan.from_toml(tmp_path / "out" / "plan.toml")
+    assert rerun.biomarker_rules[0].ranges == ((750.0, 3700.0), (3700.0, float("inf")))

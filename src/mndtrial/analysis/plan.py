@@ -280,7 +280,9 @@ class AnalysisResults:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "trial": self.trial, "plan": self.plan.to_dict(),
+        # JSON has no infinity: an open range bound (`ranges = [[3700, inf]]`) is written null there,
+        # as every other non-finite number in results.json; OUT/plan.toml keeps `inf`.
+        return {"schema_version": SCHEMA_VERSION, "trial": self.trial, "plan": jsonable(self.plan.to_dict()),
                 **self.sections, "provenance": self.provenance}
 
     def write_json(self, path: str | Path) -> Path:
