@@ -113,14 +113,15 @@ def run_cafs(trial: Trial, plan: "AnalysisPlan", config: CAFSConfig) -> dict[str
     if trial.alsfrs is None:
         return {"not_computed": "the trial has no alsfrs table"}
     horizon = plan.horizon_or_none(trial)
-    out = {"unstratified": CAFS(horizon_days=horizon).fit(trial).to_dict()}
+    # the plan's endpoint (event_types) decides what a death is here too, as in the survival section
+    out = {"unstratified": CAFS(horizon_days=horizon, event_types=plan.event_types).fit(trial).to_dict()}
     strata = plan.strata_for(trial)
     if not config.stratified:
         out["stratified"] = {"not_computed": "stratified = false in the plan"}
     elif not strata:
         out["stratified"] = {"not_computed": "no strata in the plan or the trial"}
     else:
-        out["stratified"] = CAFS(horizon_days=horizon, strata=strata).fit(trial).to_dict()
+        out["stratified"] = CAFS(horizon_days=horizon, strata=strata, event_types=plan.event_types).fit(trial).to_dict()
     return out
 
 
