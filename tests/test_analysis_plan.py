@@ -261,3 +261,14 @@ def test_open_ended_biomarker_range_is_written_to_results_json(tmp_path, example
     # plan.toml as run keeps the open bound, so the run repeats exactly
     rerun = AnalysisPlan.from_toml(tmp_path / "out" / "plan.toml")
     assert rerun.biomarker_rules[0].ranges == ((750.0, 3700.0), (3700.0, float("inf")))
+
+
+def test_unknown_stratum_is_reported_as_a_strata_error(example_trial):
+    # the plan setting that is wrong is `strata`; the error must not send the user to `covariates`
+    plan = AnalysisPlan.from_toml_text('strata = ["nosuch"]\n')
+    with pytest.raises(ParameterError) as err:
+        plan.run(example_trial)
+    assert err.value.parameter == "strata" and err.value.value == "nosuch"
+    with pytest.raises(ParameterError) as err:
+        AnalysisPlan.from_toml_text('covariates = ["nosuch"]\n').run(example_trial)
+    assert err.value.parameter == "covariate"
