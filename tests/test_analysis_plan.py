@@ -272,3 +272,31 @@ def test_unknown_stratum_is_reported_as_a_strata_error(example_trial):
     with pytest.raises(ParameterError) as err:
         AnalysisPlan.from_toml_text('covariates = ["nosuch"]\n').run(example_trial)
     assert err.value.parameter == "covariate"
+
+
+def test_interval_labels_follow_the_plan_alpha(example_trial):
+    # alpha = 0.1 gives 90% intervals everywhere; the printed tables and the forest plot must say so
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    from scipy import stats as st
+
+    from mndtrial.report.figures_survival import forest_figure
+
+    results = AnalysisPlan.from_toml_text("alpha = 0.1\n" + PLAN).run(example_trial)
+    cox = results["survival"]["cox"]["unadjusted"]["terms"]["treatment"]
+    z90 = st.norm.ppf(0.95)  # the interval really is 90%: exp(coef ± z_0.95 se)
+    assert cox["ci"][0] == pytest.approx(np.exp(cox["coef"] - z90 * cox["se"]), rel=1e-9)
+    tables = results.summary_tables()
+    columns = [c for t in tables.values() for c in t.columns]
+    assert "95% CI" not in columns and "HR (95% CI)" not in columns
+    assert "90% CI" in tables["survival: Cox models"].columns
+    assert "HR (90% CI)" in tables["subgroups: forest"].columns
+    from mndtrial.report.html import _forest_input
+
+    rows, interaction, overall = _forest_input(results.to_dict())
+    fig = forest_figure(rows, interaction, overall, ci_level=0.9)
+    assert "90% CI" in fig.axes[0].get_xlabel()
+    default = AnalysisPlan.from_toml_text(PLAN).run(example_trial).summary_tables()
+    assert "95% CI" in default["survival: Cox models"].columns

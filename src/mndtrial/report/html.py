@@ -231,9 +231,11 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
                          "absent: no analysis results, so no subgroup hazard ratios (run `mndtrial analyze`)")
     else:
         subgroup_rows, interaction, overall = rows
-        forest.body = _figure_or_note(page, "forest", lambda: forest_figure(subgroup_rows, interaction, overall),
+        level = 1 - float((data.get("plan") or {}).get("alpha") or 0.05)  # the intervals are at 1 - alpha
+        forest.body = _figure_or_note(page, "forest",
+                                      lambda: forest_figure(subgroup_rows, interaction, overall, ci_level=level),
                                       "Forest plot of subgroup hazard ratios",
-                                      "Hazard ratio (active vs control) with 95% CI per subgroup; the "
+                                      f"Hazard ratio (active vs control) with {100 * level:.10g}% CI per subgroup; the "
                                       "interaction p tests whether the effect differs between subgroups."
                                       ) + _section_tables(tables, "forest")
     out.append(forest)
