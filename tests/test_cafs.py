@@ -246,12 +246,11 @@ def test_plan_event_types_decide_what_counts_as_a_death_in_cafs(example_trial):
     # tracheostomies recoded to censorings by hand, analysed with every event counted.
     from mndtrial.analysis import AnalysisPlan
 
-    t = example_trial.tables()
-    surv = t["survival"].copy()
-    tracheo = surv.index[surv.event == 1][:6]
-    surv.loc[tracheo, "event_type"] = "tracheostomy"
-    trial = Trial(t["participants"], surv, t["alsfrs"], t["biomarkers"], info=example_trial.info)
-    recoded = surv.copy()
+    from conftest import with_tracheostomies
+
+    trial, tracheo = with_tracheostomies(example_trial, 6)
+    t = trial.tables()
+    recoded = t["survival"].copy()
     recoded.loc[tracheo, "event"] = 0
     recoded.loc[tracheo, "event_type"] = "censored"
     by_hand = Trial(t["participants"], recoded, t["alsfrs"], t["biomarkers"], info=example_trial.info)
