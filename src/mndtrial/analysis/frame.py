@@ -228,8 +228,11 @@ def survival_frame(trial: Trial, covariates: Iterable[str] = (), strata: Iterabl
                                      "active": contrast.active}]
     missing = pd.Series(False, index=df.index)
     excluded: dict[str, int] = {}
+    covariates = list(covariates)
     for text in covariates:
         cov = parse_covariate(text)
+        if sum(parse_covariate(other).name == cov.name for other in covariates) > 1:
+            raise ParameterError("covariates", covariates, f"'{text}' is listed twice (as term '{cov.name}')")
         values = baseline_values(trial, cov.column, df).set_axis(df.index)
         cols, code = encode_covariate(values, cov)
         if cols.shape[1] == 0:
