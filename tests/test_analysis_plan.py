@@ -300,3 +300,16 @@ def test_interval_labels_follow_the_plan_alpha(example_trial):
     assert "90% CI" in fig.axes[0].get_xlabel()
     default = AnalysisPlan.from_toml_text(PLAN).run(example_trial).summary_tables()
     assert "95% CI" in default["survival: Cox models"].columns
+
+
+def test_forest_table_names_the_arms_of_its_counts(example_trial):
+    # "events/n by arm: 12/30 / 9/30" did not say which arm is which; the column now names them,
+    # and the counts read in that order equal a direct count per arm
+    tables = AnalysisPlan.from_toml_text(PLAN).run(example_trial).summary_tables()
+    forest = tables["subgroups: forest"]
+    column = "events/n (placebo / il2_2miu)"
+    assert column in forest.columns
+    df = example_trial.survival_by_subject()
+    direct = " / ".join(f"{int(df.loc[df.arm == a, 'event'].sum())}/{int((df.arm == a).sum())}"
+                        for a in ("placebo", "il2_2miu"))
+    assert forest.loc[forest["level"] == "all", column].iloc[0] == direct
