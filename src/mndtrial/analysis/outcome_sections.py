@@ -148,6 +148,11 @@ def _ci(r: dict[str, Any]) -> str:
     return f"{_fmt(r['estimate'])} ({_fmt(r['ci'][0])}, {_fmt(r['ci'][1])})"
 
 
+# MIROCALS' "slope ratio" is the relative slowing (placebo − active)/placebo, ≈ 0 for no effect; a
+# bare "ratio" reads as active/placebo (≈ 1 for no effect), so the column says which it is.
+SLOPE_RATIO_LABEL = "slope ratio 1 − active/control (CI)"
+
+
 def summarize_function(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
     if "not_computed" in out:
         return {}
@@ -156,13 +161,13 @@ def summarize_function(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
     for name, fit in populations.items():
         if "not_computed" in fit:
             rows.append({"population": name, "arm": "-", "slope/month (CI)": "-", "difference (CI)": "-",
-                         "ratio (CI)": "-", "p": "-", "note": fit["not_computed"]})
+                         SLOPE_RATIO_LABEL: "-", "p": "-", "note": fit["not_computed"]})
             continue
         for arm, a in fit["arms"].items():
             c = fit["comparisons"].get(arm)
             rows.append({"population": name, "arm": arm, "slope/month (CI)": _ci(a),
                          "difference (CI)": _ci(c["slope_difference_per_month"]) if c else "-",
-                         "ratio (CI)": _ci(c["slope_ratio"]) if c else "-",
+                         SLOPE_RATIO_LABEL: _ci(c["slope_ratio"]) if c else "-",
                          "p": _fmt(c["slope_difference_per_month"]["p"]) if c else "-",
                          "note": "; ".join(fit["problems"])})
     return {"ALSFRS-R slope (mixed model)": pd.DataFrame(rows)}
