@@ -29,3 +29,14 @@ def example_trial():
     from mndtrial.data.example import example_trial as make
 
     return make()
+
+
+def with_tracheostomies(trial, n: int):
+    """The trial with its first `n` events relabelled `tracheostomy` (still events), and their rows."""
+    from mndtrial.data import Trial
+
+    t = trial.tables()
+    surv = t["survival"].copy()
+    rows = surv.index[surv.event == 1][:n]
+    surv.loc[rows, "event_type"] = "tracheostomy"
+    return Trial(t["participants"], surv, t["alsfrs"], t["biomarkers"], info=trial.info), rows

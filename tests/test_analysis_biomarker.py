@@ -138,3 +138,26 @@ def test_interaction_by_subgroup_is_the_lr_test_of_product_terms(example_trial):
     assert res["df"] == 2
     assert res["chi2"] == pytest.approx(2 * (full - reduced), rel=1e-7)
     assert res["levels_excluded"] == {}
+
+
+def test_biomarker_rule_on_a_text_column_is_a_clear_error_recorded_by_the_plan(example_trial):
+    # a rule on onset_site used to stop the whole plan with "could not convert string to float"
+    from mndtrial.analysis import AnalysisPlan
+    from mndtrial.errors import ParameterError
+
+    rule = BiomarkerRule(biomarker="onset_site", cutoffs=[1.0])
+    with pytest.raises(ParameterError, match="text column") as err:
+        rule.assign(example_trial)
+    assert err.value.parameter == "biomarker_rules.biomarker"
+    with pytest.raises(ParameterError, match="text column"):
+        interaction_continuous(example_trial, "onset_site", arm_contrast(example_trial))
+    plan = AnalysisPlan.from_toml_text('[[biomarker_rules]]\nbiomarker = "onset_site"\ncutoffs = [1]\n'
+                                       '[function]\nenabled = false\n[cafs]\nenabled = false\n'
+                                       '[treg]\nenabled = false\n')
+    res = plan.run(example_trial)
+    row = next(r for r in res["subgroups"] if r["variable"] == "onset_site" and r["level"] is None)
+    assert "text column" in row["reason"]
+    assert "text column" in res["interaction"]["continuous"][0]["not_computed"]
+    # the other subgroups are still computed: onset_site levels as a [subgroups] column
+    levels = {r["level"] for r in res["subgroups"] if r["rule"] == "onset_site"}
+    assert levels == set(example_trial.participants["onset_site"].dropna()) | {MISSING}

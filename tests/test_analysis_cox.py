@@ -158,3 +158,16 @@ def test_results_before_fit_are_a_clear_error():
 
     with pytest.raises(NotFittedError, match="CoxModel: not fitted yet"):
         CoxModel().summary
+
+
+def test_a_covariate_listed_twice_is_a_parameter_error(example_trial):
+    # ["age", "age"] used to fail deep in pandas ("truth value of a Series is ambiguous")
+    from mndtrial.analysis import CoxModel
+    from mndtrial.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="listed twice") as err:
+        CoxModel(covariates=["age", " age"]).fit(example_trial)
+    assert err.value.parameter == "covariates"
+    # the same column under two transforms is two different terms, and allowed
+    fit = CoxModel(covariates=["csf_pnfh", "log(csf_pnfh)"]).fit(example_trial).result_
+    assert list(fit.summary.index) == ["treatment", "csf_pnfh", "log_csf_pnfh"]

@@ -239,3 +239,77 @@ def test_three_arm_trial_needs_the_active_arm_named(example_trial):
     assert out["survival"]["arms"] == {"control": "placebo", "active": "il2_1miu"}
     assert set(out["survival"]["kaplan_meier"]["arms"]) == {"placebo", "il2_1miu", "il2_2miu"}
     assert out["survival"]["logrank"]["groups"]["il2_1miu"]["n"] == int((parts.arm == "il2_1miu").sum())
+
+
+def test_open_ended_biomarker_range_is_written_to_results_json(tmp_path, example_trial):
+    # MIROCALS' CSF-pNfH groups, 750-3700 and > 3700 pg/mL, as ranges with an open upper bound:
+    # `inf` is valid TOML and a valid rule, so results.json (which has no infinity) must still be written
+    plan_text = PLAN + '[[biomarker_rules]]\nbiomarker = "csf_pnfh"\nranges = [[750, 3700], [3700, inf]]\n'
+    folder = example_trial.write(tmp_path / "trial")
+    (tmp_path / "plan.toml").write_text(plan_text)
+    result = CliRunner().invoke(app, ["analyze", str(folder), "--plan", str(tmp_path / "plan.toml"),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert data["plan"]["biomarker_rules"][0]["ranges"] == [[750.0, 3700.0], [3700.0, None]]
+    assert data["provenance"]["plan"]["biomarker_rules"][0]["ranges"] == [[750.0, 3700.0], [3700.0, None]]
+    # the groups themselves, against a direct count of the baseline values
+    pnfh = example_trial.participants["csf_pnfh"]
+    rows = {r["level"]: r for r in data["subgroups"] if r["variable"] == "csf_pnfh"}
+    assert rows["(3700, inf]"]["n"] == int((pnfh > 3700).sum())
+    assert rows["(750, 3700]"]["n"] == int(((pnfh > 750) & (pnfh <= 3700)).sum())
+    # plan.toml as run keeps the open bound, so the run repeats exactly
+    rerun = AnalysisPlan.from_toml(tmp_path / "out" / "plan.toml")
+    assert rerun.biomarker_rules[0].ranges == ((750.0, 3700.0), (3700.0, float("inf")))
+
+
+def test_unknown_stratum_is_reported_as_a_strata_error(example_trial):
+    # the plan setting that is wrong is `strata`; the error must not send the user to `covariates`
+    plan = AnalysisPlan.from_toml_text('strata = ["nosuch"]\n')
+    with pytest.raises(ParameterError) as err:
+        plan.run(example_trial)
+    assert err.value.parameter == "strata" and err.value.value == "nosuch"
+    with pytest.raises(ParameterError) as err:
+        AnalysisPlan.from_toml_text('covariates = ["nosuch"]\n').run(example_trial)
+    assert err.value.parameter == "covariate"
+
+
+def test_interval_labels_follow_the_plan_alpha(example_trial):
+    # alpha = 0.1 gives 90% intervals everywhere; the printed tables and the forest plot must say so
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    from scipy import stats as st
+
+    from mndtrial.report.figures_survival import forest_figure
+
+    results = AnalysisPlan.from_toml_text("alpha = 0.1\n" + PLAN).run(example_trial)
+    cox = results["survival"]["cox"]["unadjusted"]["terms"]["treatment"]
+    z90 = st.norm.ppf(0.95)  # the interval really is 90%: exp(coef ± z_0.95 se)
+    assert cox["ci"][0] == pytest.approx(np.exp(cox["coef"] - z90 * cox["se"]), rel=1e-9)
+    tables = results.summary_tables()
+    columns = [c for t in tables.values() for c in t.columns]
+    assert "95% CI" not in columns and "HR (95% CI)" not in columns
+    assert "90% CI" in tables["survival: Cox models"].columns
+    assert "HR (90% CI)" in tables["subgroups: forest"].columns
+    from mndtrial.report.html import _forest_input
+
+    rows, interaction, overall = _forest_input(results.to_dict())
+    fig = forest_figure(rows, interaction, overall, ci_level=0.9)
+    assert "90% CI" in fig.axes[0].get_xlabel()
+    default = AnalysisPlan.from_toml_text(PLAN).run(example_trial).summary_tables()
+    assert "95% CI" in default["survival: Cox models"].columns
+
+
+def test_forest_table_names_the_arms_of_its_counts(example_trial):
+    # "events/n by arm: 12/30 / 9/30" did not say which arm is which; the column now names them,
+    # and the counts read in that order equal a direct count per arm
+    tables = AnalysisPlan.from_toml_text(PLAN).run(example_trial).summary_tables()
+    forest = tables["subgroups: forest"]
+    column = "events/n (placebo / il2_2miu)"
+    assert column in forest.columns
+    df = example_trial.survival_by_subject()
+    direct = " / ".join(f"{int(df.loc[df.arm == a, 'event'].sum())}/{int((df.arm == a).sum())}"
+                        for a in ("placebo", "il2_2miu"))
+    assert forest.loc[forest["level"] == "all", column].iloc[0] == direct

@@ -238,3 +238,30 @@ def test_degenerate_inputs():
         CAFS().fit(Trial(trial.participants, alive, flat, info=INFO))
     with pytest.raises(AnalysisError, match="no alsfrs"):
         CAFS().fit(Trial(trial.participants, trial.survival, info=INFO))
+
+
+def test_plan_event_types_decide_what_counts_as_a_death_in_cafs(example_trial):
+    # The plan's event_types (e.g. death only, from a death-or-tracheostomy table) must define the
+    # CAFS deaths as it does the survival analyses'. Reference: the same trial with the
+    # tracheostomies recoded to censorings by hand, analysed with every event counted.
+    from mndtrial.analysis import AnalysisPlan
+
+    from conftest import with_tracheostomies
+
+    trial, tracheo = with_tracheostomies(example_trial, 6)
+    t = trial.tables()
+    recoded = t["survival"].copy()
+    recoded.loc[tracheo, "event"] = 0
+    recoded.loc[tracheo, "event_type"] = "censored"
+    by_hand = Trial(t["participants"], recoded, t["alsfrs"], t["biomarkers"], info=example_trial.info)
+
+    expected = CAFS().fit(by_hand).result_.comparisons
+    got = CAFS(event_types=["death"]).fit(trial).result_.comparisons
+    pd.testing.assert_frame_equal(got, expected)
+    assert CAFS().fit(trial).result_.comparisons["fs_T"].iloc[0] != expected["fs_T"].iloc[0]
+
+    plan = AnalysisPlan.from_toml_text('event_types = ["death"]\nstrata = ["country"]\n'
+                                       '[function]\nenabled = false\n[treg]\nenabled = false\n')
+    out = plan.run(trial)["cafs"]
+    ref = plan.run(by_hand)["cafs"]
+    assert out == ref

@@ -114,3 +114,19 @@ def test_results_have_the_documented_keys(example_results):
     assert set(treg["ancova"]["il2_2miu"]["day_8"]) == {"estimate", "se", "ci", "t", "p", "df", "n_active",
                                                         "n_control"}
     assert set(treg["dose_response"]["slope_per_miu"]) == {"estimate", "se", "ci", "t", "p", "df"}
+
+
+def test_function_table_says_which_slope_ratio_it_prints(example_results):
+    # the printed "ratio" is 1 − slope_active/slope_control (≈ 0 for no effect), not active/control
+    from mndtrial.analysis.outcome_sections import summarize_function
+
+    _, data = example_results
+    fn = data["function"]["overall"]
+    table = summarize_function(data["function"])["ALSFRS-R slope (mixed model)"]
+    column = next(c for c in table.columns if "ratio" in c)
+    assert "1 − active/control" in column
+    slopes = {arm: a["estimate"] for arm, a in fn["arms"].items()}
+    relative = 1 - slopes["il2_2miu"] / slopes["placebo"]
+    assert fn["comparisons"]["il2_2miu"]["slope_ratio"]["estimate"] == pytest.approx(relative, rel=1e-9)
+    row = table.loc[(table.population == "overall") & (table.arm == "il2_2miu")].iloc[0]
+    assert row[column].startswith(f"{relative:.3g} (")

@@ -92,3 +92,31 @@ def test_real_results_of_a_trial_without_alsfrs_or_biomarker_say_what_is_absent(
     for note in ("absent: no ALSFRS-R table in this trial", "absent: no biomarker",
                  "absent: no ALSFRS-R table, so CAFS cannot be computed", "absent: no Treg measurements"):
         assert note in html
+
+
+def test_report_figures_use_the_plan_endpoint(example_trial):
+    # with event_types = ["death"], tracheostomies are censorings in every survival number; the
+    # PH-check and KM-by-subgroup figures drawn from the trial must count the same events.
+    # Reference: lifelines' Cox and KM on the same data recoded by hand.
+    import numpy as np
+    from lifelines import CoxPHFitter, KaplanMeierFitter
+
+    from conftest import with_tracheostomies
+
+    trial, tracheo = with_tracheostomies(example_trial, 8)
+    plan = PLAN.model_copy(update={"event_types": ("death",)})
+    rep = analysis_report(trial, plan.run(trial))
+
+    df = trial.survival_by_subject()
+    df["event"] = np.where(df.index.isin(tracheo), 0, df["event"])
+    df["treatment"] = (df["arm"] == "il2_2miu").astype(float)
+    beta = CoxPHFitter().fit(df[["time_days", "event", "treatment"]], "time_days", "event").params_["treatment"]
+    labels = [line.get_label() for line in rep.figures["ph_check"].axes[0].lines]
+    assert any(f"β = log HR = {beta:.3f}" in lab for lab in labels), labels
+
+    low = df.loc[(df["csf_pnfh"] <= 3700) & (df["arm"] == "placebo")]
+    km = KaplanMeierFitter().fit(low["time_days"], low["event"])
+    panel = rep.figures["km_subgroups_1"]
+    ax = next(ax for ax in panel.axes if ax.get_title() == "<= 3700")
+    line = next(line for line in ax.lines if line.get_label().startswith("placebo "))
+    assert abs(min(line.get_ydata()) - km.survival_function_.iloc[:, 0].min()) < 1e-12

@@ -124,3 +124,16 @@ def test_degenerate_inputs():
     dead = trial.survival.assign(time_days=5.0, event=1)
     with pytest.raises(AnalysisError, match="all participants died before the first follow-up"):
         TregAnalysis().fit(Trial(trial.participants, dead, biomarkers=baseline_only, info=IMODALS))
+
+
+def test_unknown_primary_day_error_lists_plain_visit_days(example_trial):
+    # the message is read by people: "[8.0, 29.0]" and not "[np.float64(8.0), ...]"
+    from mndtrial.analysis import TregAnalysis
+    from mndtrial.errors import ParameterError
+
+    bio = example_trial.biomarkers
+    days = sorted(bio.loc[(bio.analyte == "treg_pct_cd4") & (bio.day > 0), "day"].unique())
+    with pytest.raises(ParameterError) as err:
+        TregAnalysis(primary_day=-1.0).fit(example_trial)
+    assert str([float(d) for d in days]) in str(err.value)
+    assert "np.float64" not in str(err.value)

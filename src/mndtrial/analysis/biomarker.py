@@ -28,7 +28,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..data import Trial
-from ..errors import AnalysisError
+from ..errors import AnalysisError, ParameterError
 from .frame import baseline_values
 
 __all__ = ["BiomarkerRule", "GroupAssignment", "MISSING", "OUTSIDE"]
@@ -109,7 +109,11 @@ class BiomarkerRule(BaseModel):
 
     def values(self, trial: Trial) -> pd.Series:
         """The biomarker per participant (index subject_id); NaN where missing."""
-        v = baseline_values(trial, self.biomarker)
+        v = baseline_values(trial, self.biomarker, parameter="biomarker_rules.biomarker")
+        if not (pd.api.types.is_numeric_dtype(v.dtype) or pd.api.types.is_bool_dtype(v.dtype)):
+            raise ParameterError("biomarker_rules.biomarker", self.biomarker,
+                                 "is a text column; a biomarker rule cuts numbers (text columns are "
+                                 "subgroups through [subgroups] columns)")
         return pd.Series(v.to_numpy(dtype=float, na_value=np.nan), index=trial.participants["subject_id"],
                          name=self.biomarker)
 

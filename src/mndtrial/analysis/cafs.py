@@ -34,6 +34,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ._common import control_and_active, html_table, json_safe
 from .estimator import FittedEstimator
+from .frame import endpoint_events
 
 __all__ = ["CAFS", "CAFSResult", "pairwise_scores", "finkelstein_schoenfeld", "cafs_inputs"]
 
@@ -159,12 +160,17 @@ def finkelstein_schoenfeld(scores: np.ndarray, active: np.ndarray, strata: np.nd
     return {"T": T, "var_T": var, "z": float(z), "p": float(2 * stats.norm.sf(abs(z)))}
 
 
-def cafs_inputs(trial: Trial, horizon_days: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-participant (time and death truncated at the horizon, baseline) and post-baseline visits."""
+def cafs_inputs(trial: Trial, horizon_days: float,
+                event_types: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-participant (time and death truncated at the horizon, baseline) and post-baseline visits.
+
+    `event_types`: only these `survival.event_type` values count as deaths (others are censored at
+    their time), as the plan's `event_types` does for the survival analyses; None: every event.
+    """
     alsfrs = trial.alsfrs
     if alsfrs is None or alsfrs.empty:
         raise AnalysisError(ANALYSIS, "the trial has no alsfrs table: CAFS needs ALSFRS-R")
-    people = trial.survival_by_subject()
+    people = endpoint_events(trial, event_types)
     people["died"] = (people["event"] == 1) & (people["time_days"] <= horizon_days)
     people["t"] = np.minimum(people["time_days"], horizon_days)
     at_or_before_0 = alsfrs[alsfrs["day"] <= 0].sort_values(["subject_id", "day"])
@@ -213,7 +219,8 @@ class CAFS(FittedEstimator):
     """Combined assessment of function and survival with the Finkelstein–Schoenfeld test.
 
     `horizon_days` defaults to the trial's horizon (else the longest follow-up); `strata` are
-    participants columns (scores are computed within strata, and T and Var(T) summed).
+    participants columns (scores are computed within strata, and T and Var(T) summed);
+    `event_types` restricts the events that count as deaths (default: every event).
 
     Example:
         >>> from mndtrial.data.example import example_trial
@@ -222,16 +229,18 @@ class CAFS(FittedEstimator):
         ['il2_2miu']
     """
 
-    def __init__(self, horizon_days: float | None = None, strata: Sequence[str] = ()):
+    def __init__(self, horizon_days: float | None = None, strata: Sequence[str] = (),
+                 event_types: Sequence[str] | None = None):
         if horizon_days is not None and not horizon_days > 0:
             raise ParameterError("horizon_days", horizon_days, "must be positive")
         self.horizon_days = horizon_days
         self.strata = tuple(strata)
+        self.event_types = None if event_types is None else tuple(event_types)
 
     def fit(self, trial: Trial) -> "CAFS":
         control, active_arms = control_and_active(trial, ANALYSIS)
         horizon = self.horizon_days or trial.info.horizon_days or float(trial.survival["time_days"].max())
-        people, visits = cafs_inputs(trial, horizon)
+        people, visits = cafs_inputs(trial, horizon, self.event_types)
         missing = [c for c in self.strata if c not in people.columns]
         if missing:
             raise ParameterError("strata", missing, "must be columns of the participants table")

@@ -105,11 +105,13 @@ def parse_covariate(text: str) -> Covariate:
     raise ParameterError("covariates", text, "must be a column name or log(x), log2(x), log10(x), sqrt(x)")
 
 
-def baseline_values(trial: Trial, name: str, participants: pd.DataFrame | None = None) -> pd.Series:
+def baseline_values(trial: Trial, name: str, participants: pd.DataFrame | None = None,
+                    parameter: str = "covariate") -> pd.Series:
     """Baseline value of `name` per participant (index: subject_id), NaN where not measured.
 
     A participants column wins; otherwise the last measurement at day <= 0 in the biomarkers
-    table (the baseline sample). A name found in neither is a `ParameterError`.
+    table (the baseline sample). A name found in neither is a `ParameterError` on `parameter`
+    (the plan setting that named it: covariates, strata).
     """
     parts = trial.participants if participants is None else participants
     if name in parts.columns:
@@ -119,7 +121,7 @@ def baseline_values(trial: Trial, name: str, participants: pd.DataFrame | None =
         base = bio.loc[(bio["analyte"] == name) & (bio["day"] <= 0)].sort_values(["subject_id", "day"])
         last = base.groupby("subject_id")["value"].last()
         return last.reindex(parts["subject_id"]).rename(name)
-    raise ParameterError("covariate", name, "is neither a participants column nor an analyte with a baseline "
+    raise ParameterError(parameter, name, "is neither a participants column nor an analyte with a baseline "
                                             "(day <= 0) measurement in the biomarkers table")
 
 
@@ -226,8 +228,11 @@ def survival_frame(trial: Trial, covariates: Iterable[str] = (), strata: Iterabl
                                      "active": contrast.active}]
     missing = pd.Series(False, index=df.index)
     excluded: dict[str, int] = {}
+    covariates = list(covariates)
     for text in covariates:
         cov = parse_covariate(text)
+        if sum(parse_covariate(other).name == cov.name for other in covariates) > 1:
+            raise ParameterError("covariates", covariates, f"'{text}' is listed twice (as term '{cov.name}')")
         values = baseline_values(trial, cov.column, df).set_axis(df.index)
         cols, code = encode_covariate(values, cov)
         if cols.shape[1] == 0:
@@ -242,7 +247,7 @@ def survival_frame(trial: Trial, covariates: Iterable[str] = (), strata: Iterabl
         coding.append(code)
     strata = tuple(strata)
     for s in strata:
-        values = baseline_values(trial, s, df).set_axis(df.index)
+        values = baseline_values(trial, s, df, parameter="strata").set_axis(df.index)
         na = values.isna()
         if na.any():
             excluded[s] = int(na.sum())

@@ -113,14 +113,15 @@ def run_cafs(trial: Trial, plan: "AnalysisPlan", config: CAFSConfig) -> dict[str
     if trial.alsfrs is None:
         return {"not_computed": "the trial has no alsfrs table"}
     horizon = plan.horizon_or_none(trial)
-    out = {"unstratified": CAFS(horizon_days=horizon).fit(trial).to_dict()}
+    # the plan's endpoint (event_types) decides what a death is here too, as in the survival section
+    out = {"unstratified": CAFS(horizon_days=horizon, event_types=plan.event_types).fit(trial).to_dict()}
     strata = plan.strata_for(trial)
     if not config.stratified:
         out["stratified"] = {"not_computed": "stratified = false in the plan"}
     elif not strata:
         out["stratified"] = {"not_computed": "no strata in the plan or the trial"}
     else:
-        out["stratified"] = CAFS(horizon_days=horizon, strata=strata).fit(trial).to_dict()
+        out["stratified"] = CAFS(horizon_days=horizon, strata=strata, event_types=plan.event_types).fit(trial).to_dict()
     return out
 
 
@@ -147,6 +148,11 @@ def _ci(r: dict[str, Any]) -> str:
     return f"{_fmt(r['estimate'])} ({_fmt(r['ci'][0])}, {_fmt(r['ci'][1])})"
 
 
+# MIROCALS' "slope ratio" is the relative slowing (placebo − active)/placebo, ≈ 0 for no effect; a
+# bare "ratio" reads as active/placebo (≈ 1 for no effect), so the column says which it is.
+SLOPE_RATIO_LABEL = "slope ratio 1 − active/control (CI)"
+
+
 def summarize_function(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
     if "not_computed" in out:
         return {}
@@ -155,13 +161,13 @@ def summarize_function(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
     for name, fit in populations.items():
         if "not_computed" in fit:
             rows.append({"population": name, "arm": "-", "slope/month (CI)": "-", "difference (CI)": "-",
-                         "ratio (CI)": "-", "p": "-", "note": fit["not_computed"]})
+                         SLOPE_RATIO_LABEL: "-", "p": "-", "note": fit["not_computed"]})
             continue
         for arm, a in fit["arms"].items():
             c = fit["comparisons"].get(arm)
             rows.append({"population": name, "arm": arm, "slope/month (CI)": _ci(a),
                          "difference (CI)": _ci(c["slope_difference_per_month"]) if c else "-",
-                         "ratio (CI)": _ci(c["slope_ratio"]) if c else "-",
+                         SLOPE_RATIO_LABEL: _ci(c["slope_ratio"]) if c else "-",
                          "p": _fmt(c["slope_difference_per_month"]["p"]) if c else "-",
                          "note": "; ".join(fit["problems"])})
     return {"ALSFRS-R slope (mixed model)": pd.DataFrame(rows)}

@@ -252,6 +252,19 @@ def _provenance() -> dict[str, Any]:
     return {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions}
 
 
+def ci_label(alpha: float) -> str:
+    """'95% CI' for alpha = 0.05, '90% CI' for 0.1: the level every interval of the plan is at."""
+    return f"{100 * (1 - alpha):.10g}% CI"
+
+
+def _relabel_ci(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    # section summaries name their interval columns "95% CI"; every interval is at 1 - alpha
+    label = ci_label(alpha)
+    if label == "95% CI":
+        return table
+    return table.rename(columns=lambda c: c.replace("95% CI", label) if isinstance(c, str) else c)
+
+
 @dataclass(frozen=True)
 class AnalysisResults:
     """Everything a plan computed: one JSON-able output per section, plus trial facts and provenance."""
@@ -280,7 +293,9 @@ class AnalysisResults:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "trial": self.trial, "plan": self.plan.to_dict(),
+        # JSON has no infinity: an open range bound (`ranges = [[3700, inf]]`) is written null there,
+        # as every other non-finite number in results.json; OUT/plan.toml keeps `inf`.
+        return {"schema_version": SCHEMA_VERSION, "trial": self.trial, "plan": jsonable(self.plan.to_dict()),
                 **self.sections, "provenance": self.provenance}
 
     def write_json(self, path: str | Path) -> Path:
@@ -301,7 +316,7 @@ class AnalysisResults:
                 tables[f"{name}: error"] = pd.DataFrame([output["error"]])
                 continue
             for title, table in section.summarize(output).items():
-                tables[f"{name}: {title}"] = table
+                tables[f"{name}: {title}"] = _relabel_ci(table, self.plan.alpha)
         return tables
 
     @property

@@ -126,6 +126,9 @@ def _g(x: Any, digits: int = 3) -> str:
 
 
 def summarize_subgroups(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
+    # the column names the arms, in the order of the counts (control first), so they can be read
+    arm_names = next((list(r["arms"]) for r in rows if r.get("arms")), [])
+    counts_label = f"events/n ({' / '.join(arm_names)})" if arm_names else "events/n by arm"
     table = []
     for r in rows:
         if r.get("level") == "missing" and r.get("n") == 0:
@@ -133,7 +136,7 @@ def summarize_subgroups(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
         arms = r.get("arms", {})
         events = " / ".join(f"{v['events']}/{v['n']}" for v in arms.values()) if arms else "-"
         table.append({"variable": r["rule"], "level": r["level"] if r["level"] is not None else "-",
-                      "events/n by arm": events,
+                      counts_label: events,
                       "HR (95% CI)": f"{_g(r['hr'])} ({_g(r['ci'][0])}, {_g(r['ci'][1])})" if r.get("estimable") else "-",
                       "p": _g(r.get("p")), "note": r.get("reason") or ""})
     return {"forest": pd.DataFrame(table)}

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from ..data import Trial
-from ..errors import AnalysisError
+from ..errors import AnalysisError, ParameterError
 from .biomarker import MISSING, GroupAssignment
 from .cox import fit_cox
 from .frame import ArmContrast, SurvivalFrame, baseline_values, survival_frame
@@ -160,7 +160,11 @@ def interaction_continuous(trial: Trial, biomarker: str, contrast: ArmContrast, 
         f"interaction treatment x {biomarker}"
     frame = survival_frame(trial, contrast=contrast, event_types=event_types, analysis=analysis)
     d = frame.data.copy()
-    values = baseline_values(trial, biomarker).reindex(d["subject_id"]).to_numpy(dtype=float, na_value=np.nan)
+    raw = baseline_values(trial, biomarker, parameter="interaction.continuous")
+    if not (pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype)):
+        raise ParameterError("interaction.continuous", biomarker, "is a text column; a continuous "
+                                                                  "interaction needs numbers")
+    values = raw.reindex(d["subject_id"]).to_numpy(dtype=float, na_value=np.nan)
     present = ~np.isnan(values)
     if not present.any():
         raise AnalysisError(analysis, f"{biomarker} is missing for all {len(d)} participants")

@@ -228,7 +228,8 @@ def _dose_response(trial: Trial, data: pd.DataFrame, control: str, active: tuple
     visits = sorted(data["visit_day"].unique())
     day = visits[0] if primary_day is None else primary_day
     if day not in visits:
-        raise ParameterError("primary_day", primary_day, f"must be one of the visit days {visits}")
+        raise ParameterError("primary_day", primary_day,
+                             f"must be one of the visit days {[float(v) for v in visits]}")
     doses = {a: trial.info.arm(a).dose_miu for a in (control, *active)}
     doses[control] = doses[control] or 0.0
     undosed = [a for a, d in doses.items() if d is None]

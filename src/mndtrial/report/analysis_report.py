@@ -24,7 +24,7 @@ from ..analysis import AnalysisPlan, AnalysisResults
 from ..analysis.subgroup_section import plan_biomarker_rules
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
-from .html import TrialReport, km_groups_from_assignments, trial_report
+from .html import TrialReport, endpoint_trial, km_groups_from_assignments, trial_report
 from .provenance import Provenance
 
 __all__ = ["analysis_report", "write_analysis_report", "write_analysis_outputs"]
@@ -41,7 +41,9 @@ def analysis_report(trial: Trial, results: AnalysisResults, plan: AnalysisPlan |
                 assignments.append(rule.assign(trial))
             except (AnalysisError, ParameterError):
                 continue  # the subgroup output already says why this rule could not split anyone
-    return trial_report(trial, results, km_groups=km_groups_from_assignments(trial, assignments),
+    # the subgroup curves count the plan's events only (event_types), as its survival analyses do
+    km_trial = endpoint_trial(trial, plan.event_types)
+    return trial_report(trial, results, km_groups=km_groups_from_assignments(km_trial, assignments),
                         provenance=provenance, **kwargs)
 
 

@@ -176,11 +176,13 @@ def forest_rows(subgroups: Any) -> pd.DataFrame:
 
 
 def forest_figure(subgroups: Any, interaction_p: Mapping[str, float | None] | None = None,
-                  overall: Mapping[str, Any] | None = None, title: str | None = "Hazard ratio by subgroup") -> Figure:
+                  overall: Mapping[str, Any] | None = None, title: str | None = "Hazard ratio by subgroup",
+                  ci_level: float = 0.95) -> Figure:
     """Forest plot of subgroup hazard ratios (log scale) with the interaction p per variable.
 
     Rows whose HR is not estimable (too few events) are listed with 'not estimable', not hidden.
     `overall` (keys hr, ci_lower/ci_upper or ci, n, events) adds a diamond for the whole trial.
+    `ci_level` is the level of the intervals given (the plan's 1 - alpha), shown on the axis.
     """
     rows = forest_rows(subgroups)
     interaction_p = dict(interaction_p or {})
@@ -237,7 +239,7 @@ def forest_figure(subgroups: Any, interaction_p: Mapping[str, float | None] | No
     ax.axvline(1.0, color="#444444", lw=0.8, ls="--")
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_yticks([])
-    ax.set_xlabel("Hazard ratio (active vs control), 95% CI — log scale; < 1 favours active")
+    ax.set_xlabel(f"Hazard ratio (active vs control), {100 * ci_level:.10g}% CI — log scale; < 1 favours active")
     ax.grid(axis="x", alpha=0.3, which="both")
     if title:
         ax.set_title(title, fontsize=10)

@@ -97,6 +97,23 @@ def _figure_or_note(page: ReportPage, name: str, make, alt: str, caption: str | 
     return page.add_figure(name, fig, alt, caption)
 
 
+def endpoint_trial(trial: Trial, event_types: Iterable[str] | None) -> Trial:
+    """The trial with only `event_types` counted as events (others censored at their time).
+
+    The analysis plan's `event_types` define the endpoint; figures drawn from the trial itself
+    (KM by subgroup, the PH check) must use the same events as the numbers printed beside them.
+    """
+    if event_types is None:
+        return trial
+    from ..analysis.frame import endpoint_events
+
+    event = endpoint_events(trial, list(event_types)).set_index("subject_id")["event"]
+    tables = trial.tables()
+    survival = tables["survival"].copy()
+    survival["event"] = survival["subject_id"].map(event).astype(survival["event"].dtype)
+    return Trial(tables["participants"], survival, tables.get("alsfrs"), tables.get("biomarkers"), info=trial.info)
+
+
 def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
     s = Section("flow", "Trial summary and participant flow")
     if trial is None:
@@ -231,9 +248,11 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
                          "absent: no analysis results, so no subgroup hazard ratios (run `mndtrial analyze`)")
     else:
         subgroup_rows, interaction, overall = rows
-        forest.body = _figure_or_note(page, "forest", lambda: forest_figure(subgroup_rows, interaction, overall),
+        level = 1 - float((data.get("plan") or {}).get("alpha") or 0.05)  # the intervals are at 1 - alpha
+        forest.body = _figure_or_note(page, "forest",
+                                      lambda: forest_figure(subgroup_rows, interaction, overall, ci_level=level),
                                       "Forest plot of subgroup hazard ratios",
-                                      "Hazard ratio (active vs control) with 95% CI per subgroup; the "
+                                      f"Hazard ratio (active vs control) with {100 * level:.10g}% CI per subgroup; the "
                                       "interaction p tests whether the effect differs between subgroups."
                                       ) + _section_tables(tables, "forest")
     out.append(forest)
@@ -243,7 +262,12 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
     if trial is None:
         ph.absent = "absent: the PH check plot needs the trial data"
     else:
-        ph.body = _figure_or_note(page, "ph_check", lambda: ph_check_figure(trial, ph_test=ph_test),
+        # the residuals of the model whose test p is shown: the plan's arms and endpoint
+        plan = data.get("plan") or {}
+        active = ((data.get("survival") or {}).get("arms") or {}).get("active")
+        ph.body = _figure_or_note(page, "ph_check",
+                                  lambda: ph_check_figure(endpoint_trial(trial, plan.get("event_types")),
+                                                          active=active, ph_test=ph_test),
                                   "Scaled Schoenfeld residuals of the treatment effect over time")
     out.append(ph)
     return out

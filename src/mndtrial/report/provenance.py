@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import math
 import platform
 import shlex
 import sys
@@ -85,6 +86,8 @@ def _mndtrial_version() -> str:
 
 def _jsonable(value: Any) -> Any:
     """Plans arrive as dicts, pydantic models or dataclasses; keep them as plain JSON values."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no inf/NaN (an open biomarker range, `[3700, inf]`, is [3700, null])
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if hasattr(value, "to_dict"):
