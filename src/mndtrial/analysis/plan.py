@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .biomarker import BiomarkerRule
+from .endpoint_census import endpoint_census
 from .frame import ArmContrast, arm_contrast, jsonable, parse_covariate
 from .registry import SectionConfig, registered_sections
 
@@ -221,10 +222,10 @@ class AnalysisPlan(BaseModel):
             contrast = self.contrast(trial).to_dict()
         except (AnalysisError, ParameterError):
             pass
-        summary = trial.summary()
-        trial_info = {"name": trial.info.name, "n_participants": trial.n_participants, "events": summary.events,
-                      "arms": {a: {"n": int(r["n"]), "events": int(r["events"])}
-                               for a, r in summary.per_arm.iterrows()},
+        census = endpoint_census(trial, self.event_types)
+        # `events_all` counts every event in the survival table; `endpoint_events` only those the
+        # plan's event_types count (the same number when event_types is not set)
+        trial_info = {"name": trial.info.name, "n_participants": trial.n_participants, **census,
                       "compared": contrast}
         return AnalysisResults(plan=self, trial=jsonable(trial_info), sections=outputs,
                                provenance=_provenance())

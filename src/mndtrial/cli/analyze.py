@@ -24,13 +24,21 @@ from . import app, state
 from .console import command_line, step
 
 
+def endpoint_event_text(t: dict, endpoint: str) -> str:
+    """'12 events (7 endpoint 'death' events; placebo: 6 (4), ...)': all events, then the plan's endpoint events."""
+    arms = "; ".join(f"{a}: n={v['n']}, {v['events_all']} events ({v['endpoint_events']} endpoint)"
+                     for a, v in t["arms"].items())
+    return f"{t['events_all']} events in all, {t['endpoint_events']} endpoint ({endpoint}) events [{arms}]"
+
+
 def print_summary(results: AnalysisResults, console: Console | None = None) -> None:
     """Print each section's summary tables as rich tables."""
     console = console or Console()
     t = results.trial
-    arms = ", ".join(f"{a}: {v['n']} ({v['events']} events)" for a, v in t["arms"].items())
-    console.print(f"[bold]Analysis '{results.plan.name}'[/bold] of trial '{t['name']}': "
-                  f"{t['n_participants']} participants, {t['events']} events ({arms})")
+    console.print(escape(f"Analysis '{results.plan.name}' of trial '{t['name']}': {t['n_participants']} participants, "
+                         f"{endpoint_event_text(t, results.plan.endpoint)}"))
+    for warning in t.get("warnings", []):
+        console.print(f"[bold yellow]warning[/bold yellow]: {escape(warning)}")
     for title, frame in results.summary_tables().items():
         console.print(_rich_table(title, frame))
     errors = results.errors()
