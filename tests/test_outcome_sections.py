@@ -130,3 +130,27 @@ def test_function_table_says_which_slope_ratio_it_prints(example_results):
     assert fn["comparisons"]["il2_2miu"]["slope_ratio"]["estimate"] == pytest.approx(relative, rel=1e-9)
     row = table.loc[(table.population == "overall") & (table.arm == "il2_2miu")].iloc[0]
     assert row[column].startswith(f"{relative:.3g} (")
+
+
+def test_function_subgroup_columns_count_participants_with_a_missing_value(example_trial):
+    # reference: a direct count of the blanked values; every participant is in a subgroup or counted
+    t = example_trial.tables()
+    parts = t["participants"].copy()
+    blank = parts.index[[1, 4, 9, 20, 33, 41, 58]]
+    parts["onset_site"] = parts["onset_site"].astype(object)
+    parts.loc[blank, "onset_site"] = None
+    trial = Trial(parts, t["survival"], t["alsfrs"], t["biomarkers"], info=example_trial.info)
+    plan = AnalysisPlan.from_dict({**OFF_SURVIVAL, "survival": {"enabled": False}, "cafs": {"enabled": False},
+                                   "treg": {"enabled": False},
+                                   "function": {"biomarker_subgroups": False, "interaction": False,
+                                                "subgroup_columns": ["onset_site"]}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = plan.run(trial)
+    fn = results["function"]
+    assert fn["subgroups_excluded"] == {"onset_site": {"missing": len(blank)}}
+    in_subgroups = sum(fit["n_participants"] for label, fit in fn["subgroups"].items())
+    assert in_subgroups + len(blank) == fn["overall"]["n_participants"]
+    table = results.summary_tables()["function: ALSFRS-R slope (mixed model)"]
+    notes = table.loc[table["population"].str.startswith("onset_site="), "note"]
+    assert notes.str.contains(f"{len(blank)} with missing onset_site in no subgroup").all()

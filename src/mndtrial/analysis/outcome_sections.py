@@ -53,9 +53,12 @@ class TregConfig(SectionConfig):
     primary_day: float | None = None
 
 
-def _groupings(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> dict[str, dict[str, list[str]] | str]:
-    """rule or column → {subgroup label: subject ids}, or → the reason it could not be made."""
+def _groupings(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig
+               ) -> tuple[dict[str, dict[str, list[str]] | str], dict[str, dict[str, int]]]:
+    """rule or column → {subgroup label: subject ids} (or the reason it could not be made), and
+    rule or column → {why: number of participants in no subgroup} (missing value; outside every range)."""
     out: dict[str, dict[str, list[str]] | str] = {}
+    left_out: dict[str, dict[str, int]] = {}
     rules = plan_biomarker_rules(plan, trial) if config.biomarker_subgroups else ()
     for rule in rules:
         try:
@@ -65,6 +68,7 @@ def _groupings(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> di
             continue
         out[rule.label] = {f"{rule.label}: {level}": labels.index[labels == level].tolist()
                            for level in labels.unique() if level not in (MISSING, OUTSIDE)}
+        left_out[rule.label] = {"missing": int((labels == MISSING).sum()), "outside": int((labels == OUTSIDE).sum())}
     participants = trial.participants
     for column in config.subgroup_columns:
         if column not in participants.columns:
@@ -72,7 +76,8 @@ def _groupings(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> di
             continue
         out[column] = {f"{column}={value}": participants.loc[participants[column] == value, "subject_id"].tolist()
                        for value in sorted(participants[column].dropna().unique(), key=str)}
-    return out
+        left_out[column] = {"missing": int(participants[column].isna().sum())}
+    return out, left_out
 
 
 def _reason(exc: Exception) -> dict[str, str]:
@@ -87,7 +92,8 @@ def run_function(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> 
     out = SlopeAnalysis(**options, level=1 - plan.alpha).fit(trial).to_dict()
     subgroups: dict[str, Any] = {}
     interaction: dict[str, Any] = {}
-    for variable, groups in _groupings(trial, plan, config).items():
+    groupings, left_out = _groupings(trial, plan, config)
+    for variable, groups in groupings.items():
         if isinstance(groups, str):
             subgroups[variable] = interaction[variable] = {"not_computed": groups}
             continue
@@ -105,6 +111,8 @@ def run_function(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> 
         except (AnalysisError, ParameterError) as exc:
             interaction[variable] = _reason(exc)
     out["subgroups"] = subgroups
+    # participants in no subgroup of a grouping (like Cox's excluded_missing), so none vanish silently
+    out["subgroups_excluded"] = left_out
     out["interaction"] = interaction if config.interaction else {"not_computed": "interaction = false in the plan"}
     return out
 
@@ -159,9 +167,10 @@ def summarize_function(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
     rows = []
     populations = {"overall": out["overall"], **out.get("subgroups", {})}
     for name, fit in populations.items():
+        left_out = _left_out_note(name, out.get("subgroups_excluded", {}))
         if "not_computed" in fit:
             rows.append({"population": name, "arm": "-", "slope/month (CI)": "-", "difference (CI)": "-",
-                         SLOPE_RATIO_LABEL: "-", "p": "-", "note": fit["not_computed"]})
+                         SLOPE_RATIO_LABEL: "-", "p": "-", "note": "; ".join([fit["not_computed"], *left_out])})
             continue
         for arm, a in fit["arms"].items():
             c = fit["comparisons"].get(arm)
@@ -169,8 +178,16 @@ def summarize_function(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
                          "difference (CI)": _ci(c["slope_difference_per_month"]) if c else "-",
                          SLOPE_RATIO_LABEL: _ci(c["slope_ratio"]) if c else "-",
                          "p": _fmt(c["slope_difference_per_month"]["p"]) if c else "-",
-                         "note": "; ".join(fit["problems"])})
+                         "note": "; ".join([*fit["problems"], *left_out])})
     return {"ALSFRS-R slope (mixed model)": pd.DataFrame(rows)}
+
+
+def _left_out_note(population: str, excluded: dict[str, dict[str, int]]) -> list[str]:
+    """'4 with missing onset_site in no subgroup' for a subgroup row of that grouping."""
+    for variable, counts in excluded.items():
+        if population.startswith((f"{variable}=", f"{variable}: ")):
+            return [f"{n} with {why} {variable} in no subgroup" for why, n in counts.items() if n]
+    return []
 
 
 def summarize_cafs(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
