@@ -199,6 +199,27 @@ def test_stratified_sums_strata():
     assert res["fs_z"] == pytest.approx(T / np.sqrt(var))
 
 
+def test_stratified_mann_whitney_is_labelled_as_the_pooled_test_it_is():
+    # reference: scipy's Mann-Whitney on the pooled within-stratum scores reproduces mann_whitney_p,
+    # so it is not a stratified test, and the results and the plan's summary must not call it one
+    from mndtrial.analysis.outcome_sections import summarize_cafs
+
+    trial = random_trial(7)
+    result = CAFS(strata=["onset_site"]).fit(trial).result_
+    scores = result.scores.query("comparison == 'il2_2miu'")
+    active = (scores["arm"] == "il2_2miu").to_numpy()
+    pooled = stats.mannwhitneyu(scores["score"][active], scores["score"][~active], method="asymptotic",
+                                use_continuity=True)
+    assert result.comparisons.loc["il2_2miu", "mann_whitney_p"] == pytest.approx(pooled.pvalue, rel=1e-12)
+    out = result.to_dict()
+    assert "pooled over within-stratum scores" in out["mann_whitney_scope"]
+    assert "not a stratified" in out["mann_whitney_scope"]
+    unstratified = CAFS().fit(trial).result_.to_dict()
+    assert "pooled" not in unstratified["mann_whitney_scope"]
+    table = summarize_cafs({"unstratified": unstratified, "stratified": out})["CAFS"]
+    assert list(dict.fromkeys(table["test"])) == ["unstratified", "stratified (FS by stratum; Mann-Whitney pooled)"]
+
+
 def test_finkelstein_schoenfeld_formula_against_permutation_variance():
     """Var(T) is the exact permutation variance of T given the scores (scores sum to zero)."""
     rng = np.random.default_rng(5)

@@ -15,7 +15,8 @@ The score is U_i = Σ_j (+1 win, −1 loss, 0 tie). Berry's CAFS compares arms o
 (mean rank per arm; Wilcoxon–Mann–Whitney with tie correction, scipy's asymptotic test with
 continuity correction as R's `wilcox.test(exact = FALSE)`). Finkelstein & Schoenfeld (1999):
 T = Σ_{i in active} U_i, Var(T) = n1·n0 / (N(N−1)) · Σ_i U_i², Z = T / √Var(T); stratified by
-summing T and Var(T) over strata. Rules for loss to follow-up: docs/cafs.md.
+summing T and Var(T) over strata. With strata the Mann–Whitney test stays one rank test pooled over
+the within-stratum scores (not a stratified Wilcoxon); only the FS test is stratified. Rules for loss to follow-up: docs/cafs.md.
 
 References: Berry JD et al., Amyotroph Lateral Scler Frontotemporal Degener 2013;14:162–168;
 Finkelstein DM, Schoenfeld DA, Stat Med 1999;18:1341–1354; Gehan EA, Biometrika 1965;52:203–223.
@@ -36,7 +37,7 @@ from ._common import control_and_active, html_table, json_safe
 from .estimator import FittedEstimator
 from .frame import endpoint_events
 
-__all__ = ["CAFS", "CAFSResult", "pairwise_scores", "finkelstein_schoenfeld", "cafs_inputs"]
+__all__ = ["CAFS", "CAFSResult", "pairwise_scores", "finkelstein_schoenfeld", "cafs_inputs", "mann_whitney_scope"]
 
 ANALYSIS = "CAFS"
 BLOCK_PAIRS = 2_000_000  # pairs held in memory at once (~16 bytes each per array)
@@ -191,6 +192,14 @@ def cafs_inputs(trial: Trial, horizon_days: float,
     return people, visits
 
 
+def mann_whitney_scope(strata: Sequence[str]) -> str:
+    """The honest label of `mann_whitney_p`: one pooled rank test, also when the scores are stratified."""
+    if not strata:
+        return "all participants of the comparison"
+    return ("pooled over within-stratum scores (one rank test on all participants; not a stratified "
+            "test: the Finkelstein-Schoenfeld fs_p is the stratified one)")
+
+
 @dataclass(frozen=True)
 class CAFSResult:
     """CAFS scores, mean ranks and tests, one comparison per active arm against the control."""
@@ -206,9 +215,15 @@ class CAFSResult:
     def summary(self) -> pd.DataFrame:
         return self.comparisons
 
+    @property
+    def mann_whitney_scope(self) -> str:
+        """What the Mann–Whitney p tests: with strata it is *not* a stratified test (only FS is)."""
+        return mann_whitney_scope(self.strata)
+
     def to_dict(self) -> dict:
         return json_safe({"horizon_days": self.horizon_days, "strata": list(self.strata),
                           "control_arm": self.control_arm, "n_without_baseline": self.n_without_baseline,
+                          "mann_whitney_scope": self.mann_whitney_scope,
                           "comparisons": self.comparisons.to_dict(orient="index")})
 
     def _repr_html_(self) -> str:

@@ -197,8 +197,10 @@ def summarize_cafs(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
     for kind, res in out.items():
         if "not_computed" in res or "error" in res:
             continue
+        # the "stratified" row's FS test is stratified; its Mann-Whitney is pooled over within-stratum scores
+        label = "stratified (FS by stratum; Mann-Whitney pooled)" if res.get("strata") else kind
         for arm, c in res["comparisons"].items():
-            rows.append({"test": kind, "arm": arm, "mean rank active/control":
+            rows.append({"test": label, "arm": arm, "mean rank active/control":
                          f"{_fmt(c['mean_rank_active'], 4)} / {_fmt(c['mean_rank_control'], 4)}",
                          "Mann-Whitney p": _fmt(c["mann_whitney_p"]), "FS Z": _fmt(c["fs_z"]),
                          "FS p": _fmt(c["fs_p"])})
