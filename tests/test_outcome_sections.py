@@ -154,3 +154,49 @@ def test_function_subgroup_columns_count_participants_with_a_missing_value(examp
     table = results.summary_tables()["function: ALSFRS-R slope (mixed model)"]
     notes = table.loc[table["population"].str.startswith("onset_site="), "note"]
     assert notes.str.contains(f"{len(blank)} with missing onset_site in no subgroup").all()
+
+
+def _sections_only(arms: dict | None) -> AnalysisPlan:
+    plan = {**OFF_SURVIVAL, "survival": {"enabled": False},
+            "function": {"biomarker_subgroups": False, "interaction": False}, "cafs": {"stratified": False},
+            "treg": {"analytes": ["treg_pct_cd4"]}}
+    return AnalysisPlan.from_dict(plan if arms is None else {**plan, "arms": arms})
+
+
+def test_function_cafs_treg_honour_the_plan_arms(example_trial):
+    # reference: swapping which arm is the control negates every active − control contrast of the same
+    # model (closed form: a reparametrisation), and leaves two-sided p-values unchanged
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default = _sections_only(None).run(example_trial)
+        swapped = _sections_only({"control": "il2_2miu", "active": "placebo"}).run(example_trial)
+    fn, fn_s = default["function"]["overall"], swapped["function"]["overall"]
+    assert fn_s["control_arm"] == "il2_2miu" and list(fn_s["comparisons"]) == ["placebo"]
+    d, d_s = (f["comparisons"][a]["slope_difference_per_month"] for f, a in ((fn, "il2_2miu"), (fn_s, "placebo")))
+    assert d_s["estimate"] == pytest.approx(-d["estimate"], rel=1e-4)
+    assert d_s["p"] == pytest.approx(d["p"], rel=1e-3)
+    c, c_s = default["cafs"]["unstratified"], swapped["cafs"]["unstratified"]
+    assert c_s["control_arm"] == "il2_2miu" and list(c_s["comparisons"]) == ["placebo"]
+    assert c_s["comparisons"]["placebo"]["fs_T"] == -c["comparisons"]["il2_2miu"]["fs_T"]
+    assert c_s["comparisons"]["placebo"]["mann_whitney_p"] == pytest.approx(
+        c["comparisons"]["il2_2miu"]["mann_whitney_p"], rel=1e-12)
+    t, t_s = default["treg"]["treg_pct_cd4"], swapped["treg"]["treg_pct_cd4"]
+    assert t_s["control_arm"] == "il2_2miu" and list(t_s["ancova"]) == ["placebo"]
+    for visit, r in t["ancova"]["il2_2miu"].items():
+        assert t_s["ancova"]["placebo"][visit]["estimate"] == pytest.approx(-r["estimate"], rel=1e-9)
+        assert t_s["ancova"]["placebo"][visit]["p"] == pytest.approx(r["p"], rel=1e-9)
+
+
+def test_cafs_compares_only_the_plan_arms_of_a_three_arm_trial():
+    # reference: the plan's arms.active picks one comparison; it equals that row of the all-arms CAFS
+    # (pairs are formed within the two compared arms either way)
+    from test_cafs import random_trial
+
+    trial = random_trial(7)
+    plan = AnalysisPlan.from_dict({**OFF_SURVIVAL, "survival": {"enabled": False}, "function": {"enabled": False},
+                                   "treg": {"enabled": False}, "cafs": {"stratified": False},
+                                   "arms": {"active": "il2_1miu"}})
+    out = plan.run(trial)["cafs"]["unstratified"]
+    assert list(out["comparisons"]) == ["il2_1miu"] and out["control_arm"] == "placebo"
+    every = CAFS(horizon_days=trial.info.horizon_days).fit(trial).to_dict()
+    assert out["comparisons"]["il2_1miu"] == every["comparisons"]["il2_1miu"]

@@ -80,6 +80,23 @@ def _groupings(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig
     return out, left_out
 
 
+def compared_trial(trial: Trial, plan: "AnalysisPlan", analysis: str) -> Trial:
+    """The trial as the plan's `[arms]` compare it: without `[arms]` every active arm against the
+    trial's control (unchanged); with `arms.control`/`arms.active`, only those two arms (chosen as
+    the survival section chooses them, `plan.contrast`) with `arms.control` as the control arm."""
+    if plan.arms.control is None and plan.arms.active is None:
+        return trial
+    contrast = plan.contrast(trial, analysis=analysis)
+    participants = trial.participants
+    ids = participants.loc[participants["arm"].isin([contrast.control, contrast.active]), "subject_id"]
+    sub = trial.select(ids)
+    if sub.info.control_arm == contrast.control:
+        return sub
+    arms = tuple(a.model_copy(update={"control": a.name == contrast.control}) for a in sub.info.arms)
+    info = type(sub.info).model_validate({**sub.info.model_dump(), "arms": [a.model_dump() for a in arms]})
+    return Trial(**sub.tables(), info=info)
+
+
 def _reason(exc: Exception) -> dict[str, str]:
     return {"not_computed": getattr(exc, "reason", None) or str(exc)}
 
@@ -87,6 +104,7 @@ def _reason(exc: Exception) -> dict[str, str]:
 def run_function(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> dict[str, Any]:
     if trial.alsfrs is None:
         return {"not_computed": "the trial has no alsfrs table"}
+    trial = compared_trial(trial, plan, "function")
     options = dict(covariates=config.covariates, covariates_on_slope=config.covariates_on_slope,
                    horizon_days=plan.horizon_or_none(trial))
     out = SlopeAnalysis(**options, level=1 - plan.alpha).fit(trial).to_dict()
@@ -120,6 +138,7 @@ def run_function(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> 
 def run_cafs(trial: Trial, plan: "AnalysisPlan", config: CAFSConfig) -> dict[str, Any]:
     if trial.alsfrs is None:
         return {"not_computed": "the trial has no alsfrs table"}
+    trial = compared_trial(trial, plan, "cafs")
     horizon = plan.horizon_or_none(trial)
     # the plan's endpoint (event_types) decides what a death is here too, as in the survival section
     out = {"unstratified": CAFS(horizon_days=horizon, event_types=plan.event_types).fit(trial).to_dict()}
@@ -134,6 +153,7 @@ def run_cafs(trial: Trial, plan: "AnalysisPlan", config: CAFSConfig) -> dict[str
 
 
 def run_treg(trial: Trial, plan: "AnalysisPlan", config: TregConfig) -> dict[str, Any]:
+    trial = compared_trial(trial, plan, "treg")
     bio = trial.biomarkers
     present = set() if bio is None else set(bio["analyte"])
     if not present & set(config.analytes):
