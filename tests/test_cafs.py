@@ -220,6 +220,51 @@ def test_stratified_mann_whitney_is_labelled_as_the_pooled_test_it_is():
     assert list(dict.fromkeys(table["test"])) == ["unstratified", "stratified (FS by stratum; Mann-Whitney pooled)"]
 
 
+def _van_elteren_by_hand(scores, active, strata):
+    # textbook form: U_s from scipy per stratum, tie-corrected variance n1 n0/12 (n+1 − Σ(t³−t)/(n(n−1)))
+    T = E = V = 0.0
+    for s in np.unique(strata):
+        m = strata == s
+        a, c = scores[m & active], scores[m & ~active]
+        n1, n0 = len(a), len(c)
+        n = n1 + n0
+        u = stats.mannwhitneyu(a, c, method="asymptotic").statistic
+        w = u + n1 * (n1 + 1) / 2
+        t = np.unique(scores[m], return_counts=True)[1].astype(float)
+        T += w / (n + 1)
+        E += n1 / 2
+        V += n1 * n0 / 12 * (n + 1 - (t ** 3 - t).sum() / (n * (n - 1))) / (n + 1) ** 2
+    return (T - E) / np.sqrt(V)
+
+
+def test_van_elteren_against_textbook_form_scipy_and_permutation():
+    from mndtrial.analysis.cafs import van_elteren
+
+    trial = random_trial(7)
+    result = CAFS(strata=["onset_site"]).fit(trial).result_
+    sc = result.scores.query("comparison == 'il2_2miu'")
+    scores, active, strata = sc["score"].to_numpy(float), (sc["arm"] == "il2_2miu").to_numpy(), sc["stratum"].to_numpy()
+    ve = van_elteren(scores, active, strata)
+    assert ve["z"] == pytest.approx(_van_elteren_by_hand(scores, active, strata), rel=1e-10)
+    row = result.comparisons.loc["il2_2miu"]
+    assert row["van_elteren_z"] == ve["z"] and row["van_elteren_p"] == pytest.approx(2 * stats.norm.sf(abs(ve["z"])))
+    # one stratum: scipy's Mann-Whitney without continuity correction
+    one = van_elteren(scores, active, np.zeros(len(scores)))
+    mw = stats.mannwhitneyu(scores[active], scores[~active], method="asymptotic", use_continuity=False)
+    assert one["p"] == pytest.approx(mw.pvalue, rel=1e-10)
+    # the permutation distribution (arms shuffled within strata) of Z has mean 0 and variance 1
+    rng = np.random.default_rng(3)
+    zs = []
+    for _ in range(3000):
+        perm = active.copy()
+        for s in np.unique(strata):
+            idx = np.flatnonzero(strata == s)
+            perm[idx] = rng.permutation(active[idx])
+        zs.append(van_elteren(scores, perm, strata)["z"])
+    assert abs(np.mean(zs)) < 0.07 and abs(np.var(zs) - 1) < 0.09
+    assert CAFS().fit(trial).result_.comparisons.loc["il2_2miu", "van_elteren_p"] is None
+
+
 def test_finkelstein_schoenfeld_formula_against_permutation_variance():
     """Var(T) is the exact permutation variance of T given the scores (scores sum to zero)."""
     rng = np.random.default_rng(5)

@@ -107,7 +107,8 @@ def test_results_have_the_documented_keys(example_results):
                                 "problems", "warnings"}
     cafs = results["cafs"]["unstratified"]["comparisons"]["il2_2miu"]
     assert set(cafs) == {"n_active", "n_control", "mean_rank_active", "mean_rank_control", "mann_whitney_u",
-                         "mann_whitney_p", "fs_T", "fs_var_T", "fs_z", "fs_p", "deaths_active", "deaths_control"}
+                         "mann_whitney_p", "fs_T", "fs_var_T", "fs_z", "fs_p", "van_elteren_z", "van_elteren_p",
+                         "deaths_active", "deaths_control"}
     treg = results["treg"]["treg_pct_cd4"]
     assert set(treg) == {"analyte", "control_arm", "by_visit", "ancova", "mixed", "mixed_problems",
                          "mixed_warnings", "dose_response", "notes", "excluded"}

@@ -16,7 +16,8 @@ The score is U_i = Σ_j (+1 win, −1 loss, 0 tie). Berry's CAFS compares arms o
 continuity correction as R's `wilcox.test(exact = FALSE)`). Finkelstein & Schoenfeld (1999):
 T = Σ_{i in active} U_i, Var(T) = n1·n0 / (N(N−1)) · Σ_i U_i², Z = T / √Var(T); stratified by
 summing T and Var(T) over strata. With strata the Mann–Whitney test stays one rank test pooled over
-the within-stratum scores (not a stratified Wilcoxon); only the FS test is stratified. Rules for loss to follow-up: docs/cafs.md.
+the within-stratum scores (not a stratified Wilcoxon); the stratified rank test is van Elteren's
+(van Elteren P, Bull Int Stat Inst 1960;37:351–361), reported beside it. Rules for loss to follow-up: docs/cafs.md.
 
 References: Berry JD et al., Amyotroph Lateral Scler Frontotemporal Degener 2013;14:162–168;
 Finkelstein DM, Schoenfeld DA, Stat Med 1999;18:1341–1354; Gehan EA, Biometrika 1965;52:203–223.
@@ -37,7 +38,8 @@ from ._common import control_and_active, html_table, json_safe
 from .estimator import FittedEstimator
 from .frame import endpoint_events
 
-__all__ = ["CAFS", "CAFSResult", "pairwise_scores", "finkelstein_schoenfeld", "cafs_inputs", "mann_whitney_scope"]
+__all__ = ["CAFS", "CAFSResult", "pairwise_scores", "finkelstein_schoenfeld", "cafs_inputs", "mann_whitney_scope",
+           "van_elteren"]
 
 ANALYSIS = "CAFS"
 BLOCK_PAIRS = 2_000_000  # pairs held in memory at once (~16 bytes each per array)
@@ -161,6 +163,32 @@ def finkelstein_schoenfeld(scores: np.ndarray, active: np.ndarray, strata: np.nd
     return {"T": T, "var_T": var, "z": float(z), "p": float(2 * stats.norm.sf(abs(z)))}
 
 
+def van_elteren(scores: np.ndarray, active: np.ndarray, strata: np.ndarray) -> dict:
+    """Van Elteren's stratified Wilcoxon test: Z and two-sided p (van Elteren 1960; Lehmann 1975, §3.3).
+
+    Within stratum s (n_s participants): W_s = Σ_{i active} midrank_i; T = Σ_s W_s / (n_s + 1), its
+    mean Σ_s n1_s / 2 and permutation variance Σ_s n1_s n0_s / (n_s (n_s − 1)) Σ_i (R_i − (n_s + 1)/2)²
+    / (n_s + 1)² (exact with ties); Z = (T − E) / √Var, no continuity correction. Positive Z: the
+    active arm ranks higher. With one stratum it is scipy's Mann–Whitney without continuity correction.
+    """
+    scores = np.asarray(scores, float)
+    active = np.asarray(active, bool)
+    strata = np.asarray(strata)
+    T = mean = var = 0.0
+    for s in np.unique(strata):
+        m = strata == s
+        n, n1 = int(m.sum()), int(active[m].sum())
+        if n < 2 or n1 in (0, n):
+            continue  # a stratum with one arm only carries no comparison
+        ranks = stats.rankdata(scores[m])
+        weight = 1.0 / (n + 1)
+        T += weight * float(ranks[active[m]].sum())
+        mean += weight * n1 * (n + 1) / 2
+        var += weight ** 2 * n1 * (n - n1) / (n * (n - 1)) * float(((ranks - (n + 1) / 2) ** 2).sum())
+    z = (T - mean) / np.sqrt(var) if var > 0 else float("nan")
+    return {"z": float(z), "p": float(2 * stats.norm.sf(abs(z)))}
+
+
 def cafs_inputs(trial: Trial, horizon_days: float,
                 event_types: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-participant (time and death truncated at the horizon, baseline) and post-baseline visits.
@@ -197,7 +225,7 @@ def mann_whitney_scope(strata: Sequence[str]) -> str:
     if not strata:
         return "all participants of the comparison"
     return ("pooled over within-stratum scores (one rank test on all participants; not a stratified "
-            "test: the Finkelstein-Schoenfeld fs_p is the stratified one)")
+            "test: van_elteren_p and the Finkelstein-Schoenfeld fs_p are the stratified ones)")
 
 
 @dataclass(frozen=True)
@@ -278,11 +306,14 @@ class CAFS(FittedEstimator):
             mw = stats.mannwhitneyu(scores[is_active], scores[~is_active], alternative="two-sided",
                                     method="asymptotic", use_continuity=True)
             fs = finkelstein_schoenfeld(scores, is_active, stratum.to_numpy())
+            # with strata the pooled Mann-Whitney is not a stratified test; van Elteren's is
+            ve = van_elteren(scores, is_active, stratum.to_numpy()) if self.strata else {"z": None, "p": None}
             rows.append({"arm": arm, "n_active": int(is_active.sum()), "n_control": int((~is_active).sum()),
                          "mean_rank_active": float(ranks[is_active].mean()),
                          "mean_rank_control": float(ranks[~is_active].mean()),
                          "mann_whitney_u": float(mw.statistic), "mann_whitney_p": float(mw.pvalue),
                          "fs_T": fs["T"], "fs_var_T": fs["var_T"], "fs_z": fs["z"], "fs_p": fs["p"],
+                         "van_elteren_z": ve["z"], "van_elteren_p": ve["p"],
                          "deaths_active": int(pair.loc[is_active, "died"].sum()),
                          "deaths_control": int(pair.loc[~is_active, "died"].sum())})
             score_tables.append(pd.DataFrame({"subject_id": pair["subject_id"], "comparison": arm,

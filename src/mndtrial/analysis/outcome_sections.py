@@ -217,12 +217,13 @@ def summarize_cafs(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
     for kind, res in out.items():
         if "not_computed" in res or "error" in res:
             continue
-        # the "stratified" row's FS test is stratified; its Mann-Whitney is pooled over within-stratum scores
+        # the "stratified" row's FS and van Elteren tests are stratified; its Mann-Whitney is pooled
         label = "stratified (FS by stratum; Mann-Whitney pooled)" if res.get("strata") else kind
         for arm, c in res["comparisons"].items():
             rows.append({"test": label, "arm": arm, "mean rank active/control":
                          f"{_fmt(c['mean_rank_active'], 4)} / {_fmt(c['mean_rank_control'], 4)}",
-                         "Mann-Whitney p": _fmt(c["mann_whitney_p"]), "FS Z": _fmt(c["fs_z"]),
+                         "Mann-Whitney p": _fmt(c["mann_whitney_p"]),
+                         "van Elteren p": _fmt(c.get("van_elteren_p")), "FS Z": _fmt(c["fs_z"]),
                          "FS p": _fmt(c["fs_p"])})
     return {"CAFS": pd.DataFrame(rows)}
 
@@ -244,6 +245,6 @@ def summarize_treg(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
 register_section("function", FunctionConfig, run_function, summarize=summarize_function, order=40,
                  description="ALSFRS-R slopes per arm, slope difference and ratio (mixed model), per subgroup")
 register_section("cafs", CAFSConfig, run_cafs, summarize=summarize_cafs, order=50,
-                 description="CAFS ranks, Mann-Whitney and Finkelstein-Schoenfeld tests")
+                 description="CAFS ranks, Mann-Whitney, van Elteren (stratified) and Finkelstein-Schoenfeld tests")
 register_section("treg", TregConfig, run_treg, summarize=summarize_treg, order=60,
                  description="Treg change from baseline, ANCOVA vs placebo, mixed model, dose-response")
