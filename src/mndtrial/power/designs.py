@@ -42,6 +42,9 @@ class DesignFamily(Protocol):
 
     def without_effect(self) -> "DesignFamily": ...
 
+    @property
+    def under_null(self) -> bool: ...
+
 
 @dataclass(frozen=True)
 class ExponentialFamily:
@@ -60,6 +63,13 @@ class ExponentialFamily:
         if n_randomised < 4 or n_randomised % 2:
             raise ParameterError("n", n_randomised, "must be an even number >= 4 (1:1 allocation)")
         return replace(self.template, n_per_arm=n_randomised // 2, enrich=enriched)
+
+    @property
+    def under_null(self) -> bool:
+        """True when survival has no treatment effect (HR 1 everywhere, the default): the power of
+        a log-rank criterion is then its type I error."""
+        t = self.template
+        return t.hazard_ratio == 1.0 and t.hazard_ratio_high in (None, 1.0)
 
     def without_effect(self) -> "ExponentialFamily":
         """The same design with no treatment effect (for type I error)."""
@@ -113,6 +123,13 @@ class SimFamily:
 
         enrichment = Enrichment(self.low.column, max(self.low.lower, 0.0), self.low.upper) if enriched else None
         return SimSource(self.design.replace(n_randomised=int(n_randomised), enrichment=enrichment))
+
+    @property
+    def under_null(self) -> bool:
+        """True when the drug model is `no_effect` (`without_effect()`)."""
+        from ..sim import no_effect
+
+        return getattr(self.design.drug, "_effect", None) is no_effect
 
     def without_effect(self) -> "SimFamily":
         from ..sim import DrugModel, no_effect
