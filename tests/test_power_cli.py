@@ -96,3 +96,13 @@ def test_hazard_ratio_is_refused_where_it_does_not_apply(tmp_path):
     assert not (tmp_path / "power.csv").exists()
     r = _exponential(tmp_path, "--hazard-ratio", "0")
     assert r.returncode == 1 and "hazard_ratio" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_multi_arm_run_prints_compared_and_total_counts(tmp_path):
+    r = _cli("power", "--design", "imodals", "--designs", "all-comers", "--vary", "n=45", "--n-trials", "2",
+             "--workers", "1", "--no-slope", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    header = next(line for line in r.stdout.splitlines() if "events_mean" in line).split()
+    assert {"n_compared_mean", "events_all_arms_mean", "n_randomised_mean"} <= set(header)
+    table = pd.read_csv(tmp_path / "power.csv")
+    assert table["n_compared_mean"].iloc[0] == 30 and table["n_randomised_mean"].iloc[0] == 45

@@ -96,7 +96,12 @@ def power_command(
     if state["quiet"]:
         typer.echo(str(out))
         return
-    shown = res.table[[c for c in TABLE_COLUMNS if c in res.table.columns]]
+    columns = list(TABLE_COLUMNS)
+    if (res.table["n_compared_mean"] != res.table["n_randomised_mean"]).any():
+        # Several active arms: events_mean is of the compared arms; show the totals beside it.
+        columns[columns.index("events_mean") + 1:columns.index("events_mean") + 1] = [
+            "n_compared_mean", "events_all_arms_mean"]
+    shown = res.table[[c for c in columns if c in res.table.columns]]
     label = "type I error" if null else "power"
     typer.echo(f"{fam.name}: {label} over {n_trials} simulated trials per point (seed {seed})")
     if null:
