@@ -57,3 +57,52 @@ def test_scheduler_without_the_dask_backend_is_refused_not_ignored(tmp_path):
              "--n-trials", "2", "--no-slope", "--workers", "1", "--out", str(tmp_path))
     assert r.returncode == 1 and "dask" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "power.csv").exists()
+
+
+def _exponential(tmp_path, *extra: str) -> subprocess.CompletedProcess:
+    return _cli("power", "--design", "exponential", "--designs", "all-comers", "--vary", "n=60", "--n-trials", "8",
+                "--seed", "4", "--workers", "1", "--no-slope", "--out", str(tmp_path), *extra)
+
+
+def test_hazard_ratio_sets_the_exponential_effect(tmp_path):
+    r = _exponential(tmp_path, "--hazard-ratio", "0.5")
+    assert r.returncode == 0, r.stderr
+    api = power(design_points(family("exponential", hazard_ratio=0.5), [60], ("all-comers",), slope=False),
+                n_trials=8, seed=4, n_workers=1)
+    table = pd.read_csv(tmp_path / "power.csv")
+    assert table["power"].tolist() == pytest.approx(api.table["power"].tolist(), abs=1e-12)
+    assert table["cox_hr_geometric_mean"].iloc[0] == pytest.approx(api.table["cox_hr_geometric_mean"].iloc[0])
+    data = json.loads((tmp_path / "power.json").read_text())
+    assert data["under_null"] is False and data["power_column"] == "power"
+    assert data["provenance"]["extra"]["hazard_ratio"] == 0.5
+    assert "type I error" not in r.stdout
+
+
+def test_exponential_default_run_says_it_is_under_the_null(tmp_path):
+    r = _exponential(tmp_path)  # the design's default HR is 1
+    assert r.returncode == 0, r.stderr
+    assert "type I error" in r.stdout and "under the null" in r.stdout
+    data = json.loads((tmp_path / "power.json").read_text())
+    assert data["under_null"] is True and data["power_column"] == "type I error"
+    r = _exponential(tmp_path / "hr1", "--hazard-ratio", "1")
+    assert r.returncode == 0 and "under the null" in r.stdout
+
+
+def test_hazard_ratio_is_refused_where_it_does_not_apply(tmp_path):
+    for args in (("--design", "mirocals"), ("--design", "exponential", "--null")):
+        r = _cli("power", *args, "--hazard-ratio", "0.7", "--n-trials", "2", "--out", str(tmp_path))
+        assert r.returncode == 1 and "--hazard-ratio" in r.stderr and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "power.csv").exists()
+    r = _exponential(tmp_path, "--hazard-ratio", "0")
+    assert r.returncode == 1 and "hazard_ratio" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_multi_arm_run_prints_compared_and_total_counts(tmp_path):
+    r = _cli("power", "--design", "imodals", "--designs", "all-comers", "--vary", "n=45", "--n-trials", "2",
+             "--workers", "1", "--no-slope", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    header = next(line for line in r.stdout.splitlines() if "events_mean" in line).split()
+    assert {"n_compared_mean", "events_all_arms_mean", "n_randomised_mean"} <= set(header)
+    table = pd.read_csv(tmp_path / "power.csv")
+    assert table["n_compared_mean"].iloc[0] == 30 and table["n_randomised_mean"].iloc[0] == 45

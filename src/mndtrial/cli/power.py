@@ -6,6 +6,7 @@ power.html (`mndtrial.report.power_html`) into `--out`.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -50,6 +51,9 @@ def power_command(
     alpha_split: float = typer.Option(0.5, "--alpha-split",
                                       help="Whole population's share of alpha in the stratified strategy."),
     null: bool = typer.Option(False, "--null", help="No treatment effect: the table's power is the type I error."),
+    hazard_ratio: float = typer.Option(None, "--hazard-ratio",
+                                       help="Treatment hazard ratio of the exponential design (its default, 1, "
+                                            "is the null: power = type I error). Exponential design only."),
     no_slope: bool = typer.Option(False, "--no-slope", help="Skip the ALSFRS-R slope model (faster)."),
     backend: str = typer.Option("local", "--backend", help="local (processes) or dask."),
     workers: int = typer.Option(None, "--workers", help="Processes (local) or LocalCluster workers (dask)."),
@@ -60,9 +64,15 @@ def power_command(
     """Simulate and analyse many trials per design point; print and write the power table."""
     from ..power import STRATEGIES, design_points, family, power
 
-    fam = family(design)
+    if hazard_ratio is not None and design != "exponential":
+        raise ParameterError("--hazard-ratio", hazard_ratio, f"applies to --design exponential only; the '{design}' "
+                                                             "design's effect comes from its drug model (--null for none)")
+    if hazard_ratio is not None and null:
+        raise ParameterError("--hazard-ratio", hazard_ratio, "contradicts --null (no effect); give one of them")
+    fam = family(design, **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}))
     if null:
         fam = fam.without_effect()
+    null = fam.under_null  # e.g. the exponential design's default HR 1
     strategies = [s.strip() for s in designs.split(",") if s.strip()]
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
@@ -73,16 +83,29 @@ def power_command(
                 client=scheduler, progress=not state["quiet"])
     provenance = collect_provenance(seed=seed, command=command_line(ctx), extra={
         "design": design, "strategies": strategies, "n_values": n_values, "n_trials": n_trials, "alpha": alpha,
-        "alpha_split": alpha_split, "null": null, "slope": not no_slope})
+        "alpha_split": alpha_split, "null": null, "slope": not no_slope,
+        **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}),
+        **({"power_column": "type I error (no treatment effect)"} if null else {})})
     with step("Writing the power table and power.html"):
         paths = write_power_outputs(out, res, provenance, title=f"Monte Carlo {'type I error' if null else 'power'}:"
                                                                f" {fam.name}", settings=provenance.extra)
+        # Said at the top of power.json too, not only in the provenance block.
+        data = json.loads(paths["json"].read_text())
+        data = {"under_null": null, "power_column": "type I error" if null else "power", **data}
+        paths["json"].write_text(json.dumps(data, indent=2))
     if state["quiet"]:
         typer.echo(str(out))
         return
-    shown = res.table[[c for c in TABLE_COLUMNS if c in res.table.columns]]
+    columns = list(TABLE_COLUMNS)
+    if (res.table["n_compared_mean"] != res.table["n_randomised_mean"]).any():
+        # Several active arms: events_mean is of the compared arms; show the totals beside it.
+        columns[columns.index("events_mean") + 1:columns.index("events_mean") + 1] = [
+            "n_compared_mean", "events_all_arms_mean"]
+    shown = res.table[[c for c in columns if c in res.table.columns]]
     label = "type I error" if null else "power"
     typer.echo(f"{fam.name}: {label} over {n_trials} simulated trials per point (seed {seed})")
+    if null:
+        typer.echo("under the null (no treatment effect): the 'power' column is the type I error")
     typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     typer.echo(f"written: {paths['csv']}, {paths['json']}, {paths['trials']}")
     typer.echo(f"report: {paths['report']}")

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from ..batch import cox_batch, logrank_batch, slopes_batch, survival_at_horizon
+from ..batch._layout import treatment_indicator
 from ..data import TrialBatch
 from ..errors import ParameterError
 
@@ -87,8 +88,14 @@ class Test:
                 label += f"_{self.population.name}"
             object.__setattr__(self, "name", label)
 
+    def compared(self, batch: TrialBatch) -> np.ndarray:
+        """Participant rows this test compares: control or `active_arm`, and in the population
+        (participants of other active arms are not counted, e.g. IMODALS's other dose)."""
+        return treatment_indicator(batch, self.active_arm, self.population.mask(batch))[1]
+
     def run(self, batch: TrialBatch) -> pd.DataFrame:
-        """Per trial: estimate, se, z, one-sided p for benefit, converged."""
+        """Per trial: estimate, se, z, one-sided p for benefit, converged; `n` (and, for survival
+        tests, `events`): participants (deaths) in the two compared arms of the population."""
         subset = self.population.mask(batch)
         if self.kind == "logrank":
             r = logrank_batch(batch, strata=self.strata, subset=subset, active_arm=self.active_arm)
@@ -110,18 +117,27 @@ class Test:
             else:
                 est, se = r.rmst_difference_days, r.rmst_difference_se
             ok = se > 0
-            extra = {}
+            extra = {"events": _events(batch, self.compared(batch))}
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.where(ok, est / se, np.nan)
         p = np.where(ok, stats.norm.sf(BENEFIT_SIGN[self.kind] * z), np.nan)
         out = pd.DataFrame({"estimate": est, "se": se, "z": z, "p_benefit": p, "converged": ok, **extra})
-        out["n"] = _count(batch, subset)
+        out["n"] = _count(batch, self.compared(batch))
         return out
 
 
 def _count(batch: TrialBatch, subset: np.ndarray | None) -> np.ndarray:
     t = batch.participants["trial"].to_numpy() - batch.first_trial
     w = None if subset is None else subset.astype(float)
+    return np.bincount(t, weights=w, minlength=batch.n_trials).astype(np.int64)
+
+
+def _events(batch: TrialBatch, rows: np.ndarray | None) -> np.ndarray:
+    """Deaths per trial among participant rows `rows` (None: all); survival rows are aligned with
+    participants in a batch (checked by the batch estimators)."""
+    t = batch.survival["trial"].to_numpy() - batch.first_trial
+    event = batch.survival["event"].to_numpy(dtype=float)
+    w = event if rows is None else event * rows
     return np.bincount(t, weights=w, minlength=batch.n_trials).astype(np.int64)
 
 
@@ -205,7 +221,11 @@ class Analysis:
             float(max(c.alpha for c in self.criteria))
 
     def evaluate(self, batch: TrialBatch) -> pd.DataFrame:
-        """One row per trial: every test's columns (`<test>_<column>`), `success`, counts."""
+        """One row per trial: every test's columns (`<test>_<column>`), `success`, counts.
+
+        `n_compared`/`events`: participants/deaths in the arms the success criteria compare
+        (control and their active arm(s), whole population); `n_randomised`/`events_all_arms`:
+        every arm (the same in a two-arm design, not with IMODALS's two doses)."""
         cols: dict[str, np.ndarray] = {"trial": batch.trial_index}
         results = {}
         for t in self.tests:
@@ -215,9 +235,12 @@ class Analysis:
                 cols[f"{t.name}_{c}"] = res[c].to_numpy()
         hits = np.stack([c.success(results[c.test.name]) for c in self.criteria])
         cols["success"] = hits.all(axis=0) if self.combine == "all" else hits.any(axis=0)
+        compared = np.zeros(len(batch.participants), dtype=bool)
+        for c in self.criteria:
+            compared |= treatment_indicator(batch, c.test.active_arm)[1]
+        cols["n_compared"] = _count(batch, compared)
         cols["n_randomised"] = _count(batch, None)
         cols["n_screened"] = _screened(batch, cols["n_randomised"])
-        t = batch.survival["trial"].to_numpy() - batch.first_trial
-        cols["events"] = np.bincount(t, weights=batch.survival["event"].to_numpy(dtype=float),
-                                     minlength=batch.n_trials).astype(np.int64)
+        cols["events"] = _events(batch, compared)
+        cols["events_all_arms"] = _events(batch, None)
         return pd.DataFrame(cols)

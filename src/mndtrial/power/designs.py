@@ -1,7 +1,8 @@
 """Design strategies compared side by side: all-comers, enriched, stratified.
 
-- **all-comers**: everyone eligible is randomised; primary test one-sided stratified log-rank at
-  alpha in the whole population.
+- **all-comers**: everyone eligible is randomised; primary test one-sided log-rank at alpha in
+  the whole population, stratified by the design's strata (MIROCALS: country and onset site) —
+  `primary_strata=()` declares the unadjusted log-rank, MIROCALS's pre-specified primary test.
 - **enriched**: only participants in the low-biomarker group are randomised (the screening count
   is reported); the same primary test, in everyone randomised.
 - **stratified**: all-comers, with alpha split between the whole population and the low group
@@ -42,6 +43,9 @@ class DesignFamily(Protocol):
 
     def without_effect(self) -> "DesignFamily": ...
 
+    @property
+    def under_null(self) -> bool: ...
+
 
 @dataclass(frozen=True)
 class ExponentialFamily:
@@ -60,6 +64,13 @@ class ExponentialFamily:
         if n_randomised < 4 or n_randomised % 2:
             raise ParameterError("n", n_randomised, "must be an even number >= 4 (1:1 allocation)")
         return replace(self.template, n_per_arm=n_randomised // 2, enrich=enriched)
+
+    @property
+    def under_null(self) -> bool:
+        """True when survival has no treatment effect (HR 1 everywhere, the default): the power of
+        a log-rank criterion is then its type I error."""
+        t = self.template
+        return t.hazard_ratio == 1.0 and t.hazard_ratio_high in (None, 1.0)
 
     def without_effect(self) -> "ExponentialFamily":
         """The same design with no treatment effect (for type I error)."""
@@ -114,6 +125,13 @@ class SimFamily:
         enrichment = Enrichment(self.low.column, max(self.low.lower, 0.0), self.low.upper) if enriched else None
         return SimSource(self.design.replace(n_randomised=int(n_randomised), enrichment=enrichment))
 
+    @property
+    def under_null(self) -> bool:
+        """True when the drug model is `no_effect` (`without_effect()`)."""
+        from ..sim import no_effect
+
+        return getattr(self.design.drug, "_effect", None) is no_effect
+
     def without_effect(self) -> "SimFamily":
         from ..sim import DrugModel, no_effect
 
@@ -137,22 +155,41 @@ def logrank_analysis(alpha: float = 0.025, strata: tuple[str, ...] = ()) -> Anal
 
 
 def strategy_analysis(strategy: str, family: DesignFamily, alpha: float = 0.025, alpha_split: float = 0.5,
-                      horizon_days: float | None = None, slope: bool = True) -> Analysis:
+                      horizon_days: float | None = None, slope: bool = True,
+                      primary_strata: Sequence[str] | None = None) -> Analysis:
     """The declared analysis of a strategy (see the module docstring); `alpha_split` is the whole
-    population's share of alpha in the stratified strategy."""
+    population's share of alpha in the stratified strategy.
+
+    The log-rank criteria are stratified by `primary_strata` — by default the design's strata
+    (MIROCALS: country and onset site). `primary_strata=()` declares the unadjusted log-rank, as
+    MIROCALS's pre-specified primary analysis (mnd-evidence.md); the stratified log-rank is then
+    reported beside it.
+
+    Example:
+        >>> a = strategy_analysis("all-comers", ExponentialFamily(), primary_strata=())
+        >>> a.criteria[0].test.name, a.criteria[0].test.strata, "logrank_stratified" in [t.name for t in a.tests]
+        ('logrank', (), True)
+    """
     if strategy not in STRATEGIES:
         raise ParameterError("strategy", strategy, f"must be one of {STRATEGIES}")
     if not 0 < alpha_split < 1:
         raise ParameterError("alpha_split", alpha_split, "must be in (0, 1)")
+    if isinstance(primary_strata, str):  # 'country' would otherwise be read as strata c, o, u, ...
+        raise ParameterError("primary_strata", primary_strata, "must be a sequence of column names, e.g. ('country',)")
+    strata = tuple(family.strata) if primary_strata is None else tuple(primary_strata)
     arm = getattr(family, "active_arm", None)
-    primary = Test("logrank", strata=family.strata, active_arm=arm)
-    low_test = Test("logrank", population=family.low, strata=family.strata, active_arm=arm)
+    primary = Test("logrank", strata=strata, active_arm=arm)
+    low_test = Test("logrank", population=family.low, strata=strata, active_arm=arm)
     report = [Test("cox", active_arm=arm),
               Test("cox", covariates=family.adjust_covariates, strata=family.strata, active_arm=arm)]
     if slope:
         report.append(Test("slope", active_arm=arm))
     if horizon_days:
         report.append(Test("rmst", horizon_days=horizon_days, active_arm=arm))
+    if strata != tuple(family.strata):  # the design's own (stratified) log-rank, reported beside
+        name = "logrank_unstratified" if not family.strata else "logrank_stratified" if not strata \
+            else "logrank_design_strata"
+        report.append(Test("logrank", strata=tuple(family.strata), active_arm=arm, name=name))
     if strategy == "stratified":
         criteria = (Criterion(primary, alpha=alpha * alpha_split),
                     Criterion(low_test, alpha=alpha * (1 - alpha_split)))
@@ -164,13 +201,14 @@ def strategy_analysis(strategy: str, family: DesignFamily, alpha: float = 0.025,
 
 def design_points(family: DesignFamily, n_values: Sequence[int], strategies: Sequence[str] = STRATEGIES,
                   alpha: float = 0.025, alpha_split: float = 0.5, horizon_days: float | None = None,
-                  slope: bool = True) -> list[DesignPoint]:
-    """Every (strategy, n) pair as a design point, strategies side by side for each n."""
+                  slope: bool = True, primary_strata: Sequence[str] | None = None) -> list[DesignPoint]:
+    """Every (strategy, n) pair as a design point, strategies side by side for each n
+    (`primary_strata`: see `strategy_analysis`; `()` for the unadjusted log-rank)."""
     points = []
     for n in n_values:
         sources: dict[bool, TrialSource] = {}  # strategies that randomise the same people share trials
         for s in strategies:
-            analysis = strategy_analysis(s, family, alpha, alpha_split, horizon_days, slope)
+            analysis = strategy_analysis(s, family, alpha, alpha_split, horizon_days, slope, primary_strata)
             source = sources.setdefault(s == "enriched", family.source(int(n), s == "enriched"))
             points.append(DesignPoint(source, analysis, {"design": family.name, "strategy": s, "n": int(n)}))
     return points

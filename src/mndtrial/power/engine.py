@@ -143,7 +143,10 @@ def _points(design, analysis) -> list[DesignPoint]:
 
 def operating_characteristics(trials: pd.DataFrame, analysis: Analysis) -> dict[str, Any]:
     """Power and its Monte Carlo SE, per-test rejection rates, estimates (converged fits only,
-    with the number left out), events, randomised and screened numbers."""
+    with the number left out), per-test participants and deaths in the two arms each compares
+    (`<test>_n_mean`, `<test>_events_mean`), deaths and participants in the arms the criteria
+    compare (`events_mean`, `n_compared_mean`) and in all arms (`events_all_arms_mean`,
+    `n_randomised_mean`), and the number screened."""
     n = len(trials)
     p = float(trials["success"].mean())
     out: dict[str, Any] = {"n_trials": n, "power": p, "power_mcse": float(np.sqrt(p * (1 - p) / n)),
@@ -161,7 +164,10 @@ def operating_characteristics(trials: pd.DataFrame, analysis: Analysis) -> dict[
             out[f"{t.name}_hr_geometric_mean"] = float(np.exp(est.mean())) if ok.any() else np.nan
         out[f"{t.name}_not_converged"] = int((~ok).sum())
         out[f"{t.name}_n_mean"] = float(trials[f"{t.name}_n"].mean())
-    for col in ("events", "n_randomised", "n_screened"):
+        if f"{t.name}_events" in trials:
+            out[f"{t.name}_events_mean"] = float(trials[f"{t.name}_events"].mean())
+    # events/n_compared: the arms the criteria compare; events_all_arms/n_randomised: every arm.
+    for col in ("events", "n_compared", "events_all_arms", "n_randomised", "n_screened"):
         out[f"{col}_mean"] = float(trials[col].mean())
         out[f"{col}_sd"] = float(trials[col].std(ddof=1)) if n > 1 else 0.0
     return out
