@@ -19,19 +19,11 @@ import sys
 import time
 import warnings
 
-import numpy as np
+
+from _timing import best_of
 
 LOOP = 50
 LMM_LOOP = 10
-
-
-def _time(fn, repeat: int = 1) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main(n_end_to_end: int = 10_000, workers: int | None = None) -> None:
@@ -45,19 +37,19 @@ def main(n_end_to_end: int = 10_000, workers: int | None = None) -> None:
     batch = simulate(mirocals(), n_trials=1000, seed=2026)
     trials = [batch.trial(i) for i in range(max(LOOP, LMM_LOOP))]
 
-    cox_s = _time(lambda: cox_batch(batch), repeat=3)
+    cox_s = best_of(lambda: cox_batch(batch), repeat=3)
     frames = []
     for t in trials[:LOOP]:
         df = t.survival_by_subject()
         frames.append(df.assign(il2=(df["arm"] == "il2_2miu").astype(float))[["time_days", "event", "il2"]])
-    loop_s = _time(lambda: [CoxPHFitter().fit(f, "time_days", "event") for f in frames]) / LOOP * 1000
+    loop_s = best_of(lambda: [CoxPHFitter().fit(f, "time_days", "event") for f in frames]) / LOOP * 1000
     print(f"Cox, 1,000 MIROCALS trials: batched {cox_s:.3f} s ({1000 / cox_s:,.0f} fits/s); "
           f"lifelines loop {loop_s:.1f} s (scaled from {LOOP}); ratio {loop_s / cox_s:,.0f}x")
 
-    lr_s = _time(lambda: logrank_batch(batch, strata=("country", "onset_site")), repeat=3)
+    lr_s = best_of(lambda: logrank_batch(batch, strata=("country", "onset_site")), repeat=3)
     print(f"stratified log-rank, 1,000 trials: batched {lr_s:.3f} s")
 
-    lmm_s = _time(lambda: slopes_batch(batch), repeat=2)
+    lmm_s = best_of(lambda: slopes_batch(batch), repeat=2)
     lmm_frames = []
     for t in trials[:LMM_LOOP]:
         df = t.alsfrs.merge(t.participants[["subject_id", "arm"]], on="subject_id")
@@ -69,7 +61,7 @@ def main(n_end_to_end: int = 10_000, workers: int | None = None) -> None:
             for df in lmm_frames:
                 smf.mixedlm("total ~ months * arm", df, groups="subject_id", re_formula="~months").fit(reml=True)
 
-    sm_s = _time(sm_loop) / LMM_LOOP * 1000
+    sm_s = best_of(sm_loop) / LMM_LOOP * 1000
     print(f"LMM slope, 1,000 trials: batched {lmm_s:.3f} s; statsmodels loop {sm_s:.0f} s "
           f"(scaled from {LMM_LOOP}); ratio {sm_s / lmm_s:,.0f}x")
     del batch, trials
@@ -79,7 +71,7 @@ def main(n_end_to_end: int = 10_000, workers: int | None = None) -> None:
     t0 = time.perf_counter()
     res = power(points, n_trials=n_end_to_end, seed=1, n_workers=workers)
     e2e = time.perf_counter() - t0
-    sim_only = _time(lambda: simulate(mirocals(), n_trials=min(n_end_to_end, 1000), seed=3)) \
+    sim_only = best_of(lambda: simulate(mirocals(), n_trials=min(n_end_to_end, 1000), seed=3)) \
         * n_end_to_end / min(n_end_to_end, 1000)
     row = res.table.iloc[0]
     print(f"end to end, {n_end_to_end:,} MIROCALS trials simulated + analysed (log-rank, Cox, adjusted Cox, "

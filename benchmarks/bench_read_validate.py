@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import resource
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mndtrial import Arm, Trial, TrialInfo, read_trial
+
+from _timing import best_of
 
 
 def large_trial(n: int, visits: int, seed: int = 1) -> Trial:
@@ -39,15 +40,6 @@ def large_trial(n: int, visits: int, seed: int = 1) -> Trial:
     return Trial(participants, survival, alsfrs, info=info)
 
 
-def timed(fn, repeat: int = 3) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
@@ -57,9 +49,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in ("csv", "parquet"):
             folder = trial.write(Path(tmp) / fmt, format=fmt)
-            ours = timed(lambda: read_trial(folder))
+            ours = best_of(lambda: read_trial(folder), repeat=3)
             reader = pd.read_csv if fmt == "csv" else pd.read_parquet
-            peer = timed(lambda: [reader(f) for f in folder.glob(f"*.{fmt}")])
+            peer = best_of(lambda: [reader(f) for f in folder.glob(f"*.{fmt}")], repeat=3)
             print(f"{fmt:8s} read+validate {ours:6.2f} s | pandas parse only {peer:6.2f} s | ratio {ours / peer:5.1f}x"
                   f" | {args.n} participants, {args.n * args.visits} ALSFRS-R rows")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
