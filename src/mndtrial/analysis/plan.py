@@ -38,7 +38,7 @@ from .endpoint_census import endpoint_census
 from .frame import ArmContrast, arm_contrast, jsonable, parse_covariate
 from .registry import SectionConfig, registered_sections
 
-__all__ = ["ArmsConfig", "AnalysisPlan", "AnalysisResults", "SCHEMA_VERSION"]
+__all__ = ["ArmsConfig", "AnalysisPlan", "AnalysisResults", "SCHEMA_VERSION", "result_warnings"]
 
 SCHEMA_VERSION = 1
 T = TypeVar("T")
@@ -231,6 +231,46 @@ class AnalysisPlan(BaseModel):
                                provenance=_provenance())
 
 
+def result_warnings(data: Any, path: str = "") -> dict[str, list[str]]:
+    """Every non-empty `warnings` / `problems` list (or `*_warnings`, `*_problems`) in results.json, by path.
+
+    A list entry is named by its `rule`/`variable` and `level` (or `biomarker`) when it has them,
+    so `subgroups[3]` reads `subgroups[serum_nfl cut at 90 = > 90]`.
+
+    Example:
+        >>> result_warnings({"survival": {"cox": {"adjusted": {"warnings": ["w"]}}}, "trial": {"warnings": []}})
+        {'survival.cox.adjusted': ['w']}
+    """
+    found: dict[str, list[str]] = {}
+
+    def walk(x: Any, where: str) -> None:
+        if isinstance(x, dict):
+            for key, value in x.items():
+                key = str(key)
+                if isinstance(value, list) and any(key == k or key.endswith(f"_{k}") for k in _WARNING_KEYS):
+                    if value:
+                        found.setdefault(where or key, []).extend(str(v) for v in value)
+                else:
+                    walk(value, f"{where}.{key}" if where else key)
+        elif isinstance(x, list):
+            for i, item in enumerate(x):
+                walk(item, f"{where}[{_entry_name(item, i)}]")
+
+    walk(data, path)
+    return found
+
+
+_WARNING_KEYS = ("warnings", "problems")
+
+
+def _entry_name(item: Any, index: int) -> str:
+    if isinstance(item, dict):
+        name = item.get("rule") or item.get("variable") or item.get("biomarker")
+        if name is not None:
+            return f"{name} = {item['level']}" if item.get("level") is not None else str(name)
+    return str(index)
+
+
 def _plain(value: Any) -> Any:
     if hasattr(value, "to_dict") and not isinstance(value, (dict, pd.DataFrame)):
         return value.to_dict()
@@ -292,6 +332,10 @@ class AnalysisResults:
 
         walk(self.sections, "")
         return found
+
+    def warnings(self) -> dict[str, list[str]]:
+        """Every warning a section recorded, by where it is in results.json (see `result_warnings`)."""
+        return result_warnings(self.sections)
 
     def to_dict(self) -> dict[str, Any]:
         # JSON has no infinity: an open range bound (`ranges = [[3700, inf]]`) is written null there,

@@ -41,6 +41,13 @@ def print_summary(results: AnalysisResults, console: Console | None = None) -> N
         console.print(f"[bold yellow]warning[/bold yellow]: {escape(warning)}")
     for title, frame in results.summary_tables().items():
         console.print(_rich_table(title, frame))
+    section_warnings = results.warnings()
+    if section_warnings:
+        console.print(f"[bold yellow]{sum(map(len, section_warnings.values()))} warning(s) from the analyses"
+                      "[/bold yellow]:")
+        for path, messages in section_warnings.items():
+            for message in messages:
+                console.print(escape(f"  {path}: {message}"))
     errors = results.errors()
     if errors:
         console.print(f"[bold red]{len(errors)} analysis(es) could not be computed[/bold red]:")

@@ -9,7 +9,6 @@ count participants whose time is >= t (as R's `summary(survfit, times = t)$n.ris
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -19,6 +18,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from ..analysis import arm_contrast, kaplan_meier
+from ..analysis.cox import converged_coxph
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .style import CONTROL_COLOUR, arm_colours, new_figure
@@ -255,15 +255,14 @@ def _fmt_p(p: float) -> str:
 def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[str, Any] | None = None) -> Figure:
     """Proportional-hazards check for the treatment effect: beta(t) from scaled Schoenfeld residuals.
 
-    A Cox model of treatment (active vs control arm) is fitted with lifelines; the scaled
+    A Cox model of treatment (active vs control arm) is fitted with lifelines
+    (`mndtrial.analysis.cox.converged_coxph`: at the maximum or not at all); the scaled
     Schoenfeld residuals plus the coefficient estimate the time-varying log hazard ratio beta(t)
     (Grambsch & Therneau 1994, as R's `plot(cox.zph(fit))`), smoothed with LOWESS. A flat curve
     around the estimate supports proportional hazards. The test p-value shown is `ph_test['p']`
     when given (from the analysis results), else lifelines' `proportional_hazard_test` (KM
     time transform).
     """
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceWarning
     from lifelines.statistics import proportional_hazard_test
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
@@ -277,13 +276,8 @@ def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[st
     for value, arm in ((0.0, control), (1.0, active)):
         if df.loc[df["treatment"] == value, "event"].sum() == 0:
             raise AnalysisError("PH check", f"no events in arm {arm!r}: the hazard ratio is not estimable")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        cph = CoxPHFitter().fit(df, "time_days", "event")
-    trouble = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
-    if trouble:
-        first = str(trouble[0].message).strip().splitlines()[0]
-        raise AnalysisError("PH check", f"the Cox fit of treatment did not converge cleanly ({first})")
+    # taken only at the maximum: refitted if lifelines stops short, else "not estimable" (AnalysisError)
+    cph = converged_coxph(df, "time_days", "event", analysis="PH check").fitter
     resid = cph.compute_residuals(df, "scaled_schoenfeld")
     beta = float(cph.params_["treatment"])
     times = df.loc[resid.index, "time_days"].to_numpy(float)

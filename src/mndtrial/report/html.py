@@ -154,6 +154,19 @@ def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
     return s
 
 
+def _warnings_section(data: Mapping[str, Any]) -> Section | None:
+    """Every warning and fit problem the analyses recorded (results.json), or None when there are none."""
+    from ..analysis.plan import result_warnings
+
+    found = result_warnings({k: v for k, v in data.items() if k not in ("plan", "provenance")})
+    if not found:
+        return None
+    rows = pd.DataFrame([{"where in results.json": path, "warning": m} for path, ms in found.items() for m in ms])
+    return Section("warnings", "Warnings from the analyses",
+                   body=f'<p class="note">{len(rows)} warning(s): read them before the numbers they concern.</p>'
+                        + df_html(rows))
+
+
 def _dose(trial: Trial, arm: str) -> str:
     d = trial.info.arm(arm).dose_miu
     return "" if d is None else f" ({d:g} MIU/day)"
@@ -192,6 +205,9 @@ def trial_report(trial: Trial | None = None, results: Any = None,
                       subtitle=f"Analysis '{(data.get('plan') or {}).get('name', '-')}'" if data else
                       "Descriptive report (no analysis results given)")
     page.sections.append(_flow_section(trial, data))
+    warned = _warnings_section(data)
+    if warned is not None:
+        page.sections.append(warned)
     page.sections += _survival_sections(page, trial, data, tables, km_groups)
     page.sections += _function_sections(page, trial, data, tables, n_individual_lines, seed)
     other = _section_tables(tables, "other")
