@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -39,11 +40,31 @@ from . import simulate  # noqa: E402,F401
 from . import validate  # noqa: E402,F401
 
 
+_signals_received: list[int] = []
+
+
+def _interrupt(signum, frame) -> None:
+    # SIGTERM is raised like Ctrl-C, so the same clean-up runs (worker processes ended, staged
+    # outputs removed); the signal is remembered because typer turns KeyboardInterrupt into exit 130.
+    _signals_received.append(signum)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _interrupted() -> None:
+    signum = _signals_received[-1] if _signals_received else signal.SIGINT
+    typer.echo(f"interrupted ({signal.Signals(signum).name}): stopped before the run finished", err=True)
+    sys.exit(128 + int(signum))
+
+
 def main() -> None:
     """Entry point: user errors become one clear message and exit code 1 (tracebacks with --debug)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     try:
         # With standalone_mode=False click returns a command's exit code instead of exiting.
         rc = app(standalone_mode=False)
+        if _signals_received:
+            _interrupted()
         sys.exit(rc if isinstance(rc, int) else 0)
     except TrialDataError as exc:
         if state["debug"]:
@@ -60,8 +81,7 @@ def main() -> None:
     except KeyboardInterrupt:
         if state["debug"]:
             raise
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        _interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -8,8 +8,11 @@ paths of the outputs are printed.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import typer
@@ -19,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from . import state
 
-__all__ = ["step", "progress", "stderr_console", "command_line"]
+__all__ = ["step", "progress", "stderr_console", "command_line", "staged_output", "moved_paths"]
 
 
 def stderr_console() -> Console:
@@ -86,3 +89,37 @@ def command_line(ctx: typer.Context) -> list[str]:
                 else:
                     args += [p.opts[0], str(value)]
     return args
+
+
+@contextmanager
+def staged_output(out: str | Path) -> Iterator[Path]:
+    """A folder to write a command's outputs into, moved into `out` only when the block finishes.
+
+    An interrupted or failed run leaves no partial file in `out` that could pass for a result:
+    the staging folder (`out/.incomplete-<pid>`) is removed instead.
+    """
+    out = Path(out)
+    staging = out / f".incomplete-{os.getpid()}"
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for entry in staging.iterdir():
+        target = out / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(entry, target)
+    staging.rmdir()
+
+
+def moved_paths(value, staging: Path, out: str | Path):
+    """Paths under `staging` (in dicts and lists) as where `staged_output` moved them, under `out`."""
+    if isinstance(value, dict):
+        return {k: moved_paths(v, staging, out) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(moved_paths(v, staging, out) for v in value)
+    if isinstance(value, Path) and value.is_relative_to(staging):
+        return Path(out) / value.relative_to(staging)
+    return value

@@ -16,7 +16,7 @@ from ..errors import ParameterError
 from ..report import collect_provenance
 from ..report.power_html import write_power_outputs
 from . import app, state
-from .console import command_line, step
+from .console import command_line, moved_paths, staged_output, step
 
 _RANGE = re.compile(r"^n=(\d+):(\d+):(\d+)$")
 TABLE_COLUMNS = ("strategy", "n", "power", "power_mcse", "alpha", "events_mean", "n_randomised_mean",
@@ -86,13 +86,14 @@ def power_command(
         "alpha_split": alpha_split, "null": null, "slope": not no_slope,
         **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}),
         **({"power_column": "type I error (no treatment effect)"} if null else {})})
-    with step("Writing the power table and power.html"):
-        paths = write_power_outputs(out, res, provenance, title=f"Monte Carlo {'type I error' if null else 'power'}:"
-                                                               f" {fam.name}", settings=provenance.extra)
+    with step("Writing the power table and power.html"), staged_output(out) as staging:
+        paths = write_power_outputs(staging, res, provenance, title=f"Monte Carlo {'type I error' if null else 'power'}:"
+                                                                   f" {fam.name}", settings=provenance.extra)
         # Said at the top of power.json too, not only in the provenance block.
         data = json.loads(paths["json"].read_text())
         data = {"under_null": null, "power_column": "type I error" if null else "power", **data}
         paths["json"].write_text(json.dumps(data, indent=2))
+    paths = moved_paths(paths, staging, out)
     if state["quiet"]:
         typer.echo(str(out))
         return
