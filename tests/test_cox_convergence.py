@@ -199,3 +199,20 @@ def test_warnings_reach_the_printed_summary_and_the_report(plan_output):
     assert "a subgroup fit warning" in text
     html = trial_report(results=results).html
     assert "a warning only results.json had" in html and "a subgroup fit warning" in html
+
+
+def test_cli_analyze_accepts_global_flags_after_the_subcommand(tmp_path, r_ref):
+    from typer.testing import CliRunner
+
+    from mndtrial.cli import app
+
+    folder = reference_trial().write(tmp_path / "trial")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["analyze", str(folder), "--plan", str(REF / "plan.toml"), "--out", str(out),
+                                   "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip().splitlines() == [f"results written to {out / 'results.json'}",
+                                               f"report written to {out / 'report.html'}"]
+    adjusted = json.loads((out / "results.json").read_text())["survival"]["cox"]["adjusted"]
+    assert adjusted["terms"]["high_nfl"]["coef"] == pytest.approx(r_ref["adjusted"]["terms"]["high_nfl"]["coef"],
+                                                                  abs=TOL)

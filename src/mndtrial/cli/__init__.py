@@ -6,11 +6,33 @@ import signal
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import AnalysisError, ParameterError, TrialDataError
 
-app = typer.Typer(name="mndtrial", help="Analyse, simulate and design ALS/MND clinical trials.",
+GLOBAL_FLAGS = ("--quiet", "-q", "--debug")
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """`analyze DIR --quiet` -> `--quiet analyze DIR`: the global flags are accepted anywhere
+    (before a `--` that ends the options).
+
+    Example:
+        >>> hoist_global_flags(["analyze", "trial", "--quiet", "--out", "o"])
+        ['--quiet', 'analyze', 'trial', '--out', 'o']
+    """
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    return flags + [a for a in args[:end] if a not in GLOBAL_FLAGS] + args[end:]
+
+
+class _Root(TyperGroup):
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, hoist_global_flags(list(args)))
+
+
+app = typer.Typer(name="mndtrial", help="Analyse, simulate and design ALS/MND clinical trials.", cls=_Root,
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 
 state = {"debug": False, "quiet": False}
