@@ -63,7 +63,7 @@ def lifelines_alone(df: pd.DataFrame, terms: list[str]) -> tuple[np.ndarray | No
         try:
             cph = CoxPHFitter().fit(df[["time_days", "event", *terms]], "time_days", "event",
                                     fit_options=cox_module.FIT_OPTIONS)
-        except ConvergenceError:
+        except (ConvergenceError, np.linalg.LinAlgError):
             return None, True
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     return cph.params_.loc[terms].to_numpy(float), warned

@@ -46,6 +46,7 @@ FIT_OPTIONS = {"precision": NEWTON_PRECISION, "r_precision": 0.0}
 # A fit is at the maximum only if the full Newton step from its estimate is below this (log HR
 # units): a converged lifelines fit is ~1e-13 from it; one that stopped short, far more.
 SCORE_STEP_TOL = 1e-7
+_NEWTON_WARNING = "Newton-Raphson"  # in each of lifelines' warnings that its iterations did not end well
 
 
 @dataclass(frozen=True)
@@ -245,12 +246,14 @@ def _lifelines_attempt(df, duration_col, event_col, strata, alpha, time, event, 
         try:
             cph.fit(df, duration_col=duration_col, event_col=event_col, strata=strata or None,
                     fit_options=FIT_OPTIONS, initial_point=start)
-        except ConvergenceError as exc:
+        except (ConvergenceError, np.linalg.LinAlgError) as exc:  # e.g. a singular Hessian where it stopped
             return None, (), f"the fit failed ({str(exc).strip().splitlines()[0]})"
     kept = tuple(sorted({str(w.message).strip().splitlines()[0] for w in caught
                          if not issubclass(w.category, (DeprecationWarning, FutureWarning))}))
+    # lifelines' warnings about its Newton iterations (not its data checks, such as a column of
+    # low variance, which it raises before fitting, whatever the outcome)
     stalled = sorted({str(w.message).strip().splitlines()[0] for w in caught
-                      if issubclass(w.category, ConvergenceWarning)})
+                      if issubclass(w.category, ConvergenceWarning) and _NEWTON_WARNING in str(w.message)})
     if stalled:  # the first sentence: the rest is lifelines' advice and a link
         return cph, kept, f"it warned: {stalled[-1].split('. ')[0].rstrip('.')}"
     coef = cph.params_.loc[[c for c in df.columns if c not in (duration_col, event_col, *strata)]].to_numpy(float)
