@@ -17,9 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from checkout import ROOT, checkout_files, copy_checkout
 
 # Tests that read stored reference data (tests/reference/), run from the copy.
 REFERENCE_TESTS = (
@@ -29,24 +27,6 @@ REFERENCE_TESTS = (
 )
 # Spelled in pieces so that this file does not match itself.
 OUTSIDE_PATHS = re.compile("|".join([re.escape("..") + "/shared", "shared" + "/reference", "/work" + "/"]))
-
-
-def checkout_files(root: Path = ROOT) -> list[str]:
-    """The checkout's files as a fresh clone would have them, plus new files git does not ignore."""
-    if shutil.which("git") is None or not (root / ".git").exists():
-        pytest.skip("not a git checkout (e.g. an installed copy of the tests): nothing to copy")
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
-                         check=True, capture_output=True).stdout.decode()
-    return sorted(f for f in set(out.split("\0")) if f and (root / f).is_file())
-
-
-def copy_checkout(dest: Path, root: Path = ROOT) -> Path:
-    """Copy the checkout's files into `dest` (created; must not exist)."""
-    for rel in checkout_files(root):
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / rel, target)
-    return dest
 
 
 def test_reference_tests_pass_from_a_copy_in_an_empty_folder():
