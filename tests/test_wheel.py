@@ -18,10 +18,12 @@ import pytest
 
 from checkout import copy_checkout
 
-# Read stored reference data and package data (the simulator's parameters.toml, the presets).
+# Read stored reference data and package data (the simulator's parameters.toml, the presets), and
+# check that the example trial the wheel makes (`mndtrial.data.example`) is the shipped examples/ folder.
 INSTALLED_TESTS = ("tests/test_function.py::test_sleepstudy_matches_lme4",
                    "tests/test_power.py::test_schoenfeld_closed_form_matches_reference",
-                   "tests/test_follow_up.py", "tests/test_sim_design.py")
+                   "tests/test_follow_up.py", "tests/test_sim_design.py",
+                   "tests/test_data_io.py::test_shipped_example_folder_is_the_example_trial")
 
 
 def _run(args: list, cwd: Path, timeout: int = 1200) -> subprocess.CompletedProcess:
@@ -58,6 +60,7 @@ def test_wheel_installs_and_runs_demo_and_tests(tmp_path):
 
     # the tests, against the installed package: copied without src/, so only the wheel can be imported
     shutil.copytree(source / "tests", work / "tests")
+    shutil.copytree(source / "examples", work / "examples")
     shutil.copy2(source / "pyproject.toml", work / "pyproject.toml")
     done = _run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *INSTALLED_TESTS], cwd=work)
     assert " passed" in done.stdout and "failed" not in done.stdout

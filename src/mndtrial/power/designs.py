@@ -90,9 +90,13 @@ class ExponentialFamily:
         return _numeric_fields(self.template, exclude=("n_per_arm",))
 
     def with_parameters(self, **changes: float) -> "ExponentialFamily":
-        """The family with some design parameters changed (e.g. `hazard_ratio=0.7`)."""
-        _check_parameters(self, changes)
-        return replace(self, template=replace(self.template, **changes))
+        """The family with some design parameters changed (e.g. `hazard_ratio=0.7`).
+
+        Example:
+            >>> ExponentialFamily().with_parameters(hazard_ratio=0.7, follow_up_days=540).template.hazard_ratio
+            0.7
+        """
+        return replace(self, template=replace(self.template, **_checked_parameters(self, changes)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,8 +164,7 @@ class SimFamily:
 
     def with_parameters(self, **changes: float) -> "SimFamily":
         """The family with some design parameters changed (e.g. `horizon_days=540`)."""
-        _check_parameters(self, changes)
-        return replace(self, design=self.design.replace(**changes))
+        return replace(self, design=self.design.replace(**_checked_parameters(self, changes)))
 
 
 def _numeric_fields(obj: Any, exclude: Sequence[str]) -> dict[str, float]:
@@ -171,12 +174,16 @@ def _numeric_fields(obj: Any, exclude: Sequence[str]) -> dict[str, float]:
             and not isinstance(getattr(obj, f.name), bool)}
 
 
-def _check_parameters(family: "DesignFamily", changes: dict[str, Any]) -> None:
+def _checked_parameters(family: "DesignFamily", changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` if every name is a parameter of the family; whole numbers stay whole (block_size=4.0 -> 4)."""
     known = family.parameters
     for name, value in changes.items():
         if name not in known:
             raise ParameterError(name, value, f"is not a numeric parameter of the '{family.name}' design; "
                                               f"it has {sorted(known)} (and n)")
+        if isinstance(known[name], int) and value != int(value):
+            raise ParameterError(name, value, "must be a whole number")
+    return {k: int(v) if isinstance(known[k], int) else float(v) for k, v in changes.items()}
 
 
 def family(name: str, **changes: Any) -> DesignFamily:
