@@ -14,7 +14,7 @@ from mndtrial.analysis.lmm import fit_random_slope_lmm
 from mndtrial.data import Arm, Trial, TrialInfo
 from mndtrial.errors import AnalysisError
 
-# lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy), REML (shared/reference/README.md)
+# lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy), REML (tests/reference/r-outputs.md)
 LME4_FIXED = {"Intercept": 251.405105, "Days": 10.467286}
 LME4_SE = {"Intercept": 6.824597, "Days": 1.545790}
 LME4_VAR = {"Intercept": 612.10, "Days": 35.07, "residual": 654.94}

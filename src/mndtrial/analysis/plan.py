@@ -293,6 +293,14 @@ def _provenance() -> dict[str, Any]:
     return {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions}
 
 
+def _open_ranges(rule: Any) -> Any:
+    # results.json writes an open range bound as null (JSON has no infinity): [3700, null] is (3700, inf]
+    if not isinstance(rule, dict) or not rule.get("ranges"):
+        return rule
+    ranges = [[-np.inf if lo is None else lo, np.inf if hi is None else hi] for lo, hi in rule["ranges"]]
+    return {**rule, "ranges": ranges}
+
+
 def ci_label(alpha: float) -> str:
     """'95% CI' for alpha = 0.05, '90% CI' for 0.1: the level every interval of the plan is at."""
     return f"{100 * (1 - alpha):.10g}% CI"
@@ -342,6 +350,36 @@ class AnalysisResults:
         # as every other non-finite number in results.json; OUT/plan.toml keeps `inf`.
         return {"schema_version": SCHEMA_VERSION, "trial": self.trial, "plan": jsonable(self.plan.to_dict()),
                 **self.sections, "provenance": self.provenance}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AnalysisResults":
+        """Read back `to_dict()` (a saved results.json): the plan, trial facts, sections and provenance.
+
+        The numbers are taken as saved, nothing is recomputed; an open range bound written `null`
+        in JSON becomes infinite again in the plan.
+        """
+        if not isinstance(data, dict) or "plan" not in data or "trial" not in data:
+            raise ParameterError("results", type(data).__name__, "is not a results.json (no 'plan' and 'trial' keys)")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ParameterError("results.schema_version", data.get("schema_version"),
+                                 f"this mndtrial reads schema_version {SCHEMA_VERSION}")
+        plan = dict(data["plan"])
+        plan["biomarker_rules"] = [_open_ranges(r) for r in plan.get("biomarker_rules") or []]
+        sections = {k: v for k, v in data.items() if k not in ("schema_version", "trial", "plan", "provenance")}
+        return cls(plan=AnalysisPlan.from_dict(plan), trial=data["trial"], sections=sections,
+                   provenance=dict(data.get("provenance") or {}))
+
+    @classmethod
+    def read_json(cls, path: str | Path) -> "AnalysisResults":
+        """`from_dict` of a results.json file."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"results file {path} does not exist")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ParameterError("results", str(path), f"is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
 
     def write_json(self, path: str | Path) -> Path:
         path = Path(path)

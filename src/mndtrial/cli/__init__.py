@@ -58,6 +58,8 @@ from . import analyze  # noqa: E402,F401
 from . import demo  # noqa: E402,F401
 from . import import_proact  # noqa: E402,F401
 from . import power  # noqa: E402,F401
+from . import report  # noqa: E402,F401
+from . import sample_size  # noqa: E402,F401
 from . import simulate  # noqa: E402,F401
 from . import validate  # noqa: E402,F401
 

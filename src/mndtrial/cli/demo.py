@@ -37,7 +37,7 @@ DEMO_POWER_N = (150, 220, 300, 400)
 DEMO_POWER_TRIALS = 200
 DEMO_STRATEGIES = ("all-comers", "enriched")
 
-# MIROCALS's pre-specified CSF-pNfH cut-off between "low" and "high" (shared/reference/mnd-evidence.md).
+# MIROCALS's pre-specified CSF-pNfH cut-off between "low" and "high" (docs/evidence/mnd-evidence.md).
 CSF_PNFH_CUTOFF = 3700.0
 
 

@@ -81,6 +81,8 @@ def _draw_km(container: Figure | SubFigure, curves: Mapping[str, pd.DataFrame], 
         if ci:
             ax.fill_between(c["time_days"], c["ci_lower"], c["ci_upper"], step="post", color=colour, alpha=0.15,
                             lw=0)
+    if horizon_days is not None:
+        ax.axvline(float(horizon_days), color="#444444", lw=0.9, ls=":", label=f"horizon (day {horizon_days:g})")
     ax.set_ylim(0, 1.02)
     ax.set_xlim(-0.04 * t_max, t_max * 1.03)
     ax.set_ylabel("Survival probability")
@@ -104,8 +106,11 @@ def _draw_km(container: Figure | SubFigure, curves: Mapping[str, pd.DataFrame], 
 
 
 def km_figure(source: Any, title: str | None = "Kaplan–Meier survival by arm", control: str | None = None,
-              horizon_days: float | None = None, ci: bool = True) -> Figure:
+              horizon_days: float | None = None, ci: bool = True, alpha: float = 0.05) -> Figure:
     """Kaplan–Meier curves by arm with pointwise CIs and numbers at risk under the axis.
+
+    `horizon_days` is marked by a dotted vertical line; `alpha` sets the band level (1 - alpha)
+    when the curves are estimated here from a `Trial` (results carry their own).
 
     Example:
         >>> from mndtrial.data.example import example_trial
@@ -116,21 +121,22 @@ def km_figure(source: Any, title: str | None = "Kaplan–Meier survival by arm",
     if isinstance(source, Trial):
         control = control or source.info.control_arm
         horizon_days = horizon_days or source.info.horizon_days
-    curves = km_curves(source)
+    curves = km_curves(source, alpha)
     fig = new_figure(7.0, 4.2 + 0.22 * len(curves))
     _draw_km(fig, curves, arm_colours(list(curves), control), title, horizon_days, ci)
     return fig
 
 
 def km_subgroups_figure(groups: Mapping[str, Any], control: str | None = None, ncols: int = 2,
-                        horizon_days: float | None = None) -> Figure:
+                        horizon_days: float | None = None, alpha: float = 0.05) -> Figure:
     """One Kaplan–Meier panel (with numbers at risk) per subgroup; `groups` maps label -> source.
 
-    Every panel uses the same arm colours, so arms read the same across subgroups.
+    Every panel uses the same arm colours, so arms read the same across subgroups; the bands are
+    at 1 - `alpha` (the analysis plan's alpha in the trial report).
     """
     if not groups:
         raise ParameterError("groups", groups, "give at least one subgroup")
-    curves = {label: km_curves(src) for label, src in groups.items()}
+    curves = {label: km_curves(src, alpha) for label, src in groups.items()}
     arms: list[str] = []
     for c in curves.values():
         arms += [a for a in c if a not in arms]
