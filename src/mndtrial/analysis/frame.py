@@ -201,7 +201,9 @@ def endpoint_events(trial: Trial, event_types: Sequence[str] | None) -> pd.DataF
                                         f"{list(event_types)} cannot tell whether they count")
     kinds = set(events["event_type"])
     if not set(event_types) & kinds:
-        raise ParameterError("event_types", list(event_types), f"no event has these types; the trial's are {sorted(kinds)}")
+        # an AnalysisError, so a plan run records it and goes on (the census warns about the types)
+        raise AnalysisError("endpoint", f"no event has the event_types {list(event_types)}; "
+                                        f"the trial's event types are {sorted(kinds)}")
     df["event"] = ((df["event"] == 1) & df["event_type"].isin(list(event_types))).astype("int64")
     return df
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import Problem, TrialDataError
 from .info import TrialInfo
-from .schema import ALSFRS_ITEMS, ANALYTE_UNITS, REQUIRED_TABLES, TABLES, Column
+from .schema import ALSFRS_ITEMS, ANALYTE_UNITS, ANALYTES, REQUIRED_TABLES, TABLES, Column
 
 __all__ = ["validate_tables"]
 
@@ -81,6 +81,12 @@ def _check_numeric(values: np.ndarray, col: Column, table: str, subjects, proble
         if col.maximum is not None:
             _report(problems, table, col.name, "range", f"'{col.name}' must be <= {col.maximum:g}",
                     values > col.maximum, values, subjects)
+        if col.multiple_of is not None:
+            steps = values / col.multiple_of
+            off_step = np.isfinite(values) & (np.abs(steps - np.round(steps)) > 1e-9)
+            _report(problems, table, col.name, "multiple_of",
+                    f"'{col.name}' must be a multiple of {col.multiple_of:g} (whole or half points)",
+                    off_step, values, subjects)
     if col.allowed is not None:
         allowed = np.array([float(a) for a in col.allowed])
         bad = ~missing & ~np.isin(values, allowed)
@@ -105,7 +111,9 @@ def _as_text(s: pd.Series, col: Column, table: str, subjects, problems) -> np.nd
         _report(problems, table, col.name, "allowed_values",
                 f"'{col.name}' must be one of {', '.join(col.allowed)}", bad, raw, subjects)
     out = raw.copy()
-    out[missing] = None
+    # A value already reported as not text (a number, a list from a Parquet file) is blanked, so
+    # the checks across tables (which hash ids, arms and analytes) see only text or None.
+    out[missing | ~is_text] = None
     return out
 
 
@@ -176,6 +184,20 @@ def _duplicates(df: pd.DataFrame, keys: list[str], table: str, rule: str, messag
     _report(problems, table, keys[-1], rule, message, dup, df[keys[-1]].to_numpy(dtype=object), _subjects(df))
 
 
+def _whitespace_twins(ids: np.ndarray, stray: np.ndarray, randomised: pd.Index) -> np.ndarray:
+    """For each stray id, the participant id it equals once whitespace is stripped ('' if none)."""
+    out = np.full(len(ids), "", dtype=object)
+    if not stray.any():
+        return out
+    by_stripped: dict[str, str] = {}
+    for pid in randomised:
+        if isinstance(pid, str):
+            by_stripped.setdefault(pid.strip(), pid)
+    for row in np.flatnonzero(stray):
+        out[row] = by_stripped.get(str(ids[row]).strip(), "")
+    return out
+
+
 def _cross_table(t: dict[str, pd.DataFrame | None], info: TrialInfo, problems: list[Problem]) -> None:
     parts, surv = t["participants"], t["survival"]
     if parts is None:
@@ -202,9 +224,15 @@ def _cross_table(t: dict[str, pd.DataFrame | None], info: TrialInfo, problems: l
         if df is None:
             continue
         ids = df["subject_id"].to_numpy(dtype=object)
-        stray = ~pd.Index(ids).isin(randomised)
+        stray = ~pd.Index(ids).isin(randomised) & pd.notna(ids)
+        near = _whitespace_twins(ids, stray, randomised)
         _report(problems, name, "subject_id", "not_randomised",
-                "subject is not in participants (not randomised)", stray & pd.notna(ids), ids, ids)
+                "subject is not in participants (not randomised)", stray & ~near.astype(bool), ids, ids)
+        for row in np.flatnonzero(near.astype(bool)):
+            problems.append(Problem(table=name, column="subject_id", rule="id_whitespace", subject_id=ids[row],
+                                    value=ids[row], row=int(row),
+                                    message=f"subject is not in participants: it differs only by leading or "
+                                            f"trailing whitespace from participant {near[row]!r}"))
 
     if surv is not None:
         _duplicates(surv, ["subject_id"], "survival", "duplicate_subject", "more than one survival row", problems)
@@ -246,8 +274,28 @@ def _cross_table(t: dict[str, pd.DataFrame | None], info: TrialInfo, problems: l
             problems.append(Problem(table="biomarkers", column="unit", rule="unit",
                                     message=f"unit for analyte '{analyte[row]}' must be '{expected[row]}'",
                                     subject_id=str(bio["subject_id"].iat[row]), value=unit[row], row=int(row)))
+        _analyte_ranges(bio, problems)
         _duplicates(bio, ["subject_id", "analyte", "day"], "biomarkers", "duplicate_measurement",
                     "two measurements of the same analyte on the same day", problems)
+
+
+def _analyte_ranges(bio: pd.DataFrame, problems: list[Problem]) -> None:
+    """Values outside what each known analyte can be (schema.ANALYTES): a negative concentration,
+    a Treg percentage above 100."""
+    analyte = bio["analyte"].to_numpy(dtype=object)
+    value = bio["value"].to_numpy(dtype=float)
+    subjects = _subjects(bio)
+    for name, spec in ANALYTES.items():
+        rows = analyte == name
+        if not rows.any():
+            continue
+        lo = -np.inf if spec.minimum is None else spec.minimum
+        hi = np.inf if spec.maximum is None else spec.maximum
+        with np.errstate(invalid="ignore"):
+            outside = rows & ((value < lo) | (value > hi))
+        span = f"{lo:g} to {hi:g}" if spec.maximum is not None else f">= {lo:g}"
+        _report(problems, "biomarkers", "value", "analyte_range",
+                f"a {name} value must be {span} {spec.unit}", outside, value, subjects)
 
 
 def validate_tables(tables: dict[str, pd.DataFrame | None], info: TrialInfo) -> dict[str, pd.DataFrame | None]:
