@@ -119,16 +119,22 @@ def _csv_header(text: str, table: str, file: Path) -> list[str]:
 
 
 def _csv_frame_arrow(text: str, header: list[str]) -> pd.DataFrame | None:
-    """Every cell as text (empty: missing) by pyarrow's fast reader, which like `_csv_records`
-    refuses a row with more or fewer fields than the header; None where it does not read the
-    file the way `_csv_records` would (then the slow reader decides and names the line)."""
+    """Every cell as text (empty: missing) by pyarrow's fast reader, for a file without quotes;
+    None where it does not read the file exactly as `_csv_records` would (then that reader
+    decides, and names the line of a problem).
+
+    Only a file without a quote character comes here: pyarrow reads `"x"y` as `xy` where the
+    csv module refuses a stray quote, and with no quotes the two readers agree (both refuse a
+    row with more or fewer fields than the header)."""
+    if '"' in text:
+        return None
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     try:
         arrow = pa_csv.read_csv(
             io.BytesIO(text.encode("utf-8")),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            parse_options=pa_csv.ParseOptions(quote_char=False),
             convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                   strings_can_be_null=True, null_values=[""],
                                                   quoted_strings_can_be_null=True))
