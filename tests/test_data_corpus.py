@@ -254,6 +254,8 @@ CASES = [
     Case("trial_toml_not_toml", write_bytes("trial.toml", b"name = \n"), Refused("trial.toml", "toml")),
     Case("trial_toml_not_utf8", write_bytes("trial.toml", 'name = "Île"\n'.encode("latin-1")),
          Refused("trial.toml", "encoding")),
+    Case("trial_toml_repeated_arm", trial_toml(arms=[{"name": "placebo"}, {"name": "placebo"}]),
+         Refused("trial.toml", "trial_info", column="arms", words=("unique",))),
     Case("parquet_number_ids", to_parquet("survival", lambda df: df.assign(subject_id=np.arange(len(df)))),
          None, extra={"rules": {"text"}}),
     # valid: accepted
@@ -358,6 +360,12 @@ def test_every_documented_rule_has_a_case():
     assert len(documented) > 20
     assert documented <= covered, documented - covered
     assert len({c.name for c in CASES}) == len(CASES)
+
+
+def test_missing_folder_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    rc, out, err = run_cli(["validate", str(tmp_path / "nope")], capsys, monkeypatch)
+    assert rc == 1 and len(err) == 3, err
+    check_problem_line(err[1], Refused("(folder)", "folder", words=("does not exist",)))
 
 
 # -- a table that cannot be read: no read permission ---------------------------------------------

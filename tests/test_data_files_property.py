@@ -80,7 +80,7 @@ def arbitrary_column(draw, n: int):
     if kind == "datetime":
         return pd.Series(pd.to_datetime(draw(st.lists(st.integers(0, 2**31), min_size=n, max_size=n)), unit="s"))
     if kind == "timedelta":
-        return pd.Series(pd.to_timedelta(draw(st.lists(st.integers(-10**6, 10**6), min_size=n, max_size=n)),
+        return pd.Series(pd.to_timedelta(draw(st.lists(st.integers(-10**5, 10**5), min_size=n, max_size=n)),
                                          unit="D"))
     if kind == "bytes":
         return pd.Series(draw(st.lists(st.binary(max_size=6), min_size=n, max_size=n)), dtype=object)

@@ -63,6 +63,9 @@ def _decode(data: bytes, table: str, file: Path) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) > 1 and data.count(b"\x00") * 4 >= len(data)):
         raise _file_problem(table, file, "encoding", "is UTF-16 (or another wide encoding), not UTF-8; "
                                                      "save it as CSV UTF-8")
+    if b"\x00" in data:
+        line = data[:data.index(b"\x00")].count(b"\n") + 1
+        raise _file_problem(table, file, "encoding", f"has a NUL byte on line {line}: not a text file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -124,8 +127,8 @@ def _csv_frame_arrow(text: str, header: list[str]) -> pd.DataFrame | None:
     decides, and names the line of a problem).
 
     Only a file without a quote character comes here: pyarrow reads `"x"y` as `xy` where the
-    csv module refuses a stray quote, and with no quotes the two readers agree (both refuse a
-    row with more or fewer fields than the header)."""
+    csv module refuses a stray quote; without quotes the two readers agree (both refuse a row
+    with more or fewer fields than the header)."""
     if '"' in text:
         return None
     import pyarrow as pa
