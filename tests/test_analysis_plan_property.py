@@ -154,3 +154,10 @@ def test_a_date_where_a_number_belongs_is_a_parameter_error():
     with pytest.raises(ParameterError) as exc:
         AnalysisPlan.from_toml_text(text)
     assert exc.value.parameter == "horizon_days"
+
+
+def test_a_key_with_a_newline_is_named_on_one_line():
+    # found by the 5,000-example property: a TOML key may hold a newline
+    with pytest.raises(ParameterError) as exc:
+        AnalysisPlan.from_toml_text('[cafs]\n"\\n" = false\n')
+    assert "\n" not in str(exc.value) and "section 'cafs'" in str(exc.value)

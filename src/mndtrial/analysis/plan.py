@@ -132,8 +132,10 @@ class AnalysisPlan(BaseModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             where = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}" for e in exc.errors())
+            where = where.replace("\r", "\\r").replace("\n", "\\n")  # a key may hold a newline; one line
             first = exc.errors()[0]
-            raise ParameterError(".".join(str(p) for p in first["loc"]) or "plan", first.get("input"), where) from None
+            name = (".".join(str(p) for p in first["loc"]) or "plan").replace("\r", "\\r").replace("\n", "\\n")
+            raise ParameterError(name, first.get("input"), where) from None
         except ParameterError:
             raise
 
