@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,7 +36,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .biomarker import BiomarkerRule
 from .endpoint_census import endpoint_census
-from .frame import ArmContrast, arm_contrast, jsonable, parse_covariate
+from .frame import ArmContrast, arm_contrast, baseline_values, jsonable, parse_covariate
 from .registry import SectionConfig, registered_sections
 
 __all__ = ["ArmsConfig", "AnalysisPlan", "AnalysisResults", "SCHEMA_VERSION", "result_warnings"]
@@ -62,7 +63,8 @@ class AnalysisPlan(BaseModel):
     endpoint: str = Field(default="death", description="what an event in the survival table is (a label)")
     event_types: tuple[str, ...] | None = Field(
         default=None, description="count only these survival.event_type values as events (others censored)")
-    horizon_days: float | None = Field(default=None, gt=0, description="default: the trial's horizon_days")
+    horizon_days: float | None = Field(default=None, gt=0, allow_inf_nan=False,
+                                       description="default: the trial's horizon_days")
     at_risk_days: tuple[float, ...] | None = Field(default=None, description="default: every 90 days to the horizon")
     alpha: float = Field(default=0.05, gt=0, lt=1)
     arms: ArmsConfig = ArmsConfig()
@@ -80,7 +82,10 @@ class AnalysisPlan(BaseModel):
             return data
         data = dict(data)
         registry = registered_sections()
-        sections = dict(data.pop("sections", {}) or {})
+        sections = data.pop("sections", None) or {}
+        if not isinstance(sections, dict):
+            raise ValueError(f"sections must be a table of section settings, not {type(sections).__name__}")
+        sections = dict(sections)
         for key in list(data):
             if key in registry:
                 sections[key] = data.pop(key)
@@ -113,20 +118,24 @@ class AnalysisPlan(BaseModel):
     @field_validator("at_risk_days")
     @classmethod
     def _days_non_negative(cls, v: tuple[float, ...] | None) -> tuple[float, ...] | None:
-        if v is not None and any(d < 0 for d in v):
-            raise ValueError("at_risk_days must be >= 0")
+        if v is not None and any(not math.isfinite(d) or d < 0 for d in v):
+            raise ValueError("at_risk_days must be finite and >= 0")
         return v
 
     # -- reading and writing -----------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AnalysisPlan":
         """Validate a plan; problems become one `ParameterError` naming each bad setting."""
+        if not isinstance(data, dict):
+            raise ParameterError("plan", type(data).__name__, "must be a table of settings")
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             where = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}" for e in exc.errors())
+            where = where.replace("\r", "\\r").replace("\n", "\\n")  # a key may hold a newline; one line
             first = exc.errors()[0]
-            raise ParameterError(".".join(str(p) for p in first["loc"]) or "plan", first.get("input"), where) from None
+            name = (".".join(str(p) for p in first["loc"]) or "plan").replace("\r", "\\r").replace("\n", "\\n")
+            raise ParameterError(name, first.get("input"), where) from None
         except ParameterError:
             raise
 
@@ -140,10 +149,15 @@ class AnalysisPlan(BaseModel):
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "AnalysisPlan":
+        """Read a plan file: a plan, or a `ParameterError` naming the setting (or the file) at fault."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"analysis plan {path} does not exist")
-        return cls.from_toml_text(path.read_text(encoding="utf-8"))
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ParameterError("plan", str(path), f"is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        return cls.from_toml_text(text)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain data, every registered section included with its effective config."""
@@ -207,22 +221,61 @@ class AnalysisPlan(BaseModel):
                 raise
             return {"error": {"analysis": exc.analysis, "reason": exc.reason}}
 
+    def check_trial(self, trial: Trial) -> None:
+        """Refuse, before anything runs, a plan that names what the trial does not have.
+
+        A biomarker rule, covariate or stratum naming a column the trial lacks (`csf_xyz`) is a
+        `ParameterError` on that setting, listing what the trial has, rather than a footnote in
+        each subgroup table of an otherwise finished run.
+
+        Example:
+            >>> from mndtrial.data.example import example_trial
+            >>> plan = AnalysisPlan.from_dict({"biomarker_rules": [{"biomarker": "csf_xyz", "cutoffs": [3700]}]})
+            >>> plan.check_trial(example_trial())
+            Traceback (most recent call last):
+            ...
+            mndtrial.errors.ParameterError: parameter 'biomarker_rules[0].biomarker' = 'csf_xyz': ...
+        """
+        named = [(f"biomarker_rules[{i}].biomarker", rule.biomarker) for i, rule in enumerate(self.biomarker_rules)]
+        named += [("covariate", parse_covariate(text).column) for text in self.covariates]
+        named += [("strata", s) for s in self.strata or ()]
+        for parameter, column in named:
+            try:
+                baseline_values(trial, column, parameter=parameter)
+            except ParameterError as exc:
+                bio = trial.biomarkers
+                analytes = sorted(set(bio["analyte"])) if bio is not None else []
+                raise ParameterError(parameter, column, f"{exc.rule}; participants columns are "
+                                                        f"{list(trial.participants.columns)}, analytes "
+                                                        f"{analytes}") from None
+
     # -- running ------------------------------------------------------------------------------
     def run(self, trial: Trial) -> "AnalysisResults":
-        """Run every enabled section on the trial, in registry order."""
+        """Run every enabled section on the trial, in registry order.
+
+        When the plan's `event_types` leave no endpoint event at all (`["deth"]`, a typo), the run
+        still goes on, as for any other `event_types` warning: the warning says so, and each
+        analysis that needs events is recorded as not computed instead of stopping the run.
+        """
+        self.check_trial(trial)
+        census = endpoint_census(trial, self.event_types)
+        runner = self
+        if self.event_types is not None and census["endpoint_events"] == 0 and census["events_all"] > 0:
+            census["warnings"].append(f"event_types {list(self.event_types)} leave no endpoint events: "
+                                      "analyses that need events are recorded as not computed")
+            runner = self.model_copy(update={"on_error": "record"})
         outputs: dict[str, Any] = {}
         for name, section in registered_sections().items():
             config = self.section(name)
             if not config.enabled:
                 continue
-            result = self.attempt(name, lambda s=section, c=config: s.run(trial, self, c))
+            result = runner.attempt(name, lambda s=section, c=config: s.run(trial, runner, c))
             outputs[name] = jsonable(_plain(result))
         contrast = None
         try:
             contrast = self.contrast(trial).to_dict()
         except (AnalysisError, ParameterError):
             pass
-        census = endpoint_census(trial, self.event_types)
         # `events_all` counts every event in the survival table; `endpoint_events` only those the
         # plan's event_types count (the same number when event_types is not set)
         trial_info = {"name": trial.info.name, "n_participants": trial.n_participants, **census,

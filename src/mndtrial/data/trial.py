@@ -35,9 +35,9 @@ class Trial:
                  alsfrs: pd.DataFrame | None = None, biomarkers: pd.DataFrame | None = None,
                  info: TrialInfo | None = None):
         if info is None:
-            arms = participants["arm"].dropna().astype(str).tolist() if isinstance(participants, pd.DataFrame) \
+            arms = participants["arm"].tolist() if isinstance(participants, pd.DataFrame) \
                 and "arm" in participants.columns else []
-            info = TrialInfo.from_arm_names(arms or ["(none)"])
+            info = TrialInfo.from_arm_names(arms)
         tables = validate_tables({"participants": participants, "survival": survival,
                                   "alsfrs": alsfrs, "biomarkers": biomarkers}, info)
         self._tables = tables
