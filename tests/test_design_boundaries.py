@@ -35,9 +35,21 @@ def _design(call):
     return group_sequential_design(**kwargs)
 
 
+def _in_default_suite(case_id: str) -> bool:
+    # OF / Pocock / HSD spending (and the classical OF, Pocock) at 2-5 looks, equal and unequal
+    # fractions, without futility, with beta-spending futility (binding and not) and fixed binding
+    # futility run by default; the other cases (asKD, asUser, HSD(1), other futility) run as slow.
+    design = case_id.split("_", 2)[2]
+    return (design.startswith(("asOF_", "asP_", "asHSD_-4_")) and not design.endswith(("hsd_nonbinding", "fixed_nonbinding"))
+            or design in ("OF_none", "P_none", "OF_fixed_binding", "P_fixed_nonbinding"))
+
+
+PARAMS = [pytest.param(c, id=c["id"], marks=() if _in_default_suite(c["id"]) else pytest.mark.slow) for c in CASES]
+
+
 # ref: rpact getDesignGroupSequential / getDesignCharacteristics / getPowerAndAverageSampleNumber
 # (tests/reference/rpact/make_gsd_reference.R); Jennison & Turnbull (2000) §19.2.
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+@pytest.mark.parametrize("case", PARAMS)
 def test_design_equals_rpact(case):
     d = _design(case["call"])
     np.testing.assert_allclose(d.critical_values, _vec(case["criticalValues"]), atol=TOL, rtol=0)
