@@ -98,3 +98,26 @@ def test_observed_bounds_over_and_under_running():
         assert up.sum() == pytest.approx(0.025, abs=1e-9)
     with pytest.raises(ParameterError, match="observed_events"):
         observed_bounds(d, [100, 90], 300)
+
+
+# ref: simulation with known truth -- Brownian motion with drift observed at the looks.
+def test_crossing_probabilities_against_simulated_paths():
+    rng = np.random.default_rng(7)
+    t = np.array([0.2, 0.45, 0.7, 1.0])
+    upper, lower, drift = np.array([3.2, 2.6, 2.3, 2.0]), np.array([-0.5, 0.3, 0.9, -np.inf]), 2.2
+    n = 200_000
+    score = np.cumsum(rng.normal(drift * np.diff(t, prepend=0), np.sqrt(np.diff(t, prepend=0)), size=(n, 4)), axis=1)
+    z = score / np.sqrt(t)
+    alive = np.ones(n, bool)
+    sim_up, sim_low = np.zeros(4), np.zeros(4)
+    for k in range(4):
+        up_k, low_k = alive & (z[:, k] >= upper[k]), alive & (z[:, k] <= lower[k])
+        sim_up[k], sim_low[k] = up_k.mean(), low_k.mean()
+        alive &= ~(up_k | low_k)
+    up, low = crossing_probabilities(upper, lower, t, drift)
+    se = np.sqrt(np.maximum(up * (1 - up), 1e-6) / n)
+    assert np.all(np.abs(up - sim_up) < 4.5 * se)
+    assert np.all(np.abs(low - sim_low) < 4.5 * np.sqrt(np.maximum(low * (1 - low), 1e-6) / n))
+    # a futility bound above the efficacy bound: everyone stops at that look
+    up, low = crossing_probabilities([2.0, 2.0], [2.5, -np.inf], [0.5, 1.0])
+    assert up[0] + low[0] == pytest.approx(1.0, abs=1e-15) and up[1] == low[1] == 0

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from ..batch._result import json_safe
 from ..errors import ParameterError
 from .recursion import crossing_probabilities
 from .solvers import beta_spending_bounds, classical_bounds, drift_for_power, spending_bounds
@@ -222,7 +223,6 @@ class GroupSequentialDesign:
         raise ParameterError("language", language, "must be 'r' or 'python'")
 
     def to_dict(self) -> dict:
-        from ..analysis._common import json_safe  # lazy: only for JSON output
         return json_safe({"design": "group_sequential", "inputs": self.inputs(), "provenance": self.provenance,
                           "reproducing_call_r": self.reproducing_call("r"), "shift": self.shift,
                           "inflation_factor": self.inflation_factor,

@@ -27,6 +27,8 @@ GRID_R = 32
 
 def _grid(mean: float, lower: float, upper: float, r: int) -> tuple[np.ndarray, np.ndarray]:
     """J&T §19.2.1 grid for a N(mean, 1) variable restricted to [lower, upper], Simpson weights."""
+    if not lower < upper:  # futility bound at or above the efficacy bound: nobody continues
+        return np.empty(0), np.empty(0)
     i = np.arange(1, 6 * r)
     x = np.where(i < r, -3.0 - 4.0 * np.log(r / np.maximum(i, 1)),
                  np.where(i <= 5 * r, -3.0 + 3.0 * (i - r) / (2.0 * r),
@@ -91,6 +93,7 @@ def first_look(t: float, lower: float, upper: float, drift: float = 0.0, r: int 
     >>> round(float(up), 6)
     0.025
     """
+    lower = min(lower, upper)  # a futility bound above the efficacy bound stops everyone else
     mean = drift * np.sqrt(t)
     p_up = ndtr(mean - upper)
     p_low = ndtr(lower - mean)
@@ -101,6 +104,7 @@ def first_look(t: float, lower: float, upper: float, drift: float = 0.0, r: int 
 
 def next_look(prev: ContinuationDensity, t: float, lower: float, upper: float, r: int = GRID_R):
     """Stopping probabilities at the look after `prev` and the continuation density there."""
+    lower = min(lower, upper)
     p_up = float(prev.cross_upper(t, upper))
     p_low = float(prev.cross_lower(t, lower)) if np.isfinite(lower) else 0.0
     s0, s1, dt = prev._increment(t)
