@@ -70,3 +70,18 @@ def test_table_on_the_hazard_ratio_scale():
     assert table["hr_futility"].iloc[0] == pytest.approx(1.0) and np.isnan(table["hr_futility"].iloc[1])
     stop = table["p_reject_h1"] + table["p_futility_h1"]
     assert d.expected_events(300)["H1"] == pytest.approx(150 * stop[0] + 300 * (1 - stop[0]))
+
+
+def test_at_information_recomputes_with_the_same_inputs():
+    d = group_sequential_design(k_max=3, type_of_design="asHSD", gamma_a=-2.0, type_beta_spending="bsOF")
+    moved = d.at_information([0.3, 0.65, 1.0])
+    direct = group_sequential_design(information_rates=[0.3, 0.65, 1.0], type_of_design="asHSD", gamma_a=-2.0,
+                                     type_beta_spending="bsOF")
+    np.testing.assert_allclose(moved.critical_values, direct.critical_values, rtol=0, atol=0)
+    np.testing.assert_allclose(moved.futility_bounds, direct.futility_bounds, rtol=0, atol=0)
+    user = group_sequential_design(information_rates=[0.5, 1.0], type_of_design="asUser",
+                                   user_alpha_spending=[0.005, 0.02])
+    assert user.alpha == 0.02 and user.provenance["alpha"] == "derived"
+    with pytest.raises(ParameterError, match="user_spending"):  # spends more than alpha
+        group_sequential_design(information_rates=[0.5, 1.0], type_of_design="asUser", alpha=0.01,
+                                user_alpha_spending=[0.005, 0.02])

@@ -315,7 +315,9 @@ def group_sequential_design(k_max: int | None = None, *, alpha: float | None = N
     if type_of_design in ALPHA_SPENDING_TYPES:
         if type_of_design == "asUser":
             alpha_cum = spending_values("asUser", t, alpha, user_values=user_alpha_spending)
-            alpha = float(alpha_cum[-1]) if "alpha" not in given else alpha
+            if "alpha" not in given:
+                alpha = float(alpha_cum[-1])
+                provenance["alpha"] = "derived"
         else:
             alpha_cum = spending_values(type_of_design, t, alpha, gamma=gamma_a)
     elif user_alpha_spending is not None or gamma_a is not None:
