@@ -46,7 +46,7 @@ def hazard_ratio_at_bound(z, events, allocation_ratio: float = 1.0) -> np.ndarra
     (rpact's criticalValuesEffectScale).
 
     >>> round(float(hazard_ratio_at_bound(1.959964, 200)), 4)
-    0.7578
+    0.7579
     """
     z = np.asarray(z, dtype=float)
     events = np.asarray(events, dtype=float)
@@ -58,7 +58,7 @@ def hazard_ratio_at_bound(z, events, allocation_ratio: float = 1.0) -> np.ndarra
 def z_for_hazard_ratio(hazard_ratio, events, allocation_ratio: float = 1.0) -> np.ndarray:
     """Log-rank Z expected at `events` events for a true hazard ratio (inverse of `hazard_ratio_at_bound`).
 
-    >>> round(float(z_for_hazard_ratio(0.7578, 200)), 3)
+    >>> round(float(z_for_hazard_ratio(0.7579, 200)), 3)
     1.96
     """
     hr = np.asarray(hazard_ratio, dtype=float)
