@@ -45,7 +45,7 @@ Data = Union[Trial, TrialBatch]
 
 
 # -- inputs -------------------------------------------------------------------------------------
-def _entry(participants: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
+def _entry(participants: pd.DataFrame, ids) -> np.ndarray:
     if ENTRY not in participants.columns:
         raise TrialDataError([Problem(table="participants", column=ENTRY, rule="required_for_cut",
                                       message="a calendar-time cut needs each participant's calendar day of "
@@ -55,7 +55,7 @@ def _entry(participants: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
     if bad.any():
         raise TrialDataError([Problem(table="participants", column=ENTRY, rule="required_for_cut",
                                       message="entry_day is missing or not a finite number",
-                                      subject_id=str(ids[r]), value=participants[ENTRY].iat[r], row=int(r))
+                                      subject_id=str(ids(r)), value=participants[ENTRY].iat[r], row=int(r))
                               for r in np.flatnonzero(bad)])
     return entry
 
@@ -79,7 +79,8 @@ def _survival_columns(data: Data) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarra
     if isinstance(data, Trial):
         p, s = data.participants, data.survival
         s = s.set_index("subject_id").loc[p["subject_id"]].reset_index()
-        ids = p["subject_id"].to_numpy(dtype=object)
+        def ids(r):
+            return p["subject_id"].iat[r]
     elif isinstance(data, TrialBatch):
         p, s = data.participants, data.survival
         if not (len(p) == len(s) and np.array_equal(p["trial"].to_numpy(), s["trial"].to_numpy())
@@ -87,7 +88,8 @@ def _survival_columns(data: Data) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarra
             raise TrialDataError([Problem(table="survival", rule="aligned_rows",
                                           message="the batch survival table must have one row per participant, "
                                                   "in the participants table's order")])
-        ids = (p["trial"].astype(str) + ":" + p["subject"].astype(str)).to_numpy(dtype=object)
+        def ids(r):  # only made for an error message
+            return f"trial {p['trial'].iat[r]}, subject {p['subject'].iat[r]}"
     else:
         raise ParameterError("data", type(data).__name__, "must be a mndtrial Trial or TrialBatch")
     entry = _entry(p, ids)
@@ -118,10 +120,16 @@ def event_cut_day(data, events, population=None):
     mask over participant rows or a boolean Series by subject_id; default everyone).
 
     NaN where the data hold fewer events. A float for a `Trial`; for a `TrialBatch`, an array with
-    one day per trial (in `batch.trial_index` order).
+    one day per trial (in `batch.trial_index` order), and `events` may then differ per trial.
     """
-    if not isinstance(events, (int, np.integer)) or isinstance(events, bool) or events < 1:
-        raise ParameterError("events", events, "must be a whole number >= 1")
+    target = np.asarray(events)
+    if isinstance(data, TrialBatch) and target.ndim == 1:
+        if target.shape != (data.n_trials,):
+            raise ParameterError("events", f"array of {target.shape[0]}", f"needs one target per trial ({data.n_trials})")
+    elif target.ndim != 0 or isinstance(events, bool):
+        raise ParameterError("events", events, "must be a whole number >= 1 (for a batch: or one per trial)")
+    if not np.issubdtype(target.dtype, np.integer) or np.any(target < 1):
+        raise ParameterError("events", events, "must be whole numbers >= 1")
     days = calendar_event_days(data, population)
     if isinstance(data, Trial):
         happened = np.sort(days[np.isfinite(days)])
@@ -134,8 +142,9 @@ def event_cut_day(data, events, population=None):
     counts = np.bincount(t, minlength=data.n_trials)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     out = np.full(data.n_trials, np.nan)
-    reached = counts >= events
-    out[reached] = d[starts[reached] + events - 1]
+    target = np.broadcast_to(target, (data.n_trials,))
+    reached = counts >= target
+    out[reached] = d[starts[reached] + target[reached] - 1]
     return out
 
 
