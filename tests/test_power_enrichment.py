@@ -247,7 +247,7 @@ def fwer(hr_s: float, hr_r: float, n_trials: int, seed: int) -> tuple[float, flo
 
 @pytest.mark.parametrize("name", list(NULLS))
 def test_familywise_error_small(name):
-    p, se, _ = fwer(*NULLS[name], n_trials=600, seed=21)
+    p, se, _ = fwer(*NULLS[name], n_trials=400, seed=21)
     assert p <= 0.025 + 3 * se
 
 

@@ -137,14 +137,17 @@ def event_cut_day(data, events, population=None):
     trial = data.participants["trial"].to_numpy() - data.first_trial
     has = np.isfinite(days)
     t, d = trial[has], days[has]
-    order = np.lexsort((d, t))
-    t, d = t[order], d[order]
+    # Each trial's event days in a row of a padded table (rows are short: sorting them is cheap).
     counts = np.bincount(t, minlength=data.n_trials)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    out = np.full(data.n_trials, np.nan)
+    order = np.argsort(t, kind="stable")
+    table = np.full((data.n_trials, max(int(counts.max(initial=0)), 1)), np.inf)
+    table[t[order], np.arange(len(t)) - starts[t[order]]] = d[order]
+    table.sort(axis=1)
     target = np.broadcast_to(target, (data.n_trials,))
     reached = counts >= target
-    out[reached] = d[starts[reached] + target[reached] - 1]
+    out = np.full(data.n_trials, np.nan)
+    out[reached] = table[np.flatnonzero(reached), target[reached] - 1]
     return out
 
 

@@ -41,7 +41,9 @@ from ..design import INTERSECTION_METHODS, closed_test
 from ..design.selection import SelectionRule, selection_label
 from ..errors import ParameterError
 from .backends import run_chunks
+from .engine import PowerResult
 from .enrichment_pool import ExponentialPool, SimPool
+from .enrichment_summary import operating_characteristics
 
 __all__ = ["AdaptiveEnrichmentDesign", "simulate_enrichment", "enrichment_chunk", "LOW_PNFH_RULE"]
 
@@ -112,9 +114,13 @@ class AdaptiveEnrichmentDesign:
 
     @property
     def candidates_per_trial(self) -> int:
-        """Pool size: enough for n_max in F, then n_max more from S (3 sd above their mean)."""
+        """First pool size tried. A pool that can grow (`ExponentialPool`) starts a little above
+        n_max and doubles when an S-only trial runs short; another must hold enough for n_max in
+        F and then n_max more from S (4 sd above their mean) from the start."""
         if self.pool_size is not None:
             return int(self.pool_size)
+        if isinstance(self.pool, ExponentialPool):
+            return int(np.ceil(1.25 * self.n_randomised_max)) + 64
         p = getattr(self.pool, "prevalence_s", 0.25)
         need = self.n_randomised_max / p
         return int(self.n_randomised_max + need + 4 * np.sqrt(need / p) + 50)
@@ -130,11 +136,15 @@ def _scores(batch: TrialBatch, stratified: bool) -> dict[str, np.ndarray]:
     """Log-rank score U, variance V and events in S and in F, every trial: arrays (T, 2)."""
     in_s = batch.participants[IN_S].to_numpy()
     s = logrank_batch(batch, subset=in_s)
-    f = logrank_batch(batch, strata=(IN_S,) if stratified else ())
-    return {"u": np.column_stack([s.observed_minus_expected, f.observed_minus_expected]),
-            "v": np.column_stack([s.variance, f.variance]),
-            "events": np.column_stack([s.events, f.events]),
-            "n": np.column_stack([s.n, f.n])}
+    if stratified:  # the stratified log-rank sums the strata's scores and variances: S + R
+        r = logrank_batch(batch, subset=~in_s)
+        u_f, v_f = s.observed_minus_expected + r.observed_minus_expected, s.variance + r.variance
+        events_f, n_f = s.events + r.events, s.n + r.n
+    else:
+        f = logrank_batch(batch)
+        u_f, v_f, events_f, n_f = f.observed_minus_expected, f.variance, f.events, f.n
+    return {"u": np.column_stack([s.observed_minus_expected, u_f]), "v": np.column_stack([s.variance, v_f]),
+            "events": np.column_stack([s.events, events_f]), "n": np.column_stack([s.n, n_f])}
 
 
 def _z_hr(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,19 +170,27 @@ def _data_end(batch: TrialBatch) -> np.ndarray:
 
 def enrichment_chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, seed: int) -> pd.DataFrame:
     """Simulate and analyse trials first_trial.. of the run; one row per trial."""
+    size = design.candidates_per_trial
+    while True:
+        out = _chunk(design, first_trial, n_trials, seed, size)
+        if out is not None:
+            return out
+        if not isinstance(design.pool, ExponentialPool):
+            raise ParameterError("pool_size", size, "too few S candidates in a simulated pool; give a larger pool_size")
+        size *= 2
+
+
+def _chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, seed: int,
+           size: int) -> pd.DataFrame | None:
     d1, d2 = design.events
     n_max = design.n_randomised_max
-    pool = design.pool.simulate_pool(first_trial, n_trials, seed, design.candidates_per_trial)
+    pool = design.pool.simulate_pool(first_trial, n_trials, seed, size)
     in_s = population_mask(design.population, design.population_group, pool)
     pool = replace(pool, participants=pool.participants.assign(**{IN_S: in_s}))
     T = n_trials
     trial_of_row = pool.participants["trial"].to_numpy() - first_trial
     subject = pool.participants["subject"].to_numpy()
     entry = pool.participants["entry_day"].to_numpy(dtype=float)
-    s_available = np.bincount(trial_of_row, weights=in_s, minlength=T)
-    if np.any(s_available < n_max):
-        raise ParameterError("pool_size", design.candidates_per_trial,
-                             "too few S candidates in a simulated pool; give a larger pool_size")
 
     # Interim: the first n_max candidates, cut at the d1-th event overall.
     stage1 = _rows(pool, subject < n_max)
@@ -205,7 +223,10 @@ def enrichment_chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trial
     late_s = (entry > t1_row) & in_s & s_only[trial_of_row]
     rank = np.cumsum(late_s) - np.concatenate([[0], np.cumsum(np.bincount(trial_of_row, weights=late_s,
                                                                           minlength=T))[:-1]])[trial_of_row]
-    randomised = np.where(s_only[trial_of_row], before | (late_s & (rank <= n_max - n_before[trial_of_row])),
+    wanted = n_max - n_before
+    if np.any(s_only & (np.bincount(trial_of_row, weights=late_s, minlength=T) < wanted)):
+        return None  # an S-only trial ran out of candidates: grow the pool
+    randomised = np.where(s_only[trial_of_row], before | (late_s & (rank <= wanted[trial_of_row])),
                           subject < n_max)
     stage2 = _rows(pool, randomised)
     s_target = look1["events"][:, 0].astype(np.int64) + (d2 - d1)
@@ -261,8 +282,10 @@ def enrichment_chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trial
 
 def simulate_enrichment(design: AdaptiveEnrichmentDesign, n_trials: int = 1000, seed: int = 1,
                         chunk_size: int = 256, n_workers: int | None = 1, backend: str = "local",
-                        progress: bool = False) -> "EnrichmentResult":
-    """Simulate `n_trials` adaptive-enrichment trials and tabulate their operating characteristics.
+                        progress: bool = False) -> PowerResult:
+    """Simulate `n_trials` adaptive-enrichment trials and tabulate their operating characteristics
+    (`table`: one row, see `enrichment_summary.operating_characteristics`; `trials`: one row per
+    trial). Same seed, same trials, whatever `chunk_size`, `n_workers` or `backend`.
 
     Example:
         >>> d = AdaptiveEnrichmentDesign(ExponentialPool(hazard_ratio_s=0.7, arrivals_per_day=2),
@@ -271,8 +294,6 @@ def simulate_enrichment(design: AdaptiveEnrichmentDesign, n_trials: int = 1000, 
         >>> 0 <= res.summary.loc[0, "reject_any"] <= 1
         True
     """
-    from .enrichment_summary import EnrichmentResult, operating_characteristics
-
     for name, value, least in (("n_trials", n_trials, 1), ("chunk_size", chunk_size, 1), ("seed", seed, 0)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
             raise ParameterError(name, value, f"must be a whole number >= {least}")
@@ -281,5 +302,5 @@ def simulate_enrichment(design: AdaptiveEnrichmentDesign, n_trials: int = 1000, 
     tasks = [(enrichment_chunk, (design, s, n, seed)) for s, n in zip(starts, sizes)]
     frames = run_chunks(tasks, sizes, backend=backend, n_workers=n_workers, progress=progress)
     trials = pd.concat(frames, ignore_index=True)
-    return EnrichmentResult(table=pd.DataFrame([operating_characteristics(trials, design)]), trials=trials,
+    return PowerResult(table=pd.DataFrame([operating_characteristics(trials, design)]), trials=trials,
                             n_trials=n_trials, seed=seed)

@@ -8,7 +8,8 @@ so a simulated trial starts as a pool of candidates in arrival order, each with 
 simulation then keeps the candidates the design would have randomised.
 
 A pool source has `simulate_pool(first_trial, n_trials, seed, pool_size) -> TrialBatch` (with
-`subject` in arrival order) and, where it knows them, the true hazard ratios of S and of its
+`subject` in arrival order; a larger `pool_size` must extend a smaller one, the same first
+candidates, so that the simulation may grow a pool that ran short) and, where it knows them, the true hazard ratios of S and of its
 complement. `ExponentialPool` has exponential survival with a hazard ratio per subgroup (the
 model rpact's `getSimulationEnrichmentSurvival` assumes, for comparison); `SimPool` draws the
 pool from the ALS simulator (`mndtrial.sim`): neurofilament-dependent progression, non-
@@ -22,6 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import ndtri
 
 from ..data import Arm, TrialBatch, TrialInfo
 from ..errors import ParameterError
@@ -29,6 +31,7 @@ from ..errors import ParameterError
 __all__ = ["ExponentialPool", "SimPool"]
 
 LOG_PNFH_MEAN, LOG_PNFH_SD = 7.62, 0.74  # log CSF-pNfH (pg/mL), as mndtrial.power.exponential
+POOL_BLOCK = 256  # candidates drawn per block of a trial's stream
 
 
 def _info(name: str) -> TrialInfo:
@@ -81,37 +84,43 @@ class ExponentialPool:
 
     def simulate_pool(self, first_trial: int, n_trials: int, seed: int, pool_size: int) -> TrialBatch:
         """Pools of `pool_size` candidates for trials first_trial.. (each trial its own stream)."""
-        rows = [self._one(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,))), pool_size)
-                for i in range(first_trial, first_trial + n_trials)]
-        cols = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-        trial = np.repeat(np.arange(first_trial, first_trial + n_trials), pool_size)
-        subject = np.tile(np.arange(pool_size), n_trials)
-        participants = pd.DataFrame({
-            "trial": trial, "subject": subject,
-            "arm": pd.Categorical.from_codes(cols["active"].astype(np.int8), categories=["placebo", "active"]),
-            "csf_pnfh": cols["csf_pnfh"], "entry_day": cols["entry_day"]}, copy=False)
-        survival = pd.DataFrame({"trial": trial, "subject": subject, "time_days": cols["time_days"],
-                                 "event": cols["event"]}, copy=False)
-        return TrialBatch(info=_info("exponential enrichment pool"), n_trials=n_trials, participants=participants,
-                          survival=survival, first_trial=first_trial, metadata={"seed": seed})
-
-    def _one(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-        entry = np.floor(np.cumsum(rng.exponential(1.0 / self.arrivals_per_day, n)))
-        active = np.zeros(n, dtype=bool)
+        n = pool_size
+        # Each trial draws its raw variates from its own stream, in blocks of POOL_BLOCK candidates:
+        # a larger pool extends a smaller one (same first candidates), so a trial does not depend
+        # on the pool size it was simulated with. The transforms then run on all trials at once.
+        blocks = -(-n // POOL_BLOCK)
+        u = np.empty((n_trials, 5, blocks * POOL_BLOCK))
+        for j, i in enumerate(range(first_trial, first_trial + n_trials)):
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
+            # one call, filled block by block: (block, variate, candidate)
+            u[j] = rng.random((blocks, 5, POOL_BLOCK)).transpose(1, 0, 2).reshape(5, -1)
+        u = u[:, :, :n]
+        expo = -np.log1p(-u[:, :3])  # arrival gaps, death, dropout
+        coin = u[:, 3, 0::2]
+        normal = ndtri(np.maximum(u[:, 4], 2.0 ** -53))
+        entry = np.floor(np.cumsum(expo[:, 0] / self.arrivals_per_day, axis=1))
         # 1:1 in permuted blocks of 2 in arrival order: balanced whichever candidates are kept.
-        active[0::2] = rng.random((n + 1) // 2) < 0.5
-        active[1::2] = ~active[0:n - n % 2:2]
-        log_pnfh = rng.normal(self.log_pnfh_mean, self.log_pnfh_sd, n)
+        active = np.zeros((n_trials, n), dtype=bool)
+        active[:, 0::2] = coin < 0.5
+        active[:, 1::2] = ~active[:, 0:n - n % 2:2]
+        log_pnfh = self.log_pnfh_mean + self.log_pnfh_sd * normal
         in_s = log_pnfh <= np.log(self.biomarker_cutoff)
         median = np.where(in_s, self.median_control_s_days, self.median_control_r_days)
-        hr = np.where(in_s, self.hazard_ratio_s, self.hazard_ratio_r)
-        death = rng.exponential(median / np.log(2) / np.where(active, hr, 1.0))
-        dropout = (rng.exponential(365.25 / self.dropout_per_year, n) if self.dropout_per_year > 0
-                   else np.full(n, np.inf))
+        hr = np.where(active, np.where(in_s, self.hazard_ratio_s, self.hazard_ratio_r), 1.0)
+        death = expo[:, 1] * median / np.log(2) / hr
+        dropout = expo[:, 2] * 365.25 / self.dropout_per_year if self.dropout_per_year > 0 else np.full_like(death, np.inf)
         event = death <= dropout
         time = np.maximum(np.ceil(np.minimum(death, dropout)), 1.0)  # whole days, as real data
-        return {"active": active, "csf_pnfh": np.round(np.exp(log_pnfh), 1), "entry_day": entry,
-                "time_days": time, "event": event.astype(np.int64)}
+        trial = np.repeat(np.arange(first_trial, first_trial + n_trials), n)
+        subject = np.tile(np.arange(n), n_trials)
+        participants = pd.DataFrame({
+            "trial": trial, "subject": subject,
+            "arm": pd.Categorical.from_codes(active.ravel().astype(np.int8), categories=["placebo", "active"]),
+            "csf_pnfh": np.round(np.exp(log_pnfh), 1).ravel(), "entry_day": entry.ravel()}, copy=False)
+        survival = pd.DataFrame({"trial": trial, "subject": subject, "time_days": time.ravel(),
+                                 "event": event.ravel().astype(np.int64)}, copy=False)
+        return TrialBatch(info=_info("exponential enrichment pool"), n_trials=n_trials, participants=participants,
+                          survival=survival, first_trial=first_trial, metadata={"seed": seed})
 
 
 @dataclass(frozen=True, eq=False)

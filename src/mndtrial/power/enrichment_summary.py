@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..batch._result import json_safe
-
-__all__ = ["EnrichmentResult", "operating_characteristics"]
+__all__ = ["operating_characteristics"]
 
 DECISIONS = ("both", "S only", "F only", "stop efficacy", "stop futility")
 
@@ -64,38 +59,3 @@ def operating_characteristics(trials: pd.DataFrame, design: Any) -> dict[str, An
         out[f"log_hr_bias_{pop.lower()}_mcse"] = se if np.isfinite(truth[pop]) else float("nan")
         out[f"n_final_{pop.lower()}"] = int(rows.sum())
     return out
-
-
-@dataclass(frozen=True, repr=False)
-class EnrichmentResult:
-    """Operating characteristics (`table`, one row per design point) and every trial (`trials`)."""
-
-    table: pd.DataFrame
-    trials: pd.DataFrame
-    n_trials: int
-    seed: int
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return self.table
-
-    def to_dict(self) -> dict:
-        return {"n_trials": self.n_trials, "seed": self.seed,
-                "points": json_safe(self.table.to_dict(orient="records"))}
-
-    def write(self, out: str | Path) -> dict[str, Path]:
-        """Write `enrichment.csv`, `enrichment.json` and `enrichment_trials.csv.gz`."""
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {"csv": out / "enrichment.csv", "json": out / "enrichment.json",
-                 "trials": out / "enrichment_trials.csv.gz"}
-        self.table.to_csv(paths["csv"], index=False)
-        paths["json"].write_text(json.dumps(self.to_dict(), indent=2))
-        self.trials.to_csv(paths["trials"], index=False)
-        return paths
-
-    def __repr__(self) -> str:
-        return f"<EnrichmentResult: {len(self.table)} design point(s) x {self.n_trials} trials, seed {self.seed}>"
-
-    def _repr_html_(self) -> str:
-        return f"<p>{self!r}</p>" + self.table.to_html(index=False)
