@@ -170,3 +170,21 @@ def test_population_mask_batch_equals_trial(batch):
         population_mask(BiomarkerRule(biomarker="csf_pnfh", quantiles=[0.5]), "<= 1", batch)
     with pytest.raises(ParameterError, match="one of"):
         population_mask(rule, "<= 3700", batch)
+
+
+def test_cli_cut_writes_the_cut_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from mndtrial.cli import app
+
+    base = example_trial()
+    tables = base.tables()
+    tables["participants"]["entry_day"] = np.arange(base.n_participants, dtype=float) * 5
+    Trial(info=base.info, **tables).write(tmp_path / "t")
+    res = CliRunner().invoke(app, ["cut", str(tmp_path / "t"), "--events", "12", "--out", str(tmp_path / "c")])
+    assert res.exit_code == 0, res.output
+    got = read_trial(tmp_path / "c")
+    want = cut_by_event(read_trial(tmp_path / "t"), 12)
+    assert got.survival.equals(want.survival) and got.participants.equals(want.participants)
+    bad = CliRunner().invoke(app, ["cut", str(tmp_path / "t"), "--out", str(tmp_path / "d")])
+    assert bad.exit_code != 0

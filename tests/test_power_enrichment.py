@@ -256,3 +256,25 @@ def test_familywise_error_small(name):
 def test_familywise_error_20000(name):
     p, se, decisions = fwer(*NULLS[name], n_trials=20_000, seed=2026)
     assert p <= 0.025 + 2.5 * se, (p, decisions)
+
+
+def test_als_simulator_as_pool():
+    """The ALS simulator's participants as the pool: recruitment still open at the interim, so an
+    S-only decision screens out non-S candidates and the S share of the randomised rises."""
+    from dataclasses import replace
+
+    from mndtrial.power.enrichment_pool import SimPool
+    from mndtrial.sim import mirocals
+
+    pool = SimPool(replace(mirocals(), horizon_days=2500.0), arrivals_per_day=0.15)
+    d = AdaptiveEnrichmentDesign(pool, n_randomised_max=200, events=(40, 80), critical_z=CRIT,
+                                 selection=SelectionRule(kind="user", function=lambda hr, z: np.tile([True, False],
+                                                                                                    (len(hr), 1))))
+    t = simulate_enrichment(d, n_trials=8, seed=4).trials
+    go = t[t["decision"] == "S only"]
+    assert len(go) >= 6
+    assert (go["n_screened"] > go["n_randomised"]).all()
+    share = go["n_randomised_s"] / go["n_randomised"]
+    stage1_share = go["interim_events_s"] / go["interim_events_f"]  # at least as rich in S as the events
+    assert (share > 0.5).all() and share.mean() > stage1_share.mean() - 0.1
+    assert (go["final_events_s"] >= go["interim_events_s"] + 40).all()

@@ -159,13 +159,19 @@ def _correlation(v: np.ndarray) -> np.ndarray:
         return np.where(v[:, 1] > 0, np.sqrt(np.clip(v[:, 0] / v[:, 1], 0, 1)), np.nan)
 
 
+def _per_trial_max(values: np.ndarray, trial: np.ndarray, n_trials: int) -> np.ndarray:
+    """Largest value of each trial's rows (rows sorted by trial; -inf for a trial without rows)."""
+    out = np.full(n_trials, -np.inf)
+    if len(values):
+        starts = np.flatnonzero(np.r_[True, trial[1:] != trial[:-1]])
+        out[trial[starts]] = np.maximum.reduceat(values, starts)
+    return out
+
+
 def _data_end(batch: TrialBatch) -> np.ndarray:
     p, s = batch.participants, batch.survival
     last = (p["entry_day"].to_numpy() + s["time_days"].to_numpy())
-    t = p["trial"].to_numpy() - batch.first_trial
-    out = np.full(batch.n_trials, -np.inf)
-    np.maximum.at(out, t, last)
-    return out
+    return _per_trial_max(last, p["trial"].to_numpy() - batch.first_trial, batch.n_trials)
 
 
 def enrichment_chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, seed: int) -> pd.DataFrame:
@@ -251,8 +257,7 @@ def _chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, se
     ft = fp["trial"].to_numpy() - first_trial
     n_rand = np.bincount(ft, minlength=T)
     n_rand_s = np.bincount(ft, weights=fp[IN_S].to_numpy(), minlength=T)
-    screened = np.zeros(T)
-    np.maximum.at(screened, ft, fp["subject"].to_numpy() + 1)
+    screened = _per_trial_max(fp["subject"].to_numpy() + 1.0, ft, T)
     events_all = np.bincount(ft, weights=final.survival["event"].to_numpy(), minlength=T)
     label = np.where(efficacy_stop, "stop efficacy", np.where(futility_stop, "stop futility", selection_label(selected)))
     # The population the final analysis is about: S after selecting S only, else F.
