@@ -206,6 +206,40 @@ def test_s_only_recruits_only_s_after_the_interim():
     assert (go["final_events_s"] == go["interim_events_s"] + 60).mean() > 0.9  # ties on a day may add one
 
 
+def test_event_reestimation_closed_form():
+    from mndtrial.power.enrichment import EventReestimation
+
+    w = np.sqrt([0.5, 0.5])
+    rule = EventReestimation(conditional_power=0.8, min_events=50, max_events=400)
+    p1 = np.array([[0.02, 0.04], [0.3, 0.2], [0.9, 0.95]])
+    hr1 = np.array([[0.7, 0.8], [0.9, 0.95], [1.2, 1.3]])
+    sel = np.array([[True, False], [True, True], [True, False]])
+    got = rule.stage2_events(p1, hr1, sel, 1.977431, w)
+    # by hand: c* = (c2 - sqrt(.5) z(1 - 2 p_min)) / sqrt(.5); d = 4 (c* + z_.8)^2 / log(HR)^2
+    c = [(1.977431 - np.sqrt(0.5) * norm.isf(2 * pm)) / np.sqrt(0.5) for pm in (0.02, 0.2)]
+    want0 = 4 * (c[0] + norm.ppf(0.8)) ** 2 / np.log(0.7) ** 2
+    want1 = 4 * (c[1] + norm.ppf(0.8)) ** 2 / np.log(0.95) ** 2  # the least favourable selected HR
+    assert got.tolist() == [int(np.ceil(min(max(want0, 50), 400))), int(np.ceil(min(max(want1, 50), 400))), 400]
+    fixed = EventReestimation(conditional_power=0.9, min_events=1, max_events=10_000, hazard_ratio=0.75)
+    want = 4 * (c[0] + norm.ppf(0.9)) ** 2 / np.log(0.75) ** 2
+    assert fixed.stage2_events(p1[:1], hr1[:1], sel[:1], 1.977431, w).tolist() == [int(np.ceil(want))]
+
+
+def test_reestimated_targets_are_used():
+    from mndtrial.power.enrichment import EventReestimation
+
+    d = design(reestimation=EventReestimation(conditional_power=0.8, min_events=30, max_events=90),
+               pool=ExponentialPool(hazard_ratio_s=0.8, arrivals_per_day=0.8, log_pnfh_mean=np.log(3700)),
+               n_randomised_max=400)
+    t = simulate_enrichment(d, n_trials=40, seed=8).trials
+    go = t[~t["decision"].str.startswith("stop")]
+    assert go["stage2_events_planned"].between(30, 90).all() and go["stage2_events_planned"].nunique() > 3
+    s_only = go[go["decision"] == "S only"]
+    f = go[go["decision"] != "S only"]
+    assert ((s_only["final_events_s"] - s_only["interim_events_s"] - s_only["stage2_events_planned"]).between(0, 1)).all()
+    assert ((f["final_events_f"] - 60 - f["stage2_events_planned"]).between(0, 1)).all()
+
+
 def test_bad_design_is_refused():
     pool = ExponentialPool()
     with pytest.raises(ParameterError, match="events"):

@@ -15,7 +15,8 @@ simulated trial:
 4. The trial really changes: after selecting S only, candidates outside S arriving after the
    interim are screened out and recruitment continues in S up to `n_randomised_max` (so more are
    screened and the trial runs longer); the final cut is on the day the selected population has
-   `events[1] − events[0]` events more than at the interim (F: `events[1]` events overall).
+   `events[1] − events[0]` events more than at the interim (F: `events[1]` events overall), or
+   as many more as `EventReestimation` asks for by conditional power.
 5. Stage-2 statistics are the independent increments of the log-rank score,
    Z₂ = −(U(t₂) − U(t₁)) / √(V(t₂) − V(t₁)) = (√V₂ Z(t₂) − √V₁ Z(t₁)) / √(V₂ − V₁) (Tsiatis 1981;
    Wassmer & Brannath 2016 §11), and the closed test is applied to both stages.
@@ -31,7 +32,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from ..analysis import BiomarkerRule, population_mask
 from ..analysis.population import population_groups
@@ -45,10 +46,54 @@ from .engine import PowerResult
 from .enrichment_pool import ExponentialPool, SimPool
 from .enrichment_summary import operating_characteristics
 
-__all__ = ["AdaptiveEnrichmentDesign", "simulate_enrichment", "enrichment_chunk", "LOW_PNFH_RULE"]
+__all__ = ["AdaptiveEnrichmentDesign", "EventReestimation", "simulate_enrichment", "enrichment_chunk",
+           "LOW_PNFH_RULE"]
 
 LOW_PNFH_RULE = BiomarkerRule(biomarker="csf_pnfh", cutoffs=(3700,))
 IN_S = "in_population_s"
+
+
+@dataclass(frozen=True)
+class EventReestimation:
+    """Stage-2 events re-estimated at the interim for `conditional_power` in the selected
+    population (rpact's conditionalPower with min/maxNumberOfEventsPerStage and thetaH1):
+
+        d₂ = 4 · max(0, c* + Φ⁻¹(CP))² / θ²,  bounded to [min_events, max_events],
+
+    c* = (c₂ − √t₁ · Φ⁻¹(1 − p₁*)) / √(1 − t₁) the conditional critical value, p₁* the
+    Bonferroni-adjusted smallest stage-1 p-value, θ = log HR under the alternative: the given
+    `hazard_ratio` or the least favourable interim estimate among the selected populations (kept
+    below 1). The inverse-normal weights stay the pre-specified ones, which keeps the type I error.
+    """
+
+    conditional_power: float
+    min_events: int
+    max_events: int
+    hazard_ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.conditional_power < 1:
+            raise ParameterError("reestimation.conditional_power", self.conditional_power, "must be in (0, 1)")
+        if not 1 <= self.min_events <= self.max_events:
+            raise ParameterError("reestimation.min_events/max_events", (self.min_events, self.max_events),
+                                 "need 1 <= min_events <= max_events")
+        if self.hazard_ratio is not None and not 0 < self.hazard_ratio < 1:
+            raise ParameterError("reestimation.hazard_ratio", self.hazard_ratio, "must be in (0, 1)")
+
+    def stage2_events(self, p1: np.ndarray, hr1: np.ndarray, selected: np.ndarray, critical_z2: float,
+                      weights: np.ndarray) -> np.ndarray:
+        """Events to add after the interim, per trial (whole numbers)."""
+        t1 = weights[0] ** 2 / np.sum(weights ** 2)
+        adjusted = np.minimum(np.nanmin(p1, axis=1) * 2, 1 - 1e-7)
+        ccv = (critical_z2 - np.sqrt(t1) * ndtri(1 - adjusted)) / np.sqrt(1 - t1)
+        if self.hazard_ratio is None:
+            worst = np.max(np.where(selected, hr1, -np.inf), axis=1)
+            theta = np.log(np.minimum(np.where(np.isfinite(worst), worst, 1.0), 1 - 1e-7))
+        else:
+            theta = np.full(len(p1), np.log(self.hazard_ratio))
+        events = 4 * np.maximum(0.0, ccv + ndtri(self.conditional_power)) ** 2 / theta ** 2
+        events = np.where(ccv > 8, self.max_events, np.clip(events, self.min_events, self.max_events))
+        return np.ceil(events).astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,7 +103,9 @@ class AdaptiveEnrichmentDesign:
     `events`: cumulative planned events (interim overall, final); `critical_z`: efficacy bounds of
     the combined Z at the two looks (e.g. an O'Brien–Fleming-type inverse-normal design);
     `futility_z`: non-binding futility bound on the combined Z at the interim (-inf: none);
-    `information_rates`: for the inverse-normal weights (default events[0] / events[1]).
+    `information_rates`: for the inverse-normal weights (default events[0] / events[1]);
+    `reestimation`: stage-2 events by conditional power (`EventReestimation`; default: events[1]
+    − events[0]).
 
     Example:
         >>> d = AdaptiveEnrichmentDesign(ExponentialPool(hazard_ratio_s=0.7), n_randomised_max=400,
@@ -79,6 +126,7 @@ class AdaptiveEnrichmentDesign:
     selection: SelectionRule = field(default_factory=SelectionRule)
     success_criterion: Literal["all", "at_least_one"] = "all"
     stratified_f: bool = True
+    reestimation: EventReestimation | None = None
     pool_size: int | None = None
 
     def __post_init__(self) -> None:
@@ -159,6 +207,11 @@ def _correlation(v: np.ndarray) -> np.ndarray:
         return np.where(v[:, 1] > 0, np.sqrt(np.clip(v[:, 0] / v[:, 1], 0, 1)), np.nan)
 
 
+def continued_or_both(selected: np.ndarray, goes_on: np.ndarray) -> np.ndarray:
+    """The populations that continue; both for a trial that stops (its value is not used)."""
+    return np.where(goes_on[:, None], selected, True)
+
+
 def _per_trial_max(values: np.ndarray, trial: np.ndarray, n_trials: int) -> np.ndarray:
     """Largest value of each trial's rows (rows sorted by trial; -inf for a trial without rows)."""
     out = np.full(n_trials, -np.inf)
@@ -235,8 +288,13 @@ def _chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, se
     randomised = np.where(s_only[trial_of_row], before | (late_s & (rank <= wanted[trial_of_row])),
                           subject < n_max)
     stage2 = _rows(pool, randomised)
-    s_target = look1["events"][:, 0].astype(np.int64) + (d2 - d1)
-    target = np.where(s_only, s_target, d2)
+    if design.reestimation is None:
+        more = np.full(T, d2 - d1, dtype=np.int64)
+    else:
+        more = design.reestimation.stage2_events(p1, hr1, continued_or_both(selected, goes_on),
+                                                 design.critical_z[1], design.weights)
+    # F: the planned total d1 + more; S only: `more` events in S beyond those at the interim.
+    target = np.where(s_only, look1["events"][:, 0].astype(np.int64), d1) + more
     counted = np.where(s_only[stage2.participants["trial"].to_numpy() - first_trial],
                        stage2.participants[IN_S].to_numpy(), True)
     t2 = event_cut_day(stage2, target, population=counted)
@@ -272,6 +330,7 @@ def _chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, se
         "z2_s": np.where(continued[:, 0], z2[:, 0], np.nan), "z2_f": np.where(continued[:, 1], z2[:, 1], np.nan),
         "v1_s": look1["v"][:, 0], "v1_f": look1["v"][:, 1],
         "v2_s": look2["v"][:, 0] - look1["v"][:, 0], "v2_f": look2["v"][:, 1] - look1["v"][:, 1],
+        "stage2_events_planned": np.where(goes_on, more, 0),
         "final_events_s": look2["events"][:, 0], "final_events_f": look2["events"][:, 1], "final_events_all": events_all,
         "hr_final_s": hr2[:, 0], "hr_final_f": hr2[:, 1], "z_final_s": z2_cum[:, 0], "z_final_f": z2_cum[:, 1],
         "selected_population": np.where(final_pop == 0, "S", "F"),
@@ -296,7 +355,7 @@ def simulate_enrichment(design: AdaptiveEnrichmentDesign, n_trials: int = 1000, 
         >>> d = AdaptiveEnrichmentDesign(ExponentialPool(hazard_ratio_s=0.7, arrivals_per_day=2),
         ...                              n_randomised_max=300, events=(60, 120), critical_z=(2.797, 1.977))
         >>> res = simulate_enrichment(d, n_trials=20, seed=3)
-        >>> 0 <= res.summary.loc[0, "reject_any"] <= 1
+        >>> bool(0 <= res.summary.loc[0, "reject_any"] <= 1)
         True
     """
     for name, value, least in (("n_trials", n_trials, 1), ("chunk_size", chunk_size, 1), ("seed", seed, 0)):

@@ -9,7 +9,11 @@ configs <- list(
   list(name = "spiessens_epsilon", intersectionTest = "SpiessensDebois", typeOfSelection = "epsilon",
        epsilonValue = 0.1, threshold = 1, successCriterion = "atLeastOne"),
   list(name = "bonferroni_all", intersectionTest = "Bonferroni", typeOfSelection = "all", epsilonValue = NA_real_,
-       threshold = -Inf, successCriterion = "all")
+       threshold = -Inf, successCriterion = "all"),
+  # stage-2 events re-estimated for conditional power 0.8 at the observed effect, 100 to 400
+  list(name = "simes_best_cp", intersectionTest = "Simes", typeOfSelection = "best", epsilonValue = NA_real_,
+       threshold = -Inf, successCriterion = "all", conditionalPower = 0.8,
+       minNumberOfEventsPerStage = c(150, 100), maxNumberOfEventsPerStage = c(150, 400))
 )
 hazard_ratios <- c(1, 0.75)  # the same in S and in R
 iterations <- 10000
@@ -22,6 +26,9 @@ for (cfg in configs) {
     plannedEvents = c(150, 300), directionUpper = FALSE, stratifiedAnalysis = TRUE,
     typeOfSelection = cfg$typeOfSelection, epsilonValue = cfg$epsilonValue, threshold = cfg$threshold,
     intersectionTest = cfg$intersectionTest, successCriterion = cfg$successCriterion,
+    conditionalPower = if (is.null(cfg$conditionalPower)) NA_real_ else cfg$conditionalPower,
+    minNumberOfEventsPerStage = if (is.null(cfg$minNumberOfEventsPerStage)) NA_real_ else cfg$minNumberOfEventsPerStage,
+    maxNumberOfEventsPerStage = if (is.null(cfg$maxNumberOfEventsPerStage)) NA_real_ else cfg$maxNumberOfEventsPerStage,
     maxNumberOfIterations = iterations, seed = 20261203)
   for (i in seq_along(hazard_ratios)) {
     rej <- sim$rejectedPopulationsPerStage[, i, ]  # stage x population (S, F)
