@@ -207,7 +207,7 @@ def _correlation(v: np.ndarray) -> np.ndarray:
         return np.where(v[:, 1] > 0, np.sqrt(np.clip(v[:, 0] / v[:, 1], 0, 1)), np.nan)
 
 
-def continued_or_both(selected: np.ndarray, goes_on: np.ndarray) -> np.ndarray:
+def _continuing(selected: np.ndarray, goes_on: np.ndarray) -> np.ndarray:
     """The populations that continue; both for a trial that stops (its value is not used)."""
     return np.where(goes_on[:, None], selected, True)
 
@@ -291,7 +291,7 @@ def _chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, se
     if design.reestimation is None:
         more = np.full(T, d2 - d1, dtype=np.int64)
     else:
-        more = design.reestimation.stage2_events(p1, hr1, continued_or_both(selected, goes_on),
+        more = design.reestimation.stage2_events(p1, hr1, _continuing(selected, goes_on),
                                                  design.critical_z[1], design.weights)
     # F: the planned total d1 + more; S only: `more` events in S beyond those at the interim.
     target = np.where(s_only, look1["events"][:, 0].astype(np.int64), d1) + more

@@ -127,7 +127,9 @@ class ExponentialPool:
 class SimPool:
     """The ALS simulator as a pool: `design` (a `mndtrial.sim.Design`) with `pool_size`
     participants accrued over `pool_size / arrivals_per_day` days. Its `horizon_days` caps each
-    participant's follow-up (make it long for an event-driven trial)."""
+    participant's follow-up (make it long for an event-driven trial). The pool holds the
+    simulator's eligible candidates, so "screened" counts those (its eligibility screening is
+    in `batch.metadata["screening"]`); a participant without CSF-pNfH is outside S."""
 
     design: object
     arrivals_per_day: float = 1.0
