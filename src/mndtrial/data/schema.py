@@ -50,6 +50,8 @@ PARTICIPANTS: tuple[Column, ...] = (
     Column("country", "text", "Country (a randomisation stratum in MIROCALS)."),
     Column("csf_pnfh", "float", "Baseline CSF phosphorylated neurofilament heavy chain.", unit="pg/mL", minimum=0),
     Column("serum_nfl", "float", "Baseline serum neurofilament light chain.", unit="pg/mL", minimum=0),
+    Column("entry_day", "float", "Calendar day of randomisation, counted from a fixed study origin (e.g. the "
+           "first randomisation); needed only for calendar-time data cuts (`mndtrial cut`).", unit="days"),
 )
 
 SURVIVAL: tuple[Column, ...] = (
