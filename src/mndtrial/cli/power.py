@@ -13,8 +13,6 @@ from pathlib import Path
 import typer
 
 from ..errors import ParameterError
-from ..report import collect_provenance
-from ..report.power_html import write_power_outputs
 from . import app, state
 from .console import command_line, step
 
@@ -63,6 +61,8 @@ def power_command(
 ) -> None:
     """Simulate and analyse many trials per design point; print and write the power table."""
     from ..power import STRATEGIES, design_points, family, power
+    from ..report import collect_provenance
+    from ..report.power_html import write_power_outputs
 
     if hazard_ratio is not None and design != "exponential":
         raise ParameterError("--hazard-ratio", hazard_ratio, f"applies to --design exponential only; the '{design}' "
