@@ -1,6 +1,7 @@
 """`mndtrial power`: Monte Carlo operating characteristics of designs side by side.
 
-Writes the engine's table (power.csv, power.json with a provenance block, trials.csv.gz) and
+Writes the engine's table (power.csv, power.json with a provenance block, trials.parquet streamed
+as the chunks finish) and
 power.html (`mndtrial.report.power_html`) into `--out`.
 """
 
@@ -57,7 +58,7 @@ def power_command(
     workers: int = typer.Option(None, "--workers", help="Processes (local) or LocalCluster workers (dask)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (with --backend dask)."),
     chunk_size: int = typer.Option(256, "--chunk-size", help="Trials per chunk."),
-    out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.csv.gz and power.html."),
+    out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.parquet and power.html."),
 ) -> None:
     """Simulate and analyse many trials per design point; print and write the power table."""
     from ..power import STRATEGIES, design_points, family, power
@@ -80,7 +81,7 @@ def power_command(
     n_values = parse_vary(vary) if vary else [_default_n(fam)]
     points = design_points(fam, n_values, strategies, alpha=alpha, alpha_split=alpha_split, slope=not no_slope)
     res = power(points, n_trials=n_trials, seed=seed, backend=backend, chunk_size=chunk_size, n_workers=workers,
-                client=scheduler, progress=not state["quiet"])
+                client=scheduler, progress=not state["quiet"], trials_path=Path(out) / "trials.parquet")
     provenance = collect_provenance(seed=seed, command=command_line(ctx), extra={
         "design": design, "strategies": strategies, "n_values": n_values, "n_trials": n_trials, "alpha": alpha,
         "alpha_split": alpha_split, "null": null, "slope": not no_slope,
