@@ -85,11 +85,13 @@ def reml_objective(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float
     K = np.eye(q) + m["S"] @ psi
     sign_k, logdet_k = np.linalg.slogdet(K)
     E = np.linalg.inv(K)
+    # Sums over groups as single matrix products ((groups·q) × p reshapes): einsum would loop.
     EG = E @ m["G"]
-    Ez = np.einsum("gab,gb->ga", E, m["z"])
-    A = m["XtX"] - np.einsum("gap,ab,gbr->pr", m["G"], psi, EG)
-    b = m["Xty"] - np.einsum("gap,ab,gb->p", m["G"], psi, Ez)
-    yvy = m["yty"] - np.einsum("ga,ab,gb->", m["z"], psi, Ez)
+    Ez = (E @ m["z"][..., None])[..., 0]
+    PG = (psi @ m["G"]).reshape(-1, p)
+    A = m["XtX"] - PG.T @ EG.reshape(-1, p)
+    b = m["Xty"] - PG.T @ Ez.ravel()
+    yvy = m["yty"] - float(((m["z"] @ psi) * Ez).sum())
     sign_a, logdet_a = np.linalg.slogdet(A)
     if np.any(sign_k <= 0) or sign_a <= 0:
         return np.inf, np.zeros_like(theta), {}
@@ -101,9 +103,9 @@ def reml_objective(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float
     dof = N - p if reml else N
     f = dof * np.log(r) + logdet_k.sum() + (logdet_a if reml else 0.0)
     u = Ez - EG @ beta
-    grad_psi = np.einsum("gab,gbc->ac", E, m["S"]) - (dof / r) * (u.T @ u)
+    grad_psi = (E @ m["S"]).sum(axis=0) - (dof / r) * (u.T @ u)
     if reml:
-        grad_psi -= np.einsum("gap,pr,gbr->ab", EG, A_inv, EG)
+        grad_psi -= np.tensordot(EG @ A_inv, EG, axes=([0, 2], [0, 2]))
     grad_psi = 0.5 * (grad_psi + grad_psi.T)
     grad = (2 * grad_psi @ L)[np.tril_indices(q)]
     return float(f), grad, {"beta": beta, "A_inv": A_inv, "r": float(r), "dof": dof, "psi": psi}
