@@ -44,3 +44,16 @@ def test_streaming_to_parquet_gives_the_in_memory_result(tmp_path, monkeypatch):
     paths = streamed.write(tmp_path / "out")
     assert pd.read_parquet(paths["trials"]).shape == on_disk.shape
     assert not list(tmp_path.glob(".*part"))  # the per-point parts are cleaned up
+
+
+def test_stratum_codes_number_strata_as_pandas_groupby():
+    import numpy as np
+
+    from mndtrial.batch._layout import stratum_codes
+    from mndtrial.sim import mirocals, simulate
+
+    batch = simulate(mirocals(), n_trials=6, seed=2)
+    p = batch.participants
+    for strata in (("country",), ("country", "onset_site"), ("onset_site", "sex", "country")):
+        expected = p.groupby(list(strata), sort=True, observed=True).ngroup().to_numpy()
+        np.testing.assert_array_equal(stratum_codes(batch, strata), expected)
