@@ -17,15 +17,14 @@ from typing import Iterator
 
 import typer
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
 from . import state
 
 __all__ = ["step", "progress", "stderr_console", "command_line", "staged_output", "moved_paths"]
 
 
-def stderr_console() -> Console:
+def stderr_console():
+    from rich.console import Console  # imported on use: `mndtrial --help` stays light
+
     return Console(stderr=True, highlight=False)
 
 
@@ -35,6 +34,8 @@ def step(description: str) -> Iterator[None]:
     if state["quiet"]:
         yield
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     console = stderr_console()
     start = time.perf_counter()
     if not console.is_terminal:  # a log file gets the tick line only, not spinner frames
@@ -53,6 +54,8 @@ def progress(description: str, total: int) -> Iterator[callable]:
     if state["quiet"]:
         yield lambda n=1: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     console = stderr_console()
     start = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -1,6 +1,7 @@
 """`mndtrial power`: Monte Carlo operating characteristics of designs side by side.
 
-Writes the engine's table (power.csv, power.json with a provenance block, trials.csv.gz) and
+Writes the engine's table (power.csv, power.json with a provenance block, trials.parquet streamed
+as the chunks finish) and
 power.html (`mndtrial.report.power_html`) into `--out`.
 """
 
@@ -134,7 +135,7 @@ def power_command(
     workers: int = typer.Option(None, "--workers", help="Processes (local) or LocalCluster workers (dask)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (with --backend dask)."),
     chunk_size: int = typer.Option(256, "--chunk-size", help="Trials per chunk."),
-    out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.csv.gz and power.html."),
+    out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.parquet and power.html."),
 ) -> None:
     """Simulate and analyse many trials per design point; print and write the power table."""
     from ..power import STRATEGIES, family, power
@@ -159,20 +160,24 @@ def power_command(
     # null: every point without effect, e.g. the exponential design's default HR 1
     n_values, points, varied, null = vary_points(fam, vary, strategies, no_effect, primary, alpha=alpha,
                                                  alpha_split=alpha_split, slope=not no_slope)
-    res = power(points, n_trials=n_trials, seed=seed, backend=backend, chunk_size=chunk_size, n_workers=workers,
-                client=scheduler, progress=not state["quiet"])
-    provenance = collect_provenance(seed=seed, command=command_line(ctx), extra={
-        "design": design, "strategies": strategies, "n_values": n_values, "n_trials": n_trials, "alpha": alpha,
-        "alpha_split": alpha_split, "null": null, "slope": not no_slope, "primary": primary, "vary": varied,
-        **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}),
-        **({"power_column": "type I error (no treatment effect)"} if null else {})})
-    with step("Writing the power table and power.html"), staged_output(out) as staging:
-        paths = write_power_outputs(staging, res, provenance, title=f"Monte Carlo {'type I error' if null else 'power'}:"
-                                                                   f" {fam.name}", settings=provenance.extra)
-        # Said at the top of power.json too, not only in the provenance block.
-        data = json.loads(paths["json"].read_text())
-        data = {"under_null": null, "power_column": "type I error" if null else "power", **data}
-        paths["json"].write_text(json.dumps(data, indent=2))
+    # Everything, the streamed trials.parquet included, is written to a staging folder that
+    # reaches `out` only when the run completes (an interrupted run leaves nothing that looks whole).
+    with staged_output(out) as staging:
+        res = power(points, n_trials=n_trials, seed=seed, backend=backend, chunk_size=chunk_size, n_workers=workers,
+                    client=scheduler, progress=not state["quiet"], trials_path=staging / "trials.parquet")
+        provenance = collect_provenance(seed=seed, command=command_line(ctx), extra={
+            "design": design, "strategies": strategies, "n_values": n_values, "n_trials": n_trials, "alpha": alpha,
+            "alpha_split": alpha_split, "null": null, "slope": not no_slope, "primary": primary, "vary": varied,
+            **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}),
+            **({"power_column": "type I error (no treatment effect)"} if null else {})})
+        with step("Writing the power table and power.html"):
+            paths = write_power_outputs(staging, res, provenance,
+                                        title=f"Monte Carlo {'type I error' if null else 'power'}: {fam.name}",
+                                        settings=provenance.extra)
+            # Said at the top of power.json too, not only in the provenance block.
+            data = json.loads(paths["json"].read_text())
+            data = {"under_null": null, "power_column": "type I error" if null else "power", **data}
+            paths["json"].write_text(json.dumps(data, indent=2))
     paths = moved_paths(paths, staging, out)
     if state["quiet"]:
         typer.echo(str(out))
