@@ -32,6 +32,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 # Sub-commands register themselves on import.
 from . import analyze  # noqa: E402,F401
+from . import calibrate  # noqa: E402,F401
 from . import demo  # noqa: E402,F401
 from . import import_proact  # noqa: E402,F401
 from . import power  # noqa: E402,F401
