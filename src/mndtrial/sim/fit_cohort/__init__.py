@@ -67,7 +67,13 @@ def _covariates(data: CohortData, v: dict) -> dict[str, np.ndarray]:
     mu_f, sd_f = lognormal_params(c["delta_fs_mean"], c["delta_fs_sd"])
     with np.errstate(divide="ignore", invalid="ignore"):
         z_pnfh = (np.log(data.csf_pnfh) - c["csf_pnfh_log_mean"]) / c["csf_pnfh_log_sd"]
-    return {"z_pnfh": z_pnfh, "z_delta_fs": (log_delta_fs(data) - mu_f) / sd_f,
+    # ΔFS = (48 - ALSFRS-R) / duration is computed from a whole-point score and a rounded
+    # duration: the error attenuates its effects. Regression calibration: shrink each z towards 0
+    # by its reliability, with the rounding variance (1/12 point^2, 0.1^2/12 month^2) by the delta method.
+    points = np.maximum(48 - data.alsfrs_r_baseline, 0.5)
+    error_var = (1 / 12) / points ** 2 + (0.01 / 12) / data.symptom_duration_months ** 2
+    reliability = 1 / (1 + error_var / sd_f ** 2)
+    return {"z_pnfh": z_pnfh, "z_delta_fs": reliability * (log_delta_fs(data) - mu_f) / sd_f,
             "bulbar_c": data.bulbar - c["bulbar_onset_fraction"], "age10": (data.age - c["age_mean_years"]) / 10}
 
 
@@ -98,7 +104,10 @@ def _survival(data: CohortData, z: dict, v: dict, latent: bool) -> list[Estimate
     se_scale = fit.scale_days * float(np.sqrt(fit.cov[1, 1] + centring_var))
     out = [Estimate("survival.weibull_shape", fit.shape, fit.se_shape, how, fit.n),
            Estimate("survival.weibull_scale_days", fit.scale_days, se_scale, how, fit.n)]
-    out += [Estimate(f"survival.{SURVIVAL_PARAMS[k]}", float(fit.coef[j]), float(fit.se_coef[j]), how, fit.n)
+    # z covariates are scaled by estimated sds: their relative error 1/sqrt(2n) rescales the coefficient.
+    scaled = np.array([k in ("z_pnfh", "z_delta_fs") for k in names])
+    se = np.sqrt(fit.se_coef ** 2 + np.where(scaled, fit.coef ** 2 / (2 * fit.n), 0.0))
+    out += [Estimate(f"survival.{SURVIVAL_PARAMS[k]}", float(fit.coef[j]), float(se[j]), how, fit.n)
             for j, k in enumerate(names)]
     return out
 

@@ -205,7 +205,8 @@ def slope_estimates(data: CohortData, z: dict[str, np.ndarray], cov_x: np.ndarra
            resid]
     params = {"z_pnfh": "slope_log_per_sd_log_pnfh", "z_delta_fs": "slope_log_per_sd_log_delta_fs",
               "bulbar_c": "slope_log_bulbar", "age10": "slope_log_per_10y_age"}
-    se = np.sqrt(np.diag(cov))[1:]
+    scaled = np.array([k in ("z_pnfh", "z_delta_fs") for k in names])
+    se = np.sqrt(np.diag(cov)[1:] + np.where(scaled, coef ** 2 / (2 * n), 0.0))  # estimated sd of the z scale
     for j, name in enumerate(names):
         note = " (minus the kept pNfH coefficient x its correlation with ΔFS: no CSF-pNfH in the trial)" \
             if latent is not None and name == "z_delta_fs" else ""

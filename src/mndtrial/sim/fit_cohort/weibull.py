@@ -77,7 +77,7 @@ def fit_weibull_ph(time_days: np.ndarray, event: np.ndarray, X: np.ndarray, offs
         >>> x = rng.standard_normal((3000, 1))
         >>> t = 800 * (rng.standard_exponential(3000) * np.exp(-0.5 * x[:, 0])) ** (1 / 2.0)
         >>> fit = fit_weibull_ph(np.minimum(t, 900), (t <= 900).astype(float), x)
-        >>> abs(fit.shape - 2.0) < 4 * fit.se_shape and abs(fit.coef[0] - 0.5) < 4 * fit.se_coef[0]
+        >>> bool(abs(fit.shape - 2.0) < 4 * fit.se_shape and abs(fit.coef[0] - 0.5) < 4 * fit.se_coef[0])
         True
     """
     t = np.asarray(time_days, dtype=float)
