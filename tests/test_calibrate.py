@@ -138,29 +138,37 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mndtrial", *args], capture_output=True, text=True)
 
 
-def test_cli_calibrate_then_simulate_and_power_with_the_file(small_trial, tmp_path):
+def test_cli_calibrate_then_simulate_with_the_file(small_trial, tmp_path):
+    from typer.testing import CliRunner
+
+    from mndtrial.cli import app
+
     folder = small_trial.write(tmp_path / "trial")
-    r = _cli("calibrate", str(folder), "--out", str(tmp_path / "params.toml"))
-    assert r.returncode == 0, r.stderr
-    assert "parameters estimated" in r.stdout
+    r = CliRunner().invoke(app, ["calibrate", str(folder), "--out", str(tmp_path / "params.toml")])
+    assert r.exit_code == 0, r.output
+    assert "parameters estimated" in r.output
     text = (tmp_path / "params.toml").read_text()
     assert "participants.csv  sha256 " in text
-    r = _cli("simulate", "--parameters", str(tmp_path / "params.toml"), "--seed", "2", "--out", str(tmp_path / "sim"))
-    assert r.returncode == 0, r.stderr
+    r = CliRunner().invoke(app, ["simulate", "--parameters", str(tmp_path / "params.toml"), "--seed", "2",
+                                 "--out", str(tmp_path / "sim")])
+    assert r.exit_code == 0, r.output
     assert read_trial(tmp_path / "sim").n_participants == 220
+
+
+@pytest.mark.slow
+def test_cli_power_with_a_calibrated_file_and_a_refusal_in_one_line(small_trial, tmp_path):
+    folder = small_trial.write(tmp_path / "trial")
+    assert _cli("calibrate", str(folder), "--out", str(tmp_path / "params.toml")).returncode == 0
     r = _cli("power", "--parameters", str(tmp_path / "params.toml"), "--n-trials", "4", "--designs", "all-comers",
              "--no-slope", "--workers", "1", "--out", str(tmp_path / "power"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "power" / "power.csv").exists()
-
-
-def test_cli_refusal_is_one_line(small_trial, tmp_path):
     a = small_trial.alsfrs
-    folder = _with(small_trial, alsfrs=a[a["day"] == 0]).write(tmp_path / "trial")
-    r = _cli("calibrate", str(folder), "--out", str(tmp_path / "params.toml"))
+    folder = _with(small_trial, alsfrs=a[a["day"] == 0]).write(tmp_path / "one-visit")
+    r = _cli("calibrate", str(folder), "--out", str(tmp_path / "refused.toml"))
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "single visit per participant" in r.stderr
-    assert not (tmp_path / "params.toml").exists()
+    assert not (tmp_path / "refused.toml").exists()
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +192,7 @@ def test_calibration_report_page(proact_trial, tmp_path):
     from mndtrial.report.calibration_report import write_calibration_report
 
     fit = calibrate(proact_trial)
-    out = write_calibration_report(tmp_path / "calibration.html", proact_trial, fit, n_replicates=200, seed=2)
+    out = write_calibration_report(tmp_path / "calibration.html", proact_trial, fit, n_replicates=24, seed=2)
     html = out["report"].read_text()
     for name in ("vpc_km", "vpc_trajectory", "vpc_spaghetti", "vpc_slopes", "vpc_baseline"):
         assert f'data-figure="{name}"' in html
