@@ -56,6 +56,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 # Sub-commands register themselves on import.
 from . import analyze  # noqa: E402,F401
 from . import cut  # noqa: E402,F401
+from . import calibrate  # noqa: E402,F401
 from . import demo  # noqa: E402,F401
 from . import design  # noqa: E402,F401
 from . import import_proact  # noqa: E402,F401

@@ -136,6 +136,8 @@ def power_command(
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (with --backend dask)."),
     chunk_size: int = typer.Option(256, "--chunk-size", help="Trials per chunk."),
     out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.parquet and power.html."),
+    parameters: Path = typer.Option(None, "--parameters", help="A parameter file replacing the shipped parameters.toml "
+                                                               "(e.g. from `mndtrial calibrate`); simulated designs only."),
 ) -> None:
     """Simulate and analyse many trials per design point; print and write the power table."""
     from ..power import STRATEGIES, family, power
@@ -147,7 +149,14 @@ def power_command(
                                                              "design's effect comes from its drug model (--null for none)")
     if hazard_ratio is not None and null:
         raise ParameterError("--hazard-ratio", hazard_ratio, "contradicts --null (no effect); give one of them")
-    fam = family(design, **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}))
+    if parameters is not None and design == "exponential":
+        raise ParameterError("--parameters", str(parameters), "applies to the simulated designs (mirocals, imodals)")
+    if parameters is not None:
+        from ..sim import load_parameters
+
+        fam = family(design, parameters=load_parameters(parameters))
+    else:
+        fam = family(design, **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}))
     no_effect = null  # --null: every design point without treatment effect
     if null:
         fam = fam.without_effect()
@@ -168,6 +177,7 @@ def power_command(
         provenance = collect_provenance(seed=seed, command=command_line(ctx), extra={
             "design": design, "strategies": strategies, "n_values": n_values, "n_trials": n_trials, "alpha": alpha,
             "alpha_split": alpha_split, "null": null, "slope": not no_slope, "primary": primary, "vary": varied,
+            **({"parameters": str(parameters)} if parameters is not None else {}),
             **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}),
             **({"power_column": "type I error (no treatment effect)"} if null else {})})
         with step("Writing the power table and power.html"):
