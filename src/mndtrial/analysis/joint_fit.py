@@ -76,7 +76,7 @@ def observed_information(theta: np.ndarray, data: JointData, points: int) -> np.
     return -(J + J.T) / 2
 
 
-def fit_joint(data: JointData, points: int = 7, start: np.ndarray | None = None) -> JointMLE:
+def fit_joint(data: JointData, points: int = 5, start: np.ndarray | None = None) -> JointMLE:
     """Maximise the adaptive Gauss–Hermite likelihood; see the module docstring."""
     theta = start_values(data) if start is None else np.asarray(start, float).copy()
     log: list[str] = []
@@ -108,7 +108,8 @@ def fit_joint(data: JointData, points: int = 7, start: np.ndarray | None = None)
         gradient_max = float(np.max(np.abs(grad)))
         if gradient_max < 1e-8:
             break
-        information = observed_information(theta, data, points)
+        if information is None:  # one Hessian serves every polishing step (they are few and short)
+            information = observed_information(theta, data, points)
         try:
             delta = np.linalg.solve(information, grad)
         except np.linalg.LinAlgError:

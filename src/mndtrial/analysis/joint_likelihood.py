@@ -37,7 +37,7 @@ __all__ = ["JointData", "Nodes", "make_joint_data", "unpack", "adaptive_nodes", 
            "ASSOCIATIONS"]
 
 ASSOCIATIONS = {"none": (), "value": ("value",), "slope": ("slope",), "both": ("value", "slope")}
-LEGENDRE_POINTS = 7
+LEGENDRE_POINTS = 5
 
 
 @dataclass(frozen=True)
@@ -155,11 +155,11 @@ def _node_terms(theta: np.ndarray, data: JointData, b: np.ndarray) -> dict[str, 
     lam = np.exp(P["log_lambda"])
     G = LEGENDRE_POINTS
     lam_m = np.repeat(lam, G)
-    A = np.exp(eta[:, None] + a1 * u + a2 * v)                                    # (n, Q)
-    B = (lam_m * data.gl_weight)[:, None, :] * np.exp(a1 * v[..., None] * data.gl_time[:, None, :])
-    E = A[..., None] * B                                                          # (n, Q, M)
+    log_A = eta[:, None] + a1 * u + a2 * v                                        # (n, Q)
+    E = np.exp(log_A[..., None] + a1 * v[..., None] * data.gl_time[:, None, :])    # (n, Q, M)
+    E *= (lam_m * data.gl_weight)[:, None, :]
     H = E.sum(-1)
-    Es = (E * data.gl_time[:, None, :]).sum(-1)
+    Es = np.einsum("iqm,im->iq", E, data.gl_time)
     T, d = data.time_months[:, None], data.event[:, None]
     log_h = P["log_lambda"][data.piece_of_time][:, None] + eta[:, None] + a1 * (u + v * T) + a2 * v
     ll_surv = d * log_h - H
