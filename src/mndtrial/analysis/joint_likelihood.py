@@ -122,10 +122,13 @@ def unpack(theta: np.ndarray, data: JointData) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class Nodes:
-    """Per-subject quadrature nodes b (n, Q, 2) and log weights (n, Q), log|C_i| included."""
+    """Per-subject quadrature nodes b (n, Q, 2) and log weights (n, Q), log|C_i| included;
+    `centre` (n, 2) and `scale` (n, 2, 2) are μ_i and C_i of b = μ_i + C_i z."""
 
     b: np.ndarray
     log_weight: np.ndarray
+    centre: np.ndarray
+    scale: np.ndarray
 
 
 def _rule(points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +213,7 @@ def adaptive_nodes(theta: np.ndarray, data: JointData, points: int, newton_steps
     Z, lw = _rule(points)
     b = mode[:, None, :] + np.einsum("ijk,qk->iqj", C, Z)
     log_det = np.log(C[:, 0, 0]) + np.log(C[:, 1, 1])
-    return Nodes(b=b, log_weight=lw[None, :] + log_det[:, None])
+    return Nodes(b=b, log_weight=lw[None, :] + log_det[:, None], centre=mode, scale=C)
 
 
 def evaluate(theta: np.ndarray, data: JointData, nodes: Nodes, gradient: bool = True
