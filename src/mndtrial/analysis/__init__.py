@@ -10,6 +10,7 @@ from .cafs import CAFS, CAFSResult, finkelstein_schoenfeld, pairwise_scores
 from .cox import CoxModel, CoxResult, fit_cox
 from .frame import ArmContrast, arm_contrast, survival_frame
 from .function import SlopeAnalysis, SlopeFit, SlopeResult
+from .joint import JointFit, JointModel, JointResult
 from .horizon import ArmComparison, difference_of_rmst_test, rmst, rmst_test, survival_at_horizon
 from .km import KaplanMeierResult, kaplan_meier
 from .lmm import MixedModelFit, fit_random_slope_lmm
@@ -20,11 +21,11 @@ from .plan import AnalysisPlan, AnalysisResults
 from .treg import TregAnalysis, TregResult
 
 # Plan sections (each registers itself on import).
-from . import outcome_sections, subgroup_section, survival_section  # noqa: E402,F401
+from . import joint_section, outcome_sections, subgroup_section, survival_section  # noqa: E402,F401
 
 __all__ = [
     "AnalysisPlan", "AnalysisResults", "ArmComparison", "ArmContrast", "BiomarkerRule", "CAFS", "CAFSResult",
-    "CoxModel", "CoxResult", "KaplanMeierResult", "LogRankResult", "MixedModelFit", "SectionConfig",
+    "CoxModel", "CoxResult", "JointFit", "JointModel", "JointResult", "KaplanMeierResult", "LogRankResult", "MixedModelFit", "SectionConfig",
     "SlopeAnalysis", "SlopeFit", "SlopeResult", "TregAnalysis", "TregResult", "arm_contrast",
     "difference_of_rmst_test", "finkelstein_schoenfeld", "fit_cox", "fit_random_slope_lmm", "kaplan_meier",
     "logrank", "logrank_test", "pairwise_scores", "population_mask", "register_section", "registered_sections", "rmst", "rmst_test",

@@ -20,6 +20,9 @@ from .parameters import SimParameters, load_parameters
 __all__ = ["CohortModel", "Eligibility", "lognormal_params"]
 
 SECTIONS = ("cohort", "trajectory", "survival", "measurement")
+# F_ref of the informative-dropout hazard, about the mean baseline ALSFRS-R of trial participants
+# (MIROCALS-like cohorts, docs/simulation.md): exp(α·(F − F_ref)) is then about 1 at entry.
+ALSFRS_REFERENCE_POINTS = 38.0
 Trajectory = Literal["linear", "faster_early"]
 
 
@@ -145,6 +148,37 @@ class CohortModel:
         s = self.p["survival"]
         e = rng.standard_exponential(log_hazard.shape)
         return s["weibull_scale_days"] * (e * np.exp(-log_hazard)) ** (1 / s["weibull_shape"])
+
+    def death_days_given_alsfrs(self, rng: np.random.Generator, log_hazard: np.ndarray, baseline: np.ndarray,
+                                slope_per_month: np.ndarray, last_day: float) -> np.ndarray:
+        """Death times when the hazard also follows the current true ALSFRS-R F(t) (informative dropout):
+
+            h(t) = h_Weibull(t) · exp(lp + α·(F(t) − ALSFRS_REFERENCE_POINTS)),
+            F(t) = baseline − slope·decline(t / 30.44),
+
+        α = `survival.death_log_hr_per_alsfrs_point` (per point; < 0: lower score, higher hazard),
+        the shared-parameter joint model with a current-value association. H(t) is integrated on
+        a daily grid (trapezoid) to `last_day` and inverted at an Exp(1) draw; deaths after
+        `last_day` are returned as inf (they are beyond follow-up). With α = 0 use `death_days`.
+        """
+        s = self.p["survival"]
+        alpha = s["death_log_hr_per_alsfrs_point"]
+        e = rng.standard_exponential(log_hazard.shape)
+        days = np.arange(int(np.ceil(last_day)) + 2, dtype=float)
+        shape, scale = s["weibull_shape"], s["weibull_scale_days"]
+        h0 = shape / scale * (days / scale) ** (shape - 1)
+        decline = self.decline(days / 30.44)
+        flat = lambda a: np.reshape(a, (-1,))  # noqa: E731
+        out = np.empty(np.size(log_hazard))
+        lp, b0, sl, ee = flat(log_hazard), flat(baseline), flat(slope_per_month), flat(e)
+        for start in range(0, len(out), 512):  # bounded memory: 512 participants × days at a time
+            part = slice(start, start + 512)
+            f = b0[part, None] - sl[part, None] * decline[None, :]
+            h = h0[None, :] * np.exp(lp[part, None] + alpha * (f - ALSFRS_REFERENCE_POINTS))
+            H = np.concatenate([np.zeros((h.shape[0], 1)), np.cumsum((h[:, 1:] + h[:, :-1]) / 2, axis=1)], axis=1)
+            first = (H < ee[part, None]).sum(axis=1)          # H(first - 1) < E <= H(first)
+            out[part] = np.where(first < len(days), first, np.inf)
+        return out.reshape(np.shape(log_hazard))
 
     def decline(self, months: np.ndarray) -> np.ndarray:
         """Shape of the decline: points lost per unit slope after `months` (= months if linear).

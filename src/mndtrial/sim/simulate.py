@@ -130,7 +130,12 @@ def _simulate_block(design: Design, seed: int, block: int) -> dict:
     covariates = {"csf_pnfh": p["csf_pnfh"], "serum_nfl": p["serum_nfl"], "delta_fs": p["delta_fs_true"],
                   "age": p["age"], "bulbar": p["bulbar"]}
     log_hr, slope_ratio = design.drug.effect(dose, rise, covariates)
-    death = np.maximum(np.ceil(design.cohort.death_days(rng, p["log_hazard"] + log_hr)), 1.0)
+    if design.cohort.p["survival"]["death_log_hr_per_alsfrs_point"] == 0:
+        death = np.maximum(np.ceil(design.cohort.death_days(rng, p["log_hazard"] + log_hr)), 1.0)
+    else:  # informative dropout: the hazard follows the true ALSFRS-R (same draws from rng)
+        death = np.maximum(design.cohort.death_days_given_alsfrs(
+            rng, p["log_hazard"] + log_hr, p["alsfrs_r_baseline"], p["slope_per_month"] * slope_ratio,
+            design.horizon_days), 1.0)
     if design.dropout_weibull is None:
         dropout = np.full((B, n), np.inf)
     else:
