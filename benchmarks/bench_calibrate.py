@@ -1,4 +1,4 @@
-"""Calibrate the cohort model on a synthetic 10,000-participant PRO-ACT export (~150,000 visits).
+"""Calibrate the cohort model on a synthetic PRO-ACT export (10,000-12,000 subjects, ~150,000 visits).
 
 Budget (issue 17): `mndtrial calibrate` on 10,000 PRO-ACT-scale participants with about 150,000
 ALSFRS-R visits in <= 60 s. Timed: reading the imported trial folder + `calibrate` + writing the
@@ -8,7 +8,9 @@ with the same covariates (one standard library fit), so the figure to quote besi
 the ratio. The predictive check (200 replicate cohorts of 10,000, for calibration.html) is timed
 separately with `--report`.
 
-    python benchmarks/bench_calibrate.py [--n 10000] [--repeat 3] [--report]
+    python benchmarks/bench_calibrate.py [--n 12000] [--repeat 3] [--report]
+
+(`--n 12000` subjects import as about 11,500 participants with about 150,000 visits.)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ BUDGET_S = 60.0
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--n", type=int, default=12_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--report", action="store_true", help="also time the 200-replicate predictive check")
     args = ap.parse_args()

@@ -112,7 +112,7 @@ def _survival(data: CohortData, z: dict, v: dict, latent: bool) -> list[Estimate
     return out
 
 
-def _reasons(data: CohortData, dropout_reason: str | None) -> dict[str, str]:
+def _reasons(dropout_reason: str | None) -> dict[str, str]:
     no_pnfh = "no CSF-pNfH values in the trial (participants.csf_pnfh)"
     out = {"cohort.male_fraction": "no participants.sex values",
            "cohort.riluzole_fraction": "no participants.riluzole values",
@@ -176,7 +176,7 @@ def calibrate(trial: Trial, arm: str | None = None, *, defaults: SimParameters |
     dataset_tag = f"{label} [sha256 {digest[:12]}]"
     sources = _copy(defaults.sources)
     done = {e.parameter: e for e in estimates}
-    reasons = _reasons(data, dropout_reason)
+    reasons = _reasons(dropout_reason)
     kept = {}
     for section in CALIBRATED_SECTIONS:
         for key in defaults.section(section):
