@@ -76,6 +76,8 @@ def test_vary_design_parameters_as_a_grid(tmp_path):
     assert table["under_null"].tolist() == [False, False, True, True]
     data = json.loads((tmp_path / "power.json").read_text())
     assert data["under_null"] is False and data["provenance"]["extra"]["vary"] == {"hazard_ratio": [0.6, 1.0]}
+    # the reproducing call repeats --vary as typed
+    assert "--vary n=60,100 --vary hazard_ratio=0.6,1" in data["provenance"]["command"]
     for hr, rows in table.groupby("hazard_ratio"):
         api = power(design_points(family("exponential", hazard_ratio=hr), [60, 100], ("all-comers",), slope=False),
                     n_trials=24, seed=4, n_workers=1)

@@ -89,6 +89,9 @@ def command_line(ctx: typer.Context) -> list[str]:
             elif c.get_parameter_source(p.name).name == "COMMANDLINE":
                 if getattr(p, "is_flag", False):
                     args.append(p.opts[0] if value else (p.secondary_opts or p.opts)[0])
+                elif isinstance(value, (list, tuple)):  # a repeatable option (--vary a --vary b)
+                    for v in value:
+                        args += [p.opts[0], str(v)]
                 else:
                     args += [p.opts[0], str(value)]
     return args
