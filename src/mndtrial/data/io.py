@@ -161,6 +161,17 @@ def _csv_table(data: bytes, table: str, file: Path) -> pd.DataFrame:
     for name, col in specs.items():
         if name in df.columns and col.kind in ("float", "int"):
             df[name] = _parse_numbers(df[name])
+    extras = [c for c in header if c not in specs and c.strip()]
+    if extras and len(df):
+        # Columns beyond the data model are typed as pandas would (numbers, true/false, text), as
+        # before; the rows' shape is checked above, so pandas' guesses about it cannot happen.
+        try:
+            typed = pd.read_csv(io.StringIO(text), usecols=extras, index_col=False, keep_default_na=False,
+                                na_values=[""])
+        except (ValueError, pd.errors.ParserError):
+            return df
+        for name in extras:
+            df[name] = typed[name].to_numpy()
     return df
 
 
