@@ -123,6 +123,17 @@ def test_incomplete_out_of_range_and_undated_rows_are_logged(tmp_path):
     assert res.log.count("missing_day", "alsfrs") == 1
 
 
+def test_visits_before_the_screening_window_are_dropped_and_logged(tmp_path):
+    """The data model refuses days before -SCREENING_WINDOW_DAYS; the importer drops and logs them."""
+    from mndtrial.data.schema import SCREENING_WINDOW_DAYS
+
+    early = visit("1", -(SCREENING_WINDOW_DAYS + 1), (3,) * 12)
+    edge = visit("1", -SCREENING_WINDOW_DAYS, (3,) * 12)
+    res, a = _alsfrs(tmp_path, [early, edge, visit("1", 0, (3,) * 12)])
+    assert list(a.index) == [-float(SCREENING_WINDOW_DAYS), 0.0]
+    assert res.log.count("before_screening_window", "alsfrs") == 1
+
+
 def test_same_day_duplicates(tmp_path):
     rows = [visit("1", 0, (3,) * 12), visit("1", 0, (3,) * 12), visit("1", 30, (3,) * 12),
             visit("1", 30, (2,) * 12)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..schema import SCREENING_WINDOW_DAYS
 from .files import has_column, numeric_column
 from .log import ImportLog
 
@@ -70,9 +71,12 @@ def map_alsfrs(raw: pd.DataFrame, log: ImportLog) -> tuple[pd.DataFrame, pd.Data
     subjects_all = raw["subject_id"].to_numpy(dtype=object)
     dated = ~np.isnan(day)
     log.add("missing_day", FORM, subjects_all[~dated], unit="rows")
-    raw = raw.loc[dated].reset_index(drop=True)
-    day = day[dated]
-    subjects = subjects_all[dated]
+    early = dated & (day < -SCREENING_WINDOW_DAYS)
+    log.add("before_screening_window", FORM, subjects_all[early], unit="rows")
+    kept = dated & ~early
+    raw = raw.loc[kept].reset_index(drop=True)
+    day = day[kept]
+    subjects = subjects_all[kept]
     contacts = pd.DataFrame({"subject_id": subjects, "day": day})
 
     items = {q: _range_checked(numeric_column(raw, col, FORM, log), 4, subjects, col, log)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..schema import SCREENING_WINDOW_DAYS
 from .alsfrs import dedupe_rows
 from .files import numeric_column, parse_floats, text_column
 from .log import ImportLog
@@ -65,7 +66,9 @@ def map_labs(labs: pd.DataFrame | None, lab_tests: dict[str, tuple[str, str]], l
     log.add("lab_unit_unexpected", FORM, subjects[has_value & ~unit_ok], unit="rows")
     dated = ~np.isnan(day)
     log.add("missing_day", FORM, subjects[has_value & unit_ok & ~dated], unit="rows")
-    keep = has_value & unit_ok & dated
+    early = dated & (day < -SCREENING_WINDOW_DAYS)
+    log.add("before_screening_window", FORM, subjects[has_value & unit_ok & early], unit="rows")
+    keep = has_value & unit_ok & dated & ~early
     out = pd.DataFrame({"subject_id": subjects[keep], "day": day[keep], "analyte": analyte[keep],
                         "value": value[keep], "unit": expected_unit[keep]})
     out = dedupe_rows(out, ["subject_id", "analyte", "day"], FORM, log)

@@ -47,6 +47,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "no_follow_up": ("value derived", "no death and no assessment on or after day 0: censored at day 0"),
     # ALSFRS
     "missing_day": ("rows dropped", "the row's *_Delta day is missing"),
+    "before_screening_window": ("rows dropped", "the row's *_Delta day is more than 365 days before baseline, "
+                                                "outside the data model's screening window (SCREENING_WINDOW_DAYS)"),
     "non_numeric_value": ("value left missing", "text where a number is expected (see detail for the column)"),
     "alsfrs_original_scale": ("rows moved", "original ALSFRS (0-40, Q10_Respiratory) without ALSFRS-R: written to alsfrs_original.csv, not to the ALSFRS-R table"),
     "alsfrs_r_total_from_items": ("value derived", "ALSFRS_R_Total missing: total = sum of the 12 ALSFRS-R items"),
