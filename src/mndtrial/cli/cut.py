@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..data import cut_by_date, event_cut_day, read_trial
 from ..errors import ParameterError
 from . import app, state
 
@@ -21,6 +20,8 @@ def cut(folder: Path = typer.Argument(..., help="Trial folder with participants.
     later visits and samples dropped (docs/data-model.md)."""
     if (events is None) == (date is None):
         raise ParameterError("--events/--date", (events, date), "give exactly one of them")
+    from ..data import cut_by_date, event_cut_day, read_trial  # the data stack only when the command runs
+
     trial = read_trial(folder)
     day = event_cut_day(trial, events) if events is not None else date
     if events is not None and day != day:  # NaN: fewer events than asked
