@@ -17,10 +17,10 @@ from mndtrial.errors import AnalysisError, ParameterError
 from mndtrial.sim import ArmSpec, CohortModel, Design, calibrate, load_parameters, mirocals, simulate
 from mndtrial.sim.fit_cohort.check import predictive_check
 
-# What a trial simulated without eligibility limits cannot inform: the faster-early shape and the
-# design-dependent biomarker sampling.
+# What a trial simulated without eligibility limits cannot inform: the faster-early shape, the
+# design-dependent biomarker sampling, and the informative-dropout link the Weibull fit leaves out.
 NOT_ESTIMABLE = {"trajectory.early_to_late_ratio", "trajectory.early_tau_months",
-                 "measurement.biomarker_missing_fraction"}
+                 "measurement.biomarker_missing_fraction", "survival.death_log_hr_per_alsfrs_point"}
 
 
 def _cohort(n: int, seed: int) -> Trial:

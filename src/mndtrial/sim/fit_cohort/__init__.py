@@ -127,6 +127,8 @@ def _reasons(dropout_reason: str | None) -> dict[str, str]:
            "trajectory.early_to_late_ratio": "used only with trajectory = 'faster_early'; the calibration fits the "
                                              "simulator's linear decline",
            "trajectory.early_tau_months": "used only with trajectory = 'faster_early'",
+           "survival.death_log_hr_per_alsfrs_point": "the calibrated Weibull model has no link from the current "
+                                                     "ALSFRS-R to the death hazard (joint model: docs/joint.md)",
            "measurement.csf_pnfh_missing_fraction": no_pnfh,
            "measurement.biomarker_missing_fraction": "depends on a design's sampling schedule; not estimated",
            "measurement.serum_nfl_visit_log_sd": "no later serum NfL samples with a baseline value (biomarkers "
