@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test test-slow bench install clean
+.PHONY: demo test test-slow test-wheel bench install clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "mndtrial needs Python >= 3.11 on PATH"; exit 1; }
@@ -25,8 +25,12 @@ test: $(VENV)/.installed
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
+# The wheel on its own: python -m build, a clean venv, mndtrial demo and reference tests (CI runs it).
+test-wheel: $(VENV)/.installed
+	$(PY) -m pytest -m slow -p no:cacheprovider tests/test_wheel.py
+
 bench: $(VENV)/.installed
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out .pytest_cache build dist

@@ -6,22 +6,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def _find_reference() -> Path | None:
-    # CI lays shared/ beside the clone; worktrees may sit one level deeper.
-    for base in [ROOT, *ROOT.parents]:
-        candidate = base / "shared" / "reference"
-        if candidate.is_dir():
-            return candidate
-    return None
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    ref = _find_reference()
-    if ref is None:
-        pytest.fail("../shared/reference not found beside the checkout")
-    return ref
+    """tests/reference/: reference values stored in the repository (its README names their source)."""
+    return REFERENCE_DIR
 
 
 @pytest.fixture

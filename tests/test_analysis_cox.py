@@ -1,4 +1,4 @@
-"""Cox models against R `coxph` (shared/reference/README.md) and against degenerate data."""
+"""Cox models against R `coxph` (tests/reference/r-outputs.md) and against degenerate data."""
 
 from __future__ import annotations
 

@@ -121,3 +121,35 @@ def test_shipped_example_folder_is_the_example_trial(example_trial):
 
     shipped = read_trial(Path(__file__).resolve().parents[1] / "examples" / "example-trial")
     assert shipped.equals(example_trial)
+
+
+def test_quoted_and_unquoted_csv_read_the_same(example_trial, tmp_path):
+    """A CSV with quotes goes through the csv module, one without through pyarrow's reader; the
+    same table written both ways must read back the same (text, missing values, numbers)."""
+    import csv
+
+    from mndtrial.data.io import read_table
+
+    for name, df in example_trial.tables().items():
+        plain, quoted = tmp_path / f"plain_{name}.csv", tmp_path / f"quoted_{name}.csv"
+        df.to_csv(plain, index=False)
+        df.to_csv(quoted, index=False, quoting=csv.QUOTE_NONNUMERIC)
+        assert b'"' not in plain.read_bytes() and b'"' in quoted.read_bytes()
+        pd.testing.assert_frame_equal(read_table(plain, name), read_table(quoted, name), check_exact=True)
+
+
+@pytest.mark.parametrize("content, rule", [
+    (b"subject_id,time_days,event\nA,1,0\nB,2\n", "csv_fields"),
+    (b"subject_id,time_days,event\nA,1,0,\n", "csv_fields"),
+    (b"subject_id,time_days,event\nA\x00,1,0\n", "encoding"),
+    (b'subject_id,time_days,event\n"A"x,1,0\n', "csv_syntax"),
+    (b"subject_id,time_days,event\n\xc9A,1,0\n", "encoding"),
+])
+def test_csv_problems_are_refused_by_either_reader(content, rule, tmp_path):
+    from mndtrial.data.io import read_table
+
+    file = tmp_path / "survival.csv"
+    file.write_bytes(content)
+    with pytest.raises(TrialDataError) as exc:
+        read_table(file, "survival")
+    assert exc.value.rules == {rule} and "survival.csv" in str(exc.value)

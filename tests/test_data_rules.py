@@ -194,3 +194,78 @@ def test_blank_text_is_refused_not_read_as_missing():
     p.loc[1, "sex"] = "  "
     err = refused("blank_text", participants=p)
     assert (err.problems[0].column, err.problems[0].subject_id) == ("sex", "s2")
+
+
+@pytest.mark.parametrize("total, ok", [(30.5, True), (12.0, True), (12.3, False), (30.25, False)])
+def test_alsfrs_scores_are_whole_or_half_points(total, ok):
+    a = tables()["alsfrs"]
+    a.loc[1, "total"] = total
+    if ok:
+        assert Trial(info=INFO, **{**tables(), "alsfrs": a}).alsfrs["total"].iat[1] == total
+        return
+    err = refused("multiple_of", alsfrs=a)
+    p = err.problems[0]
+    assert (p.table, p.column, p.subject_id, p.value) == ("alsfrs", "total", "s1", total)
+    assert len(err.problems) == 1
+
+
+def test_alsfrs_items_are_whole_or_half_points():
+    a = tables()["alsfrs"]
+    a["q2"] = [4.0, 3.5, 2.7, np.nan, np.nan]
+    err = refused("multiple_of", alsfrs=a)
+    assert [(p.column, p.subject_id, p.value) for p in err.problems] == [("q2", "s2", 2.7)]
+
+
+@pytest.mark.parametrize("day, ok", [(-365.0, True), (-30.0, True), (-366.0, False), (-100000.0, False)])
+def test_days_before_randomisation_stay_in_the_screening_window(day, ok):
+    a, b = tables()["alsfrs"], tables()["biomarkers"]
+    a.loc[0, "day"] = day
+    b.loc[0, "day"] = day
+    if ok:
+        Trial(info=INFO, **{**tables(), "alsfrs": a, "biomarkers": b})
+        return
+    err = refused("range", alsfrs=a, biomarkers=b)
+    assert {(p.table, p.column, p.subject_id) for p in err.problems} == {("alsfrs", "day", "s1"),
+                                                                      ("biomarkers", "day", "s1")}
+
+
+@pytest.mark.parametrize("value, ok", [(0.0, True), (100.0, True), (-6.26, False), (250.0, False)])
+def test_treg_percentage_is_0_to_100(value, ok):
+    b = tables()["biomarkers"]
+    b.loc[1, "value"] = value
+    if ok:
+        Trial(info=INFO, **{**tables(), "biomarkers": b})
+        return
+    err = refused("analyte_range", biomarkers=b)
+    p = err.problems[0]
+    assert (p.table, p.column, p.subject_id, p.value) == ("biomarkers", "value", "s3", value)
+    assert "treg_pct_cd4" in p.message and "0 to 100 %" in p.message
+
+
+def test_negative_concentration_is_refused_but_a_declared_analyte_has_no_range():
+    b = tables()["biomarkers"]
+    b.loc[0, ["analyte", "value", "unit"]] = ["serum_nfl", -1.0, "pg/mL"]
+    refused("analyte_range", biomarkers=b)
+    b.loc[0, ["analyte", "unit"]] = ["il6_delta", "pg/mL"]  # declared by the trial: unit only, any sign
+    info = INFO.model_copy(update={"analyte_units": {"il6_delta": "pg/mL"}})
+    Trial(info=info, **{**tables(), "biomarkers": b})
+
+
+@pytest.mark.parametrize("stray", ["s2 ", " s2", "s2\t"])
+def test_id_differing_only_by_whitespace_names_the_participant(stray):
+    s = tables()["survival"]
+    s.loc[1, "subject_id"] = stray
+    err = refused("id_whitespace", survival=s)
+    p = next(p for p in err.problems if p.rule == "id_whitespace")
+    assert (p.table, p.column, p.subject_id) == ("survival", "subject_id", stray)
+    assert "participant 's2'" in p.message
+    assert "not_randomised" not in err.rules  # said once, with the reason
+
+
+def test_a_cell_is_reported_once():
+    s = tables()["survival"]
+    s["event"] = s["event"].astype(object)
+    s.loc[1, "event"] = "dead"
+    s.loc[2, "time_days"] = np.inf
+    err = refused("numeric", survival=s)
+    assert sorted(p.rule for p in err.problems) == ["finite", "numeric"]

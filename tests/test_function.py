@@ -14,7 +14,7 @@ from mndtrial.analysis.lmm import fit_random_slope_lmm
 from mndtrial.data import Arm, Trial, TrialInfo
 from mndtrial.errors import AnalysisError
 
-# lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy), REML (shared/reference/README.md)
+# lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy), REML (tests/reference/r-outputs.md)
 LME4_FIXED = {"Intercept": 251.405105, "Days": 10.467286}
 LME4_SE = {"Intercept": 6.824597, "Days": 1.545790}
 LME4_VAR = {"Intercept": 612.10, "Days": 35.07, "residual": 654.94}
@@ -48,17 +48,18 @@ def test_sleepstudy_through_the_trial_analysis(sleepstudy):
     """The same numbers come out of SlopeAnalysis when sleepstudy is dressed as a trial."""
     d = sleepstudy.assign(subject_id=sleepstudy["Subject"].astype(str))
     ids = sorted(d["subject_id"].unique())
-    # Alternate subjects between two arms (totals scaled into 0-48) and check SlopeAnalysis's
-    # numbers equal the lmm fitted directly with the same design: day/30.44 is months again.
+    # Alternate subjects between two arms (totals scaled into 0-48 and rounded to the half points
+    # an ALSFRS-R total has) and check SlopeAnalysis's numbers equal the lmm fitted directly with
+    # the same design: day/30.44 is months again.
     arm = {s: ("placebo" if i % 2 == 0 else "active") for i, s in enumerate(ids)}
     participants = pd.DataFrame({"subject_id": ids, "arm": [arm[s] for s in ids]})
     survival = pd.DataFrame({"subject_id": ids, "time_days": 400.0, "event": 0})
     alsfrs = pd.DataFrame({"subject_id": d["subject_id"], "day": d["Days"] * 30.44,
-                           "total": d["Reaction"] / 10})
+                           "total": np.round(d["Reaction"] / 5) / 2})
     trial = Trial(participants, survival, alsfrs,
                   info=TrialInfo(arms=(Arm(name="placebo", control=True), Arm(name="active"))))
     res = SlopeAnalysis().fit(trial).result_.overall
-    direct = d.assign(total=d["Reaction"] / 10, months=d["Days"].astype(float),
+    direct = d.assign(total=np.round(d["Reaction"] / 5) / 2, months=d["Days"].astype(float),
                       act=(d["subject_id"].map(arm) == "active").astype(float))
     direct["mxa"] = direct["months"] * direct["act"]
     ref = fit_random_slope_lmm(direct, "total", "months", "subject_id", fixed=["months", "act", "mxa"])
@@ -184,7 +185,8 @@ def test_boundary_fit_is_surfaced_not_swallowed():
     ids = [f"S{i}" for i in range(40)]
     arms = ["placebo", "active"] * 20
     days = np.arange(0, 13) * 30.44
-    rows = [(s, d, 40 - d / 30.44 + rng.normal(0, 1)) for s in ids for d in days]
+    # ALSFRS-R totals are whole points (the data model refuses finer values)
+    rows = [(s, d, float(np.round(40 - d / 30.44 + rng.normal(0, 1)))) for s in ids for d in days]
     trial = Trial(pd.DataFrame({"subject_id": ids, "arm": arms}),
                   pd.DataFrame({"subject_id": ids, "time_days": 400.0, "event": 0}),
                   pd.DataFrame(rows, columns=["subject_id", "day", "total"]),
@@ -205,7 +207,8 @@ def simulate_slopes(rng, n_per_arm=80, slope_placebo=-1.0, ratio=0.23, months=12
     slope = mean_slope + rng.normal(0, 0.4, n)
     intercept = 32 + rng.normal(0, 3, n)  # kept inside 0-48 without clipping (which would bias)
     last = rng.integers(2, months + 1, n)  # dropout: last monthly visit
-    rows = [(f"P{i}", m * 30.44, intercept[i] + slope[i] * m + rng.normal(0, 1.0))
+    # scored in whole points, as ALSFRS-R is: rounding adds a uniform error (variance 1/12)
+    rows = [(f"P{i}", m * 30.44, float(np.round(intercept[i] + slope[i] * m + rng.normal(0, 1.0))))
             for i in range(n) for m in range(last[i] + 1)]
     ids = [f"P{i}" for i in range(n)]
     return Trial(pd.DataFrame({"subject_id": ids, "arm": np.where(active, "active", "placebo")}),

@@ -17,8 +17,8 @@ NO_CENSORING = dict(follow_up_days=1e7, time_resolution_days=0.0, visit_interval
 
 
 def test_schoenfeld_closed_form_matches_reference(reference_dir):
-    # shared/reference/README.md: HR 0.7, one-sided 0.025, power 0.9 -> 330.38 events.
-    assert "330.38 events" in (reference_dir / "README.md").read_text()
+    # tests/reference/r-outputs.md: HR 0.7, one-sided 0.025, power 0.9 -> 330.38 events.
+    assert "330.38 events" in (reference_dir / "r-outputs.md").read_text()
     assert schoenfeld_events(0.7, alpha=0.025, power=0.9) == pytest.approx(330.38, abs=0.005)
     assert schoenfeld_power(330.38, 0.7) == pytest.approx(0.9, abs=1e-4)
 

@@ -39,7 +39,8 @@ class Problem:
         text = f"{', '.join(where)}: {self.message} [rule: {self.rule}]"
         if self.value is not None:
             text += f" (value: {self.value!r})"
-        return text
+        # one problem, one line: a newline inside an id, a value or a parser's message is escaped
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class TrialDataError(ValueError):

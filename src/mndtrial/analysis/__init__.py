@@ -15,6 +15,7 @@ from .horizon import ArmComparison, difference_of_rmst_test, rmst, rmst_test, su
 from .km import KaplanMeierResult, kaplan_meier
 from .lmm import MixedModelFit, fit_random_slope_lmm
 from .logrank import LogRankResult, logrank, logrank_test
+from .population import population_mask
 from .registry import SectionConfig, register_section, registered_sections
 from .plan import AnalysisPlan, AnalysisResults
 from .treg import TregAnalysis, TregResult
@@ -27,6 +28,6 @@ __all__ = [
     "CoxModel", "CoxResult", "JointFit", "JointModel", "JointResult", "KaplanMeierResult", "LogRankResult", "MixedModelFit", "SectionConfig",
     "SlopeAnalysis", "SlopeFit", "SlopeResult", "TregAnalysis", "TregResult", "arm_contrast",
     "difference_of_rmst_test", "finkelstein_schoenfeld", "fit_cox", "fit_random_slope_lmm", "kaplan_meier",
-    "logrank", "logrank_test", "pairwise_scores", "register_section", "registered_sections", "rmst", "rmst_test",
+    "logrank", "logrank_test", "pairwise_scores", "population_mask", "register_section", "registered_sections", "rmst", "rmst_test",
     "survival_at_horizon", "survival_frame",
 ]

@@ -87,7 +87,7 @@ class BiomarkerRule(BaseModel):
             raise ValueError("quantiles must be strictly increasing and inside (0, 1)")
         if self.ranges is not None:
             spans = sorted(self.ranges)
-            if any(lo >= hi for lo, hi in spans):
+            if any(not lo < hi for lo, hi in spans):  # `not <` also refuses a NaN bound
                 raise ValueError("each range must have lower < upper")
             if any(a[1] > b[0] for a, b in zip(spans, spans[1:])):
                 raise ValueError(f"ranges overlap: {spans}")

@@ -18,16 +18,17 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
-from lifelines.exceptions import ConvergenceError
+from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from lifelines.statistics import proportional_hazard_test
 from scipy import stats
 
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .frame import ArmContrast, SurvivalFrame, jsonable, survival_frame
+from .cox_newton import cox_loglik, newton_cox
 from .estimator import FittedEstimator
 
-__all__ = ["CoxResult", "CoxModel", "fit_cox", "monotone_terms"]
+__all__ = ["CoxResult", "CoxModel", "converged_coxph", "fit_cox", "monotone_terms"]
 
 # A log hazard ratio this large (HR ~ 3e6) on data that converged means the maximum is at
 # infinity in practice; lifelines stops at its step limit rather than saying so.
@@ -42,6 +43,10 @@ MAX_ABS_COEF = 15.0
 # direct maximisation agree). It is switched off.
 NEWTON_PRECISION = 1e-16
 FIT_OPTIONS = {"precision": NEWTON_PRECISION, "r_precision": 0.0}
+# A fit is at the maximum only if the full Newton step from its estimate is below this (log HR
+# units): a converged lifelines fit is ~1e-13 from it; one that stopped short, far more.
+SCORE_STEP_TOL = 1e-7
+_NEWTON_WARNING = "Newton-Raphson"  # in each of lifelines' warnings that its iterations did not end well
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class CoxResult:
     ph_test: pd.DataFrame | None = None
     ph_test_note: str | None = None
     fit_warnings: tuple[str, ...] = ()
+    fit_route: str = "lifelines"
     info: dict[str, Any] = field(default_factory=dict)
 
     def term(self, name: str) -> pd.Series:
@@ -79,7 +85,8 @@ class CoxResult:
                          "strata": [s.removeprefix("stratum:") for s in self.strata],
                          "log_likelihood": self.log_likelihood, "log_likelihood_null": self.log_likelihood_null,
                          "lr_test": {"chi2": self.lr_chi2, "df": self.lr_df, "p": self.lr_p},
-                         "ph_test": ph, "warnings": list(self.fit_warnings), **self.info})
+                         "ph_test": ph, "warnings": list(self.fit_warnings), "fit_route": self.fit_route,
+                         **self.info})
 
     def _repr_html_(self) -> str:
         return f"<p><b>Cox model: {self.label}</b> (n={self.n}, events={self.events})</p>" + self.summary.to_html()
@@ -153,35 +160,117 @@ def fit_cox(data: pd.DataFrame, terms: Sequence[str], duration_col: str = "time_
         why = "; ".join(f"{t} -> {d}" for t, d in monotone.items())
         raise AnalysisError(analysis, f"monotone likelihood, the hazard ratio has no finite estimate ({why}); "
                                       "e.g. no events in one arm or level")
-    cph = CoxPHFitter(alpha=alpha)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            cph.fit(df, duration_col=duration_col, event_col=event_col, strata=strata or None,
-                    fit_options=FIT_OPTIONS)
-        except ConvergenceError as exc:
-            raise AnalysisError(analysis, f"the Cox fit did not converge ({str(exc).splitlines()[0]})") from None
+    fit = converged_coxph(df, duration_col, event_col, strata, alpha, analysis)
+    cph = fit.fitter
     s = cph.summary
-    if not np.all(np.isfinite(s["coef"])) or np.any(np.abs(s["coef"]) > MAX_ABS_COEF) \
-            or not np.all(np.isfinite(s["se(coef)"])):
-        raise AnalysisError(analysis, "the Cox fit diverged (a coefficient is infinite or |log HR| > "
-                                      f"{MAX_ABS_COEF:g}): monotone likelihood in a combination of terms")
     z = stats.norm.ppf(1 - alpha / 2)
     summary = pd.DataFrame({"coef": s["coef"], "se": s["se(coef)"], "hr": np.exp(s["coef"]),
                             "hr_lower": np.exp(s["coef"] - z * s["se(coef)"]),
                             "hr_upper": np.exp(s["coef"] + z * s["se(coef)"]), "z": s["z"], "p": s["p"]})
     summary = summary.loc[terms]
     summary.index.name = "term"
-    lr = cph.log_likelihood_ratio_test()
+    lr_df = len(terms)
+    lr_chi2 = 2.0 * (float(cph.log_likelihood_) - fit.log_likelihood_null)
     ph, note = None, None
     if ph_test:
         ph, note = _ph_test(cph, df)
-    fit_warnings = tuple(sorted({str(w.message).splitlines()[0] for w in caught
-                                 if not issubclass(w.category, (DeprecationWarning, FutureWarning))}))
     return CoxResult(label=label, summary=summary, n=len(df), events=events,
-                     log_likelihood=float(cph.log_likelihood_), log_likelihood_null=float(cph._ll_null_),
-                     lr_chi2=float(lr.test_statistic), lr_df=int(lr.degrees_freedom), lr_p=float(lr.p_value),
-                     strata=tuple(strata), ph_test=ph, ph_test_note=note, fit_warnings=fit_warnings)
+                     log_likelihood=float(cph.log_likelihood_), log_likelihood_null=fit.log_likelihood_null,
+                     lr_chi2=lr_chi2, lr_df=lr_df, lr_p=float(stats.chi2.sf(lr_chi2, lr_df)),
+                     strata=tuple(strata), ph_test=ph, ph_test_note=note, fit_warnings=fit.warnings,
+                     fit_route=fit.route)
+
+
+@dataclass(frozen=True)
+class ConvergedCox:
+    """A lifelines fitter at the maximum, the null log-likelihood, the fit's warnings and its route."""
+
+    fitter: CoxPHFitter
+    log_likelihood_null: float
+    warnings: tuple[str, ...]
+    route: str
+
+
+def converged_coxph(df: pd.DataFrame, duration_col: str, event_col: str, strata: Sequence[str] = (),
+                    alpha: float = 0.05, analysis: str = "cox") -> ConvergedCox:
+    """A lifelines `CoxPHFitter` of every column of `df` but time, event and strata, at the maximum.
+
+    A fit is taken only if it converged: no `ConvergenceWarning`, a log-likelihood not below the
+    null model's, and a score that is zero at the estimate (the full Newton step from it below
+    `SCORE_STEP_TOL`). A fit that fails any of these is refitted by Newton–Raphson with step
+    halving (`cox_newton.newton_cox`, as R `coxph`) and lifelines is restarted at that maximum,
+    so the summary, residuals and PH test come from the same fitter; if that fails too, the model
+    is not estimable (`AnalysisError` with both reasons). The route says which it was: "lifelines",
+    or the refit and why lifelines alone was not taken.
+
+    Example:
+        >>> from lifelines.datasets import load_rossi
+        >>> fit = converged_coxph(load_rossi()[["week", "arrest", "fin", "prio"]], "week", "arrest")
+        >>> fit.route, round(float(fit.fitter.params_["fin"]), 4)
+        ('lifelines', -0.3988)
+    """
+    strata = list(strata)
+    terms = [c for c in df.columns if c not in (duration_col, event_col, *strata)]
+    time = df[duration_col].to_numpy(float)
+    event = df[event_col].to_numpy(int)
+    X = df[terms].to_numpy(float)
+    codes = df.groupby(strata, sort=False, dropna=False).ngroup().to_numpy() if strata else None
+    ll_null = cox_loglik(time, event, X, np.zeros(len(terms)), codes)[0]
+    cph, caught, problem = _lifelines_attempt(df, duration_col, event_col, strata, alpha, time, event, X, codes,
+                                              ll_null)
+    if problem is None:
+        return ConvergedCox(cph, ll_null, caught, "lifelines")
+    newton = newton_cox(time, event, X, codes)
+    if not newton.converged:
+        raise AnalysisError(analysis, f"not estimable: the Cox fit did not converge (lifelines: {problem}; "
+                                      f"Newton-Raphson with step halving: {newton.reason})")
+    start = newton.coef * df[terms].std(axis=0).to_numpy()  # lifelines iterates on covariates scaled to sd 1
+    cph, caught, again = _lifelines_attempt(df, duration_col, event_col, strata, alpha, time, event, X, codes,
+                                            ll_null, start=start)
+    if again is None and np.max(np.abs(cph.params_.loc[terms].to_numpy() - newton.coef)) > SCORE_STEP_TOL:
+        again = "it moved away from the Newton-Raphson maximum"
+    if again is not None:
+        raise AnalysisError(analysis, f"not estimable: the Cox fit did not converge (lifelines: {problem}; "
+                                      f"restarted at the Newton-Raphson maximum: {again})")
+    return ConvergedCox(cph, ll_null, caught, f"Newton-Raphson with step halving ({newton.iterations} steps), "
+                                              f"then lifelines from that maximum; lifelines alone stopped short "
+                                              f"({problem})")
+
+
+def _lifelines_attempt(df, duration_col, event_col, strata, alpha, time, event, X, codes, ll_null, start=None
+                       ) -> tuple[CoxPHFitter | None, tuple[str, ...], str | None]:
+    """One lifelines fit and what, if anything, says it did not reach the maximum."""
+    cph = CoxPHFitter(alpha=alpha)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            cph.fit(df, duration_col=duration_col, event_col=event_col, strata=strata or None,
+                    fit_options=FIT_OPTIONS, initial_point=start)
+        except (ConvergenceError, np.linalg.LinAlgError) as exc:  # e.g. a singular Hessian where it stopped
+            return None, (), f"the fit failed ({str(exc).strip().splitlines()[0]})"
+    kept = tuple(sorted({str(w.message).strip().splitlines()[0] for w in caught
+                         if not issubclass(w.category, (DeprecationWarning, FutureWarning))}))
+    # lifelines' warnings about its Newton iterations (not its data checks, such as a column of
+    # low variance, which it raises before fitting, whatever the outcome)
+    stalled = sorted({str(w.message).strip().splitlines()[0] for w in caught
+                      if issubclass(w.category, ConvergenceWarning) and _NEWTON_WARNING in str(w.message)})
+    if stalled:  # the first sentence: the rest is lifelines' advice and a link
+        return cph, kept, f"it warned: {stalled[-1].split('. ')[0].rstrip('.')}"
+    coef = cph.params_.loc[[c for c in df.columns if c not in (duration_col, event_col, *strata)]].to_numpy(float)
+    if not np.all(np.isfinite(coef)) or not np.all(np.isfinite(cph.summary["se(coef)"])):
+        return cph, kept, "a coefficient or its standard error is not finite"
+    if np.any(np.abs(coef) > MAX_ABS_COEF):
+        return cph, kept, f"|log HR| > {MAX_ABS_COEF:g}, as when the likelihood is monotone"
+    ll, score, info = cox_loglik(time, event, X, coef, codes)
+    if ll < ll_null - 1e-9 * abs(ll_null):
+        return cph, kept, f"its log-likelihood {ll:.6g} is below the null model's {ll_null:.6g}"
+    try:
+        step = np.linalg.solve(info, score)
+    except np.linalg.LinAlgError:
+        step = np.full(len(coef), np.inf)
+    if not np.max(np.abs(step), initial=0.0) < SCORE_STEP_TOL:
+        return cph, kept, f"the score is not zero at its estimate (Newton step {np.max(np.abs(step)):.3g})"
+    return cph, kept, None
 
 
 def _ph_test(cph: CoxPHFitter, df: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:

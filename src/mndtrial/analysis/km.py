@@ -2,7 +2,9 @@
 
 Confidence intervals are lifelines' exponential Greenwood (log(-log)) intervals, the same as
 R `survfit(..., conf.type = "log-log")`. The number at risk at day t counts participants whose
-time is >= t (R `summary(survfit, times = t)$n.risk`).
+time is >= t (R `summary(survfit, times = t)$n.risk`). Each arm also gets its median follow-up
+by the reverse Kaplan–Meier (`median_follow_up_days`) beside the plain median of its observed
+times (`median_observed_time_days`), see `mndtrial.data.follow_up`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 
 from ..data import Trial
+from ..data.follow_up import median_observed_time_days, reverse_km_median_days
 from ..errors import AnalysisError, ParameterError
 from .frame import endpoint_events, jsonable
 
@@ -40,6 +43,8 @@ class KaplanMeierResult:
             out["arms"][arm] = {
                 "n": int(med["n"]), "events": int(med["events"]),
                 "median_days": med["median_days"], "median_ci": [med["median_lower"], med["median_upper"]],
+                "median_follow_up_days": med["median_follow_up_days"],
+                "median_observed_time_days": med["median_observed_time_days"],
                 "at_days": [{"day": r.day, "at_risk": r.at_risk, "events_before": r.events_before,
                              "survival": r.survival, "ci": [r.ci_lower, r.ci_upper]} for r in rows.itertuples()],
                 "curve": {"time_days": curve.index.tolist(), "survival": curve["survival"].tolist(),
@@ -71,7 +76,9 @@ def km_by_group(time: np.ndarray, event: np.ndarray, group: np.ndarray, order: S
         med_ci = median_survival_times(kmf.confidence_interval_)
         medians.append({"arm": str(g), "n": int(mask.sum()), "events": int(e.sum()),
                         "median_days": float(kmf.median_survival_time_),
-                        "median_lower": float(med_ci.iloc[0, 0]), "median_upper": float(med_ci.iloc[0, 1])})
+                        "median_lower": float(med_ci.iloc[0, 0]), "median_upper": float(med_ci.iloc[0, 1]),
+                        "median_follow_up_days": reverse_km_median_days(t, e),
+                        "median_observed_time_days": median_observed_time_days(t)})
         for day in at_days:
             # the step function is right-continuous: the estimate at `day` includes events on that day
             at = curve.loc[curve.index <= day].iloc[-1]

@@ -1,21 +1,20 @@
-"""Linear mixed models through statsmodels `MixedLM`, fitted so that they match lme4.
+"""Linear mixed models fitted by mndtrial's own profiled REML (`mndtrial.analysis.reml`), matched to lme4.
 
-One function, `fit_random_slope_lmm`, fits every mixed model in mndtrial (the ALSFRS-R slope
-analysis, the Treg model over visits, and the sleepstudy check against R's `lme4::lmer`), so the
-reference test exercises exactly the code path the trial analyses use.
+One function, `fit_random_slope_lmm`, fits every mixed model in mndtrial's single-trial analyses
+(the ALSFRS-R slope analysis, the Treg model over visits, and the sleepstudy check against R's
+`lme4::lmer`), so the reference test exercises exactly the code path the trial analyses use.
 
-Why these settings: statsmodels' default fit stops at a gradient tolerance that leaves the
-variance components ~1e-3 away from lme4; BFGS with `gtol=1e-8` on the REML criterion
-reaches lme4's REML criterion to 1e-9 and its fixed effects and standard errors to < 1e-4 on
-sleepstudy. From statsmodels' default start (identity random-effect covariance) BFGS often stalls
-on ALSFRS-R data (a failed line search far from the optimum), so it starts from moment
-estimates instead: OLS fixed effects, and the spread of per-participant least-squares random
-coefficients relative to their residual variance. If that still fails, Powell's
-derivative-free search finds the basin and BFGS polishes from there. The first attempt's failure is logged in `MixedModelFit.warnings`; every
-warning of the fit that is reported is re-issued and recorded, never swallowed.
+The REML criterion is profiled over σ² and optimised by BFGS with its analytic gradient on the
+Cholesky factor of the relative random-effect covariance (lme4's θ), from moment estimates
+(per-participant least-squares lines); if BFGS stalls away from a stationary point, Powell's
+derivative-free search finds the basin and BFGS polishes from there, and the first attempt's
+failure is logged in `MixedModelFit.warnings`. On sleepstudy it reaches lme4's REML criterion,
+fixed effects and standard errors to < 1e-4. Until release 0.1 this ran through statsmodels'
+`MixedLM` (about 1 s per fit on a 300-participant trial against ~10 ms here); that route is kept in
+the tests (`tests/lmm_statsmodels_reference.py`) as the reference this one must equal.
 
 References: Bates, Mächler, Bolker & Walker (2015), "Fitting linear mixed-effects models using
-lme4", J Stat Softw 67(1); statsmodels `MixedLM` documentation.
+lme4", J Stat Softw 67(1); Harville (1977), JASA 72:320.
 """
 
 from __future__ import annotations
@@ -26,11 +25,10 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from statsmodels.regression.mixed_linear_model import MixedLMParams
 from scipy import stats
 
 from ..errors import AnalysisError, ParameterError
+from .reml import fit_reml
 
 __all__ = ["MixedModelFit", "fit_random_slope_lmm"]
 
@@ -150,23 +148,24 @@ def fit_random_slope_lmm(frame: pd.DataFrame, response: str, time: str | None, g
     if np.linalg.matrix_rank(exog.to_numpy()) < exog.shape[1]:
         raise AnalysisError("mixed model", f"the fixed-effect design {list(exog.columns)} is not of full "
                                            "rank (a covariate is constant or collinear in these data)")
-    exog_re = pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
+    names_re = ["Intercept"] + ([time] if time is not None else [])
+    Z = np.ones((len(frame), len(names_re)))
     if time is not None:
-        exog_re[time] = frame[time].astype(float)
-    model = sm.MixedLM(frame[response].astype(float), exog, groups=frame[group], exog_re=exog_re)
-    result, messages, log = _optimise(model, reml)
-    for w in messages:  # surfaced to the caller as well as recorded in the result
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    messages = log + tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in messages))
-    cov_re = pd.DataFrame(np.asarray(result.cov_re), index=exog_re.columns, columns=exog_re.columns)
-    scale = float(result.scale)
-    problems = _boundary_problems(cov_re, scale)
-    if not result.converged:
+        Z[:, 1] = frame[time].to_numpy(dtype=float)
+    fit = fit_reml(frame[response].to_numpy(dtype=float), exog.to_numpy(), Z, frame[group].to_numpy(), reml=reml)
+    messages = tuple(fit.messages)
+    for message in messages:  # surfaced to the caller as well as recorded in the result
+        warnings.warn(f"mixed model: {message}", RuntimeWarning, stacklevel=2)
+    names = list(exog.columns)
+    cov_re = pd.DataFrame(fit.cov_random, index=names_re, columns=names_re)
+    scale = float(fit.residual_variance)
+    problems = _boundary_problems(cov_re, scale) if np.isfinite(scale) else ()
+    if not fit.converged:
         problems = ("the optimiser did not converge",) + problems
-    cov_fe = _gls_covariance(model, cov_re.to_numpy(), scale, list(exog.columns))
-    return MixedModelFit(params=result.fe_params.copy(), cov_params=cov_fe.copy(), cov_re=cov_re,
-                         residual_variance=scale, reml=reml, reml_criterion=float(-2 * result.llf),
-                         n_obs=int(model.nobs), n_groups=int(n_groups), converged=bool(result.converged),
+    return MixedModelFit(params=pd.Series(fit.beta, index=names), cov_params=pd.DataFrame(fit.cov_beta, index=names,
+                                                                                         columns=names),
+                         cov_re=cov_re, residual_variance=scale, reml=reml, reml_criterion=float(fit.criterion),
+                         n_obs=len(frame), n_groups=int(n_groups), converged=bool(fit.converged),
                          problems=problems, warnings=messages, method="REML" if reml else "ML")
 
 
@@ -186,60 +185,3 @@ def _boundary_problems(cov_re: pd.DataFrame, residual_variance: float) -> tuple[
             problems.append(f"singular random-effect covariance (correlation {corr:+.4f}): "
                             "the random intercept and slope are not separately identified")
     return tuple(problems)
-
-
-def _fit_once(model: sm.MixedLM, reml: bool, method: str, **kwargs):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = model.fit(reml=reml, method=[method], **kwargs)
-    return result, list(caught)
-
-
-def _optimise(model: sm.MixedLM, reml: bool):
-    """BFGS from moment estimates; if that fails, Powell then a BFGS polish (see module doc)."""
-    first, caught = _fit_once(model, reml, "bfgs", start_params=_moment_start(model),
-                              gtol=GRADIENT_TOLERANCE, maxiter=2000)
-    if first.converged and not caught:
-        return first, caught, ()
-    log = tuple(f"attempt 1 (BFGS from moment estimates) failed: {w.category.__name__}: {w.message}"
-                for w in caught) or ("attempt 1 (BFGS from moment estimates) did not converge",)
-    rough, caught_rough = _fit_once(model, reml, "powell", maxiter=5000)
-    polished, caught_polish = _fit_once(model, reml, "bfgs", start_params=rough.params_object,
-                                        gtol=GRADIENT_TOLERANCE, maxiter=2000)
-    candidates = [(first, caught), (rough, caught_rough), (polished, caught_polish)]
-    finite = [c for c in candidates if np.isfinite(c[0].llf)]
-    best = max(finite or candidates, key=lambda c: (c[0].converged, c[0].llf))
-    return best[0], best[1], log
-
-
-def _gls_covariance(model: sm.MixedLM, cov_re: np.ndarray, scale: float, names: list[str]) -> pd.DataFrame:
-    """(X' V⁻¹ X)⁻¹ at the estimated variance components — lme4's `vcov`.
-
-    statsmodels' `cov_params` inverts the joint observed information of fixed effects and
-    variance parameters, whose cross terms are not zero away from the expected information; on
-    ALSFRS-R data that moves slope SEs by ~1% from lme4. lme4 conditions on the variance
-    components, and so do we.
-    """
-    information = np.zeros((len(names), len(names)))
-    for X, Z in zip(model.exog_li, model.exog_re_li):
-        V = Z @ cov_re @ Z.T + scale * np.eye(len(X))
-        information += X.T @ np.linalg.solve(V, X)
-    return pd.DataFrame(np.linalg.inv(information), index=names, columns=names)
-
-
-def _moment_start(model: sm.MixedLM) -> MixedLMParams | None:
-    """OLS fixed effects and a diagonal random-effect covariance from per-group least squares."""
-    beta = np.linalg.lstsq(model.exog, model.endog, rcond=None)[0]
-    coefficients, residuals = [], []
-    for X, Z, y in zip(model.exog_li, model.exog_re_li, model.endog_li):
-        if len(y) > Z.shape[1] and np.linalg.matrix_rank(Z) == Z.shape[1]:
-            c = np.linalg.lstsq(Z, y - X @ beta, rcond=None)[0]
-            coefficients.append(c)
-            residuals.append(y - X @ beta - Z @ c)
-    if len(coefficients) < 2:
-        return None
-    residual_variance = np.var(np.concatenate(residuals))
-    spread = np.var(np.array(coefficients), axis=0)
-    if residual_variance <= 0 or not np.all(spread > 0):
-        return None
-    return MixedLMParams.from_components(beta, cov_re=np.diag(spread / residual_variance))

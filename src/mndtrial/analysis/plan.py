@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,10 +36,10 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .biomarker import BiomarkerRule
 from .endpoint_census import endpoint_census
-from .frame import ArmContrast, arm_contrast, jsonable, parse_covariate
+from .frame import ArmContrast, arm_contrast, baseline_values, jsonable, parse_covariate
 from .registry import SectionConfig, registered_sections
 
-__all__ = ["ArmsConfig", "AnalysisPlan", "AnalysisResults", "SCHEMA_VERSION"]
+__all__ = ["ArmsConfig", "AnalysisPlan", "AnalysisResults", "SCHEMA_VERSION", "result_warnings"]
 
 SCHEMA_VERSION = 1
 T = TypeVar("T")
@@ -62,7 +63,8 @@ class AnalysisPlan(BaseModel):
     endpoint: str = Field(default="death", description="what an event in the survival table is (a label)")
     event_types: tuple[str, ...] | None = Field(
         default=None, description="count only these survival.event_type values as events (others censored)")
-    horizon_days: float | None = Field(default=None, gt=0, description="default: the trial's horizon_days")
+    horizon_days: float | None = Field(default=None, gt=0, allow_inf_nan=False,
+                                       description="default: the trial's horizon_days")
     at_risk_days: tuple[float, ...] | None = Field(default=None, description="default: every 90 days to the horizon")
     alpha: float = Field(default=0.05, gt=0, lt=1)
     arms: ArmsConfig = ArmsConfig()
@@ -80,7 +82,10 @@ class AnalysisPlan(BaseModel):
             return data
         data = dict(data)
         registry = registered_sections()
-        sections = dict(data.pop("sections", {}) or {})
+        sections = data.pop("sections", None) or {}
+        if not isinstance(sections, dict):
+            raise ValueError(f"sections must be a table of section settings, not {type(sections).__name__}")
+        sections = dict(sections)
         for key in list(data):
             if key in registry:
                 sections[key] = data.pop(key)
@@ -113,20 +118,24 @@ class AnalysisPlan(BaseModel):
     @field_validator("at_risk_days")
     @classmethod
     def _days_non_negative(cls, v: tuple[float, ...] | None) -> tuple[float, ...] | None:
-        if v is not None and any(d < 0 for d in v):
-            raise ValueError("at_risk_days must be >= 0")
+        if v is not None and any(not math.isfinite(d) or d < 0 for d in v):
+            raise ValueError("at_risk_days must be finite and >= 0")
         return v
 
     # -- reading and writing -----------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AnalysisPlan":
         """Validate a plan; problems become one `ParameterError` naming each bad setting."""
+        if not isinstance(data, dict):
+            raise ParameterError("plan", type(data).__name__, "must be a table of settings")
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             where = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}" for e in exc.errors())
+            where = where.replace("\r", "\\r").replace("\n", "\\n")  # a key may hold a newline; one line
             first = exc.errors()[0]
-            raise ParameterError(".".join(str(p) for p in first["loc"]) or "plan", first.get("input"), where) from None
+            name = (".".join(str(p) for p in first["loc"]) or "plan").replace("\r", "\\r").replace("\n", "\\n")
+            raise ParameterError(name, first.get("input"), where) from None
         except ParameterError:
             raise
 
@@ -140,10 +149,15 @@ class AnalysisPlan(BaseModel):
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "AnalysisPlan":
+        """Read a plan file: a plan, or a `ParameterError` naming the setting (or the file) at fault."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"analysis plan {path} does not exist")
-        return cls.from_toml_text(path.read_text(encoding="utf-8"))
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ParameterError("plan", str(path), f"is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        return cls.from_toml_text(text)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain data, every registered section included with its effective config."""
@@ -207,28 +221,107 @@ class AnalysisPlan(BaseModel):
                 raise
             return {"error": {"analysis": exc.analysis, "reason": exc.reason}}
 
+    def check_trial(self, trial: Trial) -> None:
+        """Refuse, before anything runs, a plan that names what the trial does not have.
+
+        A biomarker rule, covariate or stratum naming a column the trial lacks (`csf_xyz`) is a
+        `ParameterError` on that setting, listing what the trial has, rather than a footnote in
+        each subgroup table of an otherwise finished run.
+
+        Example:
+            >>> from mndtrial.data.example import example_trial
+            >>> plan = AnalysisPlan.from_dict({"biomarker_rules": [{"biomarker": "csf_xyz", "cutoffs": [3700]}]})
+            >>> plan.check_trial(example_trial())
+            Traceback (most recent call last):
+            ...
+            mndtrial.errors.ParameterError: parameter 'biomarker_rules[0].biomarker' = 'csf_xyz': ...
+        """
+        named = [(f"biomarker_rules[{i}].biomarker", rule.biomarker) for i, rule in enumerate(self.biomarker_rules)]
+        named += [("covariate", parse_covariate(text).column) for text in self.covariates]
+        named += [("strata", s) for s in self.strata or ()]
+        for parameter, column in named:
+            try:
+                baseline_values(trial, column, parameter=parameter)
+            except ParameterError as exc:
+                bio = trial.biomarkers
+                analytes = sorted(set(bio["analyte"])) if bio is not None else []
+                raise ParameterError(parameter, column, f"{exc.rule}; participants columns are "
+                                                        f"{list(trial.participants.columns)}, analytes "
+                                                        f"{analytes}") from None
+
     # -- running ------------------------------------------------------------------------------
     def run(self, trial: Trial) -> "AnalysisResults":
-        """Run every enabled section on the trial, in registry order."""
+        """Run every enabled section on the trial, in registry order.
+
+        When the plan's `event_types` leave no endpoint event at all (`["deth"]`, a typo), the run
+        still goes on, as for any other `event_types` warning: the warning says so, and each
+        analysis that needs events is recorded as not computed instead of stopping the run.
+        """
+        self.check_trial(trial)
+        census = endpoint_census(trial, self.event_types)
+        runner = self
+        if self.event_types is not None and census["endpoint_events"] == 0 and census["events_all"] > 0:
+            census["warnings"].append(f"event_types {list(self.event_types)} leave no endpoint events: "
+                                      "analyses that need events are recorded as not computed")
+            runner = self.model_copy(update={"on_error": "record"})
         outputs: dict[str, Any] = {}
         for name, section in registered_sections().items():
             config = self.section(name)
             if not config.enabled:
                 continue
-            result = self.attempt(name, lambda s=section, c=config: s.run(trial, self, c))
+            result = runner.attempt(name, lambda s=section, c=config: s.run(trial, runner, c))
             outputs[name] = jsonable(_plain(result))
         contrast = None
         try:
             contrast = self.contrast(trial).to_dict()
         except (AnalysisError, ParameterError):
             pass
-        census = endpoint_census(trial, self.event_types)
         # `events_all` counts every event in the survival table; `endpoint_events` only those the
         # plan's event_types count (the same number when event_types is not set)
         trial_info = {"name": trial.info.name, "n_participants": trial.n_participants, **census,
                       "compared": contrast}
         return AnalysisResults(plan=self, trial=jsonable(trial_info), sections=outputs,
                                provenance=_provenance())
+
+
+def result_warnings(data: Any, path: str = "") -> dict[str, list[str]]:
+    """Every non-empty `warnings` / `problems` list (or `*_warnings`, `*_problems`) in results.json, by path.
+
+    A list entry is named by its `rule`/`variable` and `level` (or `biomarker`) when it has them,
+    so `subgroups[3]` reads `subgroups[serum_nfl cut at 90 = > 90]`.
+
+    Example:
+        >>> result_warnings({"survival": {"cox": {"adjusted": {"warnings": ["w"]}}}, "trial": {"warnings": []}})
+        {'survival.cox.adjusted': ['w']}
+    """
+    found: dict[str, list[str]] = {}
+
+    def walk(x: Any, where: str) -> None:
+        if isinstance(x, dict):
+            for key, value in x.items():
+                key = str(key)
+                if isinstance(value, list) and any(key == k or key.endswith(f"_{k}") for k in _WARNING_KEYS):
+                    if value:
+                        found.setdefault(where or key, []).extend(str(v) for v in value)
+                else:
+                    walk(value, f"{where}.{key}" if where else key)
+        elif isinstance(x, list):
+            for i, item in enumerate(x):
+                walk(item, f"{where}[{_entry_name(item, i)}]")
+
+    walk(data, path)
+    return found
+
+
+_WARNING_KEYS = ("warnings", "problems")
+
+
+def _entry_name(item: Any, index: int) -> str:
+    if isinstance(item, dict):
+        name = item.get("rule") or item.get("variable") or item.get("biomarker")
+        if name is not None:
+            return f"{name} = {item['level']}" if item.get("level") is not None else str(name)
+    return str(index)
 
 
 def _plain(value: Any) -> Any:
@@ -251,6 +344,14 @@ def _provenance() -> dict[str, Any]:
         except PackageNotFoundError:
             versions[pkg] = None
     return {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions}
+
+
+def _open_ranges(rule: Any) -> Any:
+    # results.json writes an open range bound as null (JSON has no infinity): [3700, null] is (3700, inf]
+    if not isinstance(rule, dict) or not rule.get("ranges"):
+        return rule
+    ranges = [[-np.inf if lo is None else lo, np.inf if hi is None else hi] for lo, hi in rule["ranges"]]
+    return {**rule, "ranges": ranges}
 
 
 def ci_label(alpha: float) -> str:
@@ -293,11 +394,45 @@ class AnalysisResults:
         walk(self.sections, "")
         return found
 
+    def warnings(self) -> dict[str, list[str]]:
+        """Every warning a section recorded, by where it is in results.json (see `result_warnings`)."""
+        return result_warnings(self.sections)
+
     def to_dict(self) -> dict[str, Any]:
         # JSON has no infinity: an open range bound (`ranges = [[3700, inf]]`) is written null there,
         # as every other non-finite number in results.json; OUT/plan.toml keeps `inf`.
         return {"schema_version": SCHEMA_VERSION, "trial": self.trial, "plan": jsonable(self.plan.to_dict()),
                 **self.sections, "provenance": self.provenance}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AnalysisResults":
+        """Read back `to_dict()` (a saved results.json): the plan, trial facts, sections and provenance.
+
+        The numbers are taken as saved, nothing is recomputed; an open range bound written `null`
+        in JSON becomes infinite again in the plan.
+        """
+        if not isinstance(data, dict) or "plan" not in data or "trial" not in data:
+            raise ParameterError("results", type(data).__name__, "is not a results.json (no 'plan' and 'trial' keys)")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ParameterError("results.schema_version", data.get("schema_version"),
+                                 f"this mndtrial reads schema_version {SCHEMA_VERSION}")
+        plan = dict(data["plan"])
+        plan["biomarker_rules"] = [_open_ranges(r) for r in plan.get("biomarker_rules") or []]
+        sections = {k: v for k, v in data.items() if k not in ("schema_version", "trial", "plan", "provenance")}
+        return cls(plan=AnalysisPlan.from_dict(plan), trial=data["trial"], sections=sections,
+                   provenance=dict(data.get("provenance") or {}))
+
+    @classmethod
+    def read_json(cls, path: str | Path) -> "AnalysisResults":
+        """`from_dict` of a results.json file."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"results file {path} does not exist")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ParameterError("results", str(path), f"is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
 
     def write_json(self, path: str | Path) -> Path:
         path = Path(path)

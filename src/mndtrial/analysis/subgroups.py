@@ -26,7 +26,7 @@ from scipy import stats
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .biomarker import MISSING, GroupAssignment
-from .cox import fit_cox
+from .cox import CoxResult, fit_cox
 from .frame import ArmContrast, SurvivalFrame, baseline_values, survival_frame
 from .horizon import compare_at_horizon, median_survival
 
@@ -56,7 +56,8 @@ def _estimate(d: pd.DataFrame, contrast: ArmContrast, alpha: float, horizon_days
         try:
             res = fit_cox(d, ["treatment"], alpha=alpha, ph_test=False, label=analysis, analysis=analysis)
             t = res.summary.loc["treatment"]
-            row.update({"coef": t.coef, "se": t.se, "hr": t.hr, "ci": [t.hr_lower, t.hr_upper], "p": t.p})
+            row.update({"coef": t.coef, "se": t.se, "hr": t.hr, "ci": [t.hr_lower, t.hr_upper], "p": t.p,
+                        **_fit_notes(res)})
         except AnalysisError as exc:
             reason = exc.reason
     row["estimable"] = reason is None
@@ -110,6 +111,12 @@ def subgroup_rows(frame: SurvivalFrame, groups: GroupAssignment, alpha: float = 
     return rows
 
 
+def _fit_notes(*fits: CoxResult) -> dict[str, Any]:
+    """How each fit was reached (`CoxResult.fit_route`) and the fits' warnings, for the output row."""
+    return {"fit_route": [f.fit_route for f in fits] if len(fits) > 1 else fits[0].fit_route,
+            "warnings": sorted({w for f in fits for w in f.fit_warnings})}
+
+
 def _lr(full_ll: float, reduced_ll: float, df: int) -> dict[str, float]:
     chi2 = max(0.0, 2 * (full_ll - reduced_ll))
     return {"chi2": chi2, "df": df, "p": float(stats.chi2.sf(chi2, df))}
@@ -140,7 +147,7 @@ def interaction_by_subgroup(frame: SurvivalFrame, groups: GroupAssignment,
     reduced = fit_cox(d, ["treatment", *main], ph_test=False, analysis=analysis)
     full = fit_cox(d, ["treatment", *main, *inter], ph_test=False, analysis=analysis)
     out.update({"n": len(d), "events": int(d["event"].sum()), "reference_level": used[0],
-                **_lr(full.log_likelihood, reduced.log_likelihood, len(inter))})
+                **_lr(full.log_likelihood, reduced.log_likelihood, len(inter)), **_fit_notes(reduced, full)})
     return out
 
 
@@ -185,4 +192,4 @@ def interaction_continuous(trial: Trial, biomarker: str, contrast: ArmContrast, 
             "interaction": {"coef": t.coef, "se": t.se, "hr": t.hr, "ci": [t.hr_lower, t.hr_upper], "p": t.p},
             "treatment_at_centre": {"coef": tr.coef, "se": tr.se, "hr": tr.hr, "ci": [tr.hr_lower, tr.hr_upper],
                                     "p": tr.p},
-            "lr_test": _lr(full.log_likelihood, reduced.log_likelihood, 1)}
+            "lr_test": _lr(full.log_likelihood, reduced.log_likelihood, 1), **_fit_notes(reduced, full)}

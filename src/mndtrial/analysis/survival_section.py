@@ -131,7 +131,8 @@ def summarize_survival(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
     if km and "arms" in km:
         rows = []
         for arm, v in km["arms"].items():
-            row = {"arm": arm, "n": v["n"], "events": v["events"], "median days": _fmt(v["median_days"])}
+            row = {"arm": arm, "n": v["n"], "events": v["events"], "median days": _fmt(v["median_days"]),
+                   "median follow-up days": _fmt(v.get("median_follow_up_days"))}
             for d in v["at_days"]:
                 row[f"at risk d{d['day']:g}"] = d["at_risk"]
             rows.append(row)

@@ -104,7 +104,13 @@ def stratum_codes(batch: TrialBatch, strata: tuple[str, ...]) -> np.ndarray:
             raise ParameterError("strata", s, "is not a participants column")
         if p[s].isna().any():
             raise AnalysisError("stratification", f"stratum column '{s}' has missing values")
-    return p.groupby(list(strata), sort=True, observed=True).ngroup().to_numpy().astype(np.int64)
+    # The groupby(sort=True, observed=True).ngroup() numbering (strata in sorted order of their
+    # values), from per-column factorised codes: a few times faster than pandas' groupby.
+    key = np.zeros(len(p), dtype=np.int64)
+    for s in strata:
+        codes, uniques = pd.factorize(p[s], sort=True)
+        key = key * len(uniques) + codes
+    return np.unique(key, return_inverse=True)[1].ravel().astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ __all__ = ["BatchSlopes", "SlopeBatchResult", "slopes_batch"]
 N_FIXED = 4
 _CELLS_PER_CHUNK = 600_000  # participants (padded) fitted together: ~50 arrays of this size live at once
 BOUNDARY_CORRELATION = 1 - 1e-6  # |corr(b0, b1)| beyond this: Ψ singular, a boundary fit
+# "compiled": the Newton iterations per trial in numba (`_slopes_kernel`); "numpy": the same
+# algorithm as passes over (trials, width) arrays, kept as the reference the kernel must equal.
+ENGINES = ("compiled", "numpy")
 
 
 @dataclass(frozen=True, repr=False)
@@ -109,19 +112,23 @@ class BatchSlopes:
         >>> res.summary[["slope_difference_per_month", "slope_difference_se", "status"]]  # doctest: +SKIP
     """
 
-    def __init__(self, active_arm: str | None = None, max_iter: int = 50, tol: float = 1e-8):
+    def __init__(self, active_arm: str | None = None, max_iter: int = 50, tol: float = 1e-8,
+                 engine: str = "compiled"):
         if max_iter < 1:
             raise ParameterError("max_iter", max_iter, "must be at least 1")
+        if engine not in ENGINES:
+            raise ParameterError("engine", engine, f"must be one of {ENGINES}")
         self.active_arm = active_arm
         self.max_iter = max_iter
         self.tol = tol
+        self.engine = engine
 
     def fit(self, batch: TrialBatch, subset: np.ndarray | None = None) -> "BatchSlopes":
         st = _sufficient_statistics(batch, self.active_arm, subset)
         # Trials are independent: fit them in slices to bound the memory of the (trials, width) arrays.
         step = max(1, _CELLS_PER_CHUNK // st["n"].shape[1])
         parts = [_fit({k: v[lo:lo + step] for k, v in st.items()}, batch.trial_index[lo:lo + step],
-                      self.max_iter, self.tol) for lo in range(0, batch.n_trials, step)]
+                      self.max_iter, self.tol, self.engine) for lo in range(0, batch.n_trials, step)]
         self.result_ = parts[0] if len(parts) == 1 else SlopeBatchResult(
             **{f.name: np.concatenate([getattr(r, f.name) for r in parts]) for f in fields(SlopeBatchResult)})
         return self
@@ -321,7 +328,7 @@ def _newton_step(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     return -np.einsum("tij,tj,tkj,tk->ti", V, 1 / w, V, g)
 
 
-def _fit(st: dict, trial_index: np.ndarray, max_iter: int, tol: float) -> SlopeBatchResult:
+def _fit(st: dict, trial_index: np.ndarray, max_iter: int, tol: float, engine: str = "numpy") -> SlopeBatchResult:
     T = len(trial_index)
     n_obs = st["n"].sum(1)
     n_subj = (st["n"] > 0).sum(1)
@@ -331,6 +338,10 @@ def _fit(st: dict, trial_index: np.ndarray, max_iter: int, tol: float) -> SlopeB
     status[(n_obs - N_FIXED < 1) | (n_arm.min(axis=1) < 1) | (n_subj < 3)] = "too_few_observations"
     theta = _start(st)
     theta[status != "not_converged"] = 1.0
+    if engine == "compiled":
+        theta, iterations, hess = _optimise_compiled(st, theta, status, max_iter, tol)
+        ev = _evaluate(st, theta, gradient=False)
+        return _finish(st, trial_index, theta, ev, hess, status, iterations, n_obs, n_subj)
     ev = _evaluate(st, theta)
     iterations = np.zeros(T, dtype=np.int64)
     hess = np.zeros((T, 3, 3))
@@ -366,6 +377,21 @@ def _fit(st: dict, trial_index: np.ndarray, max_iter: int, tol: float) -> SlopeB
     stale = np.flatnonzero(status == "not_converged")
     if stale.size:
         hess[stale] = _hessian({k: v[stale] for k, v in st.items()}, theta[stale], ev["grad"][stale])
+    return _finish(st, trial_index, theta, ev, hess, status, iterations, n_obs, n_subj)
+
+
+def _optimise_compiled(st: dict, theta: np.ndarray, status: np.ndarray, max_iter: int, tol: float):
+    from ._slopes_kernel import optimise
+
+    code = np.where(status == "not_converged", 1, 0).astype(np.int64)
+    arrays = [np.ascontiguousarray(st[k], dtype=float) for k in ("s00", "s01", "s11", "z0", "z1", "yy", "a")]
+    theta = np.ascontiguousarray(theta, dtype=float)
+    iterations, hess = optimise(*arrays, np.asarray(st["N"], dtype=float), theta, code, max_iter, tol)
+    status[code == 2] = "converged"
+    return theta, iterations, hess
+
+
+def _finish(st, trial_index, theta, ev, hess, status, iterations, n_obs, n_subj) -> SlopeBatchResult:
     p00, p01, p11 = _psi(theta)
     with np.errstate(invalid="ignore", divide="ignore"):
         sigma2 = ev["r"] / (n_obs - N_FIXED)

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import AnalysisError, ParameterError, TrialDataError
 
-app = typer.Typer(name="mndtrial", help="Analyse, simulate and design ALS/MND clinical trials.",
+GLOBAL_FLAGS = ("--quiet", "-q", "--debug")
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """`analyze DIR --quiet` -> `--quiet analyze DIR`: the global flags are accepted anywhere
+    (before a `--` that ends the options).
+
+    Example:
+        >>> hoist_global_flags(["analyze", "trial", "--quiet", "--out", "o"])
+        ['--quiet', 'analyze', 'trial', '--out', 'o']
+    """
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    return flags + [a for a in args[:end] if a not in GLOBAL_FLAGS] + args[end:]
+
+
+class _Root(TyperGroup):
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, hoist_global_flags(list(args)))
+
+
+app = typer.Typer(name="mndtrial", help="Analyse, simulate and design ALS/MND clinical trials.", cls=_Root,
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 
 state = {"debug": False, "quiet": False}
@@ -32,18 +55,43 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 # Sub-commands register themselves on import.
 from . import analyze  # noqa: E402,F401
+from . import cut  # noqa: E402,F401
+from . import calibrate  # noqa: E402,F401
 from . import demo  # noqa: E402,F401
+from . import design  # noqa: E402,F401
 from . import import_proact  # noqa: E402,F401
 from . import power  # noqa: E402,F401
+from . import report  # noqa: E402,F401
+from . import sample_size  # noqa: E402,F401
 from . import simulate  # noqa: E402,F401
 from . import validate  # noqa: E402,F401
 
 
+_signals_received: list[int] = []
+
+
+def _interrupt(signum, frame) -> None:
+    # SIGTERM is raised like Ctrl-C, so the same clean-up runs (worker processes ended, staged
+    # outputs removed); the signal is remembered because typer turns KeyboardInterrupt into exit 130.
+    _signals_received.append(signum)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _interrupted() -> None:
+    signum = _signals_received[-1] if _signals_received else signal.SIGINT
+    typer.echo(f"interrupted ({signal.Signals(signum).name}): stopped before the run finished", err=True)
+    sys.exit(128 + int(signum))
+
+
 def main() -> None:
     """Entry point: user errors become one clear message and exit code 1 (tracebacks with --debug)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     try:
         # With standalone_mode=False click returns a command's exit code instead of exiting.
         rc = app(standalone_mode=False)
+        if _signals_received:
+            _interrupted()
         sys.exit(rc if isinstance(rc, int) else 0)
     except TrialDataError as exc:
         if state["debug"]:
@@ -60,8 +108,7 @@ def main() -> None:
     except KeyboardInterrupt:
         if state["debug"]:
             raise
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        _interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

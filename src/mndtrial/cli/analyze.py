@@ -9,19 +9,19 @@ and the command that reproduces it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from ..analysis import AnalysisPlan, AnalysisResults
-from ..data import read_trial
-from ..report import collect_provenance
-from ..report.analysis_report import write_analysis_outputs
 from . import app, state
 from .console import command_line, step
+
+if TYPE_CHECKING:  # the analysis stack (pandas, scipy, lifelines) is imported when a command runs
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..analysis import AnalysisResults
 
 
 def endpoint_event_text(t: dict, endpoint: str) -> str:
@@ -33,6 +33,9 @@ def endpoint_event_text(t: dict, endpoint: str) -> str:
 
 def print_summary(results: AnalysisResults, console: Console | None = None) -> None:
     """Print each section's summary tables as rich tables."""
+    from rich.console import Console
+    from rich.markup import escape
+
     console = console or Console()
     t = results.trial
     console.print(escape(f"Analysis '{results.plan.name}' of trial '{t['name']}': {t['n_participants']} participants, "
@@ -41,6 +44,13 @@ def print_summary(results: AnalysisResults, console: Console | None = None) -> N
         console.print(f"[bold yellow]warning[/bold yellow]: {escape(warning)}")
     for title, frame in results.summary_tables().items():
         console.print(_rich_table(title, frame))
+    section_warnings = results.warnings()
+    if section_warnings:
+        console.print(f"[bold yellow]{sum(map(len, section_warnings.values()))} warning(s) from the analyses"
+                      "[/bold yellow]:")
+        for path, messages in section_warnings.items():
+            for message in messages:
+                console.print(escape(f"  {path}: {message}"))
     errors = results.errors()
     if errors:
         console.print(f"[bold red]{len(errors)} analysis(es) could not be computed[/bold red]:")
@@ -49,6 +59,9 @@ def print_summary(results: AnalysisResults, console: Console | None = None) -> N
 
 
 def _rich_table(title: str, frame: pd.DataFrame) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     # cell text such as "onset_site[bulbar]" must not be read as rich markup
     table = Table(title=escape(title), title_justify="left", show_lines=False)
     for col in frame.columns:
@@ -72,6 +85,13 @@ def analyze(ctx: typer.Context,
     OUT/plan.toml is the plan as run, every default written out, so the run can be repeated;
     OUT/figures/ holds the report's figures as PNG and SVG.
     """
+    from rich.console import Console
+
+    from ..analysis import AnalysisPlan
+    from ..data import read_trial
+    from ..report import collect_provenance
+    from ..report.analysis_report import write_analysis_outputs
+
     trial = read_trial(folder)
     analysis_plan = AnalysisPlan.from_toml(plan) if plan is not None else AnalysisPlan()
     if keep_going:

@@ -8,21 +8,23 @@ paths of the outputs are printed.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import typer
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
 from . import state
 
-__all__ = ["step", "progress", "stderr_console", "command_line"]
+__all__ = ["step", "progress", "stderr_console", "command_line", "staged_output", "moved_paths"]
 
 
-def stderr_console() -> Console:
+def stderr_console():
+    from rich.console import Console  # imported on use: `mndtrial --help` stays light
+
     return Console(stderr=True, highlight=False)
 
 
@@ -32,6 +34,8 @@ def step(description: str) -> Iterator[None]:
     if state["quiet"]:
         yield
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     console = stderr_console()
     start = time.perf_counter()
     if not console.is_terminal:  # a log file gets the tick line only, not spinner frames
@@ -50,6 +54,8 @@ def progress(description: str, total: int) -> Iterator[callable]:
     if state["quiet"]:
         yield lambda n=1: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     console = stderr_console()
     start = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -83,6 +89,43 @@ def command_line(ctx: typer.Context) -> list[str]:
             elif c.get_parameter_source(p.name).name == "COMMANDLINE":
                 if getattr(p, "is_flag", False):
                     args.append(p.opts[0] if value else (p.secondary_opts or p.opts)[0])
+                elif isinstance(value, (list, tuple)):  # a repeatable option (--vary a --vary b)
+                    for v in value:
+                        args += [p.opts[0], str(v)]
                 else:
                     args += [p.opts[0], str(value)]
     return args
+
+
+@contextmanager
+def staged_output(out: str | Path) -> Iterator[Path]:
+    """A folder to write a command's outputs into, moved into `out` only when the block finishes.
+
+    An interrupted or failed run leaves no partial file in `out` that could pass for a result:
+    the staging folder (`out/.incomplete-<pid>`) is removed instead.
+    """
+    out = Path(out)
+    staging = out / f".incomplete-{os.getpid()}"
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for entry in staging.iterdir():
+        target = out / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(entry, target)
+    staging.rmdir()
+
+
+def moved_paths(value, staging: Path, out: str | Path):
+    """Paths under `staging` (in dicts and lists) as where `staged_output` moved them, under `out`."""
+    if isinstance(value, dict):
+        return {k: moved_paths(v, staging, out) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(moved_paths(v, staging, out) for v in value)
+    if isinstance(value, Path) and value.is_relative_to(staging):
+        return Path(out) / value.relative_to(staging)
+    return value

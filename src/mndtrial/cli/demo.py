@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ..analysis import AnalysisPlan, BiomarkerRule
-from ..data import read_trial
 from ..errors import ParameterError
-from ..report import collect_provenance
-from ..power import design_points, family, power
-from ..report.analysis_report import write_analysis_outputs
-from ..report.power_html import write_power_outputs
-from ..sim import mirocals, simulate
 from . import app, state
 from .console import command_line, step
+
+if TYPE_CHECKING:
+    from ..analysis import AnalysisPlan
 
 # Small on purpose (the demo must finish in well under two minutes): enough trials per point to
 # see the all-comers vs enriched difference, not a confirmatory precision (MC SE about 0.035).
@@ -37,12 +34,14 @@ DEMO_POWER_N = (150, 220, 300, 400)
 DEMO_POWER_TRIALS = 200
 DEMO_STRATEGIES = ("all-comers", "enriched")
 
-# MIROCALS's pre-specified CSF-pNfH cut-off between "low" and "high" (shared/reference/mnd-evidence.md).
+# MIROCALS's pre-specified CSF-pNfH cut-off between "low" and "high" (docs/evidence/mnd-evidence.md).
 CSF_PNFH_CUTOFF = 3700.0
 
 
 def demo_plan() -> AnalysisPlan:
     """The demo's analysis plan: MIROCALS-like primary and subgroup analyses."""
+    from ..analysis import AnalysisPlan, BiomarkerRule
+
     return AnalysisPlan(name="MIROCALS-like demo", covariates=("log(csf_pnfh)",),
                         biomarker_rules=(BiomarkerRule(biomarker="csf_pnfh", cutoffs=(CSF_PNFH_CUTOFF,),
                                                        name=f"CSF-pNfH cut at {CSF_PNFH_CUTOFF:g} pg/mL"),))
@@ -55,6 +54,13 @@ def demo(ctx: typer.Context,
          n_trials: int = typer.Option(DEMO_POWER_TRIALS, "--n-trials",
                                       help="Simulated trials per design point in the power comparison.")) -> None:
     """Simulate a MIROCALS-like trial, analyse it, and write demo-out/report.html."""
+    from ..data import read_trial
+    from ..power import design_points, family, power
+    from ..report import collect_provenance
+    from ..report.analysis_report import write_analysis_outputs
+    from ..report.power_html import write_power_outputs
+    from ..sim import mirocals, simulate
+
     if seed < 0:
         raise ParameterError("seed", seed, "must be a whole number >= 0")
     if n_trials < 1:

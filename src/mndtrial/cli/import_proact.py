@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..data.proact import import_proact
 from . import app, state
 
 
@@ -17,6 +16,7 @@ def import_proact_command(
     format: str = typer.Option("csv", "--format", help="Table format: csv or parquet."),
 ) -> None:
     """Import PRO-ACT into the mndtrial data model; print what could not be mapped as-is."""
+    from ..data.proact import import_proact
     if format not in ("csv", "parquet"):
         raise typer.BadParameter("must be csv or parquet", param_hint="--format")
     result = import_proact(src)

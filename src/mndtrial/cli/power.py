@@ -1,48 +1,124 @@
 """`mndtrial power`: Monte Carlo operating characteristics of designs side by side.
 
-Writes the engine's table (power.csv, power.json with a provenance block, trials.csv.gz) and
+Writes the engine's table (power.csv, power.json with a provenance block, trials.parquet streamed
+as the chunks finish) and
 power.html (`mndtrial.report.power_html`) into `--out`.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, Sequence
 
 import typer
 
 from ..errors import ParameterError
-from ..report import collect_provenance
-from ..report.power_html import write_power_outputs
 from . import app, state
-from .console import command_line, step
+from .console import command_line, moved_paths, staged_output, step
 
-_RANGE = re.compile(r"^n=(\d+):(\d+):(\d+)$")
+_AXIS = re.compile(r"^([a-z_][a-z0-9_]*)=(.+)$")
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 TABLE_COLUMNS = ("strategy", "n", "power", "power_mcse", "alpha", "events_mean", "n_randomised_mean",
                  "n_screened_mean", "cox_hr_geometric_mean", "slope_mean")
+# --primary: (test kind, strata; None = the design's strata) -> `design_points(primary_test, primary_strata)`
+PRIMARY_CHOICES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "logrank": ("logrank", ()), "stratified-logrank": ("logrank", None), "cox": ("cox", ())}
+
+
+def parse_vary_axis(text: str) -> tuple[str, list[float]]:
+    """'NAME=START:STOP:STEP' (stop included), 'NAME=V1,V2,...' or 'NAME=V' -> (NAME, values); n is whole.
+
+    Example:
+        >>> parse_vary_axis("hazard_ratio=0.6:0.8:0.1")
+        ('hazard_ratio', [0.6, 0.7, 0.8])
+        >>> parse_vary_axis("n=200,300")
+        ('n', [200, 300])
+    """
+    m = _AXIS.match(text.strip())
+    rule = "use NAME=START:STOP:STEP, NAME=V1,V2,... or NAME=VALUE (n: total randomised)"
+    if not m:
+        raise ParameterError("--vary", text, rule)
+    name, spec = m.groups()
+    if re.fullmatch(f"{_NUMBER}:{_NUMBER}:{_NUMBER}", spec):
+        start, stop, step = (float(x) for x in spec.split(":"))
+        if not step > 0 or stop < start:
+            raise ParameterError("--vary", text, "needs STOP >= START and STEP > 0")
+        count = int((stop - start) / step + 1e-9) + 1  # the tolerance keeps a STOP of 0.9 in 0.5:0.9:0.1
+        values = [round(start + i * step, 12) for i in range(count)]
+    elif re.fullmatch(f"{_NUMBER}(?:,{_NUMBER})*", spec):
+        values = [float(x) for x in spec.split(",")]
+    else:
+        raise ParameterError("--vary", text, rule)
+    if name == "n":
+        if any(v != int(v) or v < 1 for v in values):
+            raise ParameterError("--vary", text, "n (total randomised) takes whole numbers >= 1")
+        return name, [int(v) for v in values]
+    return name, values
 
 
 def parse_vary(text: str) -> list[int]:
     """'n=200:600:100' -> [200, 300, 400, 500, 600] (stop included); 'n=300' -> [300]."""
-    single = re.match(r"^n=(\d+)$", text)
-    if single:
-        return [int(single.group(1))]
-    m = _RANGE.match(text)
-    if not m:
-        raise ParameterError("--vary", text, "use n=START:STOP:STEP or n=VALUE (total randomised)")
-    start, stop, step = (int(g) for g in m.groups())
-    if step < 1 or stop < start:
-        raise ParameterError("--vary", text, "needs STOP >= START and STEP >= 1")
-    return list(range(start, stop + 1, step))
+    name, values = parse_vary_axis(text)
+    if name != "n":
+        raise ParameterError("--vary", text, "expected the sample size axis, n=START:STOP:STEP or n=VALUE")
+    return values
+
+
+def vary_points(fam: Any, vary: Sequence[str], strategies: Sequence[str], null: bool,
+                primary: str = "stratified-logrank", **options: Any) -> tuple[list[int], list, dict[str, list], bool]:
+    """Design points over the grid of `--vary` axes: (n values, points, {parameter: values}, all under null).
+
+    `n` is the sample size; every other axis is a numeric design parameter of the family
+    (`family.parameters`), each combination a design labelled with its values (and `under_null`
+    when only some have no treatment effect: their power is the type I error).
+    """
+    from ..power import design_points
+
+    if primary not in PRIMARY_CHOICES:
+        raise ParameterError("--primary", primary, f"choose from {list(PRIMARY_CHOICES)}")
+    test, strata = PRIMARY_CHOICES[primary]
+    axes = dict()
+    for text in vary or ():
+        name, values = parse_vary_axis(text)
+        if name in axes:
+            raise ParameterError("--vary", text, f"{name} is varied twice; give its values in one --vary")
+        axes[name] = values
+    n_values = axes.pop("n", None) or [_default_n(fam)]
+    points, nulls = [], []
+    for combo in (dict(zip(axes, c)) for c in itertools.product(*axes.values())):
+        try:
+            variant = fam.with_parameters(**combo)
+        except ParameterError as exc:
+            raise ParameterError("--vary", f"{exc.parameter}={exc.value}", exc.rule) from None
+        if null:
+            variant = variant.without_effect()
+            undone = [k for k, v in combo.items() if variant.parameters[k] != v]
+            if undone:
+                raise ParameterError("--vary", undone[0], "sets the treatment effect, which --null removes")
+        label = fam.name + "".join(f" {k}={v:g}" for k, v in combo.items())
+        for p in design_points(variant, n_values, strategies, primary_test=test, primary_strata=strata, **options):
+            points.append(replace(p, labels={**p.labels, "design": label, **combo}))
+            nulls.append(variant.under_null)
+    if len(set(nulls)) > 1:  # some points have no effect (e.g. hazard_ratio=1): say which rows are type I error
+        points = [replace(p, labels={**p.labels, "under_null": n}) for p, n in zip(points, nulls)]
+    return n_values, points, axes, all(nulls)
 
 
 @app.command("power")
 def power_command(
     ctx: typer.Context,
     design: str = typer.Option("mirocals", "--design", help="Design family: mirocals, imodals or exponential."),
-    vary: str = typer.Option(None, "--vary", help="Sample sizes: n=START:STOP:STEP (total randomised); "
-                                                  "default: the design's own n."),
+    vary: list[str] = typer.Option(None, "--vary", help="A design parameter and its values, repeat for a grid: "
+                                                        "n=START:STOP:STEP (total randomised; default: the design's "
+                                                        "own n), hazard_ratio=0.6,0.7, follow_up_days=540:720:90, "
+                                                        "... (the design's numeric parameters)."),
+    primary: str = typer.Option("stratified-logrank", "--primary",
+                                help="Primary test: logrank (unadjusted), stratified-logrank (by the design's "
+                                     "strata) or cox (Wald test of treatment, unstratified)."),
     designs: str = typer.Option("all-comers,enriched,stratified", "--designs",
                                 help="Strategies, comma-separated: all-comers, enriched, stratified."),
     n_trials: int = typer.Option(1000, "--n-trials", help="Simulated trials per design point."),
@@ -59,40 +135,60 @@ def power_command(
     workers: int = typer.Option(None, "--workers", help="Processes (local) or LocalCluster workers (dask)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (with --backend dask)."),
     chunk_size: int = typer.Option(256, "--chunk-size", help="Trials per chunk."),
-    out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.csv.gz and power.html."),
+    out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.parquet and power.html."),
+    parameters: Path = typer.Option(None, "--parameters", help="A parameter file replacing the shipped parameters.toml "
+                                                               "(e.g. from `mndtrial calibrate`); simulated designs only."),
 ) -> None:
     """Simulate and analyse many trials per design point; print and write the power table."""
-    from ..power import STRATEGIES, design_points, family, power
+    from ..power import STRATEGIES, family, power
+    from ..report import collect_provenance
+    from ..report.power_html import write_power_outputs
 
     if hazard_ratio is not None and design != "exponential":
         raise ParameterError("--hazard-ratio", hazard_ratio, f"applies to --design exponential only; the '{design}' "
                                                              "design's effect comes from its drug model (--null for none)")
     if hazard_ratio is not None and null:
         raise ParameterError("--hazard-ratio", hazard_ratio, "contradicts --null (no effect); give one of them")
-    fam = family(design, **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}))
+    if parameters is not None and design == "exponential":
+        raise ParameterError("--parameters", str(parameters), "applies to the simulated designs (mirocals, imodals)")
+    if parameters is not None:
+        from ..sim import load_parameters
+
+        fam = family(design, parameters=load_parameters(parameters))
+    else:
+        fam = family(design, **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}))
+    no_effect = null  # --null: every design point without treatment effect
     if null:
         fam = fam.without_effect()
-    null = fam.under_null  # e.g. the exponential design's default HR 1
     strategies = [s.strip() for s in designs.split(",") if s.strip()]
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
         raise ParameterError("--designs", designs, f"choose from {list(STRATEGIES)}")
-    n_values = parse_vary(vary) if vary else [_default_n(fam)]
-    points = design_points(fam, n_values, strategies, alpha=alpha, alpha_split=alpha_split, slope=not no_slope)
-    res = power(points, n_trials=n_trials, seed=seed, backend=backend, chunk_size=chunk_size, n_workers=workers,
-                client=scheduler, progress=not state["quiet"])
-    provenance = collect_provenance(seed=seed, command=command_line(ctx), extra={
-        "design": design, "strategies": strategies, "n_values": n_values, "n_trials": n_trials, "alpha": alpha,
-        "alpha_split": alpha_split, "null": null, "slope": not no_slope,
-        **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}),
-        **({"power_column": "type I error (no treatment effect)"} if null else {})})
-    with step("Writing the power table and power.html"):
-        paths = write_power_outputs(out, res, provenance, title=f"Monte Carlo {'type I error' if null else 'power'}:"
-                                                               f" {fam.name}", settings=provenance.extra)
-        # Said at the top of power.json too, not only in the provenance block.
-        data = json.loads(paths["json"].read_text())
-        data = {"under_null": null, "power_column": "type I error" if null else "power", **data}
-        paths["json"].write_text(json.dumps(data, indent=2))
+    if hazard_ratio is not None and any(v.strip().startswith("hazard_ratio=") for v in vary or ()):
+        raise ParameterError("--hazard-ratio", hazard_ratio, "contradicts --vary hazard_ratio=...; give one of them")
+    # null: every point without effect, e.g. the exponential design's default HR 1
+    n_values, points, varied, null = vary_points(fam, vary, strategies, no_effect, primary, alpha=alpha,
+                                                 alpha_split=alpha_split, slope=not no_slope)
+    # Everything, the streamed trials.parquet included, is written to a staging folder that
+    # reaches `out` only when the run completes (an interrupted run leaves nothing that looks whole).
+    with staged_output(out) as staging:
+        res = power(points, n_trials=n_trials, seed=seed, backend=backend, chunk_size=chunk_size, n_workers=workers,
+                    client=scheduler, progress=not state["quiet"], trials_path=staging / "trials.parquet")
+        provenance = collect_provenance(seed=seed, command=command_line(ctx), extra={
+            "design": design, "strategies": strategies, "n_values": n_values, "n_trials": n_trials, "alpha": alpha,
+            "alpha_split": alpha_split, "null": null, "slope": not no_slope, "primary": primary, "vary": varied,
+            **({"parameters": str(parameters)} if parameters is not None else {}),
+            **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}),
+            **({"power_column": "type I error (no treatment effect)"} if null else {})})
+        with step("Writing the power table and power.html"):
+            paths = write_power_outputs(staging, res, provenance,
+                                        title=f"Monte Carlo {'type I error' if null else 'power'}: {fam.name}",
+                                        settings=provenance.extra)
+            # Said at the top of power.json too, not only in the provenance block.
+            data = json.loads(paths["json"].read_text())
+            data = {"under_null": null, "power_column": "type I error" if null else "power", **data}
+            paths["json"].write_text(json.dumps(data, indent=2))
+    paths = moved_paths(paths, staging, out)
     if state["quiet"]:
         typer.echo(str(out))
         return
@@ -101,6 +197,7 @@ def power_command(
         # Several active arms: events_mean is of the compared arms; show the totals beside it.
         columns[columns.index("events_mean") + 1:columns.index("events_mean") + 1] = [
             "n_compared_mean", "events_all_arms_mean"]
+    columns[columns.index("n") + 1:columns.index("n") + 1] = list(varied)
     shown = res.table[[c for c in columns if c in res.table.columns]]
     label = "type I error" if null else "power"
     typer.echo(f"{fam.name}: {label} over {n_trials} simulated trials per point (seed {seed})")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..data import read_trial
 from ..errors import TrialDataError
 from . import app
 
@@ -14,6 +13,7 @@ from . import app
 @app.command()
 def validate(folder: Path = typer.Argument(..., help="Trial folder (participants/survival/... .csv or .parquet).")) -> None:
     """Validate a trial folder: exit 0 with a summary, or exit 1 listing every problem."""
+    from ..data import read_trial
     try:
         trial = read_trial(folder)
     except TrialDataError as exc:

@@ -4,5 +4,7 @@ from .batch import TrialBatch
 from .info import Arm, TrialInfo
 from .io import read_trial, write_trial
 from .trial import Trial, TrialSummary
+from .cut import cut_by_date, cut_by_event, event_cut_day
 
-__all__ = ["Arm", "Trial", "TrialBatch", "TrialInfo", "TrialSummary", "read_trial", "write_trial"]
+__all__ = ["Arm", "Trial", "TrialBatch", "TrialInfo", "TrialSummary", "cut_by_date", "cut_by_event",
+           "event_cut_day", "read_trial", "write_trial"]

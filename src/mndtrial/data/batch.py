@@ -3,9 +3,9 @@
 The batch estimators read the columns as numpy arrays; `TrialBatch.trial(i)` gives back one
 validated `Trial` in the ordinary data model, and the two routes must agree.
 
-Columns: every table has `trial` (int, sorted ascending) and `subject` (int, 0-based position of
-the participant within its trial) in place of `subject_id`; the other columns are those of the
-data model (`schema.py`). Subject ids are made only when a single trial is taken out.
+Columns: every table has `trial` (int, sorted ascending) and `subject` (int, the participant's
+number within its trial: its 0-based position as simulated, kept through data cuts) in place of
+`subject_id`; the other columns are those of the data model (`schema.py`). Subject ids are made only when a single trial is taken out.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ documentation cannot drift from the schema.
 
 from __future__ import annotations
 
-from .schema import ANALYTE_UNITS, TABLES, Column
+from .schema import ANALYTES, TABLES, Column
 
 BEGIN, END = "<!-- schema:begin -->", "<!-- schema:end -->"
 
@@ -21,9 +21,19 @@ def _rule(col: Column) -> str:
         parts.append(f"{col.minimum:g} to {col.maximum:g}")
     elif col.minimum is not None:
         parts.append(f">= {col.minimum:g}")
+    if col.multiple_of is not None:
+        parts.append(f"in steps of {col.multiple_of:g}")
     if not col.nullable:
         parts.append("never missing")
     return "; ".join(parts)
+
+
+def _span(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{low:g} to {high:g}"
+    if low is not None:
+        return f">= {low:g}"
+    return "" if high is None else f"<= {high:g}"
 
 
 def render_tables() -> str:
@@ -36,10 +46,10 @@ def render_tables() -> str:
             out.append(f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {c.unit or ''} "
                        f"| {_rule(c)} | {c.description} |")
         out.append("")
-    out.append("### Biomarker analytes and their units\n")
-    out.append("| analyte | unit |")
-    out.append("|---|---|")
-    out += [f"| `{a}` | {u} |" for a, u in ANALYTE_UNITS.items()]
+    out.append("### Biomarker analytes, their units and ranges\n")
+    out.append("| analyte | unit | range | meaning |")
+    out.append("|---|---|---|---|")
+    out += [f"| `{name}` | {a.unit} | {_span(a.minimum, a.maximum)} | {a.description} |" for name, a in ANALYTES.items()]
     return "\n".join(out) + "\n"
 
 

@@ -11,6 +11,13 @@ __all__ = ["Arm", "TrialInfo"]
 CONTROL_ARM_NAMES = ("placebo", "control")
 
 
+def _arm_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value) or str(value) in ("<NA>", "NaT"):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if text.strip() else None
+
+
 class Arm(BaseModel):
     """One randomised arm. `allocation` is its share in the randomisation ratio (e.g. 1 in 1:1)."""
 
@@ -79,8 +86,12 @@ class TrialInfo(BaseModel):
 
     @classmethod
     def from_arm_names(cls, arm_names: list[str], name: str = "trial") -> "TrialInfo":
-        """Derive arms from the names in `participants.arm`; 'placebo'/'control' is the control."""
-        arms = [Arm(name=a, control=a.lower() in CONTROL_ARM_NAMES) for a in sorted(set(arm_names))]
+        """Derive arms from the names in `participants.arm`; 'placebo'/'control' is the control.
+
+        A missing or blank arm is skipped and a non-text one is named by its text: both are the
+        table's problems, reported by validation, and must not stop the arms being derived."""
+        names = sorted({n for n in map(_arm_text, arm_names) if n}) or ["(none)"]
+        arms = [Arm(name=a, control=a.lower() in CONTROL_ARM_NAMES) for a in names]
         if sum(a.control for a in arms) > 1:
             arms = [a.model_copy(update={"control": False}) for a in arms]
         return cls(name=name, arms=tuple(arms), source="derived")

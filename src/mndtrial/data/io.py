@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -46,24 +48,179 @@ def _parse_numbers(s: pd.Series) -> pd.Series:
     return s.map(parse).astype(object)
 
 
-def read_table(path: Path, table: str) -> pd.DataFrame:
-    """Read one table file, parsing spec columns from text the way the data model expects."""
+def _one_line(text: object) -> str:
+    """An exception's text on one line (pandas and pyarrow messages carry newlines)."""
+    return " ".join(str(text).split())
+
+
+def _file_problem(table: str, file: Path, rule: str, message: str) -> TrialDataError:
+    return TrialDataError([Problem(table=table, rule=rule, message=f"{file.name}: {message}")])
+
+
+def _decode(data: bytes, table: str, file: Path) -> str:
+    """The file's text; a CSV must be UTF-8 (a UTF-8 byte-order mark is allowed). Another
+    encoding is refused, never guessed: a wrong guess would change names silently."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) > 1 and data.count(b"\x00") * 4 >= len(data)):
+        raise _file_problem(table, file, "encoding", "is UTF-16 (or another wide encoding), not UTF-8; "
+                                                     "save it as CSV UTF-8")
+    if b"\x00" in data:
+        line = data[:data.index(b"\x00")].count(b"\n") + 1
+        raise _file_problem(table, file, "encoding", f"has a NUL byte on line {line}: not a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise _file_problem(table, file, "encoding",
+                            f"is not UTF-8: byte 0x{data[exc.start]:02x} on line {line} (Latin-1 or "
+                            f"Windows-1252 text?); save it as CSV UTF-8") from None
+
+
+def _csv_records(text: str, table: str, file: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a CSV, every row with exactly as many fields as the header.
+
+    pandas' reader would take a first row with one field too many as a row label and shift its
+    values into the wrong columns, and fills short rows with missing values; both are refused."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[list[str]] = []
+    header: list[str] | None = None
+    record_line = 1
+    try:
+        for row in reader:
+            if row:  # blank lines are skipped, as every CSV reader does
+                if header is None:
+                    header = row
+                elif len(row) != len(header):
+                    raise _file_problem(table, file, "csv_fields",
+                                        f"line {record_line} has {len(row)} fields but the header has "
+                                        f"{len(header)} (an extra or missing comma, or an unquoted comma "
+                                        f"in a value?)")
+                else:
+                    rows.append(row)
+            record_line = reader.line_num + 1
+    except csv.Error as exc:
+        raise _file_problem(table, file, "csv_syntax",
+                            f"not valid CSV from line {record_line}: {_one_line(exc)} (an unclosed "
+                            f"or stray quote?)") from None
+    if header is None:
+        raise _file_problem(table, file, "empty_file", "is empty")
+    return header, rows
+
+
+def _csv_header(text: str, table: str, file: Path) -> list[str]:
+    try:
+        header = next((row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row), None)
+    except csv.Error as exc:
+        raise _file_problem(table, file, "csv_syntax", f"the header is not valid CSV: {_one_line(exc)}") from None
+    if header is None:
+        raise _file_problem(table, file, "empty_file", "is empty")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise TrialDataError([Problem(table=table, column=c, rule="duplicate_column",
+                                      message=f"{file.name}: the header names column '{c}' "
+                                              f"{header.count(c)} times") for c in repeated])
+    return header
+
+
+def _csv_frame_arrow(text: str, header: list[str]) -> pd.DataFrame | None:
+    """Every cell as text (empty: missing) by pyarrow's fast reader, for a file without quotes;
+    None where it does not read the file exactly as `_csv_records` would (then that reader
+    decides, and names the line of a problem).
+
+    Only a file without a quote character comes here: pyarrow reads `"x"y` as `xy` where the
+    csv module refuses a stray quote; without quotes the two readers agree (both refuse a row
+    with more or fewer fields than the header)."""
+    if '"' in text:
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    try:
+        arrow = pa_csv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            parse_options=pa_csv.ParseOptions(quote_char=False),
+            convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                                  strings_can_be_null=True, null_values=[""],
+                                                  quoted_strings_can_be_null=True))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if arrow.column_names != header:
+        return None
+    return arrow.to_pandas()
+
+
+def _csv_table(data: bytes, table: str, file: Path) -> pd.DataFrame:
+    text = _decode(data, table, file)
+    header = _csv_header(text, table, file)
+    df = _csv_frame_arrow(text, header)
+    if df is None:
+        header, rows = _csv_records(text, table, file)  # names the line, or reads what pyarrow would not
+        cells = np.array(rows, dtype=object).reshape(len(rows), len(header))
+        cells[cells == ""] = None  # an empty field is a missing value; everything else stays text
+        df = pd.DataFrame({name: cells[:, j] for j, name in enumerate(header)})
     specs = {c.name: c for c in TABLES[table]}
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    text_cols = {name: str for name in specs}
-    df = pd.read_csv(path, dtype=text_cols, keep_default_na=False, na_values=[""])
     for name, col in specs.items():
         if name in df.columns and col.kind in ("float", "int"):
             df[name] = _parse_numbers(df[name])
+    extras = [c for c in header if c not in specs and c.strip()]
+    if extras and len(df):
+        # Columns beyond the data model are typed as pandas would (numbers, true/false, text), as
+        # before; the rows' shape is checked above, so pandas' guesses about it cannot happen.
+        try:
+            typed = pd.read_csv(io.StringIO(text), usecols=extras, index_col=False, keep_default_na=False,
+                                na_values=[""])
+        except (ValueError, pd.errors.ParserError):
+            return df
+        for name in extras:
+            df[name] = typed[name].to_numpy()
     return df
+
+
+def _parquet_table(data: bytes, table: str, file: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(io.BytesIO(data))
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # Whatever pyarrow cannot make of the bytes (not Parquet, truncated, an unsupported type)
+        # is a property of the file the user brought: say so, with pyarrow's reason.
+        raise _file_problem(table, file, "unreadable_file",
+                            f"is not a readable Parquet file: {_one_line(exc) or type(exc).__name__}") from None
+
+
+def read_table(path: str | Path, table: str) -> pd.DataFrame:
+    """Read one table file (`.csv` or `.parquet`), parsing spec columns from text the way the
+    data model expects; a file that cannot be read is a `TrialDataError` naming table, file and rule.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> file = Path(tempfile.mkdtemp()) / "survival.csv"
+        >>> _ = file.write_text("subject_id,time_days,event\\nA1,640,0\\n")
+        >>> read_table(file, "survival").dtypes["time_days"]
+        dtype('float64')
+    """
+    file = Path(path)
+    if table not in TABLES:
+        raise ValueError(f"table must be one of {sorted(TABLES)}, got {table!r}")
+    try:
+        data = file.read_bytes()  # the only access to the file: it is read, never opened for writing
+    except OSError as exc:
+        reason = "permission denied" if isinstance(exc, PermissionError) else _one_line(exc.strerror or exc)
+        raise _file_problem(table, file, "unreadable_file", f"cannot be read: {reason}") from None
+    if not data.strip():
+        raise _file_problem(table, file, "empty_file", "is empty")
+    if file.suffix == ".parquet":
+        return _parquet_table(data, table, file)
+    return _csv_table(data, table, file)
 
 
 def _find(folder: Path, table: str, problems: list[Problem]) -> Path | None:
     found = [folder / f"{table}.{ext}" for ext in FORMATS if (folder / f"{table}.{ext}").exists()]
     if len(found) > 1:
+        newer = max(found, key=lambda f: f.stat().st_mtime_ns)
         problems.append(Problem(table=table, rule="ambiguous_file",
-                                message=f"both {found[0].name} and {found[1].name} exist; keep one"))
+                                message=f"both {found[0].name} and {found[1].name} exist; keep one and "
+                                        f"remove the other ({newer.name} is the newer)"))
         return None
     return found[0] if found else None
 
@@ -73,21 +230,30 @@ def _read_info(folder: Path, problems: list[Problem]) -> TrialInfo | None:
     if not path.exists():
         return None
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
         return TrialInfo(**data, source="trial.toml")
+    except OSError as exc:
+        problems.append(Problem(table="trial.toml", rule="unreadable_file",
+                                message=f"trial.toml cannot be read: {_one_line(exc.strerror or exc)}"))
+    except UnicodeDecodeError:
+        problems.append(Problem(table="trial.toml", rule="encoding", message="trial.toml is not UTF-8 text"))
     except tomllib.TOMLDecodeError as exc:
-        problems.append(Problem(table="trial.toml", rule="toml", message=f"not valid TOML: {exc}"))
+        problems.append(Problem(table="trial.toml", rule="toml", message=f"not valid TOML: {_one_line(exc)}"))
     except ValidationError as exc:
         for err in exc.errors():
             problems.append(Problem(table="trial.toml", column=".".join(map(str, err["loc"])),
-                                    rule="trial_info", message=err["msg"], value=err.get("input")))
+                                    rule="trial_info", message=_one_line(err["msg"]), value=err.get("input")))
     except TypeError as exc:
-        problems.append(Problem(table="trial.toml", rule="trial_info", message=str(exc)))
+        problems.append(Problem(table="trial.toml", rule="trial_info", message=_one_line(exc)))
     return None
 
 
 def read_trial(path: str | Path) -> "Trial":
     """Read a trial folder and validate it; raise `TrialDataError` listing every problem.
+
+    Files are only read, never written. Every problem with a file (empty, not UTF-8, malformed
+    CSV, not Parquet, unreadable, in both formats) is a `Problem` naming the table, the file and
+    the rule; the tables that could be read are validated too, so all problems show at once.
 
     Example:
         >>> import tempfile
@@ -106,29 +272,30 @@ def read_trial(path: str | Path) -> "Trial":
     tables: dict[str, pd.DataFrame | None] = {}
     for table in TABLES:
         file = _find(folder, table, problems)
-        if file is None:
-            tables[table] = None
-            continue
-        try:
-            tables[table] = read_table(file, table)
-        except pd.errors.EmptyDataError:
-            problems.append(Problem(table=table, rule="empty_file", message=f"{file.name} is empty"))
-        except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-            problems.append(Problem(table=table, rule="unreadable_file", message=f"{file.name}: {exc}"))
+        tables[table] = None
+        if file is not None:
+            try:
+                tables[table] = read_table(file, table)
+            except TrialDataError as exc:
+                problems += exc.problems
     info = _read_info(folder, problems)
     if problems:
-        # Validate what could be read too, so the user sees every problem at once.
+        # Validate what could be read too, so the user sees every problem at once; a table with a
+        # file problem is not also reported as missing.
         try:
-            Trial(info=info, **{k: v for k, v in tables.items() if not any(p.table == k for p in problems)})
+            Trial(info=info, **tables)
         except TrialDataError as exc:
             problems += [p for p in exc.problems if p.rule != "required_table"
                          or not any(q.table == p.table for q in problems)]
         raise TrialDataError(problems)
     if info is None:
-        arms = tables["participants"]["arm"] if tables.get("participants") is not None \
-            and "arm" in tables["participants"].columns else pd.Series([], dtype=object)
-        info = TrialInfo.from_arm_names([a for a in arms.dropna().astype(str)] or ["(none)"], name=folder.name)
+        info = _derived_info(tables["participants"], folder.name)
     return Trial(info=info, **tables)
+
+
+def _derived_info(participants: pd.DataFrame | None, name: str) -> TrialInfo:
+    arms = participants["arm"].tolist() if participants is not None and "arm" in participants.columns else []
+    return TrialInfo.from_arm_names(arms, name=name)
 
 
 def write_trial(trial: "Trial", path: str | Path, format: Literal["csv", "parquet"] = "csv") -> Path:

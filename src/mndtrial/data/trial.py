@@ -9,6 +9,7 @@ from typing import Iterable, Literal
 import numpy as np
 import pandas as pd
 
+from .follow_up import median_observed_time_days, reverse_km_median_days
 from .info import TrialInfo
 from .validate import validate_tables
 
@@ -34,9 +35,9 @@ class Trial:
                  alsfrs: pd.DataFrame | None = None, biomarkers: pd.DataFrame | None = None,
                  info: TrialInfo | None = None):
         if info is None:
-            arms = participants["arm"].dropna().astype(str).tolist() if isinstance(participants, pd.DataFrame) \
+            arms = participants["arm"].tolist() if isinstance(participants, pd.DataFrame) \
                 and "arm" in participants.columns else []
-            info = TrialInfo.from_arm_names(arms or ["(none)"])
+            info = TrialInfo.from_arm_names(arms)
         tables = validate_tables({"participants": participants, "survival": survival,
                                   "alsfrs": alsfrs, "biomarkers": biomarkers}, info)
         self._tables = tables
@@ -134,9 +135,13 @@ class TrialSummary:
     def of(cls, trial: Trial) -> "TrialSummary":
         t = trial._tables
         joined = t["participants"][["subject_id", "arm"]].merge(t["survival"], on="subject_id", how="left")
-        per_arm = joined.groupby("arm", sort=False).agg(n=("subject_id", "size"), events=("event", "sum"),
-                                                        median_follow_up_days=("time_days", "median"))
+        per_arm = joined.groupby("arm", sort=False).agg(n=("subject_id", "size"), events=("event", "sum"))
         per_arm = per_arm.reindex(list(trial.info.arm_names))
+        by_arm = {a: g for a, g in joined.groupby("arm", sort=False)}
+        per_arm["median_follow_up_days"] = [reverse_km_median_days(by_arm[a]["time_days"], by_arm[a]["event"] == 1)
+                                            if a in by_arm else np.nan for a in per_arm.index]
+        per_arm["median_observed_time_days"] = [median_observed_time_days(by_arm[a]["time_days"])
+                                                if a in by_arm else np.nan for a in per_arm.index]
         per_arm.index.name = "arm"
         visits = None
         alsfrs = t["alsfrs"]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import Problem, TrialDataError
 from .info import TrialInfo
-from .schema import ALSFRS_ITEMS, ANALYTE_UNITS, REQUIRED_TABLES, TABLES, Column
+from .schema import ALSFRS_ITEMS, ANALYTE_UNITS, ANALYTES, REQUIRED_TABLES, TABLES, Column
 
 __all__ = ["validate_tables"]
 
@@ -48,15 +48,17 @@ def _is_number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
-def _as_float(s: pd.Series, col: Column, table: str, subjects, problems) -> np.ndarray:
+def _as_float(s: pd.Series, col: Column, table: str, subjects, problems) -> tuple[np.ndarray, np.ndarray]:
+    """The column as float64 (NaN where missing or not a number) and the mask of cells already
+    reported as not a number, which later checks skip: one problem per cell."""
     raw = s.to_numpy(dtype=object) if s.dtype == object else None
     if pd.api.types.is_bool_dtype(s.dtype):
         bad = s.notna().to_numpy()
         _report(problems, table, col.name, "numeric", f"'{col.name}' must be numeric, not true/false",
                 bad, s.to_numpy(dtype=object), subjects)
-        return np.full(len(s), np.nan)
+        return np.full(len(s), np.nan), bad
     if pd.api.types.is_numeric_dtype(s.dtype):
-        return s.to_numpy(dtype="float64", na_value=np.nan)
+        return s.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(s), dtype=bool)
     if raw is None:  # string or other extension dtype: every non-missing value is non-numeric
         raw = s.to_numpy(dtype=object)
     missing = pd.isna(s).to_numpy()
@@ -65,25 +67,33 @@ def _as_float(s: pd.Series, col: Column, table: str, subjects, problems) -> np.n
     _report(problems, table, col.name, "numeric", f"'{col.name}' must be a number", bad, raw, subjects)
     out = np.full(len(s), np.nan)
     out[numeric] = raw[numeric].astype("float64")
-    return out
+    return out, bad
 
 
-def _check_numeric(values: np.ndarray, col: Column, table: str, subjects, problems) -> None:
-    missing = np.isnan(values)
+def _check_numeric(values: np.ndarray, col: Column, table: str, subjects, problems,
+                   reported: np.ndarray) -> None:
+    missing = np.isnan(values) & ~reported
     if not col.nullable:
         _report(problems, table, col.name, "missing", f"'{col.name}' must not be missing", missing, values, subjects)
+    infinite = np.isinf(values)
+    _report(problems, table, col.name, "finite", f"'{col.name}' must be finite", infinite, values, subjects)
+    finite = np.where(infinite, np.nan, values)  # an infinite value is reported once, as not finite
     with np.errstate(invalid="ignore"):
-        infinite = np.isinf(values)
-        _report(problems, table, col.name, "finite", f"'{col.name}' must be finite", infinite, values, subjects)
         if col.minimum is not None:
             _report(problems, table, col.name, "range", f"'{col.name}' must be >= {col.minimum:g}",
-                    values < col.minimum, values, subjects)
+                    finite < col.minimum, values, subjects)
         if col.maximum is not None:
             _report(problems, table, col.name, "range", f"'{col.name}' must be <= {col.maximum:g}",
-                    values > col.maximum, values, subjects)
+                    finite > col.maximum, values, subjects)
+        if col.multiple_of is not None:
+            steps = finite / col.multiple_of
+            off_step = np.abs(steps - np.round(steps)) > 1e-9
+            points = " (whole or half points)" if col.multiple_of == 0.5 else ""
+            _report(problems, table, col.name, "multiple_of",
+                    f"'{col.name}' must be a multiple of {col.multiple_of:g}{points}", off_step, values, subjects)
     if col.allowed is not None:
         allowed = np.array([float(a) for a in col.allowed])
-        bad = ~missing & ~np.isin(values, allowed)
+        bad = ~np.isnan(values) & ~np.isin(values, allowed)
         _report(problems, table, col.name, "allowed_values",
                 f"'{col.name}' must be one of {', '.join(col.allowed)}", bad, values, subjects)
 
@@ -101,11 +111,13 @@ def _as_text(s: pd.Series, col: Column, table: str, subjects, problems) -> np.nd
     if not col.nullable:
         _report(problems, table, col.name, "missing", f"'{col.name}' must not be missing", missing, raw, subjects)
     if col.allowed is not None:
-        bad = is_text & ~missing & ~np.isin(raw.astype(str), np.array(col.allowed))
+        bad = is_text & ~missing & ~blank & ~np.isin(np.where(is_text, raw, "").astype(str), np.array(col.allowed))
         _report(problems, table, col.name, "allowed_values",
                 f"'{col.name}' must be one of {', '.join(col.allowed)}", bad, raw, subjects)
     out = raw.copy()
-    out[missing] = None
+    # A value already reported as not text (a number, a list from a Parquet file) is blanked, so
+    # the checks across tables (which hash ids, arms and analytes) see only text or None.
+    out[missing | ~is_text] = None
     return out
 
 
@@ -152,8 +164,8 @@ def _normalise_table(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd
             continue
         s = df[col.name]
         if col.kind in ("float", "int"):
-            values = _as_float(s, col, name, subjects, problems)
-            _check_numeric(values, col, name, subjects, problems)
+            values, not_numbers = _as_float(s, col, name, subjects, problems)
+            _check_numeric(values, col, name, subjects, problems, reported=not_numbers)
             if col.kind == "int":
                 # Only a clean column becomes int64; a column with problems is never returned.
                 if not col.nullable and np.isfinite(values).all():
@@ -172,8 +184,23 @@ def _normalise_table(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd
 
 
 def _duplicates(df: pd.DataFrame, keys: list[str], table: str, rule: str, message: str, problems) -> None:
-    dup = df.duplicated(subset=keys, keep="first").to_numpy()
+    # a row with a missing key is reported as missing already; it is no one's duplicate
+    dup = (df.duplicated(subset=keys, keep="first") & df[keys].notna().all(axis=1)).to_numpy()
     _report(problems, table, keys[-1], rule, message, dup, df[keys[-1]].to_numpy(dtype=object), _subjects(df))
+
+
+def _whitespace_twins(ids: np.ndarray, stray: np.ndarray, randomised: pd.Index) -> np.ndarray:
+    """For each stray id, the participant id it equals once whitespace is stripped ('' if none)."""
+    out = np.full(len(ids), "", dtype=object)
+    if not stray.any():
+        return out
+    by_stripped: dict[str, str] = {}
+    for pid in randomised:
+        if isinstance(pid, str):
+            by_stripped.setdefault(pid.strip(), pid)
+    for row in np.flatnonzero(stray):
+        out[row] = by_stripped.get(str(ids[row]).strip(), "")
+    return out
 
 
 def _cross_table(t: dict[str, pd.DataFrame | None], info: TrialInfo, problems: list[Problem]) -> None:
@@ -202,9 +229,15 @@ def _cross_table(t: dict[str, pd.DataFrame | None], info: TrialInfo, problems: l
         if df is None:
             continue
         ids = df["subject_id"].to_numpy(dtype=object)
-        stray = ~pd.Index(ids).isin(randomised)
+        stray = ~pd.Index(ids).isin(randomised) & pd.notna(ids)
+        near = _whitespace_twins(ids, stray, randomised)
         _report(problems, name, "subject_id", "not_randomised",
-                "subject is not in participants (not randomised)", stray & pd.notna(ids), ids, ids)
+                "subject is not in participants (not randomised)", stray & ~near.astype(bool), ids, ids)
+        for row in np.flatnonzero(near.astype(bool)):
+            problems.append(Problem(table=name, column="subject_id", rule="id_whitespace", subject_id=ids[row],
+                                    value=ids[row], row=int(row),
+                                    message=f"subject is not in participants: it differs only by leading or "
+                                            f"trailing whitespace from participant {near[row]!r}"))
 
     if surv is not None:
         _duplicates(surv, ["subject_id"], "survival", "duplicate_subject", "more than one survival row", problems)
@@ -241,13 +274,33 @@ def _cross_table(t: dict[str, pd.DataFrame | None], info: TrialInfo, problems: l
         _report(problems, "biomarkers", "analyte", "unknown_analyte",
                 f"analyte has no known unit (known: {sorted(units)}; declare others in TrialInfo.analyte_units)",
                 unknown, analyte, _subjects(bio))
-        wrong = ~unknown & pd.notna(unit) & (expected != unit)
+        wrong = ~unknown & pd.notna(analyte) & pd.notna(unit) & (expected != unit)
         for row in np.flatnonzero(wrong):
             problems.append(Problem(table="biomarkers", column="unit", rule="unit",
                                     message=f"unit for analyte '{analyte[row]}' must be '{expected[row]}'",
                                     subject_id=str(bio["subject_id"].iat[row]), value=unit[row], row=int(row)))
+        _analyte_ranges(bio, problems)
         _duplicates(bio, ["subject_id", "analyte", "day"], "biomarkers", "duplicate_measurement",
                     "two measurements of the same analyte on the same day", problems)
+
+
+def _analyte_ranges(bio: pd.DataFrame, problems: list[Problem]) -> None:
+    """Values outside what each known analyte can be (schema.ANALYTES): a negative concentration,
+    a Treg percentage above 100."""
+    analyte = bio["analyte"].to_numpy(dtype=object)
+    value = bio["value"].to_numpy(dtype=float)
+    subjects = _subjects(bio)
+    for name, spec in ANALYTES.items():
+        rows = analyte == name
+        if not rows.any():
+            continue
+        lo = -np.inf if spec.minimum is None else spec.minimum
+        hi = np.inf if spec.maximum is None else spec.maximum
+        with np.errstate(invalid="ignore"):
+            outside = rows & ((value < lo) | (value > hi))
+        span = f"{lo:g} to {hi:g}" if spec.maximum is not None else f">= {lo:g}"
+        _report(problems, "biomarkers", "value", "analyte_range",
+                f"a {name} value must be {span} {spec.unit}", outside, value, subjects)
 
 
 def validate_tables(tables: dict[str, pd.DataFrame | None], info: TrialInfo) -> dict[str, pd.DataFrame | None]:

@@ -4,10 +4,13 @@ from .criteria import EVERYONE, Analysis, Criterion, Population, Test
 from .designs import (LOW_PNFH, STRATEGIES, DesignFamily, ExponentialFamily, SimFamily, SimSource, design_points,
                       family, logrank_analysis, strategy_analysis)
 from .engine import DesignPoint, PowerResult, TrialSource, power
+from .enrichment import AdaptiveEnrichmentDesign, EventReestimation, simulate_enrichment
+from .enrichment_pool import ExponentialPool, SimPool
 from .exponential import ExponentialDesign
 from .samplesize import SampleSizeResult, sample_size, schoenfeld_events, schoenfeld_power
 
 __all__ = ["Analysis", "Criterion", "Population", "Test", "EVERYONE", "LOW_PNFH", "STRATEGIES", "DesignFamily",
            "ExponentialFamily", "SimFamily", "SimSource", "family", "design_points", "logrank_analysis", "strategy_analysis", "DesignPoint",
            "PowerResult", "TrialSource", "power", "ExponentialDesign", "SampleSizeResult", "sample_size",
-           "schoenfeld_events", "schoenfeld_power"]
+           "schoenfeld_events", "schoenfeld_power", "AdaptiveEnrichmentDesign", "EventReestimation",
+           "simulate_enrichment", "ExponentialPool", "SimPool"]

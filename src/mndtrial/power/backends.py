@@ -4,11 +4,22 @@ A chunk is `(source, analysis, first_trial, n_trials, seed)`; its result depends
 else (each trial has its own random stream, see `mndtrial.power.exponential` and
 `mndtrial.sim`), so results are put back in trial order and are identical for every backend,
 worker count and chunk size.
+
+Local worker processes never outlive the run: they ignore SIGINT (Ctrl-C in a terminal reaches
+the whole process group; the main process alone decides), are terminated when the run raises or
+is interrupted, and die with their parent if it is killed outright (Linux: `PR_SET_PDEATHSIG`;
+elsewhere a watchdog thread that polls the parent's pid).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
@@ -53,13 +64,69 @@ def run_chunks(tasks: Sequence[Task], sizes: Sequence[int], backend: str = "loca
                 results[i] = fn(*args)
                 advance(sizes[i])
         else:
-            with ProcessPoolExecutor(max_workers=min(n_workers or os.cpu_count() or 1, len(tasks))) as pool:
-                futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(tasks)}
-                for fut in as_completed(futures):
-                    i = futures[fut]
-                    results[i] = fut.result()
-                    advance(sizes[i])
+            _run_local(tasks, sizes, results, min(n_workers or os.cpu_count() or 1, len(tasks)), advance)
     return results
+
+
+def _run_local(tasks, sizes, results, n_workers, advance) -> None:
+    pool = ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(tasks)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            results[i] = fut.result()
+            advance(sizes[i])
+    except BaseException:
+        # Ctrl-C, SIGTERM (raised as KeyboardInterrupt by the CLI) or a failed chunk: the pool's
+        # own shutdown would wait for every running chunk, so its workers are ended first.
+        _terminate_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor has no public way to stop running work before Python 3.14
+    # (`terminate_workers`); its `_processes` map is the pool's worker processes.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    deadline = time.monotonic() + 5.0
+    for proc in processes:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Worker start-up: leave SIGINT to the parent, end on SIGTERM (not a handler inherited from
+    the parent that would turn it into an exception the pool catches), and die with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux") and _set_parent_death_signal(signal.SIGTERM):
+        if os.getppid() != parent_pid:  # the parent died before the request took effect
+            os._exit(1)
+        return
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="mndtrial-parent-watch").start()
+
+
+def _set_parent_death_signal(sig: int) -> bool:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int, every_s: float = 0.5) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(every_s)
+    os._exit(1)
 
 
 def _run_dask(tasks, sizes, results, n_workers, client, advance) -> None:

@@ -12,7 +12,7 @@ and returns one row per trial.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -126,6 +126,16 @@ class Test:
         return out
 
 
+def _run_cached(test: Test, batch: TrialBatch, cache: dict | None) -> pd.DataFrame:
+    """`test.run(batch)`, once per batch for equal tests (the name is a label, not part of the test)."""
+    if cache is None:
+        return test.run(batch)
+    key = replace(test, name="")
+    if key not in cache:
+        cache[key] = test.run(batch)
+    return cache[key]
+
+
 def _count(batch: TrialBatch, subset: np.ndarray | None) -> np.ndarray:
     t = batch.participants["trial"].to_numpy() - batch.first_trial
     w = None if subset is None else subset.astype(float)
@@ -220,16 +230,18 @@ class Analysis:
         return float(sum(c.alpha for c in self.criteria)) if self.combine == "any" else \
             float(max(c.alpha for c in self.criteria))
 
-    def evaluate(self, batch: TrialBatch) -> pd.DataFrame:
+    def evaluate(self, batch: TrialBatch, cache: dict | None = None) -> pd.DataFrame:
         """One row per trial: every test's columns (`<test>_<column>`), `success`, counts.
 
         `n_compared`/`events`: participants/deaths in the arms the success criteria compare
         (control and their active arm(s), whole population); `n_randomised`/`events_all_arms`:
-        every arm (the same in a two-arm design, not with IMODALS's two doses)."""
+        every arm (the same in a two-arm design, not with IMODALS's two doses). `cache` (a dict
+        kept for one batch) shares a test's results between analyses of the same trials: the
+        stratified strategy runs the same tests as all-comers."""
         cols: dict[str, np.ndarray] = {"trial": batch.trial_index}
         results = {}
         for t in self.tests:
-            res = t.run(batch)
+            res = _run_cached(t, batch, cache)
             results[t.name] = res
             for c in res.columns:
                 cols[f"{t.name}_{c}"] = res[c].to_numpy()

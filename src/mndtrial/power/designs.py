@@ -15,7 +15,7 @@ low-group log-rank, so the table shows every estimate the design would produce.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol, Sequence
 
 from ..errors import ParameterError
@@ -27,6 +27,7 @@ __all__ = ["DesignFamily", "ExponentialFamily", "SimFamily", "SimSource", "STRAT
            "design_points", "logrank_analysis", "LOW_PNFH", "family"]
 
 STRATEGIES = ("all-comers", "enriched", "stratified")
+PRIMARY_TESTS = ("logrank", "cox")  # the kinds of test a strategy's success criteria can use
 # MIROCALS's low CSF-pNfH group, 750-3700 pg/mL (mnd-evidence.md, MIROCALS "Biomarker").
 LOW_PNFH = Population("low", "csf_pnfh", lower=750.0, upper=3700.0)
 
@@ -45,6 +46,11 @@ class DesignFamily(Protocol):
 
     @property
     def under_null(self) -> bool: ...
+
+    @property
+    def parameters(self) -> dict[str, float]: ...
+
+    def with_parameters(self, **changes: float) -> "DesignFamily": ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,20 @@ class ExponentialFamily:
         t = self.template
         return replace(self, template=replace(t, hazard_ratio=1.0, hazard_ratio_high=None,
                                               slope_difference_per_month=0.0))
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        """The numeric design parameters `with_parameters` can set (n is set by `source`)."""
+        return _numeric_fields(self.template, exclude=("n_per_arm",))
+
+    def with_parameters(self, **changes: float) -> "ExponentialFamily":
+        """The family with some design parameters changed (e.g. `hazard_ratio=0.7`).
+
+        Example:
+            >>> ExponentialFamily().with_parameters(hazard_ratio=0.7, follow_up_days=540).template.hazard_ratio
+            0.7
+        """
+        return replace(self, template=replace(self.template, **_checked_parameters(self, changes)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,6 +157,34 @@ class SimFamily:
 
         return replace(self, design=self.design.replace(drug=DrugModel(effect=no_effect)))
 
+    @property
+    def parameters(self) -> dict[str, float]:
+        """The numeric design parameters `with_parameters` can set (n is set by `source`)."""
+        return _numeric_fields(self.design, exclude=("n_randomised",))
+
+    def with_parameters(self, **changes: float) -> "SimFamily":
+        """The family with some design parameters changed (e.g. `horizon_days=540`)."""
+        return replace(self, design=self.design.replace(**_checked_parameters(self, changes)))
+
+
+def _numeric_fields(obj: Any, exclude: Sequence[str]) -> dict[str, float]:
+    # scalar numbers only: tuples (visit days), models and flags are not a --vary axis
+    return {f.name: getattr(obj, f.name) for f in fields(obj)
+            if f.name not in exclude and isinstance(getattr(obj, f.name), (int, float))
+            and not isinstance(getattr(obj, f.name), bool)}
+
+
+def _checked_parameters(family: "DesignFamily", changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` if every name is a parameter of the family; whole numbers stay whole (block_size=4.0 -> 4)."""
+    known = family.parameters
+    for name, value in changes.items():
+        if name not in known:
+            raise ParameterError(name, value, f"is not a numeric parameter of the '{family.name}' design; "
+                                              f"it has {sorted(known)} (and n)")
+        if isinstance(known[name], int) and value != int(value):
+            raise ParameterError(name, value, "must be a whole number")
+    return {k: int(v) if isinstance(known[k], int) else float(v) for k, v in changes.items()}
+
 
 def family(name: str, **changes: Any) -> DesignFamily:
     """A design family by name: 'exponential', or a `mndtrial.sim` preset ('mirocals', 'imodals')."""
@@ -156,14 +204,15 @@ def logrank_analysis(alpha: float = 0.025, strata: tuple[str, ...] = ()) -> Anal
 
 def strategy_analysis(strategy: str, family: DesignFamily, alpha: float = 0.025, alpha_split: float = 0.5,
                       horizon_days: float | None = None, slope: bool = True,
-                      primary_strata: Sequence[str] | None = None) -> Analysis:
+                      primary_strata: Sequence[str] | None = None, primary_test: str = "logrank") -> Analysis:
     """The declared analysis of a strategy (see the module docstring); `alpha_split` is the whole
     population's share of alpha in the stratified strategy.
 
     The log-rank criteria are stratified by `primary_strata` — by default the design's strata
     (MIROCALS: country and onset site). `primary_strata=()` declares the unadjusted log-rank, as
     MIROCALS's pre-specified primary analysis (mnd-evidence.md); the stratified log-rank is then
-    reported beside it.
+    reported beside it. `primary_test="cox"` makes the criteria the Wald test of treatment in a
+    Cox model (stratified by `primary_strata` in the same way); the log-rank is then reported.
 
     Example:
         >>> a = strategy_analysis("all-comers", ExponentialFamily(), primary_strata=())
@@ -176,17 +225,21 @@ def strategy_analysis(strategy: str, family: DesignFamily, alpha: float = 0.025,
         raise ParameterError("alpha_split", alpha_split, "must be in (0, 1)")
     if isinstance(primary_strata, str):  # 'country' would otherwise be read as strata c, o, u, ...
         raise ParameterError("primary_strata", primary_strata, "must be a sequence of column names, e.g. ('country',)")
+    if primary_test not in PRIMARY_TESTS:
+        raise ParameterError("primary_test", primary_test, f"must be one of {PRIMARY_TESTS}")
     strata = tuple(family.strata) if primary_strata is None else tuple(primary_strata)
     arm = getattr(family, "active_arm", None)
-    primary = Test("logrank", strata=strata, active_arm=arm)
-    low_test = Test("logrank", population=family.low, strata=strata, active_arm=arm)
+    primary = Test(primary_test, strata=strata, active_arm=arm)
+    low_test = Test(primary_test, population=family.low, strata=strata, active_arm=arm)
     report = [Test("cox", active_arm=arm),
               Test("cox", covariates=family.adjust_covariates, strata=family.strata, active_arm=arm)]
     if slope:
         report.append(Test("slope", active_arm=arm))
     if horizon_days:
         report.append(Test("rmst", horizon_days=horizon_days, active_arm=arm))
-    if strata != tuple(family.strata):  # the design's own (stratified) log-rank, reported beside
+    if primary_test == "cox":  # the design's own log-rank, reported beside the Cox criterion
+        report.append(Test("logrank", strata=tuple(family.strata), active_arm=arm))
+    elif strata != tuple(family.strata):  # the design's own (stratified) log-rank, reported beside
         name = "logrank_unstratified" if not family.strata else "logrank_stratified" if not strata \
             else "logrank_design_strata"
         report.append(Test("logrank", strata=tuple(family.strata), active_arm=arm, name=name))
@@ -201,14 +254,16 @@ def strategy_analysis(strategy: str, family: DesignFamily, alpha: float = 0.025,
 
 def design_points(family: DesignFamily, n_values: Sequence[int], strategies: Sequence[str] = STRATEGIES,
                   alpha: float = 0.025, alpha_split: float = 0.5, horizon_days: float | None = None,
-                  slope: bool = True, primary_strata: Sequence[str] | None = None) -> list[DesignPoint]:
+                  slope: bool = True, primary_strata: Sequence[str] | None = None,
+                  primary_test: str = "logrank") -> list[DesignPoint]:
     """Every (strategy, n) pair as a design point, strategies side by side for each n
-    (`primary_strata`: see `strategy_analysis`; `()` for the unadjusted log-rank)."""
+    (`primary_strata`, `primary_test`: see `strategy_analysis`; `()` for the unadjusted log-rank)."""
     points = []
     for n in n_values:
         sources: dict[bool, TrialSource] = {}  # strategies that randomise the same people share trials
         for s in strategies:
-            analysis = strategy_analysis(s, family, alpha, alpha_split, horizon_days, slope, primary_strata)
+            analysis = strategy_analysis(s, family, alpha, alpha_split, horizon_days, slope, primary_strata,
+                                         primary_test)
             source = sources.setdefault(s == "enriched", family.source(int(n), s == "enriched"))
             points.append(DesignPoint(source, analysis, {"design": family.name, "strategy": s, "n": int(n)}))
     return points

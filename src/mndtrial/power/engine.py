@@ -5,6 +5,7 @@ the batch estimators, and tabulate power (type I error under no effect) with Mon
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -21,6 +22,10 @@ from .criteria import Analysis
 __all__ = ["TrialSource", "DesignPoint", "PowerResult", "power", "DEFAULT_CHUNK"]
 
 DEFAULT_CHUNK = 256  # a multiple of mndtrial.sim.TRIALS_PER_BLOCK (32): no block simulated twice
+TRIALS_FILE = "trials.parquet"
+# A streamed run hands this many trials (all points) at a time to the backend, then writes them out:
+# the parent holds one window of per-trial rows, not the run's (~0.5 kB per trial and point).
+STREAM_WINDOW_TRIALS = 65_536
 
 
 class TrialSource(Protocol):
@@ -40,34 +45,50 @@ class DesignPoint:
 
 def _chunk(source: TrialSource, analyses: tuple[Analysis, ...], first: int, n: int, seed: int) -> list[pd.DataFrame]:
     batch = source.simulate_chunk(first, n, seed)
-    return [a.evaluate(batch) for a in analyses]
+    cache: dict = {}  # equal tests of different analyses (strategies) run once on these trials
+    return [a.evaluate(batch, cache) if isinstance(a, Analysis) else a.evaluate(batch) for a in analyses]
 
 
 @dataclass(frozen=True, repr=False)
 class PowerResult:
-    """Operating characteristics per design point (`table`) and every trial's outcome (`trials`)."""
+    """Operating characteristics per design point (`table`) and every trial's outcome.
+
+    `trials` holds one row per simulated trial in memory; a run streamed to disk
+    (`power(..., trials_path=...)`) has `trials=None` and `trials_file`, its Parquet file, instead.
+    `read_trials()` gives the rows either way.
+    """
 
     table: pd.DataFrame
-    trials: pd.DataFrame
+    trials: pd.DataFrame | None
     n_trials: int
     seed: int
+    trials_file: Path | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
         return self.table
+
+    def read_trials(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every trial's row (`columns` only, if given), from memory or the Parquet file."""
+        if self.trials is not None:
+            return self.trials if columns is None else self.trials[list(columns)]
+        return pd.read_parquet(self.trials_file, columns=None if columns is None else list(columns))
 
     def to_dict(self) -> dict:
         return {"n_trials": self.n_trials, "seed": self.seed,
                 "points": json_safe(self.table.to_dict(orient="records"))}
 
     def write(self, out: str | Path) -> dict[str, Path]:
-        """Write `power.csv`, `power.json` and `trials.csv.gz` (one row per simulated trial)."""
+        """Write `power.csv`, `power.json` and `trials.parquet` (one row per simulated trial)."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"csv": out / "power.csv", "json": out / "power.json", "trials": out / "trials.csv.gz"}
+        paths = {"csv": out / "power.csv", "json": out / "power.json", "trials": out / TRIALS_FILE}
         self.table.to_csv(paths["csv"], index=False)
         paths["json"].write_text(json.dumps(self.to_dict(), indent=2))
-        self.trials.to_csv(paths["trials"], index=False)
+        if self.trials is not None:
+            self.trials.to_parquet(paths["trials"], index=False)
+        elif Path(self.trials_file).resolve() != paths["trials"].resolve():
+            shutil.copyfile(self.trials_file, paths["trials"])
         return paths
 
     def __repr__(self) -> str:
@@ -79,7 +100,7 @@ class PowerResult:
 
 def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None = None, n_trials: int = 1000,
           seed: int = 1, backend: str = "local", chunk_size: int = DEFAULT_CHUNK, n_workers: int | None = None,
-          client: Any = None, progress: bool = False) -> PowerResult:
+          client: Any = None, progress: bool = False, trials_path: str | Path | None = None) -> PowerResult:
     """Simulate `n_trials` trials per design point and tabulate their operating characteristics.
 
     `design` is one trial source (a `mndtrial.sim.Design` such as `mirocals()`, or anything with
@@ -87,6 +108,8 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
     side; every point uses the same seed (common random numbers). `backend` is 'local' (chunks
     over `n_workers` processes) or 'dask' (`client`: a `dask.distributed.Client`, its address, or
     None for a small LocalCluster). Same seed, same numbers, whatever the backend or chunk size.
+    With `trials_path` every trial's row is streamed to that Parquet file as chunks finish (memory
+    bounded whatever `n_trials`; the result's `trials` is then None, see `read_trials`).
 
     Example:
         >>> from mndtrial.power import ExponentialDesign, power, logrank_analysis
@@ -109,19 +132,78 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
     members = list(groups.values())
     tasks = [(_chunk, (points[ks[0]].source, tuple(points[k].analysis for k in ks), s, n, seed))
              for ks in members for s, n in zip(starts, sizes)]
+    task_points = [ks for ks in members for _ in starts]
+    if trials_path is not None:
+        return _power_streamed(points, tasks, task_points, sizes * len(members), Path(trials_path), n_trials, seed,
+                               backend=backend, n_workers=n_workers, client=client, progress=progress)
     frames = run_chunks(tasks, sizes * len(members), backend=backend, n_workers=n_workers, client=client,
                         progress=progress)
-    per_point: list[pd.DataFrame] = [pd.DataFrame()] * len(points)
-    for g, ks in enumerate(members):
-        chunks = frames[g * len(starts):(g + 1) * len(starts)]
+    per_point: list[list[pd.DataFrame]] = [[] for _ in points]
+    for ks, chunk in zip(task_points, frames):
         for j, k in enumerate(ks):
-            per_point[k] = pd.concat([c[j] for c in chunks], ignore_index=True)
+            per_point[k].append(chunk[j])
     rows, trials = [], []
-    for k, (p, df) in enumerate(zip(points, per_point)):
+    for k, (p, parts) in enumerate(zip(points, per_point)):
+        df = pd.concat(parts, ignore_index=True)
         rows.append({"point": k, **p.labels, **operating_characteristics(df, p.analysis)})
         trials.append(df.assign(point=k))
     return PowerResult(table=pd.DataFrame(rows), trials=pd.concat(trials, ignore_index=True),
                        n_trials=n_trials, seed=seed)
+
+
+def _power_streamed(points, tasks, task_points, sizes, path: Path, n_trials: int, seed: int,
+                    **backend_options) -> PowerResult:
+    """`power` with each window of chunks written to Parquet (one file per point, then joined)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parts = [path.with_name(f".{path.name}.point{k}.part") for k in range(len(points))]
+    writers: list[Any] = [None] * len(points)
+    window = max(1, STREAM_WINDOW_TRIALS // max(1, sizes[0]))
+    try:
+        for lo in range(0, len(tasks), window):
+            frames = run_chunks(tasks[lo:lo + window], sizes[lo:lo + window], **backend_options)
+            for ks, chunk in zip(task_points[lo:lo + window], frames):
+                for j, k in enumerate(ks):
+                    table = pa.Table.from_pandas(chunk[j].assign(point=k), preserve_index=False)
+                    if writers[k] is None:
+                        writers[k] = pq.ParquetWriter(parts[k], table.schema)
+                    writers[k].write_table(table.cast(writers[k].schema))
+            del frames
+        for w in writers:
+            w.close()
+        writers = []
+        rows = []
+        for k, p in enumerate(points):  # one point's trials in memory at a time
+            df = pd.read_parquet(parts[k])
+            rows.append({"point": k, **p.labels, **operating_characteristics(df.drop(columns="point"), p.analysis)})
+        _join_parquet(parts, path)
+    finally:
+        for w in writers:
+            if w is not None:
+                w.close()
+        for part in parts:
+            part.unlink(missing_ok=True)
+    return PowerResult(table=pd.DataFrame(rows), trials=None, n_trials=n_trials, seed=seed, trials_file=path)
+
+
+def _join_parquet(parts: Sequence[Path], path: Path) -> None:
+    """Points in order in one file; columns a point lacks (another strategy's tests) are null."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schemas = [pq.read_schema(p) for p in parts]
+    schema = pa.unify_schemas(schemas)
+    with pq.ParquetWriter(path, schema) as writer:
+        for part in parts:
+            f = pq.ParquetFile(part)
+            for i in range(f.num_row_groups):
+                group = f.read_row_group(i)
+                for name in schema.names:
+                    if name not in group.column_names:
+                        group = group.append_column(name, pa.nulls(len(group), schema.field(name).type))
+                writer.write_table(group.select(schema.names).cast(schema))
 
 
 def _points(design, analysis) -> list[DesignPoint]:

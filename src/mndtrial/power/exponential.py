@@ -138,7 +138,8 @@ class ExponentialDesign:
         day = visit * self.visit_interval_days
         total = effects[subject, 0] + slope[subject] * day / DAYS_PER_MONTH \
             + rng.normal(0, self.residual_sd, len(subject))
-        alsfrs = pd.DataFrame({"subject": subject, "day": day, "total": np.clip(total, 0, 48)})
+        # ALSFRS-R is scored in whole points (the data model refuses anything finer than half points)
+        alsfrs = pd.DataFrame({"subject": subject, "day": day, "total": np.clip(np.round(total), 0, 48)})
         return participants, survival, alsfrs, screened
 
     def _biomarker(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:

@@ -71,7 +71,7 @@ class SampleSizeResult:
 
 def sample_size(family: DesignFamily, target_power: float = 0.9, strategy: str = "all-comers",
                 n_min: int = 50, n_max: int = 2000, step: int = 10, n_trials: int = 2000, seed: int = 1,
-                alpha: float = 0.025, primary_strata: Sequence[str] | None = None,
+                alpha: float = 0.025, primary_strata: Sequence[str] | None = None, primary_test: str = "logrank",
                 **power_options: Any) -> SampleSizeResult:
     """Smallest n in [n_min, n_max] (multiples of `step`) with power >= `target_power`.
 
@@ -83,7 +83,8 @@ def sample_size(family: DesignFamily, target_power: float = 0.9, strategy: str =
         raise ParameterError("target_power", target_power, "must be in (0, 1)")
     if step < 1 or n_min < 1 or n_max < n_min:
         raise ParameterError("n_min/n_max/step", (n_min, n_max, step), "need 1 <= n_min <= n_max and step >= 1")
-    analysis = strategy_analysis(strategy, family, alpha=alpha, slope=False, primary_strata=primary_strata)
+    analysis = strategy_analysis(strategy, family, alpha=alpha, slope=False, primary_strata=primary_strata,
+                                 primary_test=primary_test)
     cache: dict[int, float] = {}
     rows = []
 

@@ -25,9 +25,10 @@ from ..analysis.subgroup_section import plan_biomarker_rules
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .html import TrialReport, endpoint_trial, km_groups_from_assignments, trial_report
-from .provenance import Provenance
+from .provenance import Provenance, hash_inputs
 
-__all__ = ["analysis_report", "write_analysis_report", "write_analysis_outputs"]
+__all__ = ["analysis_report", "write_analysis_report", "write_analysis_outputs", "rebuild_report",
+           "check_trial_matches"]
 
 
 def analysis_report(trial: Trial, results: AnalysisResults, plan: AnalysisPlan | None = None,
@@ -65,3 +66,32 @@ def write_analysis_outputs(out_dir: str | Path, trial: Trial, results: AnalysisR
     path = results.write_json(Path(out_dir) / "results.json")
     written = write_analysis_report(out_dir, trial, results)
     return {"results": path, **written}
+
+
+def check_trial_matches(results: AnalysisResults, folder: str | Path) -> None:
+    """Refuse a trial folder whose files are not the inputs `results` records (SHA-256).
+
+    results.json from `mndtrial analyze` records the hash of every input file; a file of
+    `folder` whose hash is not among them means the figures would be drawn from other data than
+    the numbers beside them. Results without recorded inputs (made from Python) are not checked.
+    """
+    recorded = set(((results.provenance or {}).get("inputs_sha256") or {}).values())
+    if not recorded:
+        return
+    changed = sorted(Path(name).name for name, digest in hash_inputs(folder).items() if digest not in recorded)
+    if changed:
+        raise ParameterError("--trial", str(folder), f"is not the trial results.json was computed from: "
+                                                      f"{', '.join(changed)} differ from the recorded inputs "
+                                                      "(sha256 in provenance.inputs_sha256)")
+
+
+def rebuild_report(results: AnalysisResults, trial: Trial | None = None) -> TrialReport:
+    """The report of saved results (`AnalysisResults.read_json`), with nothing recomputed.
+
+    With the trial (as analysed) it is the report `mndtrial analyze` wrote; without it, the
+    sections that need the data (participant flow details, per-subgroup KM panels, the PH check,
+    ALSFRS-R and Treg figures) say so, and everything else is drawn from the saved numbers.
+    """
+    if trial is not None:
+        return analysis_report(trial, results)
+    return trial_report(None, results)

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from ..data import Trial, TrialInfo
+from ..data.follow_up import median_observed_time_days, reverse_km_median_days
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
 
@@ -39,6 +40,9 @@ def arm_order(trial: Trial) -> list[str]:
 
 def consort_flow(trial: Trial, horizon_days: float | None = None) -> pd.DataFrame:
     """Participant flow per arm (CONSORT style): randomised, deaths/events, lost to follow-up.
+
+    `median_follow_up_days` is the reverse Kaplan–Meier median (censoring as the event,
+    `mndtrial.data.follow_up`); `median_observed_time_days` is the plain median of the times.
 
     A participant censored before the follow-up horizon is lost to follow-up (or withdrew); one
     censored at or after it completed follow-up. `horizon_days` defaults to the trial's
@@ -67,7 +71,8 @@ def consort_flow(trial: Trial, horizon_days: float | None = None) -> pd.DataFram
         else:
             row["lost_to_follow_up"] = pd.NA
             row["completed_alive"] = pd.NA
-        row["median_follow_up_days"] = float(np.median(g["time_days"])) if len(g) else float("nan")
+        row["median_follow_up_days"] = reverse_km_median_days(g["time_days"], event)
+        row["median_observed_time_days"] = median_observed_time_days(g["time_days"])
         rows[arm] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "arm"

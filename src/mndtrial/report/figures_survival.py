@@ -9,7 +9,6 @@ count participants whose time is >= t (as R's `summary(survfit, times = t)$n.ris
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -19,6 +18,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from ..analysis import arm_contrast, kaplan_meier
+from ..analysis.cox import converged_coxph
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .style import CONTROL_COLOUR, arm_colours, new_figure
@@ -81,6 +81,8 @@ def _draw_km(container: Figure | SubFigure, curves: Mapping[str, pd.DataFrame], 
         if ci:
             ax.fill_between(c["time_days"], c["ci_lower"], c["ci_upper"], step="post", color=colour, alpha=0.15,
                             lw=0)
+    if horizon_days is not None:
+        ax.axvline(float(horizon_days), color="#444444", lw=0.9, ls=":", label=f"horizon (day {horizon_days:g})")
     ax.set_ylim(0, 1.02)
     ax.set_xlim(-0.04 * t_max, t_max * 1.03)
     ax.set_ylabel("Survival probability")
@@ -104,8 +106,11 @@ def _draw_km(container: Figure | SubFigure, curves: Mapping[str, pd.DataFrame], 
 
 
 def km_figure(source: Any, title: str | None = "Kaplan–Meier survival by arm", control: str | None = None,
-              horizon_days: float | None = None, ci: bool = True) -> Figure:
+              horizon_days: float | None = None, ci: bool = True, alpha: float = 0.05) -> Figure:
     """Kaplan–Meier curves by arm with pointwise CIs and numbers at risk under the axis.
+
+    `horizon_days` is marked by a dotted vertical line; `alpha` sets the band level (1 - alpha)
+    when the curves are estimated here from a `Trial` (results carry their own).
 
     Example:
         >>> from mndtrial.data.example import example_trial
@@ -116,21 +121,22 @@ def km_figure(source: Any, title: str | None = "Kaplan–Meier survival by arm",
     if isinstance(source, Trial):
         control = control or source.info.control_arm
         horizon_days = horizon_days or source.info.horizon_days
-    curves = km_curves(source)
+    curves = km_curves(source, alpha)
     fig = new_figure(7.0, 4.2 + 0.22 * len(curves))
     _draw_km(fig, curves, arm_colours(list(curves), control), title, horizon_days, ci)
     return fig
 
 
 def km_subgroups_figure(groups: Mapping[str, Any], control: str | None = None, ncols: int = 2,
-                        horizon_days: float | None = None) -> Figure:
+                        horizon_days: float | None = None, alpha: float = 0.05) -> Figure:
     """One Kaplan–Meier panel (with numbers at risk) per subgroup; `groups` maps label -> source.
 
-    Every panel uses the same arm colours, so arms read the same across subgroups.
+    Every panel uses the same arm colours, so arms read the same across subgroups; the bands are
+    at 1 - `alpha` (the analysis plan's alpha in the trial report).
     """
     if not groups:
         raise ParameterError("groups", groups, "give at least one subgroup")
-    curves = {label: km_curves(src) for label, src in groups.items()}
+    curves = {label: km_curves(src, alpha) for label, src in groups.items()}
     arms: list[str] = []
     for c in curves.values():
         arms += [a for a in c if a not in arms]
@@ -255,15 +261,14 @@ def _fmt_p(p: float) -> str:
 def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[str, Any] | None = None) -> Figure:
     """Proportional-hazards check for the treatment effect: beta(t) from scaled Schoenfeld residuals.
 
-    A Cox model of treatment (active vs control arm) is fitted with lifelines; the scaled
+    A Cox model of treatment (active vs control arm) is fitted with lifelines
+    (`mndtrial.analysis.cox.converged_coxph`: at the maximum or not at all); the scaled
     Schoenfeld residuals plus the coefficient estimate the time-varying log hazard ratio beta(t)
     (Grambsch & Therneau 1994, as R's `plot(cox.zph(fit))`), smoothed with LOWESS. A flat curve
     around the estimate supports proportional hazards. The test p-value shown is `ph_test['p']`
     when given (from the analysis results), else lifelines' `proportional_hazard_test` (KM
     time transform).
     """
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceWarning
     from lifelines.statistics import proportional_hazard_test
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
@@ -277,13 +282,8 @@ def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[st
     for value, arm in ((0.0, control), (1.0, active)):
         if df.loc[df["treatment"] == value, "event"].sum() == 0:
             raise AnalysisError("PH check", f"no events in arm {arm!r}: the hazard ratio is not estimable")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        cph = CoxPHFitter().fit(df, "time_days", "event")
-    trouble = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
-    if trouble:
-        first = str(trouble[0].message).strip().splitlines()[0]
-        raise AnalysisError("PH check", f"the Cox fit of treatment did not converge cleanly ({first})")
+    # taken only at the maximum: refitted if lifelines stops short, else "not estimable" (AnalysisError)
+    cph = converged_coxph(df, "time_days", "event", analysis="PH check").fitter
     resid = cph.compute_residuals(df, "scaled_schoenfeld")
     beta = float(cph.params_["treatment"])
     times = df.loc[resid.index, "time_days"].to_numpy(float)

@@ -154,6 +154,19 @@ def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
     return s
 
 
+def _warnings_section(data: Mapping[str, Any]) -> Section | None:
+    """Every warning and fit problem the analyses recorded (results.json), or None when there are none."""
+    from ..analysis.plan import result_warnings
+
+    found = result_warnings({k: v for k, v in data.items() if k not in ("plan", "provenance")})
+    if not found:
+        return None
+    rows = pd.DataFrame([{"where in results.json": path, "warning": m} for path, ms in found.items() for m in ms])
+    return Section("warnings", "Warnings from the analyses",
+                   body=f'<p class="note">{len(rows)} warning(s): read them before the numbers they concern.</p>'
+                        + df_html(rows))
+
+
 def _dose(trial: Trial, arm: str) -> str:
     d = trial.info.arm(arm).dose_miu
     return "" if d is None else f" ({d:g} MIU/day)"
@@ -162,6 +175,16 @@ def _dose(trial: Trial, arm: str) -> str:
 def _km_data(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
     km = (data.get("survival") or {}).get("kaplan_meier")
     return km if isinstance(km, Mapping) and "arms" in km else None
+
+
+def _plan_horizon(trial: Trial | None, data: Mapping[str, Any]) -> float | None:
+    """The horizon the analysis used: the plan's, else the trial's, else the one results.json records."""
+    horizon = (data.get("plan") or {}).get("horizon_days")
+    if horizon is None and trial is not None:
+        horizon = trial.info.horizon_days
+    if horizon is None:
+        horizon = ((data.get("survival") or {}).get("horizon") or {}).get("horizon_days")
+    return None if horizon is None else float(horizon)
 
 
 def _has_biomarker(trial: Trial) -> list[str]:
@@ -192,6 +215,9 @@ def trial_report(trial: Trial | None = None, results: Any = None,
                       subtitle=f"Analysis '{(data.get('plan') or {}).get('name', '-')}'" if data else
                       "Descriptive report (no analysis results given)")
     page.sections.append(_flow_section(trial, data))
+    warned = _warnings_section(data)
+    if warned is not None:
+        page.sections.append(warned)
     page.sections += _survival_sections(page, trial, data, tables, km_groups)
     page.sections += _function_sections(page, trial, data, tables, n_individual_lines, seed)
     other = _section_tables(tables, "other")
@@ -209,13 +235,18 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
     source = _km_data(data) or trial
     control = (trial.info.control_arm if trial is not None
                else ((data.get("survival") or {}).get("arms") or {}).get("control"))
-    horizon = trial.info.horizon_days if trial is not None else None
+    horizon = _plan_horizon(trial, data)
+    alpha = float((data.get("plan") or {}).get("alpha") or 0.05)
+    level = f"{100 * (1 - alpha):.10g}%"
+    marked = "" if horizon is None else f" The dotted line marks the horizon, day {horizon:g}."
     if source is None:
         km.absent = "absent: no trial data and no Kaplan–Meier results"
     else:
-        km.body = _figure_or_note(page, "km_overall", lambda: km_figure(source, control=control, horizon_days=horizon),
+        km.body = _figure_or_note(page, "km_overall", lambda: km_figure(source, control=control, horizon_days=horizon,
+                                                                         alpha=alpha),
                                   "Kaplan–Meier curves by arm",
-                                  "Kaplan–Meier estimates with pointwise CI; numbers at risk under the axis.")
+                                  f"Kaplan–Meier estimates with pointwise {level} CI; numbers at risk under the "
+                                  f"axis.{marked}")
     out.append(km)
 
     sub = Section("km_subgroups", "Kaplan–Meier by biomarker subgroup")
@@ -223,10 +254,14 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
         sub.absent = ("absent: no biomarker — the participants table has no CSF-pNfH or serum NfL values, "
                       "so there are no biomarker subgroups")
     elif not km_groups:
-        sub.absent = "absent: no biomarker rule in the analysis plan, so no subgroups were defined"
+        sub.absent = ("absent: the per-subgroup Kaplan–Meier panels need the trial data (`mndtrial report --trial`)"
+                      if trial is None else "absent: no biomarker rule in the analysis plan, so no subgroups were "
+                                            "defined")
     else:
-        figs = [_figure_or_note(page, f"km_subgroups_{i + 1}", lambda g=groups: km_subgroups_figure(g),
-                                f"Kaplan–Meier curves by arm within subgroups of {label}", f"Subgroups: {label}")
+        figs = [_figure_or_note(page, f"km_subgroups_{i + 1}",
+                                lambda g=groups: km_subgroups_figure(g, horizon_days=horizon, alpha=alpha),
+                                f"Kaplan–Meier curves by arm within subgroups of {label}",
+                                f"Subgroups: {label} (pointwise {level} CI)")
                 for i, (label, groups) in enumerate(km_groups.items())]
         sub.body = join(figs)
     out.append(sub)

@@ -171,7 +171,7 @@ def write_power_report(out_dir: str | Path, table: Any, **kwargs: Any) -> dict[s
 def write_power_outputs(out_dir: str | Path, result: Any, provenance: Provenance | None = None,
                         **kwargs: Any) -> dict[str, Any]:
     """What `mndtrial power` writes: the engine's files (`result.write`: power.csv, power.json,
-    trials.csv.gz), power.json completed with the provenance block, and power.html."""
+    trials.parquet), power.json completed with the provenance block, and power.html."""
     paths = dict(result.write(out_dir))
     if provenance is not None and "json" in paths:
         data = json.loads(Path(paths["json"]).read_text(encoding="utf-8"))

@@ -9,9 +9,10 @@ Example:
 from .cohort import CohortModel, Eligibility
 from .design import PRESETS, ArmSpec, Design, Enrichment, imodals, mirocals, preset
 from .drug import DrugModel, EffectFunction, no_effect
+from .fit_cohort import CohortCalibration, calibrate
 from .parameters import SimParameters, load_parameters
 from .simulate import TRIALS_PER_BLOCK, simulate, simulate_chunk
 
-__all__ = ["ArmSpec", "CohortModel", "Design", "DrugModel", "EffectFunction", "Eligibility", "Enrichment",
-           "PRESETS", "SimParameters", "TRIALS_PER_BLOCK", "imodals", "load_parameters", "mirocals",
+__all__ = ["ArmSpec", "CohortCalibration", "CohortModel", "Design", "DrugModel", "EffectFunction", "Eligibility", "Enrichment",
+           "PRESETS", "SimParameters", "TRIALS_PER_BLOCK", "calibrate", "imodals", "load_parameters", "mirocals",
            "no_effect", "preset", "simulate", "simulate_chunk"]

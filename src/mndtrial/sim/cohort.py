@@ -59,7 +59,8 @@ def _check(section: str, p: dict) -> None:
         name = f"{section}.{key}"
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
             raise ParameterError(name, v, "must be a finite number")
-        if (key.endswith("_sd") or "_sd_" in key or key.endswith("log_sd") or key.endswith("_mean")
+        # "_per_sd_" names a regression coefficient (any sign), not a standard deviation.
+        if (key.endswith("_sd") or ("_sd_" in key and "_per_sd_" not in key) or key.endswith("log_sd") or key.endswith("_mean")
                 or key.startswith("weibull") or key.endswith("_mean_months") or key.endswith("_mean_years")
                 or key.endswith("per_month") or key.endswith("tau_months") or key.endswith("ratio")) and v <= 0:
             raise ParameterError(name, v, "must be > 0")

@@ -1,0 +1,86 @@
+"""`mndtrial power` stops cleanly on SIGINT (Ctrl-C) and SIGTERM: issue 18.
+
+A real run is started in a subprocess with two local workers and signalled once its workers are
+up. It must exit within 10 s with a message and the signal's exit code, leave none of its
+outputs (nor a staging folder) behind, and leave no worker process running. Linux only: worker
+processes are found through /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+OUTPUTS = ("power.csv", "power.json", "trials.csv.gz", "power.html")
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a live process, None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces
+    return fields[0], int(fields[1])
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = _stat(int(entry.name))
+            if st is not None and st[1] == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    st = _stat(pid)
+    return st is not None and st[0] != "Z"
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_power_stops_on_signal_without_outputs_or_workers(tmp_path, sig, code):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    # 200,000 trials take many minutes: the run is certainly still going when signalled
+    proc = subprocess.Popen([sys.executable, "-m", "mndtrial", "power", "--design", "exponential",
+                             "--n-trials", "200000", "--workers", "2", "--chunk-size", "64", "--out", str(out)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
+            time.sleep(0.2)
+            workers = [p for p in _children(proc.pid) if _alive(p)]
+        assert len(workers) >= 2, f"the workers did not start: {proc.poll()=}"
+        time.sleep(1.0)  # let them take chunks
+        workers = [p for p in _children(proc.pid) if _alive(p)]
+        proc.send_signal(sig)
+        signalled = time.monotonic()
+        _, err = proc.communicate(timeout=10)
+        assert time.monotonic() - signalled < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == code
+    assert f"interrupted ({sig.name})" in err
+    left = [p for p in workers if _alive(p)]
+    for _ in range(20):  # a terminated worker may take a moment to be reaped by init
+        if not left:
+            break
+        time.sleep(0.1)
+        left = [p for p in left if _alive(p)]
+    assert left == [], f"worker processes still running: {left}"
+    assert not any((out / name).exists() for name in OUTPUTS)
+    assert not out.exists() or not any(out.iterdir())
