@@ -3,6 +3,8 @@
 Independent of `mndtrial.analysis.joint*`: the death time is the closed-form inverse of the
 cumulative hazard h(t) = λ·exp(γ·arm + α·(m(t) − 36)) with m(t) linear, so the baseline hazard
 is constant (inside the fitted piecewise-constant family) and the truth is the model's own.
+Totals are rounded to whole points (`whole_points`), as a real ALSFRS-R is; the rounding error
+(variance 1/12) adds to the residual variance (no test here compares a residual SD with TRUTH).
 """
 
 from __future__ import annotations
@@ -19,6 +21,18 @@ TRUTH = {"intercept": 36.0, "slope_placebo": -1.0, "arm_intercept": 0.0, "slope_
          "sd_intercept": 4.0, "sd_slope": 0.8, "corr": 0.2, "residual_sd": 2.5, "hazard_per_month": 0.006,
          "log_hr_direct": -0.2, "association": -0.15}
 DAYS_PER_MONTH = 30.44
+# Rounding to whole points adds a uniform(−½, ½) error of variance 1/12 to the residual, so the
+# residual SD a fit should recover is sqrt(residual_sd² + 1/12) (2.5 → 2.517), not residual_sd.
+
+
+def whole_points(y: float) -> float:
+    """An ALSFRS-R total as a real scale gives it: whole points in 0–48.
+
+    The data model accepts only whole or half points, so the continuous model value is rounded
+    (then clipped to the scale, as the generator did before rounding; at TRUTH the clip binds for
+    ~2% of totals, almost all at 48: participants with a high start and a positive slope).
+    """
+    return float(np.clip(np.round(y), 0, 48))
 
 
 def joint_arrays(n: int, seed: int, truth: dict = TRUTH, horizon_months: float = 18.0,
@@ -43,7 +57,7 @@ def joint_arrays(n: int, seed: int, truth: dict = TRUTH, horizon_months: float =
         for m in visit_months:
             if m <= time[i] and m <= horizon_months:
                 y = u[i] + v[i] * m + truth["residual_sd"] * rng.standard_normal()
-                rows.append((i, m, float(np.clip(y, 0, 48))))
+                rows.append((i, m, whole_points(y)))
     return {"arm": arm, "time_months": time, "event": event.astype(int), "visits": rows}
 
 

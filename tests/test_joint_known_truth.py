@@ -1,6 +1,7 @@
 """Known truth: trials drawn from the joint model itself (informative dropout through the current
 ALSFRS-R). The joint model's treatment-on-slope estimate is unbiased with nominal 95% coverage;
-the plain mixed-model slope (which ignores why the visits stop) is biased. The full check (200
+the plain mixed-model slope (which ignores why the visits stop) understates it, shown as a
+systematic LMM − joint difference on the same trials. The full check (200
 trials) is slow; the default version fits a few trials and checks each estimate against the truth.
 """
 
@@ -63,8 +64,14 @@ def test_joint_unbiased_and_covers_while_lmm_is_biased():
     coverage = np.mean((low <= truth) & (truth <= high))
     lmm_bias = lmm.mean() - truth
     lmm_se = lmm.std(ddof=1) / np.sqrt(len(r))
+    # the LMM's bias is small beside the between-trial spread (~4% of δ here), so it is shown on the
+    # same trials: LMM − joint has a far smaller Monte Carlo error than either alone, and the
+    # joint estimate is unbiased, so a systematic LMM − joint difference is the LMM's bias.
+    paired = lmm - joint
+    paired_se = paired.std(ddof=1) / np.sqrt(len(r))
     print(f"\njoint: bias {bias:+.4f} (MC se {mc_se:.4f}), coverage {coverage:.3f}; "
-          f"LMM: bias {lmm_bias:+.4f} (MC se {lmm_se:.4f}); deaths {r[:, 4].mean():.3f}; failed {failed}")
+          f"LMM: bias {lmm_bias:+.4f} (MC se {lmm_se:.4f}), LMM - joint {paired.mean():+.4f} "
+          f"(se {paired_se:.4f}); deaths {r[:, 4].mean():.3f}; failed {failed}")
     assert abs(bias) < 3 * mc_se
     assert 0.93 <= coverage <= 0.97
-    assert abs(lmm_bias) > 3 * lmm_se
+    assert paired.mean() < -3 * paired_se, "the LMM should understate the slope difference (attenuated by deaths)"

@@ -95,16 +95,24 @@ def test_survival_part_equals_poisson_glm(independent, reference, trial):
 
 
 def test_current_value_fit_agrees_with_jm(trial, reference):
+    """JM (its own adaptive GH with 5 points, EM then quasi-Newton) stops at a log-likelihood
+    0.004 below ours (ours moves by < 1e-4 with 9 points): estimates agree within 0.1 SE,
+    standard errors within 1%."""
     jm = reference["JM"]
     ours = fit(trial, "value")
     p, se = ours.parameters["estimate"], ours.parameters["se"]
-    np.testing.assert_allclose([p["Intercept"], p["months"], p["arm[active]"], p["months:arm[active]"]],
-                               list(jm["betas"].values()), atol=2e-3)
-    assert p["association:value"] == pytest.approx(jm["alpha"], abs=1e-3)
-    assert p["log_hr:arm[active]"] == pytest.approx(jm["gammas"]["active"], abs=1e-3)
-    assert np.exp(p["log_residual_sd"]) == pytest.approx(jm["sigma"], abs=1e-3)
+    assert ours.mle.loglik == pytest.approx(jm["loglik"], abs=0.01)
+    assert ours.mle.loglik >= jm["loglik"] - 1e-3
+    pairs = {"Intercept": jm["betas"]["(Intercept)"], "months": jm["betas"]["months"],
+             "arm[active]": jm["betas"]["active"], "months:arm[active]": jm["betas"]["months:active"],
+             "association:value": jm["alpha"], "log_hr:arm[active]": jm["gammas"]["active"],
+             "log_residual_sd": np.log(jm["sigma"])}
+    pieces = [n for n in p.index if n.startswith("log_baseline_hazard")]
+    pairs.update(dict(zip(pieces, np.log(list(jm["xi"].values())))))
+    for name, value in pairs.items():
+        assert abs(p[name] - value) < 0.1 * se[name], name
     L = np.array([[np.exp(p["log_chol_intercept"]), 0], [p["chol_slope_intercept"], np.exp(p["log_chol_slope"])]])
-    np.testing.assert_allclose((L @ L.T).ravel(), jm["D"], rtol=5e-3)
-    assert se["months:arm[active]"] == pytest.approx(jm["se"]["Y.months:active"], rel=2e-2)
-    assert se["association:value"] == pytest.approx(jm["se"]["T.alpha"], rel=2e-2)
-    assert se["log_hr:arm[active]"] == pytest.approx(jm["se"]["T.active"], rel=2e-2)
+    np.testing.assert_allclose((L @ L.T).ravel(), jm["D"], rtol=2e-2)
+    for name, jm_name in (("Intercept", "Y.(Intercept)"), ("months:arm[active]", "Y.months:active"),
+                          ("association:value", "T.alpha"), ("log_hr:arm[active]", "T.active")):
+        assert se[name] == pytest.approx(jm["se"][jm_name], rel=1e-2), name

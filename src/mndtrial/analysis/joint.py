@@ -249,13 +249,11 @@ def _estimands(design: JointDesign, mle: JointMLE, level: float) -> tuple[pd.Dat
         slope, direct = f"months:arm[{arm}]", f"log_hr:arm[{arm}]"
         rows[(arm, "slope_per_month")] = linear({"months": 1.0, slope: 1.0})
         rows[(arm, "slope_difference_per_month")] = linear({slope: 1.0})
-        b1, dlt = theta[ix("months")], theta[ix(slope)]
-        if b1 == 0:
+        if theta[ix("months")] == 0:
             raise AnalysisError(ANALYSIS, "the placebo slope is exactly zero: the slope ratio is undefined")
         rows[(arm, "slope_ratio")] = _delta(lambda th: -th[ix(slope)] / th[ix("months")], theta, cov, level)
         rows[(arm, "log_hr_direct")] = linear({direct: 1.0})
-        total = {direct: 1.0}
-        if "association:value" in alpha_names or "association:slope" in alpha_names:
+        if alpha_names:
             def total_log_hr(th: np.ndarray) -> float:
                 P = unpack(th, design.data)
                 a1, a2 = P["alpha"]
@@ -263,7 +261,7 @@ def _estimands(design: JointDesign, mle: JointMLE, level: float) -> tuple[pd.Dat
                              + a2 * th[ix(slope)])
             rows[(arm, "log_hr_total_mean")] = _delta(total_log_hr, theta, cov, level)
         else:
-            rows[(arm, "log_hr_total_mean")] = linear(total)
+            rows[(arm, "log_hr_total_mean")] = linear({direct: 1.0})  # no association: total = direct
         treated, control = design.with_arm(arm), design.with_arm(design.control_arm)
         rows[(arm, "survival_difference_at_horizon")] = _delta(
             lambda th: float(marginal_survival(th, treated, [horizon])[0] - marginal_survival(th, control, [horizon])[0]),
