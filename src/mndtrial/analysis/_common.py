@@ -16,6 +16,15 @@ from ..errors import AnalysisError, ParameterError
 Subgroups = Union[str, Mapping[str, Union[Iterable[str], pd.Series]]]
 
 
+def covariate_columns(values: pd.Series, name: str) -> dict[str, pd.Series]:
+    """A covariate as numeric model columns: itself when numeric or boolean, else treatment-coded
+    dummies named `name=level` (the first level is the reference)."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return {name: values.astype(float)}
+    dummies = pd.get_dummies(values.astype(str), prefix=name, prefix_sep="=", drop_first=True, dtype=float)
+    return {col: dummies[col] for col in dummies.columns}
+
+
 def json_safe(value: Any) -> Any:
     """Plain Python (dict/list/float/int/str/bool/None) with NaN and infinities as None.
 

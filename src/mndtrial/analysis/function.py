@@ -27,7 +27,7 @@ from scipy import stats
 from ..data import Trial
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
-from ._common import Subgroups, control_and_active, html_table, json_safe, resolve_subgroups
+from ._common import Subgroups, control_and_active, covariate_columns, html_table, json_safe, resolve_subgroups
 from .lmm import MixedModelFit, fit_random_slope_lmm, wald
 from .estimator import FittedEstimator
 
@@ -238,13 +238,7 @@ def _covariate_terms(frame: pd.DataFrame, covariates: Sequence[str],
     frame = frame.copy()
     terms: list[str] = []
     for c in covariates:
-        values = frame[c]
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-            columns = {c: values.astype(float)}
-        else:
-            dummies = pd.get_dummies(values.astype(str), prefix=c, prefix_sep="=", drop_first=True, dtype=float)
-            columns = {col: dummies[col] for col in dummies.columns}
-        for name, col in columns.items():
+        for name, col in covariate_columns(frame[c], c).items():
             # Centring at the participant mean keeps the arm slopes those of an average participant.
             per_subject_mean = col.groupby(frame["subject_id"]).first().mean()
             frame[name] = col - per_subject_mean

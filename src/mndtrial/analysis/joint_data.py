@@ -18,7 +18,7 @@ import pandas as pd
 from ..data import Trial
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
-from ._common import control_and_active
+from ._common import control_and_active, covariate_columns
 from .frame import endpoint_events
 from .joint_likelihood import ASSOCIATIONS, JointData, make_joint_data
 
@@ -77,12 +77,7 @@ def _covariate_columns(participants: pd.DataFrame, covariates: Sequence[str]) ->
             ids = participants.loc[values.isna(), "subject_id"].tolist()
             raise AnalysisError(ANALYSIS, f"{len(ids)} participants have no '{c}' (e.g. {ids[:3]}); "
                                           "impute or drop them explicitly")
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-            cols = {c: values.astype(float)}
-        else:
-            dummies = pd.get_dummies(values.astype(str), prefix=c, prefix_sep="=", drop_first=True, dtype=float)
-            cols = {name: dummies[name] for name in dummies.columns}
-        for name, col in cols.items():
+        for name, col in covariate_columns(values, c).items():
             out[name] = col - col.mean()
     return out
 
