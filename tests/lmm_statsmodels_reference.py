@@ -9,93 +9,19 @@ as lme4), which the new engine must equal fit by fit (tests/test_analysis_reml.p
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from statsmodels.regression.mixed_linear_model import MixedLMParams
-from scipy import stats
 
+# The result container, Wald summary and boundary checks are shared with the module: what this
+# file re-implements independently is the fitting route (statsmodels' MixedLM).
+from mndtrial.analysis.lmm import GRADIENT_TOLERANCE, MixedModelFit, _boundary_problems
 from mndtrial.errors import AnalysisError, ParameterError
 
-__all__ = ["MixedModelFit", "fit_random_slope_lmm"]
-
-# A variance this small relative to the residual variance is on the boundary (lme4's
-# `isSingular` uses 1e-4 on the relative Cholesky factor, i.e. 1e-8 on this ratio scale is too
-# strict for a numerical optimiser that never lands exactly on zero).
-BOUNDARY_TOLERANCE = 1e-6
-GRADIENT_TOLERANCE = 1e-8
-
-
-@dataclass(frozen=True)
-class MixedModelFit:
-    """A fitted linear mixed model: fixed effects, their covariance, variance components.
-
-    `cov_re` is the random-effects covariance (intercept first, then the slope when fitted),
-    `residual_variance` the within-participant variance; `problems` lists boundary fits, singular
-    random-effect covariance and non-convergence in words; `warnings` has every warning raised.
-    """
-
-    params: pd.Series
-    cov_params: pd.DataFrame
-    cov_re: pd.DataFrame
-    residual_variance: float
-    reml: bool
-    reml_criterion: float
-    n_obs: int
-    n_groups: int
-    converged: bool
-    problems: tuple[str, ...]
-    warnings: tuple[str, ...]
-    method: str = "REML"
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov_params.to_numpy())), index=self.params.index)
-
-    @property
-    def random_sd(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov_re.to_numpy())), index=self.cov_re.index)
-
-    @property
-    def random_correlation(self) -> float | None:
-        if self.cov_re.shape[0] < 2:
-            return None
-        c = self.cov_re.to_numpy()
-        denominator = np.sqrt(c[0, 0] * c[1, 1])
-        return float(c[0, 1] / denominator) if denominator > 0 else None
-
-    def linear_combination(self, weights: dict[str, float], level: float = 0.95) -> dict[str, float]:
-        """Estimate, SE, Wald CI and two-sided p of Σ w·β (normal reference, as statsmodels)."""
-        w = pd.Series(0.0, index=self.params.index)
-        for name, value in weights.items():
-            if name not in w.index:
-                raise ParameterError("weights", name, f"must name fixed effects {list(w.index)}")
-            w[name] = value
-        estimate = float(w @ self.params)
-        se = float(np.sqrt(w @ self.cov_params @ w))
-        return wald(estimate, se, level)
-
-    @property
-    def ok(self) -> bool:
-        return self.converged and not self.problems
-
-    def summary(self) -> pd.DataFrame:
-        se = self.bse
-        z = self.params / se
-        return pd.DataFrame({"estimate": self.params, "se": se, "z": z,
-                             "p": 2 * stats.norm.sf(np.abs(z))})
-
-
-def wald(estimate: float, se: float, level: float = 0.95) -> dict[str, float]:
-    """Normal-theory (Wald) CI and two-sided p for an estimate and its SE."""
-    q = stats.norm.ppf(0.5 + level / 2)
-    z = estimate / se if se > 0 else float("nan")
-    return {"estimate": estimate, "se": se, "ci_low": estimate - q * se, "ci_high": estimate + q * se,
-            "z": z, "p": float(2 * stats.norm.sf(abs(z)))}
+__all__ = ["fit_random_slope_lmm"]
 
 
 def fit_random_slope_lmm(frame: pd.DataFrame, response: str, time: str | None, group: str,
@@ -156,24 +82,6 @@ def fit_random_slope_lmm(frame: pd.DataFrame, response: str, time: str | None, g
                          residual_variance=scale, reml=reml, reml_criterion=float(-2 * result.llf),
                          n_obs=int(model.nobs), n_groups=int(n_groups), converged=bool(result.converged),
                          problems=problems, warnings=messages, method="REML" if reml else "ML")
-
-
-def _boundary_problems(cov_re: pd.DataFrame, residual_variance: float) -> tuple[str, ...]:
-    problems = []
-    c = cov_re.to_numpy()
-    names = list(cov_re.index)
-    relative = np.diag(c) / residual_variance
-    for name, value in zip(names, relative):
-        if value < BOUNDARY_TOLERANCE:
-            problems.append(f"boundary fit: the random-effect variance of '{name}' is zero "
-                            f"(relative to the residual variance: {value:.2e})")
-    if c.shape[0] > 1 and np.all(relative >= BOUNDARY_TOLERANCE):
-        eigen = np.linalg.eigvalsh(c / residual_variance)
-        if eigen.min() < BOUNDARY_TOLERANCE * max(eigen.max(), 1.0):
-            corr = c[0, 1] / np.sqrt(c[0, 0] * c[1, 1])
-            problems.append(f"singular random-effect covariance (correlation {corr:+.4f}): "
-                            "the random intercept and slope are not separately identified")
-    return tuple(problems)
 
 
 def _fit_once(model: sm.MixedLM, reml: bool, method: str, **kwargs):
