@@ -16,6 +16,23 @@ from ..errors import AnalysisError, ParameterError
 Subgroups = Union[str, Mapping[str, Union[Iterable[str], pd.Series]]]
 
 
+class ByPopulation:
+    """Indexing of a section's per-population fits (`fits`, each with a `population` label):
+    `result["overall"]`, `result.overall`."""
+
+    fits: tuple
+
+    def __getitem__(self, population: str):
+        for f in self.fits:
+            if f.population == population:
+                return f
+        raise KeyError(f"no population {population!r}; have {[f.population for f in self.fits]}")
+
+    @property
+    def overall(self):
+        return self["overall"]
+
+
 def covariate_columns(values: pd.Series, name: str) -> dict[str, pd.Series]:
     """A covariate as numeric model columns: itself when numeric or boolean, else treatment-coded
     dummies named `name=level` (the first level is the reference)."""

@@ -27,7 +27,8 @@ from scipy import stats
 from ..data import Trial
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
-from ._common import Subgroups, control_and_active, covariate_columns, html_table, json_safe, resolve_subgroups
+from ._common import (ByPopulation, Subgroups, control_and_active, covariate_columns, html_table, json_safe,
+                      resolve_subgroups)
 from .lmm import MixedModelFit, fit_random_slope_lmm, wald
 from .estimator import FittedEstimator
 
@@ -103,22 +104,12 @@ class SlopeFit:
 
 
 @dataclass(frozen=True)
-class SlopeResult:
+class SlopeResult(ByPopulation):
     """Slope analysis overall and per subgroup; `summary` has one row per estimate."""
 
     fits: tuple[SlopeFit, ...]
     covariates: tuple[str, ...]
     level: float
-
-    def __getitem__(self, population: str) -> SlopeFit:
-        for f in self.fits:
-            if f.population == population:
-                return f
-        raise KeyError(f"no population {population!r}; have {[f.population for f in self.fits]}")
-
-    @property
-    def overall(self) -> SlopeFit:
-        return self["overall"]
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -35,7 +35,7 @@ from scipy import stats
 from ..data import Trial
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
-from ._common import Subgroups, html_table, json_safe, resolve_subgroups
+from ._common import ByPopulation, Subgroups, html_table, json_safe, resolve_subgroups
 from .estimator import FittedEstimator
 from .joint_data import ANALYSIS, JointDesign, joint_design
 from .joint_fit import JointMLE, fit_joint
@@ -118,21 +118,11 @@ class JointFit:
 
 
 @dataclass(frozen=True)
-class JointResult:
+class JointResult(ByPopulation):
     """Joint model overall and per subgroup; `summary` has one row per estimand."""
 
     fits: tuple[JointFit, ...]
     level: float
-
-    def __getitem__(self, population: str) -> JointFit:
-        for f in self.fits:
-            if f.population == population:
-                return f
-        raise KeyError(f"no population {population!r}; have {[f.population for f in self.fits]}")
-
-    @property
-    def overall(self) -> JointFit:
-        return self["overall"]
 
     @property
     def summary(self) -> pd.DataFrame:
