@@ -73,3 +73,33 @@ def joint_trial(n: int = 200, seed: int = 1, truth: dict = TRUTH, horizon_months
     info = TrialInfo(name="joint truth", arms=(Arm(name="placebo", control=True), Arm(name="active")),
                      horizon_days=round(horizon_months * DAYS_PER_MONTH, 4))
     return Trial(participants, survival, alsfrs, info=info)
+
+
+def slow_quadrature_loglik(subject_log_density, theta, data, nodes, points: int) -> float:
+    """Σ_i log Σ_q w_q·p(y_i, T_i, δ_i, μ_i + C_i z_q): the adaptive rule written as a plain loop
+    (the double-programming reference of the vectorised likelihood; the density is the test's)."""
+    from numpy.polynomial.hermite_e import hermegauss
+
+    z, w = hermegauss(points)
+    total = 0.0
+    for i in range(data.n):
+        mu, C = nodes.centre[i], nodes.scale[i]
+        contribution = 0.0
+        for k1 in range(points):
+            for k2 in range(points):
+                zz = np.array([z[k1], z[k2]])
+                weight = w[k1] * w[k2] * np.exp(zz @ zz / 2) * abs(np.linalg.det(C))
+                contribution += weight * np.exp(subject_log_density(theta, data, i, mu + C @ zz))
+        total += np.log(contribution)
+    return total
+
+
+def finite_difference_gradient(evaluate, theta, data, nodes) -> np.ndarray:
+    """Central differences of the log-likelihood with the nodes held fixed."""
+    numeric = np.empty_like(theta)
+    for j in range(len(theta)):
+        h = 1e-6 * max(1, abs(theta[j]))
+        e = np.zeros_like(theta)
+        e[j] = h
+        numeric[j] = (evaluate(theta + e, data, nodes, False)[0] - evaluate(theta - e, data, nodes, False)[0]) / (2 * h)
+    return numeric

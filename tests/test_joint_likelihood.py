@@ -10,7 +10,7 @@ import pytest
 from numpy.polynomial.hermite_e import hermegauss
 from scipy import integrate, stats
 
-from joint_helpers import joint_trial
+from joint_helpers import joint_trial, slow_quadrature_loglik, finite_difference_gradient
 from mndtrial.analysis.joint import JointModel
 from mndtrial.analysis.joint_likelihood import adaptive_nodes, evaluate, make_joint_data, unpack
 
@@ -84,18 +84,7 @@ def plain_density(theta, data, i):
 
 
 def slow_loglik(theta, data, nodes, points):
-    z, w = hermegauss(points)
-    total = 0.0
-    for i in range(data.n):
-        mu, C = nodes.centre[i], nodes.scale[i]
-        contribution = 0.0
-        for k1 in range(points):
-            for k2 in range(points):
-                zz = np.array([z[k1], z[k2]])
-                weight = w[k1] * w[k2] * np.exp(zz @ zz / 2) * abs(np.linalg.det(C))
-                contribution += weight * np.exp(subject_log_density(theta, data, i, mu + C @ zz))
-        total += np.log(contribution)
-    return total
+    return slow_quadrature_loglik(subject_log_density, theta, data, nodes, points)
 
 
 @pytest.mark.parametrize("points", [3, 5])
@@ -112,12 +101,7 @@ def test_gradient_equals_finite_differences(design):
     theta = parameters(data)
     nodes = adaptive_nodes(theta, data, 5)
     _, grad = evaluate(theta, data, nodes)
-    numeric = np.empty_like(theta)
-    for j in range(len(theta)):
-        h = 1e-6 * max(1, abs(theta[j]))
-        e = np.zeros_like(theta)
-        e[j] = h
-        numeric[j] = (evaluate(theta + e, data, nodes, False)[0] - evaluate(theta - e, data, nodes, False)[0]) / (2 * h)
+    numeric = finite_difference_gradient(evaluate, theta, data, nodes)
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-5)
 
 

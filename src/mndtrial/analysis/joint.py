@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
+from numpy.polynomial.legendre import leggauss
 from scipy import stats
 
 from ..data import Trial
@@ -37,9 +38,10 @@ from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
 from ._common import ByPopulation, Subgroups, html_table, json_safe, resolve_subgroups
 from .estimator import FittedEstimator
+from .joint_baseline import BASELINES
 from .joint_data import ANALYSIS, JointDesign, joint_design
 from .joint_fit import JointMLE, fit_joint
-from .joint_likelihood import ASSOCIATIONS, JointData, unpack
+from .joint_likelihood import ASSOCIATIONS, LEGENDRE_POINTS, JointData, unpack
 from .lmm import wald
 
 __all__ = ["JointModel", "JointFit", "JointResult", "marginal_survival"]
@@ -56,15 +58,27 @@ def marginal_survival(theta: np.ndarray, data: JointData, times_months: np.ndarr
     u = (data.X0 @ P["beta"])[:, None] + b[None, :, 0]
     v = (data.X1 @ P["beta"])[:, None] + b[None, :, 1]
     log_a = (data.W @ P["gamma"])[:, None] + a1 * u + a2 * v                      # (n, Q)
-    cuts, lam = data.cuts_months, np.exp(P["log_lambda"])
+    cuts = data.cuts_months
     c = a1 * v[..., None]                                                        # log-hazard slope in t
-    safe = np.where(c == 0, 1.0, c)
     out = []
+    if data.baseline.kind == "piecewise":
+        lam = np.exp(P["log_lambda"])
+        safe = np.where(c == 0, 1.0, c)
+        for t in np.atleast_1d(times_months):
+            lo, hi = np.minimum(cuts[:-1], t), np.minimum(cuts[1:], t)
+            # closed form of ∫ exp(c·s) ds over each piece (the fit itself integrates by Gauss–Legendre)
+            integral = np.where(c == 0, hi - lo, np.exp(c * lo) * np.expm1(c * (hi - lo)) / safe)
+            H = np.exp(log_a) * (integral * lam).sum(-1)
+            out.append(float((np.exp(-H) @ wq).mean()))
+        return np.array(out)
+    x, w = leggauss(LEGENDRE_POINTS)
     for t in np.atleast_1d(times_months):
-        lo, hi = np.minimum(cuts[:-1], t), np.minimum(cuts[1:], t)
-        # closed form of ∫ exp(c·s) ds over each piece (the fit itself integrates by Gauss–Legendre)
-        integral = np.where(c == 0, hi - lo, np.exp(c * lo) * np.expm1(c * (hi - lo)) / safe)
-        H = np.exp(log_a) * (integral * lam).sum(-1)
+        lo, hi = (edge[0] for edge in data.baseline.intervals(np.array([t])))
+        half = (hi - lo) / 2
+        s = (lo[:, None] + half[:, None] * (x + 1)).ravel()                        # (M,) same for everyone
+        weight = (half[:, None] * w).ravel()
+        base = np.exp(data.baseline.basis(s) @ P["log_lambda"]) * weight
+        H = np.exp(log_a) * (np.exp(c * s) * base).sum(-1)
         out.append(float((np.exp(-H) @ wq).mean()))
     return np.array(out)
 
@@ -97,6 +111,7 @@ class JointFit:
     horizon_days: float | None
     curves: dict
     excluded_visits: dict
+    baseline: str = "piecewise"
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -107,7 +122,8 @@ class JointFit:
         for (arm, quantity), row in self.estimates.to_dict(orient="index").items():
             estimates.setdefault(arm, {})[quantity] = row
         return json_safe({
-            "control_arm": self.control_arm, "association": self.association, "estimates": estimates,
+            "control_arm": self.control_arm, "association": self.association, "baseline": self.baseline,
+            "estimates": estimates,
             "joint_test": self.tests, "parameters": self.parameters.to_dict(orient="index"),
             "loglik": self.mle.loglik, "converged": self.mle.converged, "problems": list(self.problems),
             "diagnostics": self.mle.diagnostics, "n_participants": self.n_participants,
@@ -145,7 +161,9 @@ class JointModel(FittedEstimator):
     Parameters: `association` ("value", "slope", "both" or "none"), `covariates` (participants
     columns, centred; also × months when `covariates_on_slope`, and in the hazard when
     `covariates_in_survival`), `baseline_pieces` (pieces of the piecewise-constant baseline
-    hazard, cut at event-time quantiles) or `cut_days`, `quadrature_points` (adaptive
+    hazard, cut at event-time quantiles) or `cut_days`; `baseline` ("piecewise", "weibull", or
+    "bspline" with `spline_knots` interior knots: the pieces then only set the integration grid),
+    `quadrature_points` (adaptive
     Gauss–Hermite points per random effect), `horizon_days` (default the trial's),
     `event_types`, `subgroups`, `level`. A fit that does not converge raises AnalysisError.
 
@@ -160,7 +178,10 @@ class JointModel(FittedEstimator):
                  covariates_in_survival: bool = True, baseline_pieces: int = 5,
                  cut_days: Sequence[float] | None = None, quadrature_points: int = 5,
                  horizon_days: float | None = None, event_types: Sequence[str] | None = None,
-                 subgroups: Subgroups | None = None, level: float = 0.95, curves: bool = True):
+                 subgroups: Subgroups | None = None, level: float = 0.95, curves: bool = True,
+                 baseline: str = "piecewise", spline_knots: int = 3):
+        if baseline not in BASELINES:
+            raise ParameterError("baseline", baseline, f"must be one of {list(BASELINES)}")
         if association not in ASSOCIATIONS:
             raise ParameterError("association", association, f"must be one of {sorted(ASSOCIATIONS)}")
         if not 0 < level < 1:
@@ -181,12 +202,14 @@ class JointModel(FittedEstimator):
         self.subgroups = subgroups
         self.level = level
         self.curves = curves
+        self.baseline = baseline
+        self.spline_knots = spline_knots
 
     def design(self, trial: Trial) -> JointDesign:
         horizon = self.horizon_days if self.horizon_days is not None else trial.info.horizon_days
         return joint_design(trial, self.association, self.covariates, self.covariates_on_slope,
                             self.covariates_in_survival, horizon, self.baseline_pieces, self.cut_days,
-                            self.event_types)
+                            self.event_types, self.baseline, self.spline_knots)
 
     def fit(self, trial: Trial) -> "JointModel":
         populations = {"overall": None, **resolve_subgroups(trial, self.subgroups)}
@@ -215,7 +238,8 @@ class JointModel(FittedEstimator):
                         n_participants=design.data.n, n_events=int(design.data.event.sum()),
                         n_visits=len(design.data.y),
                         horizon_days=None if design.horizon_months is None else design.horizon_months * DAYS_PER_MONTH,
-                        curves=curves, excluded_visits=design.excluded)
+                        curves=curves, excluded_visits=design.excluded,
+                        baseline=design.data.baseline.kind)
 
 
 def _estimands(design: JointDesign, mle: JointMLE, level: float) -> tuple[pd.DataFrame, dict]:

@@ -20,6 +20,7 @@ from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
 from ._common import control_and_active, covariate_columns
 from .frame import endpoint_events
+from .joint_baseline import BASELINES, BaselineHazard, quantile_cuts_months
 from .joint_likelihood import ASSOCIATIONS, JointData, make_joint_data
 
 __all__ = ["JointDesign", "joint_design"]
@@ -43,9 +44,7 @@ class JointDesign:
 
     @property
     def theta_names(self) -> list[str]:
-        K = self.data.n_pieces
-        cuts = self.data.cuts_months * DAYS_PER_MONTH
-        pieces = [f"log_baseline_hazard[{cuts[k]:.0f}-{cuts[k + 1]:.0f} d]" for k in range(K)]
+        pieces = self.data.baseline.names(DAYS_PER_MONTH)
         return [*self.beta_names, "log_residual_sd", "log_chol_intercept", "chol_slope_intercept",
                 "log_chol_slope", *pieces, *[f"log_hr:{g}" for g in self.gamma_names],
                 *[f"association:{a}" for a in self.data.associations]]
@@ -62,7 +61,7 @@ class JointDesign:
             X1[:, self.beta_names.index(f"months:arm[{k}]")] = value
             W[:, self.gamma_names.index(f"arm[{k}]")] = value
         d = self.data
-        return make_joint_data(d.y, d.t, d.subject, X0, X1, W, d.time_months, d.event, d.cuts_months,
+        return make_joint_data(d.y, d.t, d.subject, X0, X1, W, d.time_months, d.event, d.baseline,
                                d.associations)
 
 
@@ -84,22 +83,30 @@ def _covariate_columns(participants: pd.DataFrame, covariates: Sequence[str]) ->
 
 def baseline_cuts_months(time_months: np.ndarray, event: np.ndarray, pieces: int) -> np.ndarray:
     """Cuts at quantiles of the event times (as JM's piecewise-PH default), so each piece has events."""
-    events = np.sort(time_months[event == 1])
-    if len(events) < pieces:
-        raise AnalysisError(ANALYSIS, f"{len(events)} events cannot support a baseline hazard with {pieces} pieces")
-    inner = np.quantile(events, np.arange(1, pieces) / pieces)
-    inner = np.unique(np.round(inner[inner > 0], 6))
-    return np.concatenate([[0.0], inner, [np.inf]])
+    n_events = int(np.sum(event == 1))
+    if n_events < pieces:
+        raise AnalysisError(ANALYSIS, f"{n_events} events cannot support a baseline hazard with {pieces} pieces")
+    return quantile_cuts_months(time_months, event, pieces)
 
 
 def joint_design(trial: Trial, association: str = "value", covariates: Sequence[str] = (),
                  covariates_on_slope: bool = True, covariates_in_survival: bool = True,
                  horizon_days: float | None = None, baseline_pieces: int = 5,
                  cut_days: Sequence[float] | None = None,
-                 event_types: Sequence[str] | None = None) -> JointDesign:
-    """Build the joint model's arrays from a trial (see the module docstring)."""
+                 event_types: Sequence[str] | None = None, baseline: str = "piecewise",
+                 spline_knots: int = 3) -> JointDesign:
+    """Build the joint model's arrays from a trial (see the module docstring).
+
+    `baseline`: "piecewise" (constant on `baseline_pieces` pieces cut at event-time quantiles, or
+    at `cut_days`), "weibull", or "bspline" (cubic, `spline_knots` interior knots at event-time
+    quantiles). For the last two the pieces only set the integration grid.
+    """
     if association not in ASSOCIATIONS:
         raise ParameterError("association", association, f"must be one of {sorted(ASSOCIATIONS)}")
+    if baseline not in BASELINES:
+        raise ParameterError("baseline", baseline, f"must be one of {list(BASELINES)}")
+    if baseline == "bspline" and (not isinstance(spline_knots, int) or spline_knots < 0):
+        raise ParameterError("spline_knots", spline_knots, "must be a whole number >= 0")
     if trial.alsfrs is None or trial.alsfrs.empty:
         raise AnalysisError(ANALYSIS, "the trial has no alsfrs table")
     control, active = control_and_active(trial, ANALYSIS)
@@ -156,9 +163,18 @@ def joint_design(trial: Trial, association: str = "value", covariates: Sequence[
         if not isinstance(baseline_pieces, int) or baseline_pieces < 1:
             raise ParameterError("baseline_pieces", baseline_pieces, "must be a whole number >= 1")
         cuts = baseline_cuts_months(time_months, event, baseline_pieces)
+    if baseline == "piecewise":
+        hazard = BaselineHazard.piecewise(cuts)
+    elif baseline == "weibull":
+        hazard = BaselineHazard.weibull(cuts)
+    else:
+        if int(np.sum(event == 1)) < spline_knots + 4:
+            raise AnalysisError(ANALYSIS, f"{int(np.sum(event == 1))} events cannot support a cubic B-spline "
+                                          f"baseline with {spline_knots} interior knots")
+        hazard = BaselineHazard.bspline(time_months, event, spline_knots, cuts)
     data = make_joint_data(visits["total"].to_numpy(float), visits["day"].to_numpy(float) / DAYS_PER_MONTH,
                            visits["i"].to_numpy(int), np.column_stack(cols0), np.column_stack(cols1),
-                           np.column_stack(w_cols), time_months, event, cuts, ASSOCIATIONS[association])
+                           np.column_stack(w_cols), time_months, event, hazard, ASSOCIATIONS[association])
     excluded = {"visits_before_randomisation": int(before.sum()), "visits_after_horizon": int(after.sum())}
     return JointDesign(data=data, subject_ids=tuple(ids), arms=arm, control_arm=control, active_arms=active,
                        beta_names=tuple(beta_names), gamma_names=tuple(gamma_names),

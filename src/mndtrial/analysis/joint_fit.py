@@ -41,7 +41,7 @@ class JointMLE:
 
 def start_values(data: JointData) -> np.ndarray:
     """OLS fixed effects; random-effect and residual scales from per-subject least squares;
-    piecewise-exponential rates events/exposure; γ = α = 0."""
+    a constant baseline hazard of events/exposure (per piece when piecewise); γ = α = 0."""
     beta = np.linalg.lstsq(data.X, data.y, rcond=None)[0]
     e = data.y - data.X @ beta
     coefs, resid = [], []
@@ -55,10 +55,7 @@ def start_values(data: JointData) -> np.ndarray:
     sigma = float(np.std(np.concatenate(resid))) if resid else float(np.std(e))
     spread = np.std(np.array(coefs), axis=0) if len(coefs) >= 3 else np.array([np.std(e), 0.5])
     spread = np.maximum(spread, [0.5, 0.05])
-    exposure = np.clip(np.minimum(data.cuts_months[None, 1:], data.time_months[:, None])
-                       - data.cuts_months[None, :-1], 0, None).sum(0)
-    events = np.bincount(data.piece_of_time, data.event, minlength=data.n_pieces)
-    log_lambda = np.log(np.maximum(events, 0.5) / np.maximum(exposure, 1e-9))
+    log_lambda = data.baseline.start(data.time_months, data.event)
     return np.concatenate([beta, [np.log(max(sigma, 1e-3))], [np.log(spread[0]), 0.0, np.log(spread[1])],
                            log_lambda, np.zeros(data.W.shape[1]), np.zeros(len(data.associations))])
 

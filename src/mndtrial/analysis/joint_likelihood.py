@@ -4,14 +4,14 @@ Model (time t in months since randomisation, subject i):
 
     y_ij = m_i(t_ij) + ε_ij,   ε ~ N(0, σ²)
     m_i(t) = (X0_i + t·X1_i)'β + b0_i + b1_i·t,   (b0_i, b1_i) ~ N(0, D),  D = L L'
-    h_i(t) = λ_k(t) · exp(W_i'γ + α_value·m_i(t) + α_slope·m_i'(t))
+    h_i(t) = λ(t) · exp(W_i'γ + α_value·m_i(t) + α_slope·m_i'(t)),   log λ(t) = B(t)'φ
 
 X0 holds the terms constant in time (intercept, arm, covariates), X1 those multiplied by time
 (months, months × arm, months × covariates), so the true trajectory is linear: intercept
-u_i = X0_i'β + b0_i, slope v_i = X1_i'β + b1_i. The baseline hazard λ is constant on pieces
-[cut_k, cut_{k+1}) (the last piece open). The cumulative hazard is integrated by Gauss–Legendre
-within each piece (exact here up to rounding, since the log hazard is linear in t within a piece;
-kept general so that a curved trajectory or baseline only changes the integrand).
+u_i = X0_i'β + b0_i, slope v_i = X1_i'β + b1_i. The baseline hazard is piecewise constant,
+Weibull or a B-spline on the log scale (`joint_baseline.BaselineHazard`: linear in φ). The
+cumulative hazard is integrated by Gauss–Legendre within each interval of the baseline's grid
+(exact up to rounding for the piecewise baseline, whose log hazard is linear in t within a piece).
 
 The integral over (b0, b1) is adaptive Gauss–Hermite: nodes b = μ_i + C_i z_q on the product
 rule for exp(−z'z/2), centred and scaled per subject (μ_i, C_i C_i' = the posterior mean and
@@ -21,7 +21,7 @@ the approximation is a smooth function of θ whose exact gradient is Σ_q π_iq 
 (π = posterior weights of the nodes), which is what `evaluate` returns; the fit re-centres the
 nodes until they stop moving (Rizopoulos, JM; Pinheiro & Bates 1995 for adaptive GH).
 
-Parameter vector θ: β (p), log σ, log L11, L21, log L22, log λ (K pieces), γ (q), α (0, 1 or 2).
+Parameter vector θ: β (p), log σ, log L11, L21, log L22, φ (K baseline coefficients), γ (q), α (0, 1 or 2).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 from scipy.special import logsumexp
+
+from .joint_baseline import BaselineHazard
 
 __all__ = ["JointData", "Nodes", "make_joint_data", "unpack", "adaptive_nodes", "evaluate",
            "ASSOCIATIONS"]
@@ -52,38 +54,49 @@ class JointData:
     W: np.ndarray          # (n, q) survival covariates (arm indicators first)
     time_months: np.ndarray  # (n,) follow-up time
     event: np.ndarray      # (n,) 1 = event
-    cuts_months: np.ndarray  # (K+1,) piece boundaries, cuts[0] = 0, cuts[-1] = inf
+    baseline: BaselineHazard
     associations: tuple[str, ...]
     # derived
     n_visits: np.ndarray = None   # type: ignore[assignment]
     sum_t: np.ndarray = None      # type: ignore[assignment]
     sum_tt: np.ndarray = None     # type: ignore[assignment]
     X: np.ndarray = None          # type: ignore[assignment]
-    piece_of_time: np.ndarray = None  # type: ignore[assignment]
-    gl_time: np.ndarray = None    # (n, K·G) Gauss–Legendre times
-    gl_weight: np.ndarray = None  # (n, K·G) their weights (0 outside follow-up)
+    basis_event: np.ndarray = None  # type: ignore[assignment]  # (n, K) B(T_i)
+    gl_time: np.ndarray = None    # (n, M) Gauss–Legendre times, M = grid intervals · G
+    gl_weight: np.ndarray = None  # (n, M) their weights (0 outside follow-up)
+    basis_gl: np.ndarray = None   # type: ignore[assignment]  # (n, M, K) B at those times
 
     @property
     def n(self) -> int:
         return len(self.time_months)
 
     @property
-    def n_pieces(self) -> int:
-        return len(self.cuts_months) - 1
+    def cuts_months(self) -> np.ndarray:
+        """The Gauss–Legendre grid (for the piecewise baseline, its pieces)."""
+        return self.baseline.grid_months
+
+    @property
+    def n_baseline(self) -> int:
+        return self.baseline.size
 
     @property
     def n_params(self) -> int:
-        return self.X0.shape[1] + 4 + self.n_pieces + self.W.shape[1] + len(self.associations)
+        return self.X0.shape[1] + 4 + self.n_baseline + self.W.shape[1] + len(self.associations)
 
 
-def make_joint_data(y, t, subject, X0, X1, W, time_months, event, cuts_months,
+def make_joint_data(y, t, subject, X0, X1, W, time_months, event, baseline: BaselineHazard | np.ndarray,
                     associations: tuple[str, ...]) -> JointData:
-    """Validate shapes and precompute per-subject sums and the Gauss–Legendre grid."""
+    """Validate shapes and precompute per-subject sums and the Gauss–Legendre grid.
+
+    `baseline` is a `BaselineHazard`, or an array of cuts (0, ..., inf) for a piecewise-constant one.
+    """
     y, t = np.asarray(y, float), np.asarray(t, float)
     subject = np.asarray(subject, int)
     X0, X1, W = (np.atleast_2d(np.asarray(a, float)) for a in (X0, X1, W))
     time_months, event = np.asarray(time_months, float), np.asarray(event, float)
-    cuts = np.asarray(cuts_months, float)
+    if not isinstance(baseline, BaselineHazard):
+        baseline = BaselineHazard.piecewise(baseline)
+    cuts = baseline.grid_months
     n = len(time_months)
     if np.any(np.diff(subject) < 0):
         raise ValueError("observations must be sorted by subject")
@@ -93,21 +106,21 @@ def make_joint_data(y, t, subject, X0, X1, W, time_months, event, cuts_months,
     sum_t = np.bincount(subject, t, minlength=n)
     sum_tt = np.bincount(subject, t * t, minlength=n)
     X = X0[subject] + t[:, None] * X1[subject]
-    piece = np.searchsorted(cuts, time_months, side="right") - 1
     x, w = leggauss(LEGENDRE_POINTS)
-    lo = np.minimum(cuts[None, :-1], time_months[:, None])
-    hi = np.minimum(cuts[None, 1:], time_months[:, None])
+    lo, hi = baseline.intervals(time_months)
     half = (hi - lo) / 2
     gl_time = (lo[..., None] + half[..., None] * (x + 1)).reshape(n, -1)
     gl_weight = (half[..., None] * w).reshape(n, -1)
     return JointData(y=y, t=t, subject=subject, X0=X0, X1=X1, W=W, time_months=time_months, event=event,
-                     cuts_months=cuts, associations=tuple(associations), n_visits=n_visits, sum_t=sum_t,
-                     sum_tt=sum_tt, X=X, piece_of_time=piece, gl_time=gl_time, gl_weight=gl_weight)
+                     baseline=baseline, associations=tuple(associations), n_visits=n_visits, sum_t=sum_t,
+                     sum_tt=sum_tt, X=X, basis_event=baseline.basis(time_months), gl_time=gl_time,
+                     gl_weight=gl_weight, basis_gl=baseline.basis(gl_time))
 
 
 def unpack(theta: np.ndarray, data: JointData) -> dict[str, np.ndarray]:
-    """θ → named blocks; `L` is the Cholesky factor of D, `alpha` = (α_value, α_slope) with 0 where unused."""
-    p, K, q = data.X0.shape[1], data.n_pieces, data.W.shape[1]
+    """θ → named blocks; `L` is the Cholesky factor of D, `alpha` = (α_value, α_slope) with 0 where unused,
+    `log_lambda` the baseline coefficients φ."""
+    p, K, q = data.X0.shape[1], data.n_baseline, data.W.shape[1]
     i = 0
     beta = theta[i:i + p]; i += p
     sigma = np.exp(theta[i]); i += 1
@@ -155,16 +168,14 @@ def _node_terms(theta: np.ndarray, data: JointData, b: np.ndarray) -> dict[str, 
     u = (data.X0 @ beta)[:, None] + b0
     v = (data.X1 @ beta)[:, None] + b1
     eta = data.W @ P["gamma"]
-    lam = np.exp(P["log_lambda"])
-    G = LEGENDRE_POINTS
-    lam_m = np.repeat(lam, G)
+    log_base = data.basis_gl @ P["log_lambda"]                                    # (n, M)
     log_A = eta[:, None] + a1 * u + a2 * v                                        # (n, Q)
     E = np.exp(log_A[..., None] + a1 * v[..., None] * data.gl_time[:, None, :])    # (n, Q, M)
-    E *= (lam_m * data.gl_weight)[:, None, :]
+    E *= (np.exp(log_base) * data.gl_weight)[:, None, :]
     H = E.sum(-1)
     Es = np.einsum("iqm,im->iq", E, data.gl_time)
     T, d = data.time_months[:, None], data.event[:, None]
-    log_h = P["log_lambda"][data.piece_of_time][:, None] + eta[:, None] + a1 * (u + v * T) + a2 * v
+    log_h = (data.basis_event @ P["log_lambda"])[:, None] + eta[:, None] + a1 * (u + v * T) + a2 * v
     ll_surv = d * log_h - H
     Linv = np.linalg.inv(L)
     w = b @ Linv.T                                                                # L⁻¹ b
@@ -246,10 +257,8 @@ def evaluate(theta: np.ndarray, data: JointData, nodes: Nodes, gradient: bool = 
     L = P["L"]
     n = data.n
     g_chol = [L[0, 0] * Gm[0, 0] - n, Gm[1, 0], L[1, 1] * Gm[1, 1] - n]
-    K = data.n_pieces
-    E_piece = E.reshape(n, E.shape[1], K, LEGENDRE_POINTS).sum(-1)
-    g_log_lambda = (np.bincount(data.piece_of_time, data.event, minlength=K)
-                    - np.einsum("iq,iqk->k", pi, E_piece))
+    g_log_lambda = data.basis_event.T @ data.event - np.einsum("im,imk->k", np.einsum("iq,iqm->im", pi, E),
+                                                                 data.basis_gl)
     H_bar = (pi * H).sum(1)
     g_gamma = data.W.T @ (data.event - H_bar)
     g_alpha = []

@@ -37,6 +37,9 @@ class JointConfig(SectionConfig):
     covariates_on_slope: bool = True
     baseline_pieces: int = Field(default=5, ge=1, description="pieces of the baseline hazard, cut at event-time quantiles")
     cut_days: tuple[float, ...] | None = Field(default=None, description="explicit cuts of the baseline hazard (days)")
+    baseline: Literal["piecewise", "weibull", "bspline"] = Field(
+        default="piecewise", description="baseline hazard: piecewise constant, Weibull, or a cubic B-spline of log hazard")
+    spline_knots: int = Field(default=3, ge=0, description="interior knots of the B-spline baseline (event-time quantiles)")
     quadrature_points: int = Field(default=5, ge=1, le=30, description="adaptive Gauss-Hermite points per random effect")
     biomarker_subgroups: bool = Field(default=True, description="a fit per level of each plan biomarker rule")
 
@@ -48,6 +51,7 @@ def run_joint(trial: Trial, plan: "AnalysisPlan", config: JointConfig) -> dict[s
     options = dict(association=config.association, covariates=config.covariates,
                    covariates_on_slope=config.covariates_on_slope, baseline_pieces=config.baseline_pieces,
                    cut_days=config.cut_days, quadrature_points=config.quadrature_points,
+                   baseline=config.baseline, spline_knots=config.spline_knots,
                    horizon_days=plan.horizon_or_none(trial), event_types=plan.event_types, level=1 - plan.alpha)
     out = JointModel(**options).fit(trial).to_dict()
     subgroups: dict[str, Any] = {}
