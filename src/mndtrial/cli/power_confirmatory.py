@@ -65,9 +65,12 @@ def run_confirmatory_command(*, confirmatory: Path | None, preset: str | None, n
                                                title=f"Confirmatory designs ({source}): "
                                                      f"{'type I error' if null else 'power'}")
             # The validated design, defaults filled in: `--confirmatory OUT/confirmatory.toml` reruns it.
+            filled = spec.model_dump(mode="json", exclude_none=True)
+            if filled["pool"]["kind"] != "mirocals":
+                filled["pool"].pop("horizon_days")  # a mirocals-only setting
             (staging / "confirmatory.toml").write_text(
                 f"# {source}, validated by mndtrial; reproduce: {' '.join(command)}\n"
-                + tomli_w.dumps(spec.model_dump(mode="json", exclude_none=True)), encoding="utf-8")
+                + tomli_w.dumps(filled), encoding="utf-8")
             data = json.loads(paths["json"].read_text())
             data = {"command": " ".join(command), "design_source_toml": text, **data}
             paths["json"].write_text(json.dumps(data, indent=2))

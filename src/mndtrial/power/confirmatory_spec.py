@@ -184,7 +184,7 @@ class AdaptiveEnrichmentConfig(_Table):
     interim_events: int | None = Field(default=None, ge=1)
     final_events: int | None = Field(default=None, ge=2)
     weights_information_rate: float | None = Field(default=None, gt=0, lt=1)
-    selection: Literal["best", "epsilon", "all"] = "epsilon"
+    selection: Literal["best", "epsilon", "all"] = "best"
     measure: Literal["hazard_ratio", "z"] = "hazard_ratio"
     epsilon: float | None = Field(default=None, ge=0)
     threshold: float | None = None
