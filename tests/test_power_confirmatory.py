@@ -113,6 +113,10 @@ def test_example_and_preset_files_load():
     sims = build_strategies(preset)
     assert isinstance(sims["all-comers"].pool, SimPool)
     assert sims["all-comers"].design.futility_bounds.tolist() == [0.0, 0.0]  # observed HR >= 1 stops
+    res = run_confirmatory(preset, n_trials=6, seed=1)  # the calibrated ALS simulator as the pool
+    enriched = res.trials["enriched"]
+    assert (enriched["n_screened"] > enriched["n_randomised"]).all()
+    assert res.selection["probability"].sum() == pytest.approx(1.0)
 
 
 def test_run_side_by_side():

@@ -65,7 +65,7 @@ def boundaries(spec: ConfirmatorySpec, events_per_look=None, information_rates=N
             kw["futility_bounds"] = list(f.bounds[:k - 1])
         elif f.rule == "hazard_ratio":
             events = np.asarray(events_per_look, dtype=float)[:-1]
-            kw["futility_bounds"] = futility_bounds_from_hazard_ratio(f.hazard_ratio, events).tolist()
+            kw["futility_bounds"] = (futility_bounds_from_hazard_ratio(f.hazard_ratio, events) + 0.0).tolist()  # no -0.0
         elif f.rule == "conditional_power":
             plain = group_sequential_design(**{key: v for key, v in kw.items() if key != "binding_futility"})
             kw["futility_bounds"] = futility_bounds_from_conditional_power(plain, f.conditional_power).tolist()
