@@ -29,13 +29,14 @@ import pandas as pd
 
 from ..analysis import BiomarkerRule, population_mask
 from ..analysis.population import population_groups
+from ..batch import logrank_batch
 from ..data import cut_by_date, event_cut_day
 from ..design import GroupSequentialDesign
 from ..errors import ParameterError
 from .backends import run_chunks
 from .enrichment_pool import ExponentialPool, SimPool
 from .group_sequential_summary import GroupSequentialResult, gs_operating_characteristics, look_table
-from .trial_cuts import IN_S, data_end_day, keep_rows, logrank_scores, per_trial_max, z_and_hazard_ratio
+from .trial_cuts import IN_S, data_end_day, keep_rows, per_trial_max, z_and_hazard_ratio
 
 __all__ = ["GroupSequentialTrial", "simulate_group_sequential", "group_sequential_chunk", "LOW_PNFH_RULE"]
 
@@ -155,7 +156,6 @@ def _chunk(trial: GroupSequentialTrial, first_trial: int, n_trials: int, seed: i
     if keep is None:
         return None
     batch = keep_rows(pool, keep)
-    column = 0 if trial.enriched else 1  # which population is analysed: S or F
     counted = batch.participants[IN_S].to_numpy() if trial.enriched else None
     end = data_end_day(batch)
     z = np.full((T, K), np.nan)
@@ -167,9 +167,11 @@ def _chunk(trial: GroupSequentialTrial, first_trial: int, n_trials: int, seed: i
         day = event_cut_day(batch, int(target), population=counted)
         days[:, k] = np.where(np.isnan(day), end, day)
         cut = cut_by_date(batch, days[:, k])
-        scores = logrank_scores(cut, trial.stratified and not trial.enriched)
-        zk, hrk = z_and_hazard_ratio(scores["u"][:, column], scores["v"][:, column])
-        z[:, k], hr[:, k], events[:, k] = zk, hrk, scores["events"][:, column]
+        # one log-rank of the analysed population: S (everyone randomised, if enriched) or F,
+        # stratified by S membership (the sum of the strata's scores and variances)
+        lr = logrank_batch(cut, strata=(IN_S,) if trial.stratified and not trial.enriched else ())
+        zk, hrk = z_and_hazard_ratio(lr.observed_minus_expected, lr.variance)
+        z[:, k], hr[:, k], events[:, k] = zk, hrk, lr.events
         looks.append(cut)
     stop_look, reason = _decisions(z, trial.design)
     rows = np.arange(T)
