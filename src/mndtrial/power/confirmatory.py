@@ -242,8 +242,13 @@ class ConfirmatoryResult:
         return f"<ConfirmatoryResult {list(self.table['strategy'])} over {self.n_trials} trials each>"
 
 
-def _design_record(sim, gsd: GroupSequentialDesign, events: list[int]) -> dict:
+def _design_record(sim, gsd: GroupSequentialDesign, events: list[int], spec: ConfirmatorySpec) -> dict:
     rec = gsd.to_dict()
+    rule = spec.futility.rule
+    rec["futility_rule"] = spec.futility.model_dump(exclude_none=True)
+    if rule in ("hazard_ratio", "conditional_power"):
+        # given to rpact as futilityBounds (so its call reproduces them), but derived from the rule
+        rec["provenance"]["futility_bounds"] = f"derived ([futility] rule '{rule}')"
     rec["event_targets"] = [int(e) for e in events]
     rec["event_targets_provenance"] = "derived"
     rec["boundaries"] = gsd.table(float(events[-1])).to_dict(orient="records")
@@ -270,14 +275,14 @@ def run_confirmatory(spec: ConfirmatorySpec, n_trials: int = 1000, seed: int = 1
             row.update(reject_f=np.nan if sim.enriched else row["power"], reject_s=row["power"] if sim.enriched else np.nan)
             rows.append(row)
             looks.append(res.looks)
-            designs[name] = _design_record(sim, sim.design, sim.event_targets.tolist())
+            designs[name] = _design_record(sim, sim.design, sim.event_targets.tolist(), spec)
         else:
             res = simulate_enrichment(sim, **kw)
             gsd = boundaries(spec, events_per_look=list(sim.events), information_rates=[sim.weights[0] ** 2, 1.0])
             row, look, selection = _adaptive_summary(res, sim, gsd)
             rows.append(row)
             looks.append(look)
-            designs[name] = _design_record(sim, gsd, list(sim.events))
+            designs[name] = _design_record(sim, gsd, list(sim.events), spec)
         trials[name] = res.trials
     table = pd.DataFrame(rows)
     return ConfirmatoryResult(table=table, looks=pd.concat(looks, ignore_index=True), selection=selection,
