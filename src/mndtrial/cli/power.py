@@ -138,8 +138,15 @@ def power_command(
     out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.parquet and power.html."),
     parameters: Path = typer.Option(None, "--parameters", help="A parameter file replacing the shipped parameters.toml "
                                                                "(e.g. from `mndtrial calibrate`); simulated designs only."),
+    confirmatory: Path = typer.Option(None, "--confirmatory", help="A confirmatory design TOML (looks, spending, "
+                                      "futility, adaptive enrichment; docs/power.md): group-sequential all-comers, "
+                                      "fixed enriched and adaptive enrichment simulated patient by patient."),
+    preset: str = typer.Option(None, "--preset", help="A shipped confirmatory design: il2-confirmatory."),
 ) -> None:
     """Simulate and analyse many trials per design point; print and write the power table."""
+    if confirmatory is not None or preset is not None:
+        _confirmatory(ctx, confirmatory, preset, n_trials, seed, null, backend, workers, chunk_size, out)
+        return
     from ..power import STRATEGIES, family, power
     from ..report import collect_provenance
     from ..report.power_html import write_power_outputs
@@ -206,6 +213,21 @@ def power_command(
     typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     typer.echo(f"written: {paths['csv']}, {paths['json']}, {paths['trials']}")
     typer.echo(f"report: {paths['report']}")
+
+
+def _confirmatory(ctx: typer.Context, confirmatory, preset, n_trials, seed, null, backend, workers, chunk_size,
+                  out) -> None:
+    from .power_confirmatory import run_confirmatory_command
+
+    # the fixed-sample options have no meaning for a declared confirmatory design
+    own = {"confirmatory", "preset", "n_trials", "seed", "null", "backend", "workers", "chunk_size", "out"}
+    for name in ctx.params:
+        if name not in own and ctx.get_parameter_source(name).name == "COMMANDLINE":
+            raise ParameterError(f"--{name.replace('_', '-')}", ctx.params[name],
+                                 "does not apply to --confirmatory/--preset (the design file declares the design)")
+    run_confirmatory_command(confirmatory=confirmatory, preset=preset, n_trials=n_trials, seed=seed, null=null,
+                             backend=backend, workers=workers, chunk_size=chunk_size, out=out,
+                             command=command_line(ctx))
 
 
 def _default_n(fam) -> int:

@@ -7,10 +7,14 @@ from .engine import DesignPoint, PowerResult, TrialSource, power
 from .enrichment import AdaptiveEnrichmentDesign, EventReestimation, simulate_enrichment
 from .enrichment_pool import ExponentialPool, SimPool
 from .exponential import ExponentialDesign
+from .group_sequential import GroupSequentialTrial, simulate_group_sequential
+from .confirmatory import run_confirmatory
+from .confirmatory_spec import ConfirmatorySpec, load_confirmatory
 from .samplesize import SampleSizeResult, sample_size, schoenfeld_events, schoenfeld_power
 
 __all__ = ["Analysis", "Criterion", "Population", "Test", "EVERYONE", "LOW_PNFH", "STRATEGIES", "DesignFamily",
            "ExponentialFamily", "SimFamily", "SimSource", "family", "design_points", "logrank_analysis", "strategy_analysis", "DesignPoint",
            "PowerResult", "TrialSource", "power", "ExponentialDesign", "SampleSizeResult", "sample_size",
            "schoenfeld_events", "schoenfeld_power", "AdaptiveEnrichmentDesign", "EventReestimation",
-           "simulate_enrichment", "ExponentialPool", "SimPool"]
+           "simulate_enrichment", "ExponentialPool", "SimPool", "GroupSequentialTrial", "simulate_group_sequential",
+           "run_confirmatory", "ConfirmatorySpec", "load_confirmatory"]

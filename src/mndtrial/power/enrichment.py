@@ -36,8 +36,7 @@ from scipy.special import ndtr, ndtri
 
 from ..analysis import BiomarkerRule, population_mask
 from ..analysis.population import population_groups
-from ..batch import logrank_batch
-from ..data import TrialBatch, cut_by_date, event_cut_day
+from ..data import cut_by_date, event_cut_day
 from ..design import INTERSECTION_METHODS, closed_test
 from ..design.selection import SelectionRule, selection_label
 from ..errors import ParameterError
@@ -45,12 +44,17 @@ from .backends import run_chunks
 from .engine import PowerResult
 from .enrichment_pool import ExponentialPool, SimPool
 from .enrichment_summary import operating_characteristics
+from .trial_cuts import IN_S
+from .trial_cuts import data_end_day as _data_end
+from .trial_cuts import keep_rows as _rows
+from .trial_cuts import logrank_scores as _scores
+from .trial_cuts import per_trial_max as _per_trial_max
+from .trial_cuts import z_and_hazard_ratio as _z_hr
 
 __all__ = ["AdaptiveEnrichmentDesign", "EventReestimation", "simulate_enrichment", "enrichment_chunk",
            "LOW_PNFH_RULE"]
 
 LOW_PNFH_RULE = BiomarkerRule(biomarker="csf_pnfh", cutoffs=(3700,))
-IN_S = "in_population_s"
 
 
 @dataclass(frozen=True)
@@ -175,32 +179,6 @@ class AdaptiveEnrichmentDesign:
 
 
 # -- one chunk of trials ------------------------------------------------------------------------
-def _rows(batch: TrialBatch, keep: np.ndarray) -> TrialBatch:
-    return replace(batch, participants=batch.participants.loc[keep].reset_index(drop=True),
-                   survival=batch.survival.loc[keep].reset_index(drop=True))
-
-
-def _scores(batch: TrialBatch, stratified: bool) -> dict[str, np.ndarray]:
-    """Log-rank score U, variance V and events in S and in F, every trial: arrays (T, 2)."""
-    in_s = batch.participants[IN_S].to_numpy()
-    s = logrank_batch(batch, subset=in_s)
-    if stratified:  # the stratified log-rank sums the strata's scores and variances: S + R
-        r = logrank_batch(batch, subset=~in_s)
-        u_f, v_f = s.observed_minus_expected + r.observed_minus_expected, s.variance + r.variance
-        events_f, n_f = s.events + r.events, s.n + r.n
-    else:
-        f = logrank_batch(batch)
-        u_f, v_f, events_f, n_f = f.observed_minus_expected, f.variance, f.events, f.n
-    return {"u": np.column_stack([s.observed_minus_expected, u_f]), "v": np.column_stack([s.variance, v_f]),
-            "events": np.column_stack([s.events, events_f]), "n": np.column_stack([s.n, n_f])}
-
-
-def _z_hr(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ok = v > 0
-        return np.where(ok, -u / np.sqrt(np.where(ok, v, 1.0)), np.nan), np.where(ok, np.exp(u / np.where(ok, v, 1.0)), np.nan)
-
-
 def _correlation(v: np.ndarray) -> np.ndarray:
     """Spiessens–Debois: corr(Z_S, Z_F) = √(V_S / V_F) (F's score contains S's)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -210,21 +188,6 @@ def _correlation(v: np.ndarray) -> np.ndarray:
 def _continuing(selected: np.ndarray, goes_on: np.ndarray) -> np.ndarray:
     """The populations that continue; both for a trial that stops (its value is not used)."""
     return np.where(goes_on[:, None], selected, True)
-
-
-def _per_trial_max(values: np.ndarray, trial: np.ndarray, n_trials: int) -> np.ndarray:
-    """Largest value of each trial's rows (rows sorted by trial; -inf for a trial without rows)."""
-    out = np.full(n_trials, -np.inf)
-    if len(values):
-        starts = np.flatnonzero(np.r_[True, trial[1:] != trial[:-1]])
-        out[trial[starts]] = np.maximum.reduceat(values, starts)
-    return out
-
-
-def _data_end(batch: TrialBatch) -> np.ndarray:
-    p, s = batch.participants, batch.survival
-    last = (p["entry_day"].to_numpy() + s["time_days"].to_numpy())
-    return _per_trial_max(last, p["trial"].to_numpy() - batch.first_trial, batch.n_trials)
 
 
 def enrichment_chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, seed: int) -> pd.DataFrame:

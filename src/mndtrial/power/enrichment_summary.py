@@ -7,22 +7,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .group_sequential_summary import mean_and_se as _mean
+from .group_sequential_summary import rate as _rate
+
 __all__ = ["operating_characteristics"]
 
 DECISIONS = ("both", "S only", "F only", "stop efficacy", "stop futility")
-
-
-def _rate(x: np.ndarray) -> tuple[float, float]:
-    p = float(np.mean(x))
-    return p, float(np.sqrt(p * (1 - p) / len(x)))
-
-
-def _mean(x: np.ndarray) -> tuple[float, float]:
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    if len(x) == 0:
-        return float("nan"), float("nan")
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
 
 
 def operating_characteristics(trials: pd.DataFrame, design: Any) -> dict[str, Any]:
