@@ -180,3 +180,23 @@ def test_enrolling_on_serum_nfl_loses_power_with_published_values():
     se = np.hypot(tables[0]["power_mcse"], tables[1]["power_mcse"])
     assert loss > 2 * se, (tables[0]["power"], tables[1]["power"])
     assert tables[1]["cox_hr_geometric_mean"] > tables[0]["cox_hr_geometric_mean"]  # a diluted effect
+
+
+def test_calibration_takes_the_assay_error_out_of_the_neurofilament_moments():
+    from mndtrial.sim.fit_cohort.assay import without_assay_error
+    from mndtrial.sim.fit_cohort.estimate import Estimate, log_mean_sd
+
+    cvs = {"csf_pnfh": 0.4, "serum_nfl": 0.3}  # large, so that the uncorrected moments are far off
+    cohort, true, m = _measured((cvs["csf_pnfh"], cvs["serum_nfl"]), retest=False, seed=8)
+    c = cohort.p["cohort"]
+    r = np.corrcoef(np.log(m["csf_pnfh"]), np.log(m["serum_nfl"]))[0, 1]
+    raw = (log_mean_sd(m["csf_pnfh"], "cohort", "csf_pnfh", "CSF-pNfH")
+           + log_mean_sd(m["serum_nfl"], "cohort", "serum_nfl", "serum NfL")
+           + [Estimate("cohort.corr_pnfh_nfl", float(r), 0.0, "Pearson", N)])
+    fixed = {e.parameter: e.value for e in without_assay_error(raw, cvs)}
+    tol = 4 / np.sqrt(N)
+    for marker in ("csf_pnfh", "serum_nfl"):
+        assert fixed[f"cohort.{marker}_log_mean"] == pytest.approx(c[f"{marker}_log_mean"], abs=tol)
+        assert fixed[f"cohort.{marker}_log_sd"] == pytest.approx(c[f"{marker}_log_sd"], abs=tol)
+    assert fixed["cohort.corr_pnfh_nfl"] == pytest.approx(c["corr_pnfh_nfl"], abs=tol)
+    assert abs(r - c["corr_pnfh_nfl"]) > 10 * tol  # uncorrected, the correlation is attenuated
