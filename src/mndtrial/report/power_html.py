@@ -135,10 +135,10 @@ def _needs_figure(table: pd.DataFrame):
 
 
 def _burden_section(page: ReportPage, df: pd.DataFrame, target: float) -> Section | None:
-    """Power against screening burden, when the design points differ in how many they screen
-    (enrichment thresholds or markers, `mndtrial power --vary cutoff=... --marker ...`)."""
-    if "screened" not in df.columns or not df["screened"].notna().any():
-        return None
+    """Power against screening burden, for a sweep of enrichment thresholds or screening markers
+    (`mndtrial power --vary cutoff=... --marker ...`) whose points differ in how many they screen."""
+    if not {"cutoff", "marker"} & set(df.columns) or "screened" not in df.columns or not df["screened"].notna().any():
+        return None  # a sweep of thresholds or markers; by n, "Events and screening needed" shows screening
     burden = df["screened_per_randomised"] if "screened_per_randomised" in df.columns else df["screened"] / df["n"]
     if burden.round(6).nunique() < 2:
         return None
