@@ -143,6 +143,10 @@ def test_assay_errors_do_not_move_the_cohort_and_chunking_does_not_move_anything
     for name in ("participants", "survival", "alsfrs", "biomarkers"):
         pd.testing.assert_frame_equal(getattr(whole, name), getattr(parts, name))
     assert whole.participants["serum_nfl"].between(25.0, 94.05).all()  # measured, rounded to 0.1
+    # ... and the power engine's table does not depend on the chunking either.
+    points = design_points(SimFamily(mirocals()).with_marker("serum_nfl"), [60], ("enriched",), slope=False)
+    tables = [power(points, n_trials=40, seed=9, chunk_size=c).table for c in (7, 64)]
+    pd.testing.assert_frame_equal(tables[0], tables[1])
 
 
 def test_bad_marker_settings_are_refused():
