@@ -20,7 +20,8 @@ from mndtrial.sim.fit_cohort.check import predictive_check
 # What a trial simulated without eligibility limits cannot inform: the faster-early shape, the
 # design-dependent biomarker sampling, and the informative-dropout link the Weibull fit leaves out.
 NOT_ESTIMABLE = {"trajectory.early_to_late_ratio", "trajectory.early_tau_months",
-                 "measurement.biomarker_missing_fraction", "survival.death_log_hr_per_alsfrs_point"}
+                 "measurement.biomarker_missing_fraction", "survival.death_log_hr_per_alsfrs_point",
+                 "measurement.csf_pnfh_assay_cv", "measurement.serum_nfl_assay_cv"}
 
 
 def _cohort(n: int, seed: int) -> Trial:

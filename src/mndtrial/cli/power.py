@@ -116,6 +116,9 @@ def power_command(
                                                         "n=START:STOP:STEP (total randomised; default: the design's "
                                                         "own n), hazard_ratio=0.6,0.7, follow_up_days=540:720:90, "
                                                         "... (the design's numeric parameters)."),
+    marker: str = typer.Option(None, "--marker", help="Screening marker(s) of the enrichment: csf_pnfh, serum_nfl "
+                                                     "or both comma-separated (also --vary marker=...); "
+                                                     "--vary cutoff=... is then on the CSF-pNfH scale (pg/mL)."),
     primary: str = typer.Option("stratified-logrank", "--primary",
                                 help="Primary test: logrank (unadjusted), stratified-logrank (by the design's "
                                      "strata) or cox (Wald test of treatment, unstratified)."),
@@ -174,8 +177,11 @@ def power_command(
     if hazard_ratio is not None and any(v.strip().startswith("hazard_ratio=") for v in vary or ()):
         raise ParameterError("--hazard-ratio", hazard_ratio, "contradicts --vary hazard_ratio=...; give one of them")
     # null: every point without effect, e.g. the exponential design's default HR 1
-    n_values, points, varied, null = vary_points(fam, vary, strategies, no_effect, primary, alpha=alpha,
-                                                 alpha_split=alpha_split, slope=not no_slope)
+    from .power_sweep import split_markers, sweep_columns, sweep_points
+
+    vary, markers = split_markers(vary, marker)
+    n_values, points, varied, null = sweep_points(fam, markers, vary, strategies, no_effect, primary, alpha=alpha,
+                                                  alpha_split=alpha_split, slope=not no_slope)
     # Everything, the streamed trials.parquet included, is written to a staging folder that
     # reaches `out` only when the run completes (an interrupted run leaves nothing that looks whole).
     with staged_output(out) as staging:
@@ -205,6 +211,7 @@ def power_command(
         columns[columns.index("events_mean") + 1:columns.index("events_mean") + 1] = [
             "n_compared_mean", "events_all_arms_mean"]
     columns[columns.index("n") + 1:columns.index("n") + 1] = list(varied)
+    columns += sweep_columns(res.table, varied)
     shown = res.table[[c for c in columns if c in res.table.columns]]
     label = "type I error" if null else "power"
     typer.echo(f"{fam.name}: {label} over {n_trials} simulated trials per point (seed {seed})")

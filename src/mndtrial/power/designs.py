@@ -30,6 +30,9 @@ STRATEGIES = ("all-comers", "enriched", "stratified")
 PRIMARY_TESTS = ("logrank", "cox")  # the kinds of test a strategy's success criteria can use
 # MIROCALS's low CSF-pNfH group, 750-3700 pg/mL (mnd-evidence.md, MIROCALS "Biomarker").
 LOW_PNFH = Population("low", "csf_pnfh", lower=750.0, upper=3700.0)
+# The drug's effect parameters a --vary axis may set (mndtrial.sim.DrugModel, parameters.toml [drug]).
+EFFECT_PARAMETERS = ("hr_low_pnfh", "hr_high_pnfh", "hr_below_low_band", "slope_ratio_low_pnfh",
+                     "slope_ratio_high_pnfh", "pnfh_cutoff_pg_ml")
 
 
 class DesignFamily(Protocol):
@@ -116,6 +119,13 @@ class SimFamily:
     """A `mndtrial.sim` design (e.g. `mirocals()`) as a family: n randomised, enrichment to the
     low CSF-pNfH group (`Enrichment('csf_pnfh', low.lower, low.upper)`), strata from the design.
 
+    `marker`: the screening test that decides enrolment and the low group (None: `low`'s own
+    column). A `low` band on the CSF-pNfH scale screened by `marker='serum_nfl'` becomes the serum
+    NfL band selecting the same share of the cohort (`screening_population`,
+    `mndtrial.sim.measurement.matched_level`); `low=Population('low', 'serum_nfl', upper=60.0)`
+    gives a serum cut-off in pg/mL directly. Numeric parameters for `with_parameters`: the
+    design's, `cutoff` (`low.upper`, in `low`'s pg/mL) and the drug's effect (`EFFECT_PARAMETERS`).
+
     The adjusted Cox model uses baseline covariates every simulated participant has (CSF-pNfH is
     missing for some, by design of the simulator's sampling, so it defines groups, not covariates);
     it is stratified by the design's strata, so onset site enters as a stratum, not a covariate.
@@ -124,10 +134,35 @@ class SimFamily:
     design: Any
     low: Population = LOW_PNFH
     adjust_covariates: tuple[str, ...] = ("age", "delta_fs", "alsfrs_r_baseline")
+    marker: str | None = None
+
+    def __post_init__(self) -> None:
+        from ..sim.measurement import MARKERS
+
+        if self.marker is not None and self.marker not in MARKERS:
+            raise ParameterError("marker", self.marker, f"must be one of {MARKERS}")
+        if self.marker is not None and self.low.column not in MARKERS:
+            raise ParameterError("low.column", self.low.column, f"a marker translates a band of {MARKERS}")
 
     @property
     def name(self) -> str:
         return self.design.name
+
+    @property
+    def screening_population(self) -> Population:
+        """The low group as the screening marker sees it (pg/mL of the marker)."""
+        from ..sim.measurement import matched_level
+
+        if self.marker is None or self.marker == self.low.column:
+            return self.low
+        cohort, meas = self.design.cohort.p["cohort"], self.design.cohort.p["measurement"]
+        level = lambda v: matched_level(max(v, 0.0), self.low.column, self.marker, cohort, meas,  # noqa: E731
+                                        self.design.screening_retest)
+        return Population(self.low.name, self.marker, lower=level(self.low.lower), upper=level(self.low.upper))
+
+    def with_marker(self, marker: str) -> "SimFamily":
+        """The family screened by `marker` ('csf_pnfh' or 'serum_nfl'), the same low band."""
+        return replace(self, marker=marker)
 
     @property
     def strata(self) -> tuple[str, ...]:
@@ -142,7 +177,8 @@ class SimFamily:
     def source(self, n_randomised: int, enriched: bool) -> SimSource:
         from ..sim import Enrichment
 
-        enrichment = Enrichment(self.low.column, max(self.low.lower, 0.0), self.low.upper) if enriched else None
+        low = self.screening_population
+        enrichment = Enrichment(low.column, max(low.lower, 0.0), low.upper) if enriched else None
         return SimSource(self.design.replace(n_randomised=int(n_randomised), enrichment=enrichment))
 
     @property
@@ -159,12 +195,33 @@ class SimFamily:
 
     @property
     def parameters(self) -> dict[str, float]:
-        """The numeric design parameters `with_parameters` can set (n is set by `source`)."""
-        return _numeric_fields(self.design, exclude=("n_randomised",))
+        """The numeric parameters `with_parameters` can set (n is set by `source`): the design's,
+        `cutoff` and the drug's effect (NaN under `without_effect`, which ignores them)."""
+        effect = {k: float("nan") if self.under_null else float(self.design.drug.p[k]) for k in EFFECT_PARAMETERS}
+        return {**_numeric_fields(self.design, exclude=("n_randomised",)), "cutoff": float(self.low.upper), **effect}
 
     def with_parameters(self, **changes: float) -> "SimFamily":
-        """The family with some design parameters changed (e.g. `horizon_days=540`)."""
-        return replace(self, design=self.design.replace(**_checked_parameters(self, changes)))
+        """The family with some parameters changed (e.g. `horizon_days=540`, `cutoff=2500`,
+        `hr_low_pnfh=0.7`).
+
+        Example:
+            >>> from mndtrial.sim import mirocals
+            >>> f = SimFamily(mirocals()).with_parameters(cutoff=2500, hr_low_pnfh=0.7)
+            >>> f.low.upper, f.design.drug.p["hr_low_pnfh"]
+            (2500.0, 0.7)
+        """
+        changes = _checked_parameters(self, changes)
+        out = self
+        if "cutoff" in changes:
+            cutoff = changes.pop("cutoff")
+            if not cutoff > max(self.low.lower, 0.0):
+                raise ParameterError("cutoff", cutoff, f"must exceed the low band's lower end ({self.low.lower:g})")
+            out = replace(out, low=replace(self.low, upper=cutoff))
+        effect = {k: changes.pop(k) for k in list(changes) if k in EFFECT_PARAMETERS}
+        design = self.design.replace(**changes)
+        if effect:
+            design = design.replace(drug=design.drug.with_parameters(**effect))
+        return replace(out, design=design)
 
 
 def _numeric_fields(obj: Any, exclude: Sequence[str]) -> dict[str, float]:

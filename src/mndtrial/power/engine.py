@@ -252,4 +252,7 @@ def operating_characteristics(trials: pd.DataFrame, analysis: Analysis) -> dict[
     for col in ("events", "n_compared", "events_all_arms", "n_randomised", "n_screened"):
         out[f"{col}_mean"] = float(trials[col].mean())
         out[f"{col}_sd"] = float(trials[col].std(ddof=1)) if n > 1 else 0.0
+    # The screening burden of an enrichment threshold: candidates turned away, and screened per randomised.
+    out["screening_failures_mean"] = out["n_screened_mean"] - out["n_randomised_mean"]
+    out["screened_per_randomised"] = out["n_screened_mean"] / out["n_randomised_mean"]
     return out

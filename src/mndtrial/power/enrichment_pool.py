@@ -129,7 +129,10 @@ class SimPool:
     participants accrued over `pool_size / arrivals_per_day` days. Its `horizon_days` caps each
     participant's follow-up (make it long for an event-driven trial). The pool holds the
     simulator's eligible candidates, so "screened" counts those (its eligibility screening is
-    in `batch.metadata["screening"]`); a participant without CSF-pNfH is outside S."""
+    in `batch.metadata["screening"]`); a participant without CSF-pNfH is outside a CSF-pNfH S. The
+    population rule may cut either screening marker (`BiomarkerRule(biomarker='serum_nfl', ...)`):
+    the pool records the measured CSF-pNfH and serum NfL (assay error included, `mndtrial.sim.
+    measurement`), while the drug's effect follows the true level."""
 
     design: object
     arrivals_per_day: float = 1.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ..errors import ParameterError
 from .style import PALETTE, new_figure
 
-__all__ = ["power_figure", "power_frame"]
+__all__ = ["power_figure", "power_frame", "burden_figure"]
 
 
 def power_frame(table: Any) -> pd.DataFrame:
@@ -69,4 +69,56 @@ def power_figure(table: Any, x: str = "n", y: str = "power", by: str = "design",
     ax.legend(fontsize=8, frameon=False)
     if np.issubdtype(df[x].dtype, np.number):
         ax.set_xticks(sorted(df[x].unique()))
+    return fig
+
+
+def burden_figure(table: Any, by: Sequence[str] = ("strategy",), label: str | None = "cutoff",
+                  target: float | None = 0.8) -> Figure:
+    """Power against the screening burden (candidates screened per participant randomised).
+
+    One line per combination of the `by` columns (e.g. marker and strategy), its points in order
+    of burden and marked with their `label` value (the enrichment cut-off), ± 2 Monte Carlo SE.
+    Needs `power` and either `screened_per_randomised` or `screened` and `n`.
+
+    Example:
+        >>> t = pd.DataFrame({"strategy": ["enriched"] * 3, "cutoff": [1500, 2500, 3700], "n": [220] * 3,
+        ...                   "screened": [1300, 560, 420], "power": [0.5, 0.7, 0.85], "mcse": [0.02] * 3})
+        >>> fig = burden_figure(t)
+        >>> [round(v, 2) for v in fig.axes[0].lines[0].get_xdata()]
+        [1.91, 2.55, 5.91]
+    """
+    df = power_frame(table)
+    if "screened_per_randomised" not in df.columns:
+        missing = [c for c in ("screened", "n") if c not in df.columns]
+        if missing:
+            raise ParameterError("table", sorted(df.columns), f"the burden figure needs columns {missing}")
+        df["screened_per_randomised"] = df["screened"] / df["n"]
+    if "power" not in df.columns:
+        raise ParameterError("table", sorted(df.columns), "the burden figure needs a power column")
+    keys = [c for c in by if c in df.columns]
+    groups = df.groupby(keys, sort=False) if keys else [((), df)]
+    fig = new_figure(7.0, 4.5)
+    ax = fig.add_subplot(1, 1, 1)
+    for i, (name, g) in enumerate(groups):
+        g = g.sort_values("screened_per_randomised")
+        colour = PALETTE[i % len(PALETTE)]
+        name = " / ".join(map(str, name if isinstance(name, tuple) else (name,))) or "power"
+        x, y = g["screened_per_randomised"].astype(float), g["power"].astype(float)
+        if "mcse" in g.columns and g["mcse"].notna().any():
+            ax.errorbar(x, y, yerr=2 * g["mcse"].astype(float), fmt="o-", color=colour, capsize=3, label=name)
+        else:
+            ax.plot(x, y, "o-", color=colour, label=name)
+        if label and label in g.columns:
+            for xi, yi, v in zip(x, y, g[label]):
+                ax.annotate(f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v), (xi, yi),
+                            textcoords="offset points", xytext=(4, -10), fontsize=7, color=colour)
+    if target is not None:
+        ax.axhline(target, color="#444444", lw=0.8, ls="--", label=f"target {target:.0%}")
+    ax.set_ylim(0, 1.0)
+    ax.set_xlabel("Screening burden (candidates screened per participant randomised)")
+    ax.set_ylabel("Power (fraction of simulated trials that succeed)")
+    ax.set_title("Power against screening burden" + (f" (points: {label})" if label and label in df.columns else ""),
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
     return fig

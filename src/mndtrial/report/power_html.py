@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
-from .figures_power import power_figure, power_frame
+from .figures_power import burden_figure, power_figure, power_frame
 from .page import ReportPage, Section, df_html, key_values_html, provenance_section
 from .provenance import Provenance
 from .style import PALETTE, new_figure
@@ -134,6 +134,24 @@ def _needs_figure(table: pd.DataFrame):
     return fig
 
 
+def _burden_section(page: ReportPage, df: pd.DataFrame, target: float) -> Section | None:
+    """Power against screening burden, for a sweep of enrichment thresholds or screening markers
+    (`mndtrial power --vary cutoff=... --marker ...`) whose points differ in how many they screen."""
+    if not {"cutoff", "marker"} & set(df.columns) or "screened" not in df.columns or not df["screened"].notna().any():
+        return None  # a sweep of thresholds or markers; by n, "Events and screening needed" shows screening
+    burden = df["screened_per_randomised"] if "screened_per_randomised" in df.columns else df["screened"] / df["n"]
+    if burden.round(6).nunique() < 2:
+        return None
+    by = [c for c in ("marker", "strategy") if c in df.columns] + (["n"] if df["n"].nunique() > 1 else [])
+    fig = burden_figure(df, by=by or ["curve"], label="cutoff" if "cutoff" in df.columns else None, target=target)
+    section = Section("burden", "Power against screening burden")
+    section.body = page.add_figure("power_burden", fig, "Power against screening burden",
+                                   "Each point a design: candidates screened per participant randomised (x) and "
+                                   "power (y), ± 2 Monte Carlo SE; points marked with the enrichment cut-off "
+                                   "(CSF-pNfH pg/mL) where it varies.")
+    return section
+
+
 def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None = None, target: float = 0.8,
                  title: str = "Monte Carlo power", settings: Mapping[str, Any] | None = None) -> PowerReport:
     """Build power.html: curves by sample size per design, events and screening, sample sizes, table."""
@@ -150,6 +168,9 @@ def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None =
     else:
         needs.body = page.add_figure("events_screening", fig, "Events and screening by sample size")
     page.sections.append(needs)
+    burden = _burden_section(page, df, target)
+    if burden is not None:
+        page.sections.append(burden)
     ss = sample_size_table(df, target)
     page.sections.append(Section("sample_size", f"Sample size for {target:.0%} power",
                                  body=df_html(ss.reset_index())

@@ -66,8 +66,12 @@ def _check(section: str, p: dict) -> None:
             raise ParameterError(name, v, "must be > 0")
         if key.endswith("fraction") and not 0 <= v <= 1:
             raise ParameterError(name, v, "must be a proportion in [0, 1]")
-        if key.startswith("corr_") and not -1 < v < 1:
-            raise ParameterError(name, v, "must be a correlation in (-1, 1)")
+        # |r| = 1 is allowed: a perfectly correlated marker is the check that enrolling on it
+        # reproduces enrolling on the other (docs/simulation.md, measurement).
+        if key.startswith("corr_") and not -1 <= v <= 1:
+            raise ParameterError(name, v, "must be a correlation in [-1, 1]")
+        if key.endswith("_cv") and not 0 <= v < 10:
+            raise ParameterError(name, v, "must be a coefficient of variation in [0, 10)")
 
 
 class CohortModel:

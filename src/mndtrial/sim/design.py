@@ -14,6 +14,7 @@ from ..data.info import Arm, TrialInfo
 from ..errors import ParameterError
 from .cohort import CohortModel, Eligibility
 from .drug import DrugModel
+from .measurement import assay_cvs, assay_normals, assay_rng, measured_log_normal, screening_values
 from .parameters import SimParameters, load_parameters
 from .randomise import allocation_weights
 
@@ -86,6 +87,7 @@ class Design:
     attrition_6_months: float | None = None   # None: from parameters.toml [dropout]
     attrition_12_months: float | None = None
     enrichment: Enrichment | None = None
+    screening_retest: bool = False  # measure the neurofilaments twice at screening, use the mean
     cohort: CohortModel = field(default_factory=CohortModel)
     drug: DrugModel = field(default_factory=DrugModel)
 
@@ -127,6 +129,8 @@ class Design:
                                  "one fraction >= 0 per country, summing to 1")
         if self.riluzole_fraction is not None and not 0 <= self.riluzole_fraction <= 1:
             raise ParameterError("riluzole_fraction", self.riluzole_fraction, "must be a proportion in [0, 1]")
+        if not isinstance(self.screening_retest, (bool, np.bool_)):
+            raise ParameterError("screening_retest", self.screening_retest, "must be true or false")
         if self.enrichment is not None:
             p = self.enrichment_probability()
             if p < 1e-3:
@@ -149,12 +153,14 @@ class Design:
         return a6, a12
 
     def enrichment_probability(self) -> float:
-        """P(biomarker in the enrichment range) under the cohort's log-normal (before eligibility)."""
+        """P(measured biomarker in the enrichment range) under the cohort's log-normal (before eligibility)."""
         e = self.enrichment
         if e is None:
             return 1.0
         c = self.cohort.p["cohort"]
-        mu, sd = c[f"{e.biomarker}_log_mean"], c[f"{e.biomarker}_log_sd"]
+        cv = assay_cvs(self.cohort.p["measurement"])[e.biomarker]
+        mu, sd = measured_log_normal(c[f"{e.biomarker}_log_mean"], c[f"{e.biomarker}_log_sd"], cv,
+                                     self.screening_retest)
         lo = norm.cdf((np.log(e.low) - mu) / sd) if e.low > 0 else 0.0
         hi = norm.cdf((np.log(e.high) - mu) / sd) if np.isfinite(e.high) else 1.0
         return float(hi - lo)
@@ -170,7 +176,9 @@ class Design:
         cand = self.cohort.draw(rng, (PILOT_SIZE,))
         ok = self.eligibility.mask(cand)
         if self.enrichment is not None:
-            v = cand[self.enrichment.biomarker]
+            measured = screening_values(cand, assay_normals(assay_rng(PILOT_SEED, ()), (PILOT_SIZE,)),
+                                        assay_cvs(self.cohort.p["measurement"]), self.screening_retest)
+            v = measured[self.enrichment.biomarker]
             ok &= (v >= self.enrichment.low) & (v <= self.enrichment.high)
         acceptance = float(ok.mean())
         if acceptance * PILOT_SIZE < 20:

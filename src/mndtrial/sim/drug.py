@@ -76,6 +76,18 @@ class DrugModel:
         self.treg_gamma = float(np.log(p["treg_response_2miu_pct"] / p["treg_response_1miu_pct"]) / np.log(2.0))
         self.treg_a = float(p["treg_response_1miu_pct"])
 
+    def with_parameters(self, **changes: float) -> "DrugModel":
+        """A copy with some `[drug]` parameters changed (validated again), the same effect function.
+
+        Example:
+            >>> DrugModel().with_parameters(hr_low_pnfh=0.7).p["hr_low_pnfh"]
+            0.7
+        """
+        unknown = [k for k in changes if k not in self.p]
+        if unknown:
+            raise ParameterError(unknown[0], changes[unknown[0]], "not a parameter of the drug model")
+        return DrugModel(SimParameters(values={"drug": {**self.p, **changes}}), effect=self._effect)
+
     def treg_rise_mean(self, dose_miu) -> np.ndarray:
         """Mean rise in Tregs (% of CD4+, points) at the end of a course, vs placebo."""
         dose = np.asarray(dose_miu, dtype=float)

@@ -15,6 +15,7 @@ from ..data.batch import TrialBatch
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import ParameterError
 from .design import Design
+from .measurement import assay_cvs, assay_normals, assay_rng, screening_values
 
 __all__ = ["simulate", "simulate_chunk", "TRIALS_PER_BLOCK"]
 
@@ -66,11 +67,17 @@ def simulate_chunk(design: Design, seed: int, first_trial: int, n_trials: int) -
 
 
 # -- one block of trials ------------------------------------------------------------------------
-def _screen(design: Design, rng: np.random.Generator, n_trials: int) -> tuple[dict, dict]:
-    """Draw candidates in rounds until every trial has `n_randomised` accepted ones."""
+def _screen(design: Design, rng: np.random.Generator, n_trials: int,
+            assay: np.random.Generator) -> tuple[dict, dict]:
+    """Draw candidates in rounds until every trial has `n_randomised` accepted ones.
+
+    Each candidate's neurofilaments are measured at screening (`measurement.screening_values`,
+    assay errors from the separate stream `assay`); the enrichment rule sees the measured value.
+    """
     n = design.n_randomised
     per_round = int(np.ceil(n / design.acceptance * 1.15)) + 8
     meas = design.cohort.p["measurement"]
+    cvs = assay_cvs(meas)
     rounds: list[dict] = []
     accepted = np.zeros(n_trials, dtype=int)
     while True:
@@ -79,11 +86,13 @@ def _screen(design: Design, rng: np.random.Generator, n_trials: int) -> tuple[di
         ril = design.cohort.p["cohort"]["riluzole_fraction"] if design.riluzole_fraction is None else design.riluzole_fraction
         cand["riluzole"] = rng.random((n_trials, per_round)) < ril
         cand["pnfh_missing"] = rng.random((n_trials, per_round)) < meas["csf_pnfh_missing_fraction"]
+        measured = screening_values(cand, assay_normals(assay, (n_trials, per_round)), cvs, design.screening_retest)
+        cand.update({f"{m}_measured": v for m, v in measured.items()})
         eligible = design.eligibility.mask(cand)
         in_range = np.ones_like(eligible)
         if design.enrichment is not None:
             e = design.enrichment
-            v = cand[e.biomarker]
+            v = cand[f"{e.biomarker}_measured"]
             in_range = (v >= e.low) & (v <= e.high)
             if e.biomarker == "csf_pnfh":
                 in_range &= ~cand["pnfh_missing"]
@@ -121,7 +130,7 @@ def _simulate_block(design: Design, seed: int, block: int) -> dict:
 
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
     B, n = TRIALS_PER_BLOCK, design.n_randomised
-    p, counts = _screen(design, rng, B)
+    p, counts = _screen(design, rng, B, assay_rng(seed, (block,)))
     entry = np.sort(rng.random((B, n)), axis=1) * design.accrual_days
     stratum, n_strata = _strata_codes(design, p)
     arm = permuted_blocks(rng, stratum, n_strata, design.weights, design.block_size)
@@ -171,9 +180,10 @@ def _simulate_block(design: Design, seed: int, block: int) -> dict:
     bio_value = np.concatenate([treg, nfl], axis=2)
     bio_analyte = np.concatenate([np.zeros(len(t_days), dtype=np.int8), np.ones(len(n_days), dtype=np.int8)])
     b_mask = in_follow_up(bio_days) & (rng.random(bio_value.shape) >= meas["biomarker_missing_fraction"])
-    # participants.serum_nfl is the screening value (the one an enrichment rule saw); the
-    # biomarkers table holds the later samples, day 0 included, each with its own variation.
-    nfl0 = np.round(p["serum_nfl"], 1)
+    # participants.csf_pnfh / serum_nfl are the screening measurements (what an enrichment rule
+    # saw, assay error included; the effect above used the true levels); the biomarkers table
+    # holds the later samples, day 0 included, each with its own variation.
+    nfl0 = np.round(p["serum_nfl_measured"], 1)
 
     trial_index = np.broadcast_to((block * B + np.arange(B))[:, None], (B, n))
     subject = np.broadcast_to(np.arange(n)[None, :], (B, n))
@@ -185,7 +195,7 @@ def _simulate_block(design: Design, seed: int, block: int) -> dict:
         "symptom_duration_months": duration.ravel(), "alsfrs_r_baseline": p["alsfrs_r_baseline"].ravel(),
         "delta_fs": np.round((48 - p["alsfrs_r_baseline"]) / duration, 3).ravel(),
         "riluzole": p["riluzole"].ravel(), "country": p["country"].ravel().astype(np.int16),
-        "csf_pnfh": np.where(p["pnfh_missing"], np.nan, np.round(p["csf_pnfh"], 1)).ravel(),
+        "csf_pnfh": np.where(p["pnfh_missing"], np.nan, np.round(p["csf_pnfh_measured"], 1)).ravel(),
         "serum_nfl": nfl0.ravel(), "vital_capacity_pct": np.round(p["vital_capacity_pct"], 1).ravel(),
         "entry_day": np.floor(entry).ravel(),
         "withdrawal_day": np.where((dropout < death) & (dropout <= design.horizon_days), dropout, np.nan).ravel(),

@@ -25,7 +25,9 @@ import pandas as pd
 
 from ...data import Trial
 from ..cohort import CohortModel, lognormal_params
+from ..measurement import assay_cvs
 from ..parameters import SimParameters, load_parameters
+from .assay import without_assay_error
 from .baseline import baseline_estimates, log_delta_fs
 from .dropout import attrition_estimates, leaving_times
 from .estimate import Estimate
@@ -131,6 +133,10 @@ def _reasons(dropout_reason: str | None) -> dict[str, str]:
                                                      "ALSFRS-R to the death hazard (joint model: docs/joint.md)",
            "measurement.csf_pnfh_missing_fraction": no_pnfh,
            "measurement.biomarker_missing_fraction": "depends on a design's sampling schedule; not estimated",
+           "measurement.csf_pnfh_assay_cv": "one baseline measurement per participant cannot separate the assay "
+                                            "error from the biological variation (a retest study can)",
+           "measurement.serum_nfl_assay_cv": "one baseline measurement per participant cannot separate the assay "
+                                             "error from the biological variation (a retest study can)",
            "measurement.serum_nfl_visit_log_sd": "no later serum NfL samples with a baseline value (biomarkers "
                                                  "table)"}
     for key in ("mean_pct", "sd_pct", "per_alsfrs_point", "bulbar_shift_pct"):
@@ -160,7 +166,7 @@ def calibrate(trial: Trial, arm: str | None = None, *, defaults: SimParameters |
             values[section][key] = e.value
         estimates.extend(new)
 
-    take(baseline_estimates(data))
+    take(without_assay_error(baseline_estimates(data), assay_cvs(defaults.section("measurement"))))
     latent = not data.has("csf_pnfh")
     z = _covariates(data, values)
     names = [k for k in COVARIATES if not (latent and k == "z_pnfh")]
