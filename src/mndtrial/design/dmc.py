@@ -180,14 +180,18 @@ def _group_sequential(spec, d, z, stage_z, max_events, final, cut_days) -> Inter
     rci = (hr * np.exp(-half), hr * np.exp(half))
     decisions = _decisions(z, b, fut, final, design.binding_futility)
     stop = stopping_stage(z, b, fut, binding_futility=design.binding_futility)
-    cp = None
+    cp, notes = None, _notes(decisions)
     if not final and stop is None:
-        full = observed_information_rates(design, d, max_events) * max_events
-        ob_full = observed_bounds(design, full, max_events, final=True)
-        weights = np.sqrt(np.diff(np.concatenate([[0.0], full])) / full[-1])
-        planned = np.diff(full)[k - 1:]
-        cp = _conditional_power(spec, stage_z, weights, ob_full.critical_values, ob_full.futility_bounds[:-1], k,
-                                planned, hr[-1], max_events, full)
+        try:
+            full = observed_information_rates(design, d, max_events) * max_events
+        except ParameterError as exc:  # an interim that overran a later planned look: no plan ahead to use
+            notes += (f"conditional power not computed: {exc}",)
+        else:
+            ob_full = observed_bounds(design, full, max_events, final=True)
+            weights = np.sqrt(np.diff(np.concatenate([[0.0], full])) / full[-1])
+            planned = np.diff(full)[k - 1:]
+            cp = _conditional_power(spec, stage_z, weights, ob_full.critical_values, ob_full.futility_bounds[:-1],
+                                    k, planned, hr[-1], max_events, full)
     fin = None
     if final or stop is not None:
         so = stagewise_ordering(z, b, d / d[-1], np.sqrt(d), alpha=design.alpha, futility_bounds=fut,
@@ -196,7 +200,7 @@ def _group_sequential(spec, d, z, stage_z, max_events, final, cut_days) -> Inter
     return InterimAnalysis(test="group_sequential", look=k, final=final, decision=decisions[-1],
                            summary=_table(d, z, cut_days, b, fut, hr, rci, decisions), conditional_power=cp,
                            final_inference=fin, alpha=design.alpha, max_events=max_events, allocation_ratio=r,
-                           notes=_notes(decisions),
+                           notes=notes,
                            extra={"spending_fractions": ob.spending_fractions.tolist(),
                                   "alpha_spent": ob.alpha_spent.tolist()})
 
@@ -228,12 +232,12 @@ def _inverse_normal(spec, d, z, stage_d, stage_z, max_events, final, cut_days) -
     rci = (np.exp(-(comb + b) * root_w2 / wc), np.exp(-(comb - b) * root_w2 / wc))
     decisions = _decisions(comb, b, fut, final, design.binding_futility)
     stop = stopping_stage(comb, b, fut, binding_futility=design.binding_futility)
-    cp = None
-    if not final and stop is None:
-        ahead = design.information_rates[k:] * max_events
-        planned = np.diff(np.concatenate([[d[-1]], ahead]))
-        if np.any(planned <= 0):
-            raise ParameterError("events", d.tolist(), "more events than planned at the next look")
+    cp, notes = None, _notes(decisions)
+    ahead = design.information_rates[k:] * max_events
+    planned = np.diff(np.concatenate([[d[-1]], ahead]))
+    if not final and stop is None and np.any(planned <= 0):
+        notes += ("conditional power not computed: the events already exceed those planned for the next look",)
+    elif not final and stop is None:
         cp = _conditional_power(spec, stage_z, weights, design.critical_values, design.futility_bounds, k, planned,
                                 hr[-1], max_events, np.concatenate([d, ahead]))
     fin = None
@@ -251,4 +255,4 @@ def _inverse_normal(spec, d, z, stage_d, stage_z, max_events, final, cut_days) -
     table.insert(table.columns.get_loc("stage_z") + 1, "combined_z", comb)
     return InterimAnalysis(test="inverse_normal", look=k, final=final, decision=decisions[-1], summary=table,
                            conditional_power=cp, final_inference=fin, alpha=design.alpha, max_events=max_events,
-                           allocation_ratio=r, notes=_notes(decisions), extra={"weights": weights.tolist()})
+                           allocation_ratio=r, notes=notes, extra={"weights": weights.tolist()})

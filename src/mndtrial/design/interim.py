@@ -68,19 +68,23 @@ class ObservedBounds:
 
 def observed_information_rates(design: GroupSequentialDesign, observed_events, max_events: float) -> np.ndarray:
     """Information fractions for recomputing a design at an interim: d_k / d_max for the looks
-    done, then the planned fractions still ahead (a planned look the data have overtaken is dropped).
+    done (look k is the design's k-th look), then the design's planned fractions of the looks ahead.
 
     >>> from mndtrial.design import group_sequential_design
     >>> d = group_sequential_design(information_rates=[0.3, 0.6, 1.0])
-    >>> observed_information_rates(d, [100, 200], 320).round(4).tolist()
-    [0.3125, 0.625, 1.0]
+    >>> observed_information_rates(d, [100, 168], 320).round(4).tolist()
+    [0.3125, 0.525, 1.0]
     """
-    tau = np.asarray(observed_events, dtype=float) / float(max_events)
-    if tau[-1] >= 1.0:
-        raise ParameterError("observed_events", np.asarray(observed_events).tolist(),
-                             f"an interim look at or beyond the maximum events ({max_events:g}) is the final one")
-    ahead = design.information_rates[design.information_rates > tau[-1]]
-    return np.concatenate([tau, ahead])
+    d = np.asarray(observed_events, dtype=float)
+    tau = d / float(max_events)
+    if d.size >= design.k_max or tau[-1] >= 1.0:
+        raise ParameterError("observed_events", d.tolist(), f"interim looks must be fewer than the design's "
+                                                            f"{design.k_max} and below the maximum events ({max_events:g})")
+    rates = np.concatenate([tau, design.information_rates[d.size:]])
+    if np.any(np.diff(rates) <= 0):
+        raise ParameterError("observed_events", d.tolist(), "an interim look has reached the information planned "
+                                                            "for a later look; analyse it as that look")
+    return rates
 
 
 def _beta_spending_futility(design: GroupSequentialDesign, interim_events, max_events: float) -> np.ndarray:
