@@ -60,6 +60,7 @@ from . import calibrate  # noqa: E402,F401
 from . import demo  # noqa: E402,F401
 from . import design  # noqa: E402,F401
 from . import import_proact  # noqa: E402,F401
+from . import interim  # noqa: E402,F401
 from . import power  # noqa: E402,F401
 from . import report  # noqa: E402,F401
 from . import sample_size  # noqa: E402,F401
