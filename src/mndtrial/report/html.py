@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from ..analysis.numbers import arm_labels
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .descriptives import consort_flow
@@ -30,9 +31,14 @@ from .page import ReportPage, Section, absent_html, df_html, esc, flatten, join,
 from .provenance import Provenance
 
 __all__ = ["TrialReport", "trial_report", "write_trial_report", "km_groups_from_assignments", "BIOMARKER_COLUMNS",
-           "TREG_ANALYTES"]
+           "TREG_ANALYTES", "km_left_out", "subgroup_title"]
 
 BIOMARKER_COLUMNS = ("csf_pnfh", "serum_nfl")
+# how a biomarker is named on a figure, and its unit when the trial records none (analyte_units)
+MARKER_NAMES = {"csf_pnfh": ("CSF-pNfH", "pg/mL"), "serum_nfl": ("Serum NfL", "pg/mL")}
+# a subgroup with fewer participants gets no Kaplan–Meier panel (a flat line of 6 people says
+# nothing); the report names it, and its numbers stay in the subgroup table
+MIN_KM_PANEL_N = 10
 TREG_ANALYTES = ("treg_pct_cd4", "treg_count")
 
 # Which results.json sections' printable tables go into which report section.
@@ -195,7 +201,7 @@ def _has_biomarker(trial: Trial) -> list[str]:
 def trial_report(trial: Trial | None = None, results: Any = None,
                  km_groups: Mapping[str, Mapping[str, Trial]] | None = None,
                  provenance: Provenance | Mapping[str, Any] | None = None, title: str | None = None,
-                 n_individual_lines: int = 40, seed: int = 0) -> TrialReport:
+                 n_individual_lines: int = 40, seed: int = 0, km_notes: Iterable[str] = ()) -> TrialReport:
     """Build the report of one trial.
 
     Args:
@@ -206,6 +212,7 @@ def trial_report(trial: Trial | None = None, results: Any = None,
             biomarker rule's assignment. Without it there is no per-subgroup KM section.
         provenance: shown at the end (default: the `provenance` block of `results`).
         seed: which participants' ALSFRS-R lines are drawn (they are not labelled).
+        km_notes: sentences under the subgroup KM panels (e.g. the groups too small for a panel).
     """
     if trial is None and results is None:
         raise ParameterError("trial/results", None, "give a trial, analysis results, or both")
@@ -218,7 +225,7 @@ def trial_report(trial: Trial | None = None, results: Any = None,
     warned = _warnings_section(data)
     if warned is not None:
         page.sections.append(warned)
-    page.sections += _survival_sections(page, trial, data, tables, km_groups)
+    page.sections += _survival_sections(page, trial, data, tables, km_groups, km_notes)
     page.sections += _function_sections(page, trial, data, tables, n_individual_lines, seed)
     other = _section_tables(tables, "other")
     if other:
@@ -228,7 +235,7 @@ def trial_report(trial: Trial | None = None, results: Any = None,
 
 
 def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str, Any],
-                       tables: Mapping[str, pd.DataFrame], km_groups) -> list[Section]:
+                       tables: Mapping[str, pd.DataFrame], km_groups, km_notes=()) -> list[Section]:
     out = []
     km = Section("km", "Kaplan–Meier survival by arm")
     # the analysis's own curves (its endpoint, event types and alpha) when there are results
@@ -239,14 +246,20 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
     alpha = float((data.get("plan") or {}).get("alpha") or 0.05)
     level = f"{100 * (1 - alpha):.10g}%"
     marked = "" if horizon is None else f" The dotted line marks the horizon, day {horizon:g}."
+    labels = _labels(trial, data)
     if source is None:
         km.absent = "absent: no trial data and no Kaplan–Meier results"
     else:
+        at_days = _km_at_days(data)
+        effect = _km_effect(data) if data else True
         km.body = _figure_or_note(page, "km_overall", lambda: km_figure(source, control=control, horizon_days=horizon,
-                                                                         alpha=alpha),
+                                                                         alpha=alpha, labels=labels,
+                                                                         at_risk_days=at_days, effect=effect),
                                   "Kaplan–Meier curves by arm",
-                                  f"Kaplan–Meier estimates with pointwise {level} CI; numbers at risk under the "
-                                  f"axis.{marked}")
+                                  f"Kaplan–Meier estimates with pointwise {level} CI; ticks mark censored "
+                                  "participants; the table under the plot gives the numbers at risk"
+                                  f"{' at the days of the at-risk table' if at_days else ''}. HR: unadjusted Cox "
+                                  f"model; p: log-rank test.{marked}")
     out.append(km)
 
     sub = Section("km_subgroups", "Kaplan–Meier by biomarker subgroup")
@@ -258,12 +271,16 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
                       if trial is None else "absent: no biomarker rule in the analysis plan, so no subgroups were "
                                             "defined")
     else:
+        at_days = _km_at_days(data)
         figs = [_figure_or_note(page, f"km_subgroups_{i + 1}",
-                                lambda g=groups: km_subgroups_figure(g, horizon_days=horizon, alpha=alpha),
+                                lambda g=groups: km_subgroups_figure(g, horizon_days=horizon, alpha=alpha,
+                                                                     labels=labels, at_risk_days=at_days),
                                 f"Kaplan–Meier curves by arm within subgroups of {label}",
-                                f"Subgroups: {label} (pointwise {level} CI)")
-                for i, (label, groups) in enumerate(km_groups.items())]
-        sub.body = join(figs)
+                                f"Subgroups: {label} (pointwise {level} CI; HR: unadjusted Cox model within the "
+                                "subgroup; p: log-rank test)")
+                for i, (label, groups) in enumerate(km_groups.items()) if groups]
+        notes = "".join(f'<p class="note">{esc(n)}</p>' for n in (km_notes or ()))
+        sub.body = join(figs) + notes
     out.append(sub)
 
     cox = Section("cox", "Survival: log-rank, Cox models, survival at horizon, RMST")
@@ -302,7 +319,7 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
         active = ((data.get("survival") or {}).get("arms") or {}).get("active")
         ph.body = _figure_or_note(page, "ph_check",
                                   lambda: ph_check_figure(endpoint_trial(trial, plan.get("event_types")),
-                                                          active=active, ph_test=ph_test),
+                                                          active=active, ph_test=ph_test, labels=labels),
                                   "Scaled Schoenfeld residuals of the treatment effect over time")
     out.append(ph)
     return out
@@ -403,23 +420,93 @@ def _forest_input(data: Mapping[str, Any]):
     return rows, interaction, overall
 
 
-def km_groups_from_assignments(trial: Trial, assignments: Iterable[Any]) -> dict[str, dict[str, Trial]]:
-    """Kaplan–Meier subgroups for the report from subgroup assignments.
+def subgroup_title(variable: str, level: str, units: Mapping[str, str] | None = None) -> str:
+    """A panel title that names the marker and its unit: 'CSF-pNfH ≤ 3700 pg/mL'.
 
-    Each assignment has `rule` (a label), `levels` and `labels` (each participant's level,
-    indexed by subject_id), as `BiomarkerRule.assign(trial)` returns. Levels nobody is in are
-    left out of the figure (the subgroup table still lists them).
+    Example:
+        >>> subgroup_title("csf_pnfh", "<= 3700"), subgroup_title("onset_site", "bulbar")
+        ('CSF-pNfH ≤ 3700 pg/mL', 'onset_site: bulbar')
+    """
+    level = str(level).replace("<=", "≤").replace(">=", "≥")
+    if variable not in MARKER_NAMES and variable not in (units or {}):
+        return f"{variable}: {level}"
+    name, unit = MARKER_NAMES.get(variable, (variable, ""))
+    unit = (units or {}).get(variable) or unit
+    return f"{name} {level}" + (f" {unit}" if unit else "")
+
+
+def km_groups_from_assignments(trial: Trial, assignments: Iterable[Any], min_n: int = MIN_KM_PANEL_N
+                               ) -> dict[str, dict[str, Trial]]:
+    """Kaplan–Meier subgroups for the report from subgroup assignments: {rule: {panel title: Trial}}.
+
+    Each assignment has `rule` (a label), `variable`, `levels` and `labels` (each participant's
+    level, indexed by subject_id), as `BiomarkerRule.assign(trial)` returns. Panels are titled
+    with the marker and its unit (`subgroup_title`). The 'missing' level (no measurement) and
+    levels with fewer than `min_n` participants get no panel; `km_left_out` says which.
     """
     out: dict[str, dict[str, Trial]] = {}
+    units = dict(trial.info.analyte_units)
     for a in assignments:
         groups = {}
         for level in a.levels:
             ids = a.labels.index[a.labels == level]
-            if len(ids):
-                groups[str(level)] = trial.select(ids)
+            if len(ids) >= min_n and level != "missing":
+                groups[subgroup_title(a.variable, level, units)] = trial.select(ids)
         if groups:
             out[str(a.rule)] = groups
     return out
+
+
+def km_left_out(trial: Trial, assignments: Iterable[Any], min_n: int = MIN_KM_PANEL_N) -> list[str]:
+    """One sentence per subgroup that `km_groups_from_assignments` draws no panel for, e.g.
+    '6 participants without a CSF-pNfH value (placebo 4, il2_2miu 2) have no Kaplan–Meier panel; ...'."""
+    labels = arm_labels(trial.info)
+    arm = trial.participants.set_index("subject_id")["arm"].astype(str)
+    notes = []
+    for a in assignments:
+        name = MARKER_NAMES.get(a.variable, (a.variable, ""))[0]
+        for level in a.levels:
+            ids = a.labels.index[a.labels == level]
+            if not len(ids) or (len(ids) >= min_n and level != "missing"):
+                continue
+            counts = arm.loc[ids].value_counts()
+            by_arm = ", ".join(f"{labels.get(k, k)} {int(v)}" for k, v in counts.items() if v)
+            if level == "missing":
+                notes.append(f"{len(ids)} participants without a {name} value ({by_arm}) have no Kaplan–Meier "
+                             "panel; their numbers are in the subgroup table.")
+            else:
+                title = subgroup_title(a.variable, level, dict(trial.info.analyte_units))
+                notes.append(f"The subgroup {title} ({len(ids)} participants: {by_arm}; fewer than {min_n}) has no "
+                             "Kaplan–Meier panel; its numbers are in the subgroup table.")
+    return notes
+
+
+def _labels(trial: Trial | None, data: Mapping[str, Any]) -> dict[str, str]:
+    """Arm display labels: the trial's (trial.toml `label`), else those results.json records."""
+    if trial is not None:
+        return arm_labels(trial.info)
+    return dict((data.get("trial") or {}).get("arm_labels") or {})
+
+
+def _km_at_days(data: Mapping[str, Any]) -> list[float] | None:
+    """The days of the analysis's at-risk table (the first arm's `at_days`), so figure and table agree."""
+    km = _km_data(data)
+    if not km:
+        return None
+    first = next(iter(km["arms"].values()), {})
+    days = [float(d["day"]) for d in first.get("at_days") or []]
+    return days or None
+
+
+def _km_effect(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The unadjusted Cox HR and the log-rank p of the analysis, as printed on the KM panel."""
+    survival = data.get("survival") or {}
+    term = (((survival.get("cox") or {}).get("unadjusted") or {}).get("terms") or {}).get("treatment")
+    if not term:
+        return None
+    level = 1 - float((data.get("plan") or {}).get("alpha") or 0.05)
+    return {"hr": term.get("hr"), "ci": term.get("ci"), "p": (survival.get("logrank") or {}).get("p"),
+            "ci_level": level}
 
 
 def write_trial_report(out_dir: str | Path, trial: Trial | None = None, results: Any = None,
