@@ -108,7 +108,7 @@ def forest_figure(subgroups: Any, interaction_p: Mapping[str, float | None] | No
                 interaction_p[var] = float(p.iloc[0])
     lines = _lines(rows, interaction_p, overall)
     count = len(lines)
-    fig = new_figure(10.0, 1.3 + 0.3 * count, layout=None)
+    fig = new_figure(10.0, 1.3 + 0.3 * count, layout=None)  # width set by _fit_margins
     ax = fig.add_subplot(1, 1, 1)
     ys = np.arange(count)[::-1]
     finite = rows[["ci_lower", "ci_upper"]].to_numpy(float)
@@ -121,7 +121,8 @@ def forest_figure(subgroups: Any, interaction_p: Mapping[str, float | None] | No
     left_texts = []
     for y, (kind, text, r, right) in zip(ys, lines):
         weight = "bold" if kind in ("header", "overall") else "normal"
-        left_texts.append(ax.text(-0.02, y, text, transform=ax.get_yaxis_transform(), ha="right", va="center",
+        # placed (left-aligned, headers flush, levels indented) by _fit_margins once measured
+        left_texts.append(ax.text(0.0, y, text, transform=ax.get_yaxis_transform(), ha="left", va="center",
                                   fontsize=8.5, fontweight=weight))
         if kind == "header":
             if right:
@@ -153,12 +154,16 @@ def forest_figure(subgroups: Any, interaction_p: Mapping[str, float | None] | No
 
 
 def _fit_margins(fig: Figure, ax, left_texts) -> None:
-    """Leave room on the left for the widest label (measured) and on the right for the estimates."""
+    """Size the figure so the widest label (measured), the plot and the estimates each get their
+    room, then start every label at the same x, left of the plot frame."""
     height = fig.get_figheight()
-    top, bottom = 1 - 0.45 / height, 0.75 / height
-    fig.subplots_adjust(left=0.3, right=0.66, top=top, bottom=bottom)
     renderer = fig.canvas.get_renderer()
-    widest_px = max(t.get_window_extent(renderer).width for t in left_texts)
-    pad_px = 0.02 * ax.get_window_extent(renderer).width + 8
-    left = min(0.55, (widest_px + pad_px) / (fig.get_figwidth() * fig.dpi))
-    fig.subplots_adjust(left=max(0.12, left), right=0.66, top=top, bottom=bottom)
+    widest_in = max(t.get_window_extent(renderer).width for t in left_texts) / fig.dpi
+    margin_in, gap_in, plot_in, estimates_in = 0.12, 0.15, 4.5, 3.3
+    width = margin_in + widest_in + gap_in + plot_in + estimates_in
+    fig.set_figwidth(width)
+    fig.subplots_adjust(left=(margin_in + widest_in + gap_in) / width, right=1 - estimates_in / width,
+                        top=1 - 0.45 / height, bottom=0.75 / height)
+    start = -(widest_in + gap_in) / plot_in  # axes fraction of the text column's left edge
+    for t in left_texts:
+        t.set_x(start)

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from ..analysis.numbers import arm_labels
+from ..analysis.tidy import relabel_arms
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .descriptives import consort_flow
@@ -134,7 +135,8 @@ def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
     horizon = trial.info.horizon_days
     total = flow.loc["total"]
     arms = [a for a in flow.index if a != "total"]
-    arm_boxes = "".join(f'<div class="box"><b>{esc(a)}</b>{_dose(trial, a)}<br>'
+    labels = arm_labels(trial.info)
+    arm_boxes = "".join(f'<div class="box"><b>{esc(labels.get(a, a))}</b>{_dose(trial, a)}<br>'
                         f'randomised: {int(flow.loc[a, "randomised"])}</div>' for a in arms)
 
     def outcome(a: str) -> str:
@@ -147,7 +149,8 @@ def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
                       f"completed alive: {int(r['completed_alive'])}"]
         return '<div class="box">' + "<br>".join(lines) + "</div>"
 
-    flow_html = (f'<div class="flow"><div class="row"><div class="box"><b>Randomised</b><br>n = '
+    flow_html = (f'<div class="flow">{_screening_boxes(trial.info.screening)}'
+                 f'<div class="row"><div class="box"><b>Randomised</b><br>n = '
                  f'{int(total["randomised"])}</div></div><div class="arrow">▼</div>'
                  f'<div class="row">{arm_boxes}</div><div class="arrow">▼</div>'
                  f'<div class="row">{"".join(outcome(a) for a in arms)}</div></div>')
@@ -156,8 +159,25 @@ def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
             "censored participants are not split into lost to follow-up and completed.")
     desc = esc(trial.info.description) if trial.info.description else ""
     s.body = (f"<p><b>{esc(trial.info.name)}</b> {desc}</p>" + flow_html + f'<p class="note">{esc(note)}</p>'
-              + df_html(flow.reset_index(), caption="Participant flow by arm"))
+              + df_html(relabel_arms(flow.reset_index(), labels), caption="Participant flow by arm"))
     return s
+
+
+def _screening_boxes(screening: Mapping[str, int]) -> str:
+    """Screened -> excluded (not eligible; outside the enrichment range) -> randomised, where known."""
+    if not screening or "screened" not in screening:
+        return ""
+    screened = int(screening["screened"])
+    eligible = screening.get("eligible")
+    lines = []
+    if eligible is not None:
+        lines.append(f"not eligible: {screened - int(eligible)}")
+    if screening.get("enrichment_excluded"):
+        lines.append(f"eligible, outside the enrichment range: {int(screening['enrichment_excluded'])}")
+    excluded = (f'<div class="row"><div class="box"><b>Excluded</b><br>{"<br>".join(esc(x) for x in lines)}'
+                '</div></div><div class="arrow">▼</div>') if lines else ""
+    return (f'<div class="row"><div class="box"><b>Screened</b><br>n = {screened}</div></div>'
+            f'<div class="arrow">▼</div>{excluded}')
 
 
 def _warnings_section(data: Mapping[str, Any]) -> Section | None:

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
-from .figures_power import power_figure, power_frame
+from .figures_power import plot_series, power_figure, power_frame
 from .page import ReportPage, Section, df_html, key_values_html, provenance_section
 from .provenance import Provenance
-from .style import PALETTE, new_figure
+from .style import new_figure
 
 __all__ = ["PowerReport", "power_report", "write_power_report", "write_power_outputs", "COLUMN_SYNONYMS"]
 
@@ -123,9 +123,7 @@ def _needs_figure(table: pd.DataFrame):
     fig = new_figure(5.0 * len(cols), 4.0)
     axes = np.atleast_1d(fig.subplots(1, len(cols)))
     for ax, col in zip(axes, cols):
-        for i, (curve, g) in enumerate(table.groupby("curve", sort=False)):
-            g = g.sort_values("n")
-            ax.plot(g["n"], g[col], "o-", color=PALETTE[i % len(PALETTE)], label=str(curve))
+        plot_series(ax, dict(list(table.groupby("curve", sort=False))), "n", col)
         ax.set_xlabel("Participants randomised")
         ax.set_ylabel({"events": "Mean number of events", "screened": "Mean number screened"}[col])
         ax.set_title({"events": "Events needed", "screened": "Screening needed"}[col], fontsize=10)
@@ -135,10 +133,19 @@ def _needs_figure(table: pd.DataFrame):
 
 
 def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None = None, target: float = 0.8,
-                 title: str = "Monte Carlo power", settings: Mapping[str, Any] | None = None) -> PowerReport:
-    """Build power.html: curves by sample size per design, events and screening, sample sizes, table."""
+                 title: str = "Monte Carlo power", settings: Mapping[str, Any] | None = None,
+                 assumptions: pd.DataFrame | list | None = None) -> PowerReport:
+    """Build power.html: simulation assumptions, curves by sample size per design, events and
+    screening, sample sizes, the full table.
+
+    `assumptions` (default: `table.assumptions` when `table` is a `PowerResult`) is the table of
+    `mndtrial.power.assumptions.simulation_assumptions`; without it the page says they are absent.
+    """
+    if assumptions is None:
+        assumptions = getattr(table, "assumptions", None)
     df = standard_columns(table)
     page = ReportPage(title=title, subtitle=f"{df['curve'].nunique()} designs compared, {len(df)} design points")
+    page.sections.append(_assumptions_section(assumptions))
     curves = Section("curves", "Power by sample size")
     curves.body = page.add_figure("power_curves", power_figure(df, by="curve", target=target), "Power curves by design",
                                   "Fraction of simulated trials meeting the success criterion, ± 2 Monte Carlo SE.")
@@ -163,6 +170,18 @@ def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None =
     return PowerReport(table=df, page=page, target=target)
 
 
+def _assumptions_section(assumptions: Any) -> Section:
+    s = Section("assumptions", "Simulation assumptions")
+    if assumptions is None or len(assumptions) == 0:
+        s.absent = ("absent: the simulation assumptions were not given (they come with a power result: "
+                    "power(...).assumptions, power.json 'assumptions')")
+        return s
+    rows = pd.DataFrame(list(assumptions)) if isinstance(assumptions, list) else assumptions
+    s.body = (df_html(rows, align_numbers=False) + '<p class="note">Read from the design and analysis objects that were simulated '
+              "(not retyped): every power figure below rests on these.</p>")
+    return s
+
+
 def write_power_report(out_dir: str | Path, table: Any, **kwargs: Any) -> dict[str, Any]:
     """Build the power report and write `out_dir/power.html` and its figures (PNG and SVG)."""
     return power_report(table, **kwargs).write(out_dir)
@@ -177,5 +196,6 @@ def write_power_outputs(out_dir: str | Path, result: Any, provenance: Provenance
         data = json.loads(Path(paths["json"]).read_text(encoding="utf-8"))
         data["provenance"] = provenance.to_dict()
         Path(paths["json"]).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    kwargs.setdefault("assumptions", getattr(result, "assumptions", None))
     written = power_report(result.table, provenance=provenance, **kwargs).write(out_dir)
     return {**paths, **written}

@@ -76,6 +76,11 @@ class DrugModel:
         self.treg_gamma = float(np.log(p["treg_response_2miu_pct"] / p["treg_response_1miu_pct"]) / np.log(2.0))
         self.treg_a = float(p["treg_response_1miu_pct"])
 
+    @property
+    def effect_function(self) -> EffectFunction | None:
+        """The user's effect function, or None for the default neurofilament-dependent IL-2 effect."""
+        return self._effect
+
     def treg_rise_mean(self, dose_miu) -> np.ndarray:
         """Mean rise in Tregs (% of CD4+, points) at the end of a course, vs placebo."""
         dose = np.asarray(dose_miu, dtype=float)
