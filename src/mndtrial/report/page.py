@@ -37,7 +37,7 @@ h2{font-size:1.2em;border-bottom:2px solid #e9eef5;padding-bottom:4px;color:#1d3
 h3{font-size:1.0em;margin-bottom:4px}
 table{border-collapse:collapse;margin:8px 0 12px;font-size:.88em}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f0f3f8} td.num{text-align:right;white-space:nowrap} td:first-child{white-space:nowrap}
+th{background:#f0f3f8} td.num,th.num{text-align:right} td.num{white-space:nowrap} td:first-child{white-space:nowrap}
 table.provenance td,table.provenance th{text-align:left}
 .wide{overflow-x:auto}
 figure{margin:8px 0 16px} figure img{max-width:100%;height:auto;border:1px solid #eee}
@@ -97,6 +97,9 @@ def df_html(df: pd.DataFrame, index: bool = False, caption: str | None = None, a
         # no per-table <style> block or id: the page's CSS styles every table alike
         table = re.sub(r'<style type="text/css">\s*</style>\s*', "", styler.to_html())
         table = table.replace('<table id="T_t">', '<table class="dataframe">')
+        for j, col in enumerate(shown.columns):  # a column of numbers has its heading over them
+            if len(classes) and (classes[col] == "num").all():
+                table = table.replace(f'class="col_heading level0 col{j}" ', f'class="col_heading level0 col{j} num" ')
     return (f"<h3>{esc(caption)}</h3>" if caption else "") + f'<div class="wide">{table}</div>'
 
 

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..analysis.numbers import fmt_fixed
 from ..errors import ParameterError
 from .figures_power import plot_series, power_figure, power_frame
 from .page import ReportPage, Section, df_html, key_values_html, provenance_section
@@ -159,15 +160,40 @@ def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None =
     page.sections.append(needs)
     ss = sample_size_table(df, target)
     page.sections.append(Section("sample_size", f"Sample size for {target:.0%} power",
-                                 body=df_html(ss.reset_index())
+                                 body=df_html(fixed_decimals(ss.reset_index()))
                                  + '<p class="note">Smallest simulated sample size reaching the target; '
                                    "a finer grid or a sample-size search narrows it.</p>"))
     page.sections.append(Section("table", "Operating characteristics (full table)",
-                                 body=df_html(df.drop(columns="curve"))))
+                                 body=df_html(fixed_decimals(df.drop(columns="curve")))))
     if settings:
         page.sections.append(Section("settings", "Settings", body=key_values_html(settings)))
     page.sections.append(provenance_section(provenance))
     return PowerReport(table=df, page=page, target=target)
+
+
+def fixed_decimals(table: pd.DataFrame) -> pd.DataFrame:
+    """Float columns as text with one number of decimals per column, chosen by the column's size
+    (3 below 1, such as power and its MC SE; 2 below 10; 1 below 1,000; else 0), so a column never
+    mixes `0.1875` and `0.25`. Whole-number and text columns are left as they are.
+
+    Example:
+        >>> fixed_decimals(pd.DataFrame({"power": [0.1875, 0.25], "events": [57.61, 118.0]})).values.tolist()
+        [['0.188', '57.6'], ['0.250', '118.0']]
+    """
+    out = table.copy()
+    for col in out.columns:
+        values = pd.to_numeric(out[col], errors="coerce") if out[col].dtype == object else out[col]
+        if not pd.api.types.is_float_dtype(values) or values.isna().all():
+            continue
+        if out[col].dtype == object and values.notna().sum() < out[col].notna().sum():
+            continue  # text among the numbers: not a number column
+        finite = values[np.isfinite(values)]
+        if len(finite) and (finite == finite.round()).all() and finite.abs().max() >= 1:
+            continue  # whole numbers stored as floats (a sample size)
+        biggest = float(finite.abs().max()) if len(finite) else 0.0
+        decimals = 3 if biggest < 1 else 2 if biggest < 10 else 1 if biggest < 1000 else 0
+        out[col] = [fmt_fixed(v, decimals) for v in values]
+    return out
 
 
 def _assumptions_section(assumptions: Any) -> Section:
