@@ -471,7 +471,7 @@ def km_groups_from_assignments(trial: Trial, assignments: Iterable[Any], min_n: 
         for level in a.levels:
             ids = a.labels.index[a.labels == level]
             if len(ids) >= min_n and level != "missing":
-                groups[subgroup_title(a.variable, level, units)] = trial.select(ids)
+                groups[subgroup_title(getattr(a, "variable", a.rule), level, units)] = trial.select(ids)
         if groups:
             out[str(a.rule)] = groups
     return out
@@ -484,7 +484,8 @@ def km_left_out(trial: Trial, assignments: Iterable[Any], min_n: int = MIN_KM_PA
     arm = trial.participants.set_index("subject_id")["arm"].astype(str)
     notes = []
     for a in assignments:
-        name = MARKER_NAMES.get(a.variable, (a.variable, ""))[0]
+        variable = getattr(a, "variable", a.rule)
+        name = MARKER_NAMES.get(variable, (variable, ""))[0]
         for level in a.levels:
             ids = a.labels.index[a.labels == level]
             if not len(ids) or (len(ids) >= min_n and level != "missing"):
@@ -495,7 +496,7 @@ def km_left_out(trial: Trial, assignments: Iterable[Any], min_n: int = MIN_KM_PA
                 notes.append(f"{len(ids)} participants without a {name} value ({by_arm}) have no Kaplan–Meier "
                              "panel; their numbers are in the subgroup table.")
             else:
-                title = subgroup_title(a.variable, level, dict(trial.info.analyte_units))
+                title = subgroup_title(variable, level, dict(trial.info.analyte_units))
                 notes.append(f"The subgroup {title} ({len(ids)} participants: {by_arm}; fewer than {min_n}) has no "
                              "Kaplan–Meier panel; its numbers are in the subgroup table.")
     return notes
