@@ -73,7 +73,7 @@ def fmt_num(x: Any, digits: int = 4) -> str:
 
 
 # a cell that reads as a number ("0.85 (0.54, 1.35)", "< 0.001", "40/109", "–", "NR") is right-aligned
-NUMERIC_CELL = re.compile(r"^(?:[<>≤≥]\s?)?[-−+]?\d|^[–-]$|^NR$")
+NUMERIC_CELL = re.compile(r"^(?:(?:<=|>=|[<>≤≥])\s?)?[-−+]?\d|^[–-]$|^NR$")
 
 
 def df_html(df: pd.DataFrame, index: bool = False, caption: str | None = None, align_numbers: bool = True) -> str:
