@@ -92,8 +92,8 @@ def forest_figure(subgroups: Any, interaction_p: Mapping[str, float | None] | No
         >>> rows = [{"variable": "sex", "label": "F", "n": 90, "events": 30, "hr": 0.7, "ci": [0.4, 1.2]},
         ...         {"variable": "sex", "label": "missing", "n": 0, "events": 0, "hr": None, "ci": None}]
         >>> fig = forest_figure(rows, {"sex": 0.4})
-        >>> [t.get_text().strip() for t in fig.axes[0].texts][:2]
-        ['sex', 'F']
+        >>> [t.get_text().strip() for t in fig.axes[0].texts][:3]  # the header, its p, the level
+        ['sex', 'interaction p = 0.400', 'F']
     """
     rows = forest_rows(subgroups)
     n = pd.to_numeric(rows["n"], errors="coerce")
