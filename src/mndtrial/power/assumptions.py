@@ -154,6 +154,8 @@ def _test_text(test: Any) -> str:
 
 
 def _describe_analysis(analysis: Any) -> list[tuple[str, str, str]]:
+    if not hasattr(analysis, "criteria"):  # a custom analysis object (anything with `evaluate`)
+        return [("primary test", f"custom analysis {type(analysis).__name__}: not described here", "the analysis")]
     joiner = " or " if analysis.combine == "any" else " and "
     primary = joiner.join(f"{_test_text(c.test)} at one-sided {c.alpha:g}" for c in analysis.criteria)
     return [("primary test", primary, "the analysis's success criteria (mndtrial.power Analysis)"),
