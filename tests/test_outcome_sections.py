@@ -130,7 +130,7 @@ def test_function_table_says_which_slope_ratio_it_prints(example_results):
     relative = 1 - slopes["il2_2miu"] / slopes["placebo"]
     assert fn["comparisons"]["il2_2miu"]["slope_ratio"]["estimate"] == pytest.approx(relative, rel=1e-9)
     row = table.loc[(table.population == "overall") & (table.arm == "il2_2miu")].iloc[0]
-    assert row[column].startswith(f"{relative:.3g} (")
+    assert row[column].startswith(f"{relative:.2f} (")  # publication format: 2 decimals
 
 
 def test_function_subgroup_columns_count_participants_with_a_missing_value(example_trial):

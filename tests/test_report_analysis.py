@@ -35,20 +35,23 @@ def test_report_draws_the_numbers_of_results_json(example_trial):
                                                 for d in c.lines[0].get_xdata()]
     # the Cox table shows the fitted hazard ratio
     hr = data["survival"]["cox"]["unadjusted"]["terms"]["treatment"]["hr"]
-    assert f"{hr:.3g}" in html
+    assert f"{hr:.2f}" in html  # publication format: HR to 2 decimals
     # the forest plot draws each estimable subgroup's HR and CI as in results.json
     texts = [t.get_text() for t in rep.figures["forest"].axes[0].texts]
     for row in data["subgroups"]:
         if row["variable"] != "all" and row.get("estimable", True) and row["hr"] is not None:
             lo, hi = row["ci"]
-            assert any(t.startswith(f"{row['hr']:.2f} ({lo:.2f}–{hi:.2f})") for t in texts), row
+            assert any(t.startswith(f"{row['hr']:.2f} ({lo:.2f}, {hi:.2f})") for t in texts), row
     p = next(t["p"] for t in data["interaction"]["by_subgroup"] if t["rule"] == "csf_pnfh cut at 3700")
-    assert any(t.startswith("csf_pnfh cut at 3700") and f"{p:.3f}" in t for t in texts)
+    assert "csf_pnfh cut at 3700" in texts and f"interaction p = {p:.3f}" in texts
     # one KM panel per populated level of the rule, numbers at risk equal to the subgroup's counts
     fig = rep.figures["km_subgroups_1"]
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     counts = {r["level"]: r["n"] for r in data["subgroups"] if r.get("rule") == "csf_pnfh cut at 3700"}
-    assert titles == [lvl for lvl, n in counts.items() if n > 0]
+    from mndtrial.report.html import MIN_KM_PANEL_N, subgroup_title
+
+    assert titles == [subgroup_title("csf_pnfh", lvl) for lvl, n in counts.items()
+                      if n >= MIN_KM_PANEL_N and lvl != "missing"]
     # the overall KM is the analysis's own curve
     km = data["survival"]["kaplan_meier"]["arms"]["placebo"]
     line = rep.figures["km_overall"].axes[0].lines[0]
@@ -117,6 +120,6 @@ def test_report_figures_use_the_plan_endpoint(example_trial):
     low = df.loc[(df["csf_pnfh"] <= 3700) & (df["arm"] == "placebo")]
     km = KaplanMeierFitter().fit(low["time_days"], low["event"])
     panel = rep.figures["km_subgroups_1"]
-    ax = next(ax for ax in panel.axes if ax.get_title() == "<= 3700")
+    ax = next(ax for ax in panel.axes if ax.get_title() == "CSF-pNfH ≤ 3700 pg/mL")
     line = next(line for line in ax.lines if line.get_label().startswith("placebo "))
     assert abs(min(line.get_ydata()) - km.survival_function_.iloc[:, 0].min()) < 1e-12

@@ -91,8 +91,8 @@ def test_forest_plot_draws_every_subgroup_and_the_interaction_p():
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     texts = [t.get_text() for t in ax.texts]
-    assert "CSF-pNfH   (interaction p = 0.012)" in texts
-    assert any(t.startswith("0.52 (0.30–0.90)") for t in texts)
+    assert "CSF-pNfH" in texts and "interaction p = 0.012" in texts  # header left, its p on the right
+    assert any(t.startswith("0.52 (0.30, 0.90)") for t in texts)
     assert any(t.startswith("not estimable") for t in texts)  # listed, not hidden
     squares = [ln for ln in ax.lines if ln.get_marker() == "s"]
     assert sorted(float(ln.get_xdata()[0]) for ln in squares) == [0.52, 1.37]

@@ -97,8 +97,9 @@ def test_results_dict_fills_the_statistics_sections(example_trial):
     assert "mndtrial analyze trial --out out" in html
     assert "forest" in rep.figures
     texts = [t.get_text() for t in rep.figures["forest"].axes[0].texts]
-    assert "csf_pnfh cut at 3700   (interaction p = 0.040)" in texts and "All participants" in texts
-    assert any(t.startswith("not estimable") for t in texts)
+    assert "csf_pnfh cut at 3700" in texts and "interaction p = 0.040" in texts and "All participants" in texts
+    # the 'missing' level nobody is in (n = 0) is not drawn (issue 20)
+    assert "missing" not in [t.strip() for t in texts] and not any(t.startswith("not estimable") for t in texts)
     assert "p = 0.654 (analysis results)" in rep.figures["ph_check"].axes[0].get_title()
     _no_subject_ids(html, example_trial)
 
@@ -138,11 +139,13 @@ def test_km_groups_from_assignments_split_participants_exactly(example_trial):
 
     p = example_trial.participants.set_index("subject_id")
     labels = pd.Series(["<= 3700" if v <= 3700 else "> 3700" for v in p["csf_pnfh"]], index=p.index)
-    a = SimpleNamespace(rule="csf_pnfh cut at 3700", levels=("<= 3700", "> 3700", "missing"), labels=labels)
+    a = SimpleNamespace(rule="csf_pnfh cut at 3700", variable="csf_pnfh", levels=("<= 3700", "> 3700", "missing"),
+                        labels=labels)
     groups = km_groups_from_assignments(example_trial, [a])
     assert list(groups) == ["csf_pnfh cut at 3700"]
-    assert list(groups["csf_pnfh cut at 3700"]) == ["<= 3700", "> 3700"]  # empty 'missing' left out
-    low = groups["csf_pnfh cut at 3700"]["<= 3700"]
+    # titled with the marker and its unit; the empty 'missing' level left out
+    assert list(groups["csf_pnfh cut at 3700"]) == ["CSF-pNfH ≤ 3700 pg/mL", "CSF-pNfH > 3700 pg/mL"]
+    low = groups["csf_pnfh cut at 3700"]["CSF-pNfH ≤ 3700 pg/mL"]
     assert set(low.participants["subject_id"]) == set(p.index[p["csf_pnfh"] <= 3700])
 
 

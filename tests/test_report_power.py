@@ -32,7 +32,7 @@ def test_power_outputs_show_the_engine_table(tmp_path, small_run):
     assert data["n_trials"] == 24  # the engine's own content is kept
     html = written["report"].read_text(encoding="utf-8")
     for p in small_run.table["power"]:
-        assert f"{p:.4g}" in html
+        assert f"{p:.3f}" in html  # one number of decimals per column
     # sample size for the target: the smallest n whose power reaches it, searched plainly
     from mndtrial.report.power_html import power_report
 

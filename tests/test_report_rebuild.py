@@ -70,7 +70,7 @@ def test_report_from_results_alone_draws_the_saved_numbers(analysed, tmp_path):
     assert res.exit_code == 0, res.output
     html = (tmp_path / "report.html").read_text()
     hr = data["survival"]["cox"]["unadjusted"]["terms"]["treatment"]["hr"]
-    assert f"{hr:.3g}" in html
+    assert f"{hr:.2f}" in html  # publication format: HR to 2 decimals
     assert "need the trial data (`mndtrial report --trial`)" in html
     assert {"km_overall", "forest"} <= {p.stem for p in (tmp_path / "figures").glob("*.png")}
     # aggregates only: no subject id of the trial appears
@@ -116,7 +116,7 @@ def test_subgroup_bands_follow_the_plan_alpha_and_km_marks_the_plan_horizon(anal
     df = trial.survival_by_subject()
     low = df.loc[(df["csf_pnfh"] <= 3700) & (df["arm"] == "placebo")]
     panel = rep.figures["km_subgroups_1"]
-    ax = next(ax for ax in panel.axes if ax.get_title() == "(0, 3700]")
+    ax = next(ax for ax in panel.axes if ax.get_title() == "CSF-pNfH (0, 3700] pg/mL")
     for alpha, same in ((0.2, True), (0.05, False)):
         ci = KaplanMeierFitter(alpha=alpha).fit(low["time_days"], low["event"]).confidence_interval_
         expected = np.round(np.unique(np.r_[ci.iloc[:, 0], ci.iloc[:, 1]]), 10)

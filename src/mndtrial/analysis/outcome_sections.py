@@ -18,6 +18,7 @@ from ..errors import AnalysisError, ParameterError
 from .biomarker import MISSING, OUTSIDE
 from .cafs import CAFS
 from .function import SlopeAnalysis, slope_interaction_test
+from .numbers import fmt_estimate_ci, fmt_fixed, fmt_p
 from .registry import SectionConfig, register_section
 from .subgroup_section import plan_biomarker_rules
 from .treg import TregAnalysis
@@ -168,12 +169,8 @@ def run_treg(trial: Trial, plan: "AnalysisPlan", config: TregConfig) -> dict[str
     return out
 
 
-def _fmt(x: Any, digits: int = 3) -> str:
-    return "-" if x is None else f"{x:.{digits}g}"
-
-
-def _ci(r: dict[str, Any]) -> str:
-    return f"{_fmt(r['estimate'])} ({_fmt(r['ci'][0])}, {_fmt(r['ci'][1])})"
+def _ci(r: dict[str, Any], decimals: int = 2) -> str:
+    return fmt_estimate_ci(r["estimate"], r["ci"], decimals)
 
 
 # MIROCALS' "slope ratio" is the relative slowing (placebo − active)/placebo, ≈ 0 for no effect; a
@@ -197,7 +194,7 @@ def summarize_function(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
             rows.append({"population": name, "arm": arm, "slope/month (CI)": _ci(a),
                          "difference (CI)": _ci(c["slope_difference_per_month"]) if c else "-",
                          SLOPE_RATIO_LABEL: _ci(c["slope_ratio"]) if c else "-",
-                         "p": _fmt(c["slope_difference_per_month"]["p"]) if c else "-",
+                         "p": fmt_p(c["slope_difference_per_month"]["p"]) if c else "-",
                          "note": "; ".join([*fit["problems"], *left_out])})
     return {"ALSFRS-R slope (mixed model)": pd.DataFrame(rows)}
 
@@ -221,10 +218,10 @@ def summarize_cafs(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
         label = "stratified (FS by stratum; Mann-Whitney pooled)" if res.get("strata") else kind
         for arm, c in res["comparisons"].items():
             rows.append({"test": label, "arm": arm, "mean rank active/control":
-                         f"{_fmt(c['mean_rank_active'], 4)} / {_fmt(c['mean_rank_control'], 4)}",
-                         "Mann-Whitney p": _fmt(c["mann_whitney_p"]),
-                         "van Elteren p": _fmt(c.get("van_elteren_p")), "FS Z": _fmt(c["fs_z"]),
-                         "FS p": _fmt(c["fs_p"])})
+                         f"{fmt_fixed(c['mean_rank_active'], 1)} / {fmt_fixed(c['mean_rank_control'], 1)}",
+                         "Mann-Whitney p": fmt_p(c["mann_whitney_p"]),
+                         "van Elteren p": fmt_p(c.get("van_elteren_p")), "FS Z": fmt_fixed(c["fs_z"], 2),
+                         "FS p": fmt_p(c["fs_p"])})
     return {"CAFS": pd.DataFrame(rows)}
 
 
@@ -238,7 +235,7 @@ def summarize_treg(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
         for arm, visits in res["ancova"].items():
             for visit, r in visits.items():
                 rows.append({"analyte": analyte, "arm": arm, "visit": visit, "difference vs control (CI)": _ci(r),
-                             "p": _fmt(r["p"])})
+                             "p": fmt_p(r["p"])})
     return {"Treg change from baseline (ANCOVA)": pd.DataFrame(rows)}
 
 

@@ -37,7 +37,9 @@ from ..errors import AnalysisError, ParameterError
 from .biomarker import BiomarkerRule
 from .endpoint_census import endpoint_census
 from .frame import ArmContrast, arm_contrast, baseline_values, jsonable, parse_covariate
+from .numbers import arm_labels
 from .registry import SectionConfig, registered_sections
+from .tidy import format_tidy, relabel_arms, tidy_summary
 
 __all__ = ["ArmsConfig", "AnalysisPlan", "AnalysisResults", "SCHEMA_VERSION", "result_warnings"]
 
@@ -279,7 +281,7 @@ class AnalysisPlan(BaseModel):
         # `events_all` counts every event in the survival table; `endpoint_events` only those the
         # plan's event_types count (the same number when event_types is not set)
         trial_info = {"name": trial.info.name, "n_participants": trial.n_participants, **census,
-                      "compared": contrast}
+                      "compared": contrast, "arm_labels": arm_labels(trial.info)}
         return AnalysisResults(plan=self, trial=jsonable(trial_info), sections=outputs,
                                provenance=_provenance())
 
@@ -367,7 +369,7 @@ def _relabel_ci(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return table.rename(columns=lambda c: c.replace("95% CI", label) if isinstance(c, str) else c)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AnalysisResults:
     """Everything a plan computed: one JSON-able output per section, plus trial facts and provenance."""
 
@@ -452,17 +454,54 @@ class AnalysisResults:
                 tables[f"{name}: error"] = pd.DataFrame([output["error"]])
                 continue
             for title, table in section.summarize(output).items():
+                # arms by their display labels (trial info `label`, e.g. "IL-2 2 MIU") when known
+                table = relabel_arms(table, self.trial.get("arm_labels") or {})
                 tables[f"{name}: {title}"] = _relabel_ci(table, self.plan.alpha)
         return tables
 
     @property
     def summary(self) -> pd.DataFrame:
-        """All summary tables stacked, with a `table` column."""
-        frames = [t.assign(table=title) for title, t in self.summary_tables().items()]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        """The headline estimates, one tidy row each: section, population, estimand, estimate,
+        ci_lower, ci_upper (at 1 - plan.alpha), p (numbers; see `mndtrial.analysis.tidy`).
+
+        Every detail stays in `summary_tables()`; `print_summary()`, `to_markdown()` and
+        `to_latex()` show this frame with publication formatting.
+        """
+        return tidy_summary(self.to_dict())
+
+    def formatted_summary(self) -> pd.DataFrame:
+        """`summary` as text: HR to 2 decimals with CI, p as '< 0.001', medians 'NR' when not reached."""
+        table = relabel_arms(tidy_summary(self.to_dict()), self.trial.get("arm_labels") or {})
+        return format_tidy(table, ci_label(self.plan.alpha))
+
+    def print_summary(self) -> None:
+        """Print the headline estimates as a plain-text table (lifelines' `print_summary` habit)."""
+        print(self._headline())
+        print(self.formatted_summary().to_string(index=False))
+
+    def to_markdown(self) -> str:
+        """The formatted summary as a Markdown table (for a README, an issue, a Quarto document)."""
+        return self.formatted_summary().to_markdown(index=False)
+
+    def to_latex(self) -> str:
+        """The formatted summary as a LaTeX tabular (booktabs rules), for a manuscript."""
+        return self.formatted_summary().to_latex(index=False, escape=True)
+
+    def _headline(self) -> str:
+        t = self.trial
+        n_warn = sum(map(len, self.warnings().values()))
+        return (f"Analysis '{self.plan.name}' of trial '{t.get('name')}': {t.get('n_participants')} participants, "
+                f"{t.get('endpoint_events', '?')} endpoint events; sections: {', '.join(self.sections)}"
+                + (f"; {n_warn} warning(s)" if n_warn else ""))
+
+    def __repr__(self) -> str:
+        return f"<AnalysisResults: {self._headline()}; .summary has {len(self.summary)} rows>"
 
     def _repr_html_(self) -> str:
-        parts = [f"<h3>Analysis '{self.plan.name}' of trial '{self.trial.get('name')}'</h3>"]
+        import html
+
+        parts = [f"<p>{html.escape(self._headline())}</p>", self.formatted_summary().to_html(index=False),
+                 "<details><summary>Every table (summary_tables())</summary>"]
         for title, table in self.summary_tables().items():
-            parts.append(f"<h4>{title}</h4>" + table.to_html(index=False))
-        return "\n".join(parts)
+            parts.append(f"<h4>{html.escape(title)}</h4>" + table.to_html(index=False))
+        return "\n".join(parts) + "</details>"

@@ -16,6 +16,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .biomarker import BiomarkerRule, GroupAssignment, categorical_groups
 from .frame import survival_frame
+from .numbers import fmt_fixed, fmt_p, fmt_ratio_ci
 from .registry import SectionConfig, register_section
 from .subgroups import interaction_by_subgroup, interaction_continuous, overall_row, subgroup_rows
 
@@ -121,10 +122,6 @@ def run_interaction(trial: Trial, plan: "AnalysisPlan", config: InteractionConfi
     return {"continuous": continuous, "by_subgroup": by_subgroup}
 
 
-def _g(x: Any, digits: int = 3) -> str:
-    return "-" if x is None else f"{x:.{digits}g}"
-
-
 def summarize_subgroups(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
     # the column names the arms, in the order of the counts (control first), so they can be read
     arm_names = next((list(r["arms"]) for r in rows if r.get("arms")), [])
@@ -137,8 +134,8 @@ def summarize_subgroups(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
         events = " / ".join(f"{v['events']}/{v['n']}" for v in arms.values()) if arms else "-"
         table.append({"variable": r["rule"], "level": r["level"] if r["level"] is not None else "-",
                       counts_label: events,
-                      "HR (95% CI)": f"{_g(r['hr'])} ({_g(r['ci'][0])}, {_g(r['ci'][1])})" if r.get("estimable") else "-",
-                      "p": _g(r.get("p")), "note": r.get("reason") or ""})
+                      "HR (95% CI)": fmt_ratio_ci(r["hr"], r["ci"]) if r.get("estimable") else "not estimable",
+                      "p": fmt_p(r.get("p")), "note": r.get("reason") or ""})
     return {"forest": pd.DataFrame(table)}
 
 
@@ -151,8 +148,8 @@ def summarize_interaction(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
             continue
         i = r["interaction"]
         rows.append({"test": f"treatment x {r['transform']}({r['biomarker']})",
-                     "statistic": f"HR ratio {_g(i['hr'])} ({_g(i['ci'][0])}, {_g(i['ci'][1])})",
-                     "p": f"Wald {_g(i['p'])}, LR {_g(r['lr_test']['p'])}",
+                     "statistic": f"HR ratio {fmt_ratio_ci(i['hr'], i['ci'])}",
+                     "p": f"Wald {fmt_p(i['p'])}, LR {fmt_p(r['lr_test']['p'])}",
                      "note": f"n={r['n']}, {r['excluded_missing']} missing excluded"})
     for r in out.get("by_subgroup", []):
         if "not_computed" in r:
@@ -161,8 +158,8 @@ def summarize_interaction(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
         note = f"levels {', '.join(r['levels_used'])}"
         if r["levels_excluded"]:
             note += "; excluded " + ", ".join(f"{k} ({v})" for k, v in r["levels_excluded"].items())
-        rows.append({"test": f"treatment x {r['rule']}", "statistic": f"LR chi2 {_g(r['chi2'], 4)} on {r['df']} df",
-                     "p": _g(r["p"]), "note": note})
+        rows.append({"test": f"treatment x {r['rule']}", "statistic": f"LR chi2 {fmt_fixed(r['chi2'], 2)} on {r['df']} df",
+                     "p": fmt_p(r["p"]), "note": note})
     return {"tests": pd.DataFrame(rows)}
 
 

@@ -12,6 +12,7 @@ from .cox import CoxModel
 from .horizon import rmst_test, survival_at_horizon
 from .km import kaplan_meier
 from .logrank import logrank_test
+from .numbers import fmt_ci, fmt_fixed, fmt_median_days, fmt_p, fmt_ratio
 from .registry import SectionConfig, register_section
 
 if TYPE_CHECKING:
@@ -79,16 +80,6 @@ def run_survival(trial: Trial, plan: "AnalysisPlan", config: SurvivalConfig) -> 
     return out
 
 
-def _fmt_ci(ci: list | None, digits: int = 3) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
-        return "-"
-    return f"({ci[0]:.{digits}g}, {ci[1]:.{digits}g})"
-
-
-def _fmt(x: Any, digits: int = 4) -> str:
-    return "-" if x is None else f"{x:.{digits}g}"
-
-
 def summarize_survival(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """Printable tables from the section's JSON output (used by the CLI and reports)."""
     tables: dict[str, pd.DataFrame] = {}
@@ -96,7 +87,7 @@ def summarize_survival(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
     for key, label in (("logrank", "log-rank"), ("logrank_stratified", "stratified log-rank")):
         r = out.get(key, {})
         if "chi2" in r:
-            rows.append({"test": label, "chi2": _fmt(r["chi2"]), "df": r["df"], "p": _fmt(r["p"], 3),
+            rows.append({"test": label, "chi2": fmt_fixed(r["chi2"], 2), "df": r["df"], "p": fmt_p(r["p"]),
                          "O/E": ", ".join(f"{g} {v['observed']:g}/{v['expected']:.1f}" for g, v in r["groups"].items())})
         else:
             rows.append({"test": label, "chi2": "-", "df": "-", "p": "-", "O/E": _reason(r)})
@@ -109,8 +100,8 @@ def summarize_survival(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
             continue
         ph = (r.get("ph_test") or {}).get("terms", {})
         for term, t in r["terms"].items():
-            rows.append({"model": kind, "term": term, "HR": _fmt(t["hr"], 3), "95% CI": _fmt_ci(t["ci"]),
-                         "p": _fmt(t["p"], 3), "PH p": _fmt(ph.get(term, {}).get("p"), 3),
+            rows.append({"model": kind, "term": term, "HR": fmt_ratio(t["hr"]), "95% CI": fmt_ci(t["ci"]),
+                         "p": fmt_p(t["p"]), "PH p": fmt_p(ph.get(term, {}).get("p")),
                          "n/events": f"{r['n']}/{r['events']}"})
     tables["Cox models"] = pd.DataFrame(rows)
     for key, title in (("horizon", "survival at horizon"), ("rmst", "RMST")):
@@ -120,19 +111,21 @@ def summarize_survival(out: dict[str, Any]) -> dict[str, pd.DataFrame]:
         if "per_arm" not in r:
             tables[title] = pd.DataFrame([{"result": _reason(r)}])
             continue
-        rows = [{"": arm, "estimate": _fmt(v["estimate"]), "95% CI": _fmt_ci(v["ci"], 4), "p": ""}
+        # probabilities and ratios to 2 decimals; RMST (days) and its difference to 1
+        dec = 1 if key == "rmst" else 2
+        rows = [{"": arm, "estimate": fmt_fixed(v["estimate"], dec), "95% CI": fmt_ci(v["ci"], dec), "p": ""}
                 for arm, v in r["per_arm"].items()]
-        rows.append({"": "difference", "estimate": _fmt(r["difference"]["estimate"]),
-                     "95% CI": _fmt_ci(r["difference"]["ci"], 4), "p": _fmt(r["difference"]["p"], 3)})
-        rows.append({"": "ratio", "estimate": _fmt(r["ratio"]["estimate"]), "95% CI": _fmt_ci(r["ratio"]["ci"], 4),
-                     "p": _fmt(r["ratio"]["p"], 3)})
+        rows.append({"": "difference", "estimate": fmt_fixed(r["difference"]["estimate"], dec),
+                     "95% CI": fmt_ci(r["difference"]["ci"], dec), "p": fmt_p(r["difference"]["p"])})
+        rows.append({"": "ratio", "estimate": fmt_ratio(r["ratio"]["estimate"]), "95% CI": fmt_ci(r["ratio"]["ci"]),
+                     "p": fmt_p(r["ratio"]["p"])})
         tables[f"{title} (day {r['horizon_days']:g})"] = pd.DataFrame(rows)
     km = out.get("kaplan_meier")
     if km and "arms" in km:
         rows = []
         for arm, v in km["arms"].items():
-            row = {"arm": arm, "n": v["n"], "events": v["events"], "median days": _fmt(v["median_days"]),
-                   "median follow-up days": _fmt(v.get("median_follow_up_days"))}
+            row = {"arm": arm, "n": v["n"], "events": v["events"], "median days": fmt_median_days(v["median_days"]),
+                   "median follow-up days": fmt_fixed(v.get("median_follow_up_days"), 0)}
             for d in v["at_days"]:
                 row[f"at risk d{d['day']:g}"] = d["at_risk"]
             rows.append(row)

@@ -64,8 +64,11 @@ def _rich_table(title: str, frame: pd.DataFrame) -> Table:
 
     # cell text such as "onset_site[bulbar]" must not be read as rich markup
     table = Table(title=escape(title), title_justify="left", show_lines=False)
-    for col in frame.columns:
-        table.add_column(escape(str(col)))
+    for i, col in enumerate(frame.columns):
+        # the first column names the row (an arm, a model, a subgroup): it keeps its whole width
+        # and the other columns wrap instead, so an arm name is never cut to "place…"
+        widest = max([len(str(v)) for v in frame[col]] + [1]) if i == 0 else None
+        table.add_column(escape(str(col)), no_wrap=i == 0, min_width=widest)
     for row in frame.itertuples(index=False):
         table.add_row(*["" if v is None else escape(str(v)) for v in row])
     return table

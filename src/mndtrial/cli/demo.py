@@ -58,7 +58,7 @@ def demo(ctx: typer.Context,
     from ..power import design_points, family, power
     from ..report import collect_provenance
     from ..report.analysis_report import write_analysis_outputs
-    from ..report.power_html import write_power_outputs
+    from ..report.power_html import fixed_decimals, write_power_outputs
     from ..sim import mirocals, simulate
 
     if seed < 0:
@@ -91,7 +91,7 @@ def demo(ctx: typer.Context,
         typer.echo(f"Figures (PNG and SVG): {out / 'figures'}")
         shown = res.table[["strategy", "n", "power", "power_mcse", "events_mean", "n_screened_mean"]]
         typer.echo(f"Power over {n_trials} simulated trials per point:")
-        typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        typer.echo(fixed_decimals(shown).to_string(index=False))
         typer.echo(f"Done in {time.perf_counter() - start:.1f} s.")
     typer.echo(f"Report: {written['report']}")
     typer.echo(f"Power report: {power_written['report']}")

@@ -152,7 +152,7 @@ def power_command(
         return
     from ..power import STRATEGIES, family, power
     from ..report import collect_provenance
-    from ..report.power_html import write_power_outputs
+    from ..report.power_html import fixed_decimals, write_power_outputs
 
     if hazard_ratio is not None and design != "exponential":
         raise ParameterError("--hazard-ratio", hazard_ratio, f"applies to --design exponential only; the '{design}' "
@@ -217,7 +217,8 @@ def power_command(
     typer.echo(f"{fam.name}: {label} over {n_trials} simulated trials per point (seed {seed})")
     if null:
         typer.echo("under the null (no treatment effect): the 'power' column is the type I error")
-    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    # one number of decimals per column (0.188 / 0.250, not 0.1875 / 0.25), as in power.html
+    typer.echo(fixed_decimals(shown).to_string(index=False))
     typer.echo(f"written: {paths['csv']}, {paths['json']}, {paths['trials']}")
     typer.echo(f"report: {paths['report']}")
 

@@ -82,11 +82,21 @@ class TrialBatch:
         tables = {name: self.table(name, i) for name in ("participants", "survival", "alsfrs", "biomarkers")}
         tables = {k: (None if v is not None and len(v) == 0 and k in ("alsfrs", "biomarkers") else v)
                   for k, v in tables.items()}
-        info = self.info.model_copy(update={"name": f"{self.info.name} #{i}"})
+        info = self.info.model_copy(update={"name": f"{self.info.name} #{i}", "screening": self._screening(i)})
         present = set(tables["participants"]["arm"])
         if present != set(info.arm_names):
             info = info.restricted_to(present)
         return Trial(info=info, **tables)
+
+    def _screening(self, i: int) -> dict[str, int]:
+        """Trial `i`'s screening counts from the simulator's metadata (empty when there are none)."""
+        table = self.metadata.get("screening")
+        if not isinstance(table, pd.DataFrame) or "trial" not in table.columns:
+            return {}
+        row = table.loc[table["trial"] == i]
+        if row.empty:
+            return {}
+        return {c: int(row[c].iloc[0]) for c in row.columns if c != "trial"}
 
     @staticmethod
     def concat(batches: Sequence["TrialBatch"]) -> "TrialBatch":

@@ -47,6 +47,9 @@ class TrialInfo(BaseModel):
     strata: tuple[str, ...] = ()
     horizon_days: float | None = Field(default=None, gt=0)
     analyte_units: dict[str, str] = Field(default_factory=dict)
+    # participant flow before randomisation, where known (the simulator records it): screened,
+    # eligible, enrichment_excluded (eligible but outside the enrichment range), randomised
+    screening: dict[str, int] = Field(default_factory=dict)
     description: str = ""
     source: Literal["user", "trial.toml", "derived"] = "user"
 
@@ -107,5 +110,7 @@ class TrialInfo(BaseModel):
         out["strata"] = list(self.strata)
         if self.analyte_units:
             out["analyte_units"] = dict(self.analyte_units)
+        if self.screening:
+            out["screening"] = dict(self.screening)
         out["arms"] = [a.model_dump(exclude_none=True) for a in self.arms]
         return out

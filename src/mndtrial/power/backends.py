@@ -33,10 +33,41 @@ BACKENDS = ("local", "dask")
 Task = tuple[Callable[..., Any], tuple]
 
 
+def interactive() -> bool:
+    """True in a Jupyter notebook or at an interactive Python prompt with a terminal; False in
+    scripts, tests and pipes (where a progress bar would only clutter the output)."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+        return True
+    return hasattr(sys, "ps1") and sys.stderr.isatty()
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+
+        return type(get_ipython()).__name__ == "ZMQInteractiveShell"
+    except ImportError:
+        return False
+
+
 @contextmanager
 def _progress(total: int, enabled: bool, label: str) -> Iterator[Callable[[int], None]]:
     if not enabled:
         yield lambda n: None
+        return
+    if _in_notebook():
+        # tqdm.auto draws a notebook widget (or plain text without ipywidgets); rich's live
+        # display needs a terminal
+        from tqdm.auto import tqdm
+
+        with tqdm(total=total, desc=label, unit="trial") as bar:
+            yield bar.update
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
@@ -16,7 +16,8 @@ import pandas as pd
 from ..batch._result import json_safe
 from ..data import TrialBatch
 from ..errors import ParameterError
-from .backends import run_chunks
+from .assumptions import simulation_assumptions
+from .backends import interactive, run_chunks
 from .criteria import Analysis
 
 __all__ = ["TrialSource", "DesignPoint", "PowerResult", "power", "DEFAULT_CHUNK"]
@@ -63,10 +64,14 @@ class PowerResult:
     n_trials: int
     seed: int
     trials_file: Path | None = None
+    assumptions: pd.DataFrame | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
-        return self.table
+        """The columns a steering committee reads, one row per design point: the point's labels
+        (design, strategy, n, varied parameters), power with its Monte Carlo SE, mean events and
+        mean number screened. `table` has every column (per-test rejection rates, estimates, ...)."""
+        return summary_columns(self.table)
 
     def read_trials(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Every trial's row (`columns` only, if given), from memory or the Parquet file."""
@@ -75,8 +80,10 @@ class PowerResult:
         return pd.read_parquet(self.trials_file, columns=None if columns is None else list(columns))
 
     def to_dict(self) -> dict:
-        return {"n_trials": self.n_trials, "seed": self.seed,
-                "points": json_safe(self.table.to_dict(orient="records"))}
+        out = {"n_trials": self.n_trials, "seed": self.seed}
+        if self.assumptions is not None:
+            out["assumptions"] = self.assumptions.to_dict(orient="records")
+        return {**out, "points": json_safe(self.table.to_dict(orient="records"))}
 
     def write(self, out: str | Path) -> dict[str, Path]:
         """Write `power.csv`, `power.json` and `trials.parquet` (one row per simulated trial)."""
@@ -95,12 +102,24 @@ class PowerResult:
         return f"<PowerResult: {len(self.table)} design points x {self.n_trials} trials, seed {self.seed}>"
 
     def _repr_html_(self) -> str:
-        return f"<p>{self!r}</p>" + self.table.to_html(index=False)
+        return f"<p>{self!r}</p>" + self.summary.to_html(index=False, float_format=lambda v: f"{v:.3g}")
+
+
+SUMMARY_COLUMNS = ("power", "power_mcse", "events_mean", "n_randomised_mean", "n_screened_mean")
+# a point's labels from design_points / --vary that are not design parameters
+_NOT_LABELS = frozenset({"point", "n_trials", "alpha"})
+
+
+def summary_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The labels of each design point and `SUMMARY_COLUMNS` (those present)."""
+    first_result = "n_trials" if "n_trials" in table.columns else "power"
+    labels = [c for c in table.columns[:list(table.columns).index(first_result)] if c not in _NOT_LABELS]
+    return table[labels + [c for c in SUMMARY_COLUMNS if c in table.columns]].copy()
 
 
 def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None = None, n_trials: int = 1000,
           seed: int = 1, backend: str = "local", chunk_size: int = DEFAULT_CHUNK, n_workers: int | None = None,
-          client: Any = None, progress: bool = False, trials_path: str | Path | None = None) -> PowerResult:
+          client: Any = None, progress: bool | None = None, trials_path: str | Path | None = None) -> PowerResult:
     """Simulate `n_trials` trials per design point and tabulate their operating characteristics.
 
     `design` is one trial source (a `mndtrial.sim.Design` such as `mirocals()`, or anything with
@@ -110,6 +129,9 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
     None for a small LocalCluster). Same seed, same numbers, whatever the backend or chunk size.
     With `trials_path` every trial's row is streamed to that Parquet file as chunks finish (memory
     bounded whatever `n_trials`; the result's `trials` is then None, see `read_trials`).
+    `progress`: a progress bar; None (default) shows one only in an interactive session (a
+    notebook or a Python prompt), never in scripts, tests or pipes. The result carries the
+    simulation assumptions of every point (`assumptions`, also in power.json and power.html).
 
     Example:
         >>> from mndtrial.power import ExponentialDesign, power, logrank_analysis
@@ -119,6 +141,7 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
         True
     """
     points = _points(design, analysis)
+    progress = interactive() if progress is None else progress
     for name, value, least in (("n_trials", n_trials, 1), ("chunk_size", chunk_size, 1), ("seed", seed, 0)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
             raise ParameterError(name, value, f"must be a whole number >= {least}")
@@ -133,9 +156,11 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
     tasks = [(_chunk, (points[ks[0]].source, tuple(points[k].analysis for k in ks), s, n, seed))
              for ks in members for s, n in zip(starts, sizes)]
     task_points = [ks for ks in members for _ in starts]
+    assumptions = simulation_assumptions(points, n_trials, seed)
     if trials_path is not None:
-        return _power_streamed(points, tasks, task_points, sizes * len(members), Path(trials_path), n_trials, seed,
-                               backend=backend, n_workers=n_workers, client=client, progress=progress)
+        res = _power_streamed(points, tasks, task_points, sizes * len(members), Path(trials_path), n_trials, seed,
+                              backend=backend, n_workers=n_workers, client=client, progress=progress)
+        return replace(res, assumptions=assumptions)
     frames = run_chunks(tasks, sizes * len(members), backend=backend, n_workers=n_workers, client=client,
                         progress=progress)
     per_point: list[list[pd.DataFrame]] = [[] for _ in points]
@@ -148,7 +173,7 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
         rows.append({"point": k, **p.labels, **operating_characteristics(df, p.analysis)})
         trials.append(df.assign(point=k))
     return PowerResult(table=pd.DataFrame(rows), trials=pd.concat(trials, ignore_index=True),
-                       n_trials=n_trials, seed=seed)
+                       n_trials=n_trials, seed=seed, assumptions=assumptions)
 
 
 def _power_streamed(points, tasks, task_points, sizes, path: Path, n_trials: int, seed: int,

@@ -24,7 +24,7 @@ from ..analysis import AnalysisPlan, AnalysisResults
 from ..analysis.subgroup_section import plan_biomarker_rules
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
-from .html import TrialReport, endpoint_trial, km_groups_from_assignments, trial_report
+from .html import TrialReport, endpoint_trial, km_groups_from_assignments, km_left_out, trial_report
 from .provenance import Provenance, hash_inputs
 
 __all__ = ["analysis_report", "write_analysis_report", "write_analysis_outputs", "rebuild_report",
@@ -45,7 +45,7 @@ def analysis_report(trial: Trial, results: AnalysisResults, plan: AnalysisPlan |
     # the subgroup curves count the plan's events only (event_types), as its survival analyses do
     km_trial = endpoint_trial(trial, plan.event_types)
     return trial_report(trial, results, km_groups=km_groups_from_assignments(km_trial, assignments),
-                        provenance=provenance, **kwargs)
+                        km_notes=km_left_out(km_trial, assignments), provenance=provenance, **kwargs)
 
 
 def write_analysis_report(out_dir: str | Path, trial: Trial, results: AnalysisResults, **kwargs: Any

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..analysis.numbers import arm_labels
 from ..analysis.treg import TregAnalysis
 from ..data import Trial, TrialInfo
 from ..errors import AnalysisError, ParameterError
@@ -55,7 +56,7 @@ def alsfrs_figure(trial: Trial, n_individual: int = 40, seed: int = 0, level: fl
             continue
         ax.fill_between(m["visit"], m["ci_lower"], m["ci_upper"], color=colours[arm], alpha=0.2, lw=0)
         ax.plot(m["visit"], m["mean"], "o-", color=colours[arm], lw=2.2, ms=4,
-                label=f"{arm}: mean ({int(level * 100)}% CI)")
+                label=f"{arm_labels(trial.info).get(arm, arm)}: mean ({int(level * 100)}% CI)")
     ax.set_xlabel("Months since randomisation" if unit == "month" else "Day since randomisation")
     ax.set_ylabel("ALSFRS-R total (0–48)")
     ax.set_title(f"ALSFRS-R over time (thin lines: {len(sample)} randomly chosen participants)", fontsize=10)
@@ -113,7 +114,8 @@ def treg_figure(source: Any, analyte: str = "treg_pct_cd4", info: TrialInfo | No
     for arm in order:
         m = change.loc[change["arm"] == arm].sort_values("visit")
         yerr = np.vstack([m["mean"] - m["ci_lower"], m["ci_upper"] - m["mean"]])
-        left.errorbar(m["visit"], m["mean"], yerr=yerr, fmt="o-", color=colours[arm], capsize=3, label=arm)
+        left.errorbar(m["visit"], m["mean"], yerr=yerr, fmt="o-", color=colours[arm], capsize=3,
+                      label=arm_labels(info).get(arm, arm))
     left.axhline(0, color="#444444", lw=0.8)
     left.set_xlabel("Day")
     left.set_ylabel(f"Change from baseline in {label}")

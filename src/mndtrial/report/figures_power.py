@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,15 +11,67 @@ from matplotlib.figure import Figure
 from ..errors import ParameterError
 from .style import PALETTE, new_figure
 
-__all__ = ["power_figure", "power_frame", "burden_figure"]
+__all__ = ["power_figure", "power_frame", "burden_figure", "series_style", "coinciding_series", "plot_series"]
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+DASHES = ("-", "--", ":", "-.")
+
+
+def series_style(i: int) -> dict[str, Any]:
+    """Colour, marker and line style of the i-th series: each series differs in all three, so
+    series that overlap stay distinguishable (and in grey print)."""
+    return {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i % len(MARKERS)],
+            "linestyle": DASHES[i % len(DASHES)]}
+
+
+def coinciding_series(series: Mapping[str, pd.DataFrame], x: str, y: str, rtol: float = 1e-9) -> dict[str, str]:
+    """{series: the earlier series it coincides with}, for series with the same x and (numerically) the same y.
+
+    Example:
+        >>> a = pd.DataFrame({"n": [1, 2], "v": [3.0, 4.0]})
+        >>> coinciding_series({"all-comers": a, "stratified": a.copy(), "enriched": a.assign(v=[1.0, 2.0])}, "n", "v")
+        {'stratified': 'all-comers'}
+    """
+    out: dict[str, str] = {}
+    seen: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for name, g in series.items():
+        g = g.sort_values(x)
+        xs, ys = g[x].to_numpy(float), g[y].to_numpy(float)
+        for other, ox, oy in seen:
+            if len(ox) == len(xs) and np.array_equal(ox, xs) and np.allclose(oy, ys, rtol=rtol, atol=0, equal_nan=True):
+                out[str(name)] = str(other)
+                break
+        seen.append((str(name), xs, ys))
+    return out
+
+
+def plot_series(ax, series: Mapping[str, pd.DataFrame], x: str, y: str, err: str | None = None) -> dict[str, str]:
+    """Draw one line per series (`series_style`), error bars of ± 2 `err` when given; a series that
+    coincides with an earlier one is drawn with open markers on top and says so in the legend."""
+    same = coinciding_series(series, x, y)
+    for i, (name, g) in enumerate(series.items()):
+        g = g.sort_values(x)
+        style = series_style(i)
+        label = str(name) or y
+        extra: dict[str, Any] = {}
+        if str(name) in same:
+            label += f" (same as {same[str(name)]}: the lines coincide)"
+            extra = {"markerfacecolor": "none", "markersize": 9, "markeredgewidth": 1.5, "zorder": 3}
+        if err and err in g.columns and g[err].notna().any():
+            ax.errorbar(g[x], g[y], yerr=2 * g[err].astype(float), capsize=3, label=label, **style, **extra)
+        else:
+            ax.plot(g[x], g[y], label=label, **style, **extra)
+    return same
 
 
 def power_frame(table: Any) -> pd.DataFrame:
     """A power table as a DataFrame: from a DataFrame, an object with `summary`, or a list of dicts."""
     if isinstance(table, pd.DataFrame):
         return table.reset_index() if table.index.name is not None else table.copy()
-    if hasattr(table, "summary") and isinstance(table.summary, pd.DataFrame):
-        return power_frame(table.summary)
+    # a power result's full table (its `summary` is the few columns a committee reads)
+    for attr in ("table", "summary"):
+        if isinstance(getattr(table, attr, None), pd.DataFrame):
+            return power_frame(getattr(table, attr))
     if isinstance(table, (list, tuple)):
         return pd.DataFrame(list(table))
     raise ParameterError("table", type(table).__name__, "must be a DataFrame, a power result or a list of rows")
@@ -44,17 +96,10 @@ def power_figure(table: Any, x: str = "n", y: str = "power", by: str = "design",
     missing = [c for c in (x, y) if c not in df.columns]
     if missing:
         raise ParameterError("table", sorted(df.columns), f"power table needs columns {missing}")
-    groups = df.groupby(by, sort=False) if by in df.columns else [("", df)]
+    groups = dict(list(df.groupby(by, sort=False))) if by in df.columns else {"": df}
     fig = new_figure(7.0, 4.5)
     ax = fig.add_subplot(1, 1, 1)
-    for i, (name, g) in enumerate(groups):
-        g = g.sort_values(x)
-        colour = PALETTE[i % len(PALETTE)]
-        if mcse and mcse in g.columns and g[mcse].notna().any():
-            ax.errorbar(g[x], g[y], yerr=2 * g[mcse].astype(float), fmt="o-", color=colour, capsize=3,
-                        label=str(name) or y)
-        else:
-            ax.plot(g[x], g[y], "o-", color=colour, label=str(name) or y)
+    plot_series(ax, groups, x, y, mcse)
     if target is not None:
         ax.axhline(target, color="#444444", lw=0.8, ls="--", label=f"target {target:.0%}")
     if alpha is not None:
@@ -66,7 +111,7 @@ def power_figure(table: Any, x: str = "n", y: str = "power", by: str = "design",
         ax.set_title(title + (" (error bars: ± 2 Monte Carlo SE)" if mcse and mcse in df.columns else ""),
                      fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=8, frameon=False, loc="best")
     if np.issubdtype(df[x].dtype, np.number):
         ax.set_xticks(sorted(df[x].unique()))
     return fig

@@ -22,16 +22,20 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from ..analysis.numbers import arm_labels
+from ..analysis.tidy import relabel_arms
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .descriptives import consort_flow
 from .joint_report import joint_section
+from .km_groups import (MARKER_NAMES, MIN_KM_PANEL_N, km_groups_from_assignments, km_left_out,  # noqa: F401
+                        subgroup_title)
 from .figures import alsfrs_figure, forest_figure, km_figure, km_subgroups_figure, ph_check_figure, treg_figure
 from .page import ReportPage, Section, absent_html, df_html, esc, flatten, join, provenance_section
 from .provenance import Provenance
 
 __all__ = ["TrialReport", "trial_report", "write_trial_report", "km_groups_from_assignments", "BIOMARKER_COLUMNS",
-           "TREG_ANALYTES"]
+           "TREG_ANALYTES", "km_left_out", "subgroup_title"]
 
 BIOMARKER_COLUMNS = ("csf_pnfh", "serum_nfl")
 TREG_ANALYTES = ("treg_pct_cd4", "treg_count")
@@ -129,7 +133,8 @@ def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
     horizon = trial.info.horizon_days
     total = flow.loc["total"]
     arms = [a for a in flow.index if a != "total"]
-    arm_boxes = "".join(f'<div class="box"><b>{esc(a)}</b>{_dose(trial, a)}<br>'
+    labels = arm_labels(trial.info)
+    arm_boxes = "".join(f'<div class="box"><b>{esc(labels.get(a, a))}</b>{_dose(trial, a)}<br>'
                         f'randomised: {int(flow.loc[a, "randomised"])}</div>' for a in arms)
 
     def outcome(a: str) -> str:
@@ -142,7 +147,8 @@ def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
                       f"completed alive: {int(r['completed_alive'])}"]
         return '<div class="box">' + "<br>".join(lines) + "</div>"
 
-    flow_html = (f'<div class="flow"><div class="row"><div class="box"><b>Randomised</b><br>n = '
+    flow_html = (f'<div class="flow">{_screening_boxes(trial.info.screening)}'
+                 f'<div class="row"><div class="box"><b>Randomised</b><br>n = '
                  f'{int(total["randomised"])}</div></div><div class="arrow">▼</div>'
                  f'<div class="row">{arm_boxes}</div><div class="arrow">▼</div>'
                  f'<div class="row">{"".join(outcome(a) for a in arms)}</div></div>')
@@ -151,8 +157,25 @@ def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
             "censored participants are not split into lost to follow-up and completed.")
     desc = esc(trial.info.description) if trial.info.description else ""
     s.body = (f"<p><b>{esc(trial.info.name)}</b> {desc}</p>" + flow_html + f'<p class="note">{esc(note)}</p>'
-              + df_html(flow.reset_index(), caption="Participant flow by arm"))
+              + df_html(relabel_arms(flow.reset_index(), labels), caption="Participant flow by arm"))
     return s
+
+
+def _screening_boxes(screening: Mapping[str, int]) -> str:
+    """Screened -> excluded (not eligible; outside the enrichment range) -> randomised, where known."""
+    if not screening or "screened" not in screening:
+        return ""
+    screened = int(screening["screened"])
+    eligible = screening.get("eligible")
+    lines = []
+    if eligible is not None:
+        lines.append(f"not eligible: {screened - int(eligible)}")
+    if screening.get("enrichment_excluded"):
+        lines.append(f"eligible, outside the enrichment range: {int(screening['enrichment_excluded'])}")
+    excluded = (f'<div class="row"><div class="box"><b>Excluded</b><br>{"<br>".join(esc(x) for x in lines)}'
+                '</div></div><div class="arrow">▼</div>') if lines else ""
+    return (f'<div class="row"><div class="box"><b>Screened</b><br>n = {screened}</div></div>'
+            f'<div class="arrow">▼</div>{excluded}')
 
 
 def _warnings_section(data: Mapping[str, Any]) -> Section | None:
@@ -196,7 +219,7 @@ def _has_biomarker(trial: Trial) -> list[str]:
 def trial_report(trial: Trial | None = None, results: Any = None,
                  km_groups: Mapping[str, Mapping[str, Trial]] | None = None,
                  provenance: Provenance | Mapping[str, Any] | None = None, title: str | None = None,
-                 n_individual_lines: int = 40, seed: int = 0) -> TrialReport:
+                 n_individual_lines: int = 40, seed: int = 0, km_notes: Iterable[str] = ()) -> TrialReport:
     """Build the report of one trial.
 
     Args:
@@ -207,6 +230,7 @@ def trial_report(trial: Trial | None = None, results: Any = None,
             biomarker rule's assignment. Without it there is no per-subgroup KM section.
         provenance: shown at the end (default: the `provenance` block of `results`).
         seed: which participants' ALSFRS-R lines are drawn (they are not labelled).
+        km_notes: sentences under the subgroup KM panels (e.g. the groups too small for a panel).
     """
     if trial is None and results is None:
         raise ParameterError("trial/results", None, "give a trial, analysis results, or both")
@@ -219,7 +243,7 @@ def trial_report(trial: Trial | None = None, results: Any = None,
     warned = _warnings_section(data)
     if warned is not None:
         page.sections.append(warned)
-    page.sections += _survival_sections(page, trial, data, tables, km_groups)
+    page.sections += _survival_sections(page, trial, data, tables, km_groups, km_notes)
     page.sections += _function_sections(page, trial, data, tables, n_individual_lines, seed)
     joint = joint_section(page, data, tables, _figure_or_note)
     if joint is not None:
@@ -232,7 +256,7 @@ def trial_report(trial: Trial | None = None, results: Any = None,
 
 
 def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str, Any],
-                       tables: Mapping[str, pd.DataFrame], km_groups) -> list[Section]:
+                       tables: Mapping[str, pd.DataFrame], km_groups, km_notes=()) -> list[Section]:
     out = []
     km = Section("km", "Kaplan–Meier survival by arm")
     # the analysis's own curves (its endpoint, event types and alpha) when there are results
@@ -243,14 +267,20 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
     alpha = float((data.get("plan") or {}).get("alpha") or 0.05)
     level = f"{100 * (1 - alpha):.10g}%"
     marked = "" if horizon is None else f" The dotted line marks the horizon, day {horizon:g}."
+    labels = _labels(trial, data)
     if source is None:
         km.absent = "absent: no trial data and no Kaplan–Meier results"
     else:
+        at_days = _km_at_days(data)
+        effect = _km_effect(data) if data else True
         km.body = _figure_or_note(page, "km_overall", lambda: km_figure(source, control=control, horizon_days=horizon,
-                                                                         alpha=alpha),
+                                                                         alpha=alpha, labels=labels,
+                                                                         at_risk_days=at_days, effect=effect),
                                   "Kaplan–Meier curves by arm",
-                                  f"Kaplan–Meier estimates with pointwise {level} CI; numbers at risk under the "
-                                  f"axis.{marked}")
+                                  f"Kaplan–Meier estimates with pointwise {level} CI; ticks mark censored "
+                                  "participants; the table under the plot gives the numbers at risk"
+                                  f"{' at the days of the at-risk table' if at_days else ''}. HR: unadjusted Cox "
+                                  f"model; p: log-rank test.{marked}")
     out.append(km)
 
     sub = Section("km_subgroups", "Kaplan–Meier by biomarker subgroup")
@@ -262,12 +292,16 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
                       if trial is None else "absent: no biomarker rule in the analysis plan, so no subgroups were "
                                             "defined")
     else:
+        at_days = _km_at_days(data)
         figs = [_figure_or_note(page, f"km_subgroups_{i + 1}",
-                                lambda g=groups: km_subgroups_figure(g, horizon_days=horizon, alpha=alpha),
+                                lambda g=groups: km_subgroups_figure(g, horizon_days=horizon, alpha=alpha,
+                                                                     labels=labels, at_risk_days=at_days),
                                 f"Kaplan–Meier curves by arm within subgroups of {label}",
-                                f"Subgroups: {label} (pointwise {level} CI)")
-                for i, (label, groups) in enumerate(km_groups.items())]
-        sub.body = join(figs)
+                                f"Subgroups: {label} (pointwise {level} CI; HR: unadjusted Cox model within the "
+                                "subgroup; p: log-rank test)")
+                for i, (label, groups) in enumerate(km_groups.items()) if groups]
+        notes = "".join(f'<p class="note">{esc(n)}</p>' for n in (km_notes or ()))
+        sub.body = join(figs) + notes
     out.append(sub)
 
     cox = Section("cox", "Survival: log-rank, Cox models, survival at horizon, RMST")
@@ -306,7 +340,7 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
         active = ((data.get("survival") or {}).get("arms") or {}).get("active")
         ph.body = _figure_or_note(page, "ph_check",
                                   lambda: ph_check_figure(endpoint_trial(trial, plan.get("event_types")),
-                                                          active=active, ph_test=ph_test),
+                                                          active=active, ph_test=ph_test, labels=labels),
                                   "Scaled Schoenfeld residuals of the treatment effect over time")
     out.append(ph)
     return out
@@ -407,23 +441,32 @@ def _forest_input(data: Mapping[str, Any]):
     return rows, interaction, overall
 
 
-def km_groups_from_assignments(trial: Trial, assignments: Iterable[Any]) -> dict[str, dict[str, Trial]]:
-    """Kaplan–Meier subgroups for the report from subgroup assignments.
+def _labels(trial: Trial | None, data: Mapping[str, Any]) -> dict[str, str]:
+    """Arm display labels: the trial's (trial.toml `label`), else those results.json records."""
+    if trial is not None:
+        return arm_labels(trial.info)
+    return dict((data.get("trial") or {}).get("arm_labels") or {})
 
-    Each assignment has `rule` (a label), `levels` and `labels` (each participant's level,
-    indexed by subject_id), as `BiomarkerRule.assign(trial)` returns. Levels nobody is in are
-    left out of the figure (the subgroup table still lists them).
-    """
-    out: dict[str, dict[str, Trial]] = {}
-    for a in assignments:
-        groups = {}
-        for level in a.levels:
-            ids = a.labels.index[a.labels == level]
-            if len(ids):
-                groups[str(level)] = trial.select(ids)
-        if groups:
-            out[str(a.rule)] = groups
-    return out
+
+def _km_at_days(data: Mapping[str, Any]) -> list[float] | None:
+    """The days of the analysis's at-risk table (the first arm's `at_days`), so figure and table agree."""
+    km = _km_data(data)
+    if not km:
+        return None
+    first = next(iter(km["arms"].values()), {})
+    days = [float(d["day"]) for d in first.get("at_days") or []]
+    return days or None
+
+
+def _km_effect(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The unadjusted Cox HR and the log-rank p of the analysis, as printed on the KM panel."""
+    survival = data.get("survival") or {}
+    term = (((survival.get("cox") or {}).get("unadjusted") or {}).get("terms") or {}).get("treatment")
+    if not term:
+        return None
+    level = 1 - float((data.get("plan") or {}).get("alpha") or 0.05)
+    return {"hr": term.get("hr"), "ci": term.get("ci"), "p": (survival.get("logrank") or {}).get("p"),
+            "ci_level": level}
 
 
 def write_trial_report(out_dir: str | Path, trial: Trial | None = None, results: Any = None,

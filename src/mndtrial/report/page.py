@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -35,8 +36,8 @@ section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:12px 20p
 h2{font-size:1.2em;border-bottom:2px solid #e9eef5;padding-bottom:4px;color:#1d3557}
 h3{font-size:1.0em;margin-bottom:4px}
 table{border-collapse:collapse;margin:8px 0 12px;font-size:.88em}
-th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:top}
-th{background:#f0f3f8} td:first-child,th:first-child{text-align:left}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f0f3f8} td.num,th.num{text-align:right} td.num{white-space:nowrap} td:first-child{white-space:nowrap}
 table.provenance td,table.provenance th{text-align:left}
 .wide{overflow-x:auto}
 figure{margin:8px 0 16px} figure img{max-width:100%;height:auto;border:1px solid #eee}
@@ -71,14 +72,34 @@ def fmt_num(x: Any, digits: int = 4) -> str:
     return str(x)
 
 
-def df_html(df: pd.DataFrame, index: bool = False, caption: str | None = None) -> str:
-    """A DataFrame as an escaped HTML table with compact number formatting."""
+# a cell that reads as a number ("0.85 (0.54, 1.35)", "< 0.001", "40/109", "–", "NR") is right-aligned
+NUMERIC_CELL = re.compile(r"^(?:(?:<=|>=|[<>≤≥])\s?)?[-−+]?\d|^[–-]$|^NR$")
+
+
+def df_html(df: pd.DataFrame, index: bool = False, caption: str | None = None, align_numbers: bool = True) -> str:
+    """A DataFrame as an escaped HTML table (pandas `Styler`): numbers right-aligned, text left
+    (`align_numbers=False`: everything left, for a table of sentences)."""
+    from pandas.io.formats.style import Styler
+
     shown = df.copy()
-    for c in shown.columns:
-        shown[c] = [fmt_num(v) for v in shown[c]]
+    shown.columns = [str(c) for c in shown.columns]
+    for c in range(shown.shape[1]):
+        shown.isetitem(c, [fmt_num(v) for v in shown.iloc[:, c]])
     if index:
         shown.index = [fmt_num(v) for v in shown.index]
-    table = shown.to_html(index=index, escape=True, border=0, na_rep="–")
+    if shown.columns.has_duplicates:  # Styler needs unique labels; the fallback keeps the plain writer
+        table = shown.to_html(index=index, escape=True, border=0, na_rep="–")
+    else:
+        classes = shown.map(lambda v: "num" if align_numbers and NUMERIC_CELL.match(str(v)) else "")
+        styler = (Styler(shown, cell_ids=False, uuid="t").format(escape="html")
+                  .format_index(escape="html", axis=1).set_td_classes(classes))
+        styler = styler.format_index(escape="html", axis=0) if index else styler.hide(axis="index")
+        # no per-table <style> block or id: the page's CSS styles every table alike
+        table = re.sub(r'<style type="text/css">\s*</style>\s*', "", styler.to_html())
+        table = table.replace('<table id="T_t">', '<table class="dataframe">')
+        for j, col in enumerate(shown.columns):  # a column of numbers has its heading over them
+            if len(classes) and (classes[col] == "num").all():
+                table = table.replace(f'class="col_heading level0 col{j}" ', f'class="col_heading level0 col{j} num" ')
     return (f"<h3>{esc(caption)}</h3>" if caption else "") + f'<div class="wide">{table}</div>'
 
 

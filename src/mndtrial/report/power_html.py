@@ -26,11 +26,12 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..analysis.numbers import fmt_fixed
 from ..errors import ParameterError
-from .figures_power import burden_figure, power_figure, power_frame
+from .figures_power import burden_figure, plot_series, power_figure, power_frame
 from .page import ReportPage, Section, df_html, key_values_html, provenance_section
 from .provenance import Provenance
-from .style import PALETTE, new_figure
+from .style import new_figure
 
 __all__ = ["PowerReport", "power_report", "write_power_report", "write_power_outputs", "COLUMN_SYNONYMS"]
 
@@ -123,9 +124,7 @@ def _needs_figure(table: pd.DataFrame):
     fig = new_figure(5.0 * len(cols), 4.0)
     axes = np.atleast_1d(fig.subplots(1, len(cols)))
     for ax, col in zip(axes, cols):
-        for i, (curve, g) in enumerate(table.groupby("curve", sort=False)):
-            g = g.sort_values("n")
-            ax.plot(g["n"], g[col], "o-", color=PALETTE[i % len(PALETTE)], label=str(curve))
+        plot_series(ax, dict(list(table.groupby("curve", sort=False))), "n", col)
         ax.set_xlabel("Participants randomised")
         ax.set_ylabel({"events": "Mean number of events", "screened": "Mean number screened"}[col])
         ax.set_title({"events": "Events needed", "screened": "Screening needed"}[col], fontsize=10)
@@ -153,10 +152,19 @@ def _burden_section(page: ReportPage, df: pd.DataFrame, target: float) -> Sectio
 
 
 def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None = None, target: float = 0.8,
-                 title: str = "Monte Carlo power", settings: Mapping[str, Any] | None = None) -> PowerReport:
-    """Build power.html: curves by sample size per design, events and screening, sample sizes, table."""
+                 title: str = "Monte Carlo power", settings: Mapping[str, Any] | None = None,
+                 assumptions: pd.DataFrame | list | None = None) -> PowerReport:
+    """Build power.html: simulation assumptions, curves by sample size per design, events and
+    screening, sample sizes, the full table.
+
+    `assumptions` (default: `table.assumptions` when `table` is a `PowerResult`) is the table of
+    `mndtrial.power.assumptions.simulation_assumptions`; without it the page says they are absent.
+    """
+    if assumptions is None:
+        assumptions = getattr(table, "assumptions", None)
     df = standard_columns(table)
     page = ReportPage(title=title, subtitle=f"{df['curve'].nunique()} designs compared, {len(df)} design points")
+    page.sections.append(_assumptions_section(assumptions))
     curves = Section("curves", "Power by sample size")
     curves.body = page.add_figure("power_curves", power_figure(df, by="curve", target=target), "Power curves by design",
                                   "Fraction of simulated trials meeting the success criterion, ± 2 Monte Carlo SE.")
@@ -173,15 +181,52 @@ def power_report(table: Any, provenance: Provenance | Mapping[str, Any] | None =
         page.sections.append(burden)
     ss = sample_size_table(df, target)
     page.sections.append(Section("sample_size", f"Sample size for {target:.0%} power",
-                                 body=df_html(ss.reset_index())
+                                 body=df_html(fixed_decimals(ss.reset_index()))
                                  + '<p class="note">Smallest simulated sample size reaching the target; '
                                    "a finer grid or a sample-size search narrows it.</p>"))
     page.sections.append(Section("table", "Operating characteristics (full table)",
-                                 body=df_html(df.drop(columns="curve"))))
+                                 body=df_html(fixed_decimals(df.drop(columns="curve")))))
     if settings:
         page.sections.append(Section("settings", "Settings", body=key_values_html(settings)))
     page.sections.append(provenance_section(provenance))
     return PowerReport(table=df, page=page, target=target)
+
+
+def fixed_decimals(table: pd.DataFrame) -> pd.DataFrame:
+    """Float columns as text with one number of decimals per column, chosen by the column's size
+    (3 below 1, such as power and its MC SE; 2 below 10; 1 below 1,000; else 0), so a column never
+    mixes `0.1875` and `0.25`. Whole-number and text columns are left as they are.
+
+    Example:
+        >>> fixed_decimals(pd.DataFrame({"power": [0.1875, 0.25], "events": [57.61, 118.0]})).values.tolist()
+        [['0.188', '57.6'], ['0.250', '118.0']]
+    """
+    out = table.copy()
+    for col in out.columns:
+        values = pd.to_numeric(out[col], errors="coerce") if out[col].dtype == object else out[col]
+        if not pd.api.types.is_float_dtype(values) or values.isna().all():
+            continue
+        if out[col].dtype == object and values.notna().sum() < out[col].notna().sum():
+            continue  # text among the numbers: not a number column
+        finite = values[np.isfinite(values)]
+        if len(finite) and (finite == finite.round()).all() and finite.abs().max() >= 1:
+            continue  # whole numbers stored as floats (a sample size)
+        biggest = float(finite.abs().max()) if len(finite) else 0.0
+        decimals = 3 if biggest < 1 else 2 if biggest < 10 else 1 if biggest < 1000 else 0
+        out[col] = [fmt_fixed(v, decimals) for v in values]
+    return out
+
+
+def _assumptions_section(assumptions: Any) -> Section:
+    s = Section("assumptions", "Simulation assumptions")
+    if assumptions is None or len(assumptions) == 0:
+        s.absent = ("absent: the simulation assumptions were not given (they come with a power result: "
+                    "power(...).assumptions, power.json 'assumptions')")
+        return s
+    rows = pd.DataFrame(list(assumptions)) if isinstance(assumptions, list) else assumptions
+    s.body = (df_html(rows, align_numbers=False) + '<p class="note">Read from the design and analysis objects that were simulated '
+              "(not retyped): every power figure below rests on these.</p>")
+    return s
 
 
 def write_power_report(out_dir: str | Path, table: Any, **kwargs: Any) -> dict[str, Any]:
@@ -198,5 +243,6 @@ def write_power_outputs(out_dir: str | Path, result: Any, provenance: Provenance
         data = json.loads(Path(paths["json"]).read_text(encoding="utf-8"))
         data["provenance"] = provenance.to_dict()
         Path(paths["json"]).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    kwargs.setdefault("assumptions", getattr(result, "assumptions", None))
     written = power_report(result.table, provenance=provenance, **kwargs).write(out_dir)
     return {**paths, **written}

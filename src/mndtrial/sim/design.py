@@ -216,13 +216,21 @@ class Design:
 
     def trial_info(self) -> TrialInfo:
         return TrialInfo(name=self.name, description=f"Simulated with mndtrial.sim ({self.name} design)",
-                         arms=tuple(Arm(name=a.name, dose_miu=a.dose_miu, allocation=w, control=a.control)
+                         arms=tuple(Arm(name=a.name, dose_miu=a.dose_miu, allocation=w, control=a.control,
+                                        label=_arm_label(a))
                                     for a, w in zip(self.arms, self.weights)),
                          strata=self.strata, horizon_days=self.horizon_days)
 
     def replace(self, **changes) -> "Design":
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
+
+
+def _arm_label(arm: ArmSpec) -> str:
+    """How reports name a simulated arm: 'Placebo', or the IL-2 dose ('IL-2 2 MIU')."""
+    if arm.control or arm.dose_miu == 0:
+        return "Placebo"
+    return f"IL-2 {arm.dose_miu:g} MIU"
 
 
 def preset(name: str, parameters: SimParameters | None = None, **changes) -> Design:

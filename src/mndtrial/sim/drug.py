@@ -87,6 +87,10 @@ class DrugModel:
         if unknown:
             raise ParameterError(unknown[0], changes[unknown[0]], "not a parameter of the drug model")
         return DrugModel(SimParameters(values={"drug": {**self.p, **changes}}), effect=self._effect)
+    @property
+    def effect_function(self) -> EffectFunction | None:
+        """The user's effect function, or None for the default neurofilament-dependent IL-2 effect."""
+        return self._effect
 
     def treg_rise_mean(self, dose_miu) -> np.ndarray:
         """Mean rise in Tregs (% of CD4+, points) at the end of a course, vs placebo."""
