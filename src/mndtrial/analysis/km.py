@@ -3,8 +3,8 @@
 The curves are computed here (`km_curve`, a few array passes) the way lifelines'
 `KaplanMeierFitter` computes them -- a row at day 0, exponential Greenwood (log(-log))
 intervals as R `survfit(..., conf.type = "log-log")`, medians as the first time a curve is at
-or below 0.5 -- and the tests hold them to lifelines curve by curve. The number at risk at day t counts participants whose
-time is >= t (R `summary(survfit, times = t)$n.risk`). Each arm also gets its median follow-up
+or below 0.5 -- and the tests hold them to lifelines curve by curve. The number at risk at
+day t counts participants whose time is >= t (R `summary(survfit, times = t)$n.risk`). Each arm also gets its median follow-up
 by the reverse Kaplan–Meier (`median_follow_up_days`) beside the plain median of its observed
 times (`median_observed_time_days`), see `mndtrial.data.follow_up`.
 """

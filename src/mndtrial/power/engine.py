@@ -19,9 +19,39 @@ from ..errors import ParameterError
 from .backends import run_chunks
 from .criteria import Analysis
 
-__all__ = ["TrialSource", "DesignPoint", "PowerResult", "power", "DEFAULT_CHUNK"]
+__all__ = ["TrialSource", "DesignPoint", "PowerResult", "power", "DEFAULT_CHUNK", "chunk_size_for"]
 
 DEFAULT_CHUNK = 256  # a multiple of mndtrial.sim.TRIALS_PER_BLOCK (32): no block simulated twice
+# About this many participants per chunk (256 trials at n = 220) keep a worker's memory flat whatever n.
+PARTICIPANTS_PER_CHUNK = 256 * 220
+
+
+def _participants_per_trial(source: Any) -> int | None:
+    """Participants randomised per trial by a trial source, where it says (None where it does not)."""
+    for read in (lambda s: s.design.n_randomised, lambda s: 2 * s.n_per_arm, lambda s: s.n_randomised):
+        try:
+            return int(read(source))
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return None
+
+
+def chunk_size_for(points: Sequence["DesignPoint"]) -> int:
+    """Trials per chunk holding about `PARTICIPANTS_PER_CHUNK` participants at the largest point.
+
+    A multiple of 32 (no simulation block drawn twice), at least 32; `DEFAULT_CHUNK` where the
+    sources do not say their size. The chunking never changes the numbers (same seed, same trials).
+
+    Example:
+        >>> from mndtrial.power import ExponentialDesign, DesignPoint, logrank_analysis
+        >>> [chunk_size_for([DesignPoint(ExponentialDesign(n_per_arm=n // 2), logrank_analysis())])
+        ...  for n in (220, 1000, 5000)]
+        [256, 64, 32]
+    """
+    sizes = [n for n in (_participants_per_trial(p.source) for p in points) if n]
+    if not sizes:
+        return DEFAULT_CHUNK
+    return max(32, 32 * round(PARTICIPANTS_PER_CHUNK / max(sizes) / 32))
 TRIALS_FILE = "trials.parquet"
 # A streamed run hands this many trials (all points) at a time to the backend, then writes them out:
 # the parent holds one window of per-trial rows, not the run's (~0.5 kB per trial and point).
@@ -99,7 +129,7 @@ class PowerResult:
 
 
 def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None = None, n_trials: int = 1000,
-          seed: int = 1, backend: str = "local", chunk_size: int = DEFAULT_CHUNK, n_workers: int | None = None,
+          seed: int = 1, backend: str = "local", chunk_size: int | None = DEFAULT_CHUNK, n_workers: int | None = None,
           client: Any = None, progress: bool = False, trials_path: str | Path | None = None) -> PowerResult:
     """Simulate `n_trials` trials per design point and tabulate their operating characteristics.
 
@@ -110,6 +140,7 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
     None for a small LocalCluster). Same seed, same numbers, whatever the backend or chunk size.
     With `trials_path` every trial's row is streamed to that Parquet file as chunks finish (memory
     bounded whatever `n_trials`; the result's `trials` is then None, see `read_trials`).
+    `chunk_size=None` sizes the chunks by the trials' size (`chunk_size_for`).
 
     Example:
         >>> from mndtrial.power import ExponentialDesign, power, logrank_analysis
@@ -119,6 +150,8 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
         True
     """
     points = _points(design, analysis)
+    if chunk_size is None:
+        chunk_size = chunk_size_for(points)
     for name, value, least in (("n_trials", n_trials, 1), ("chunk_size", chunk_size, 1), ("seed", seed, 0)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
             raise ParameterError(name, value, f"must be a whole number >= {least}")
