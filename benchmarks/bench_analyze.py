@@ -5,8 +5,9 @@ Run by hand: `PYTHONPATH=src python benchmarks/bench_analyze.py [rounds]`.
 Per round, interleaved so that machine load hits both alike:
 1. `mndtrial --help` and `mndtrial analyze TRIAL --plan docs/examples/analysis-plan.toml --out OUT`
    as subprocesses (wall, imports included);
-2. in one process: the plan's analysis (`AnalysisPlan.run`), with the time in lifelines Cox fits
-   and in mixed-model fits counted separately, and writing results.json + report + figures;
+2. in one process: the plan's analysis (`AnalysisPlan.run`), with the time in Cox fits (the own
+   Newton-Raphson route, `cox_newton.newton_cox`) and in mixed-model fits counted separately, and
+   writing results.json + report + figures (figures drawn side by side, `report/render.py`);
 3. R (`benchmarks/r/analyze_peer.R`: survfit, survdiff, coxph, cox.zph, lmer; the same analyses)
    timed inside R, and its Rscript wall. Skipped with a message where Rscript is absent.
 
@@ -35,20 +36,19 @@ def _wall(cmd: list[str], env: dict) -> float:
 
 
 def _in_process(trial_dir: Path, out: Path) -> dict[str, float]:
-    import lifelines
-
+    import mndtrial.analysis.cox as cox_module
     import mndtrial.analysis.lmm as lmm
     from mndtrial.analysis import AnalysisPlan
     from mndtrial.data import read_trial
     from mndtrial.report.analysis_report import write_analysis_outputs
 
     spent = {"cox_s": 0.0, "cox_fits": 0, "lmm_s": 0.0, "lmm_fits": 0}
-    cox_fit, reml_fit = lifelines.CoxPHFitter.fit, lmm.fit_reml
+    cox_fit, reml_fit = cox_module.newton_cox, lmm.fit_reml
 
-    def timed_cox(self, *a, **k):
+    def timed_cox(*a, **k):
         t = time.perf_counter()
         try:
-            return cox_fit(self, *a, **k)
+            return cox_fit(*a, **k)
         finally:
             spent["cox_s"] += time.perf_counter() - t
             spent["cox_fits"] += 1
@@ -61,7 +61,7 @@ def _in_process(trial_dir: Path, out: Path) -> dict[str, float]:
             spent["lmm_s"] += time.perf_counter() - t
             spent["lmm_fits"] += 1
 
-    lifelines.CoxPHFitter.fit, lmm.fit_reml = timed_cox, timed_reml
+    cox_module.newton_cox, lmm.fit_reml = timed_cox, timed_reml
     try:
         trial = read_trial(trial_dir)
         plan = AnalysisPlan.from_toml(PLAN)
@@ -71,7 +71,7 @@ def _in_process(trial_dir: Path, out: Path) -> dict[str, float]:
         write_analysis_outputs(out, trial, results)
         t2 = time.perf_counter()
     finally:
-        lifelines.CoxPHFitter.fit, lmm.fit_reml = cox_fit, reml_fit
+        cox_module.newton_cox, lmm.fit_reml = cox_fit, reml_fit
     return {"analysis_s": t1 - t0, "report_s": t2 - t1, **spent}
 
 
@@ -106,7 +106,7 @@ def main(rounds: int = 3) -> None:
     print(f"best of {rounds} interleaved rounds; 300 participants, {PLAN.name}")
     print(f"  mndtrial --help                 {best['help_s']:.2f} s")
     print(f"  mndtrial analyze (wall)         {best['analyze_s']:.2f} s")
-    print(f"  analysis (AnalysisPlan.run)     {best['analysis_s']:.3f} s, of which lifelines Cox "
+    print(f"  analysis (AnalysisPlan.run)     {best['analysis_s']:.3f} s, of which Cox (Newton-Raphson) "
           f"{best['cox_s']:.3f} s ({counts['cox_fits']} fits), mixed models {best['lmm_s']:.3f} s "
           f"({counts['lmm_fits']} fits)")
     print(f"  results.json + report + figures {best['report_s']:.2f} s")
@@ -114,7 +114,7 @@ def main(rounds: int = 3) -> None:
         print(f"  R survival + lme4, same analyses {best['r_analysis_s']:.3f} s inside R "
               f"({counts['r_cox']} coxph, {counts['r_lmer']} lmer); Rscript wall {best['r_wall_s']:.2f} s")
         print(f"  ratio analysis / R              {best['analysis_s'] / best['r_analysis_s']:.1f}x "
-              f"(without the lifelines Cox fits: {(best['analysis_s'] - best['cox_s']) / best['r_analysis_s']:.1f}x)")
+              f"(without the Cox fits: {(best['analysis_s'] - best['cox_s']) / best['r_analysis_s']:.1f}x)")
         print(f"  ratio analyze wall / Rscript    {best['analyze_s'] / best['r_wall_s']:.1f}x")
     shutil.rmtree(work, ignore_errors=True)
 

@@ -4,8 +4,9 @@ Run by hand: `PYTHONPATH=src python benchmarks/bench_power.py [n_trials_end_to_e
 or `... bench_power.py --scaling [TRIALSxN ...]` for the scaling table of docs/power.md.
 
 1. Per-trial kernel costs on 1,000 simulated MIROCALS trials (n = 220): simulation, Cox
-   (treatment only; the power engine's adjusted + stratified model), stratified log-rank, the
-   random-slope REML model (compiled kernel, and the numpy route it replaced).
+   (treatment only; the power engine's adjusted + stratified model; compiled kernel and the numpy
+   route it replaced), stratified log-rank, the random-slope REML model (compiled kernel, and
+   the numpy route it replaced).
 2. Peers in the same run, interleaved with ours: a lifelines CoxPHFitter loop, R `coxph()` and
    `lmer()` loops (benchmarks/r/batch_peer.R; skipped with a message where Rscript is absent),
    a statsmodels MixedLM loop; ratios are reported, not absolute times.
@@ -60,7 +61,8 @@ def kernels(rounds: int = 2) -> None:
     n = 1000
     strata = ("country", "onset_site")
     batch = simulate(mirocals(), n_trials=n, seed=2026)
-    BatchSlopes().fit(simulate(mirocals(), n_trials=8, seed=1))  # compile (or load) the kernel first
+    BatchSlopes().fit(simulate(mirocals(), n_trials=8, seed=1))  # compile (or load) the kernels first
+    cox_batch(simulate(mirocals(), n_trials=8, seed=1), covariates=("age",))
     from mndtrial.power import family
     covariates = family("mirocals").adjust_covariates
     surv, alsfrs = _peer_frames(batch, max(LOOP, R_LOOP, LMM_LOOP))
@@ -77,6 +79,9 @@ def kernels(rounds: int = 2) -> None:
             "sim": best_of(lambda: simulate(mirocals(), n_trials=n, seed=3)) / n,
             "cox": best_of(lambda: cox_batch(batch)) / n,
             "cox_adjusted": best_of(lambda: cox_batch(batch, covariates=covariates, strata=strata)) / n,
+            "cox_numpy": best_of(lambda: cox_batch(batch, engine="numpy")) / n,
+            "cox_adjusted_numpy": best_of(lambda: cox_batch(batch, covariates=covariates, strata=strata,
+                                                            engine="numpy")) / n,
             "logrank": best_of(lambda: logrank_batch(batch, strata=strata)) / n,
             "lmm": best_of(lambda: BatchSlopes().fit(batch)) / n,
             "lmm_numpy": best_of(lambda: BatchSlopes(engine="numpy").fit(batch)) / n,
@@ -106,6 +111,9 @@ def kernels(rounds: int = 2) -> None:
           f"({best['lifelines'] / best['cox']:,.0f}x)" + (
               f"; R coxph {us['r_coxph'] / 1e3:.2f} ms ({best['r_coxph'] / best['cox']:,.0f}x)" if rscript else ""))
     print(f"  Cox, adjusted + strata {us['cox_adjusted']:8.1f} us/fit")
+    print(f"  Cox numpy route        {us['cox_numpy']:8.1f} us/fit (treatment only; compiled "
+          f"{best['cox_numpy'] / best['cox']:.1f}x faster), {us['cox_adjusted_numpy']:.1f} us/fit adjusted "
+          f"({best['cox_adjusted_numpy'] / best['cox_adjusted']:.1f}x)")
     print(f"  log-rank, stratified   {us['logrank']:8.1f} us/test")
     print(f"  slope REML (compiled)  {us['lmm']:8.1f} us/fit   numpy route {us['lmm_numpy']:.0f} us "
           f"({best['lmm_numpy'] / best['lmm']:.1f}x); statsmodels {us['statsmodels'] / 1e3:.0f} ms "

@@ -76,7 +76,7 @@ def test_survival_cox_models_equal_r(plan_output, r_ref):
         lr = 2 * (r_ref[kind]["loglik"] - r_ref[kind]["loglik_null"])
         assert cox[kind]["lr_test"]["chi2"] == pytest.approx(lr, abs=TOL)
     assert cox["adjusted"]["terms"]["high_nfl"]["hr"] == pytest.approx(14.44, abs=0.01)
-    assert "Newton-Raphson" in cox["adjusted"]["fit_route"] and cox["unadjusted"]["fit_route"] == "lifelines"
+    assert all(cox[kind]["fit_route"] == cox_module.NEWTON_ROUTE for kind in ("unadjusted", "adjusted"))
     # the PH test is computed on the refitted model, like the estimates
     assert set(cox["adjusted"]["ph_test"]["terms"]) == {"treatment", "high_nfl"}
 
@@ -146,12 +146,20 @@ def _lung():
 
 def test_a_fit_that_stops_quietly_short_is_refitted(monkeypatch):
     """lifelines with a loose stopping rule reports success, without a warning, 0.1 short in log HR;
-    the score check at its estimate catches it."""
+    the score check at its estimate catches it (the lifelines fallback route, `converged_coxph`)."""
     monkeypatch.setattr(cox_module, "FIT_OPTIONS", {"precision": 1e-16, "r_precision": 0.01})
-    res = fit_cox(_lung(), ["age", "sex"], duration_col="time", event_col="status")
-    assert "Newton-Raphson" in res.fit_route
-    assert res.term("age").coef == pytest.approx(0.01704533, rel=1e-6)  # R coxph (test_analysis_cox.py)
-    assert res.term("sex").coef == pytest.approx(-0.51321852, rel=1e-6)
+    fit = cox_module.converged_coxph(_lung(), "time", "status")
+    assert "Newton-Raphson" in fit.route
+    assert fit.fitter.params_["age"] == pytest.approx(0.01704533, rel=1e-6)  # R coxph (test_analysis_cox.py)
+    assert fit.fitter.params_["sex"] == pytest.approx(-0.51321852, rel=1e-6)
+
+
+def test_where_newton_alone_fails_lifelines_at_its_maximum_is_taken(monkeypatch, r_ref):
+    """The fallback: Newton-Raphson stopped (here forced to), lifelines converged: its fit, same values."""
+    monkeypatch.setattr(cox_module, "newton_cox", _newton_that_fails)
+    res = fit_cox(reference_table(), ["treatment"])
+    assert res.fit_route.startswith("lifelines; " + cox_module.NEWTON_ROUTE + " alone stopped")
+    assert res.term("treatment").coef == pytest.approx(r_ref["unadjusted"]["terms"]["treatment"]["coef"], abs=TOL)
 
 
 def _newton_that_fails(*args, **kwargs) -> CoxNewtonFit:

@@ -1,8 +1,10 @@
-"""Kaplan–Meier curves by arm (lifelines `KaplanMeierFitter`), with numbers at risk at chosen days.
+"""Kaplan–Meier curves by arm, with numbers at risk at chosen days.
 
-Confidence intervals are lifelines' exponential Greenwood (log(-log)) intervals, the same as
-R `survfit(..., conf.type = "log-log")`. The number at risk at day t counts participants whose
-time is >= t (R `summary(survfit, times = t)$n.risk`). Each arm also gets its median follow-up
+The curves are computed here (`km_curve`, a few array passes) the way lifelines'
+`KaplanMeierFitter` computes them -- a row at day 0, exponential Greenwood (log(-log))
+intervals as R `survfit(..., conf.type = "log-log")`, medians as the first time a curve is at
+or below 0.5 -- and the tests hold them to lifelines curve by curve. The number at risk at
+day t counts participants whose time is >= t (R `summary(survfit, times = t)$n.risk`). Each arm also gets its median follow-up
 by the reverse Kaplan–Meier (`median_follow_up_days`) beside the plain median of its observed
 times (`median_observed_time_days`), see `mndtrial.data.follow_up`.
 """
@@ -14,15 +16,14 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.utils import median_survival_times
+from scipy import stats
 
 from ..data import Trial
 from ..data.follow_up import median_observed_time_days, reverse_km_median_days
 from ..errors import AnalysisError, ParameterError
 from .frame import endpoint_events, jsonable
 
-__all__ = ["KaplanMeierResult", "kaplan_meier", "km_by_group"]
+__all__ = ["KaplanMeierResult", "kaplan_meier", "km_by_group", "km_curve"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class KaplanMeierResult:
     alpha: float = 0.05
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ci_level": 1 - self.alpha, "ci_method": "log(-log) Greenwood (lifelines)",
+        out: dict[str, Any] = {"ci_level": 1 - self.alpha, "ci_method": "log(-log) Greenwood (as lifelines)",
                                "arms": {}}
         for arm, med in self.medians.iterrows():
             rows = self.summary.loc[self.summary["arm"] == arm]
@@ -57,6 +58,45 @@ class KaplanMeierResult:
         return "<p><b>Kaplan–Meier by arm</b></p>" + self.medians.to_html() + self.summary.to_html(index=False)
 
 
+def km_curve(time: np.ndarray, event: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
+    """One Kaplan–Meier curve: survival, log(-log) Greenwood bounds and numbers at risk per time.
+
+    Indexed by `time_days`: day 0, then every distinct observed time (events and censorings).
+
+    Example:
+        >>> km_curve(np.array([2.0, 4.0, 4.0, 6.0]), np.array([1, 1, 0, 0]))["survival"].tolist()
+        [1.0, 0.75, 0.5, 0.5]
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event).astype(float)
+    times, inverse = np.unique(time, return_inverse=True)
+    deaths = np.bincount(inverse, weights=event, minlength=len(times))
+    leaving = np.bincount(inverse, minlength=len(times))
+    if times[0] > 0:  # the curve starts at day 0 with everyone at risk
+        times, deaths, leaving = (np.concatenate([[0.0], times]), np.concatenate([[0.0], deaths]),
+                                  np.concatenate([[0], leaving]))
+    at_risk = len(time) - np.concatenate([[0], np.cumsum(leaving)[:-1]])
+    survival = np.cumprod(1.0 - deaths / at_risk)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Greenwood's sum; a step to S = 0 (n = d) adds nothing, as in lifelines
+        greenwood = np.cumsum(np.where(at_risk > deaths, deaths / (at_risk * (at_risk - deaths)), 0.0))
+        z = stats.norm.ppf(1 - alpha / 2)
+        log_s = np.log(survival)
+        spread = z * np.sqrt(greenwood) / log_s
+        lower = np.exp(-np.exp(np.log(-log_s) - spread))
+        upper = np.exp(-np.exp(np.log(-log_s) + spread))
+    # where S = 1 the interval is the point (lifelines fills the undefined 0/0 with 1)
+    lower, upper = np.where(np.isnan(lower), 1.0, lower), np.where(np.isnan(upper), 1.0, upper)
+    return pd.DataFrame({"survival": survival, "ci_lower": lower, "ci_upper": upper, "at_risk": at_risk},
+                        index=pd.Index(times, name="time_days"))
+
+
+def _first_at_or_below_half(curve: pd.Series) -> float:
+    """The first time a curve is at or below 0.5 (lifelines' and R's median); inf if it never is."""
+    below = np.flatnonzero(curve.to_numpy() <= 0.5)
+    return float(curve.index[below[0]]) if below.size else float("inf")
+
+
 def km_by_group(time: np.ndarray, event: np.ndarray, group: np.ndarray, order: Sequence[str],
                 at_days: Sequence[float] = (), alpha: float = 0.05) -> KaplanMeierResult:
     """Kaplan–Meier estimate for each group in `order`, read off at `at_days`."""
@@ -66,17 +106,12 @@ def km_by_group(time: np.ndarray, event: np.ndarray, group: np.ndarray, order: S
         if not mask.any():
             raise AnalysisError("Kaplan-Meier", f"group {g!r} has no participants")
         t, e = time[mask], event[mask]
-        kmf = KaplanMeierFitter(alpha=alpha).fit(t, e, label=str(g))
-        ci = kmf.confidence_interval_
-        ci.columns = ["ci_lower", "ci_upper"]
-        surv = kmf.survival_function_.iloc[:, 0]
-        curve = pd.DataFrame({"survival": surv, **ci}).rename_axis("time_days")
-        curve["at_risk"] = kmf.event_table["at_risk"].reindex(curve.index).to_numpy()
+        curve = km_curve(t, e, alpha)
         curves[str(g)] = curve
-        med_ci = median_survival_times(kmf.confidence_interval_)
         medians.append({"arm": str(g), "n": int(mask.sum()), "events": int(e.sum()),
-                        "median_days": float(kmf.median_survival_time_),
-                        "median_lower": float(med_ci.iloc[0, 0]), "median_upper": float(med_ci.iloc[0, 1]),
+                        "median_days": _first_at_or_below_half(curve["survival"]),
+                        "median_lower": _first_at_or_below_half(curve["ci_lower"]),
+                        "median_upper": _first_at_or_below_half(curve["ci_upper"]),
                         "median_follow_up_days": reverse_km_median_days(t, e),
                         "median_observed_time_days": median_observed_time_days(t)})
         for day in at_days:

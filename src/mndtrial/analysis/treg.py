@@ -7,7 +7,7 @@ For an analyte (default `treg_pct_cd4`, Tregs as % of CD4+ cells; also `treg_cou
   each post-baseline visit (a visit is a measurement day, or the nominal `visit_days` that a day
   falls within `window_days` of);
 - by arm and visit: n, mean Δ, SD, and a t-based CI of the mean;
-- ANCOVA per visit (statsmodels OLS): Δ = α + β·y0 + Σ_k τ_k·A_k + ε over all arms seen at that
+- ANCOVA per visit (ordinary least squares): Δ = α + β·y0 + Σ_k τ_k·A_k + ε over all arms seen at that
   visit; τ_k is arm k's difference from placebo (t-based CI; Frison & Pocock 1992);
 - mixed model over visits (REML, random intercept per participant, through the same
   `fit_random_slope_lmm` that matches lme4): Δ = β·y0 + visit effects + Σ_k τ_k·A_k + b_i + ε,
@@ -25,7 +25,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from ..data import Trial
@@ -174,14 +173,28 @@ def _by_visit(data: pd.DataFrame, arms: list[str], level: float) -> pd.DataFrame
 
 
 def _ols_contrasts(frame: pd.DataFrame, terms: list[str], level: float) -> dict[str, dict]:
-    X = sm.add_constant(frame[terms].astype(float), has_constant="add")
-    if np.linalg.matrix_rank(X.to_numpy()) < X.shape[1] or len(X) <= X.shape[1]:
+    """Ordinary least squares of `change` on an intercept and `terms`: t-based estimates per term.
+
+    Written out (normal equations by QR) rather than through statsmodels, whose import alone costs
+    more than every analysis of a trial; the tests hold it to the normal-equation closed form.
+    """
+    X = np.column_stack([np.ones(len(frame)), frame[terms].to_numpy(float)])
+    n, k = X.shape
+    if n <= k or np.linalg.matrix_rank(X) < k:
         return {}
-    fit = sm.OLS(frame["change"].astype(float), X).fit()
-    ci = fit.conf_int(alpha=1 - level)
-    return {t: {"estimate": float(fit.params[t]), "se": float(fit.bse[t]), "ci_low": float(ci.loc[t, 0]),
-                "ci_high": float(ci.loc[t, 1]), "t": float(fit.tvalues[t]), "p": float(fit.pvalues[t]),
-                "df": float(fit.df_resid)} for t in terms}
+    y = frame["change"].to_numpy(float)
+    q, r = np.linalg.qr(X)
+    beta = np.linalg.solve(r, q.T @ y)
+    dof = n - k
+    sigma2 = float(np.sum((y - X @ beta) ** 2)) / dof
+    r_inv = np.linalg.inv(r)
+    se = np.sqrt(sigma2 * np.sum(r_inv ** 2, axis=1))  # diag((X'X)^-1) = row sums of R^-1 squared
+    t_values = beta / se
+    p_values = 2 * stats.t.sf(np.abs(t_values), dof)
+    q_t = stats.t.ppf(0.5 + level / 2, dof)
+    return {t: {"estimate": float(beta[i]), "se": float(se[i]), "ci_low": float(beta[i] - q_t * se[i]),
+                "ci_high": float(beta[i] + q_t * se[i]), "t": float(t_values[i]), "p": float(p_values[i]),
+                "df": float(dof)} for i, t in enumerate(terms, start=1)}
 
 
 def _ancova(data: pd.DataFrame, control: str, active: tuple[str, ...], level: float) -> pd.DataFrame:

@@ -13,6 +13,10 @@ Grambsch 2000, §3.3). Breslow sets k/d to 0.
 
 The treatment-only model (x ∈ {0, 1}) needs no sums at all: S0 = n0 + n1·e^β, so risk-set
 counts at the event rows, computed once, carry every Newton iteration.
+
+Two engines compute the same fits: "compiled" (default; `_cox_kernel`, numba, each trial's rows
+walked once per evaluation: ~10–30 µs a fit at n = 220) and "numpy" (whole-batch array passes
+described above), kept as the reference the compiled one must equal trial by trial.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ from scipy import stats
 
 from ..data import TrialBatch
 from ..errors import AnalysisError, ParameterError
-from ._layout import covariate_matrix, cumsum0, risk_sets, seg_sum, stratum_codes, survival_arrays
+from ._layout import _risk_order, covariate_matrix, cumsum0, risk_sets, seg_sum, stratum_codes, survival_arrays
 from ._result import BatchResult
 
 __all__ = ["BatchCox", "CoxBatchResult", "cox_batch"]
 
 MONOTONE_LIMIT = 10.0  # |coefficient × covariate sd| beyond which the likelihood is taken as monotone
+ENGINES = ("compiled", "numpy")
 _CELLS_PER_CHUNK = 4_000_000
 
 
@@ -99,9 +104,11 @@ class BatchCox:
 
     def __init__(self, covariates: tuple[str, ...] = (), strata: tuple[str, ...] = (),
                  ties: Literal["efron", "breslow"] = "efron", active_arm: str | None = None,
-                 max_iter: int = 50, tol: float = 1e-7):
+                 max_iter: int = 50, tol: float = 1e-7, engine: str = "compiled"):
         if ties not in ("efron", "breslow"):
             raise ParameterError("ties", ties, "must be 'efron' or 'breslow'")
+        if engine not in ENGINES:
+            raise ParameterError("engine", engine, f"must be one of {ENGINES}")
         if max_iter < 1:
             raise ParameterError("max_iter", max_iter, "must be at least 1")
         self.covariates = tuple(covariates)
@@ -110,6 +117,7 @@ class BatchCox:
         self.active_arm = active_arm
         self.max_iter = max_iter
         self.tol = tol
+        self.engine = engine
 
     def fit(self, batch: TrialBatch, subset: np.ndarray | None = None) -> "BatchCox":
         """Fit every trial; `subset` (a mask over participant rows) restricts, e.g., to a biomarker group."""
@@ -122,6 +130,12 @@ class BatchCox:
         block = stratum_codes(batch, self.strata)[keep]
         T = arrays.n_trials
         counts = np.bincount(arrays.trial, minlength=T)
+        if self.engine == "compiled":
+            out = _fit_compiled(arrays.trial, block, arrays.time, arrays.event, x, T, self.ties == "efron",
+                                self.max_iter, self.tol)
+            self.result_ = CoxBatchResult(trial=batch.trial_index, terms=("treatment",) + self.covariates,
+                                          n=counts, ties=self.ties, **out)
+            return self
         per_chunk = max(1, _CELLS_PER_CHUNK // max(1, int(counts.max(initial=1)) * (x.shape[1] + 1) ** 2))
         bounds = np.searchsorted(arrays.trial, np.arange(0, T + per_chunk, per_chunk))
         parts = []
@@ -139,9 +153,48 @@ class BatchCox:
 
 def cox_batch(batch: TrialBatch, covariates: tuple[str, ...] = (), strata: tuple[str, ...] = (),
               ties: Literal["efron", "breslow"] = "efron", subset: np.ndarray | None = None,
-              active_arm: str | None = None) -> CoxBatchResult:
+              active_arm: str | None = None, engine: str = "compiled") -> CoxBatchResult:
     """Functional form of `BatchCox(...).fit(batch, subset).result_`."""
-    return BatchCox(covariates, strata, ties, active_arm).fit(batch, subset).result_
+    return BatchCox(covariates, strata, ties, active_arm, engine=engine).fit(batch, subset).result_
+
+
+def _fit_compiled(trial, block, time, event, x, T, efron, max_iter, tol) -> dict:
+    """The compiled engine: rows sorted once (trial, stratum, time descending, events first)."""
+    from ._cox_kernel import STATUS_NAMES, fit_trials
+
+    order = _risk_order(trial * (int(block.max(initial=0)) + 1) + block, time, event)
+    trial_s = trial[order]
+    starts = np.searchsorted(trial_s, np.arange(T + 1)).astype(np.int64)
+    counts = np.diff(starts)
+    n_valid = np.maximum(counts, 1)
+    X = np.ascontiguousarray(x[order], dtype=float)
+    # centring leaves the partial likelihood unchanged (as the numpy route, per trial)
+    means = np.stack([np.bincount(trial_s, weights=X[:, k], minlength=T) for k in range(X.shape[1])], axis=1)
+    X -= (means / n_valid[:, None])[trial_s]
+    sd = np.sqrt(np.stack([np.bincount(trial_s, weights=X[:, k] ** 2, minlength=T)
+                           for k in range(X.shape[1])], axis=1) / n_valid[:, None])
+    p = X.shape[1]
+    coef, hess = np.zeros((T, p)), np.zeros((T, p, p))
+    loglik, loglik_null = np.zeros(T), np.zeros(T)
+    iterations, status = np.zeros(T, dtype=np.int64), np.zeros(T, dtype=np.int64)
+    fit_trials(starts, np.ascontiguousarray(time[order], dtype=float), np.ascontiguousarray(event[order], dtype=float),
+               np.ascontiguousarray(block[order], dtype=np.int64), X, sd, efron, max_iter, tol, MONOTONE_LIMIT,
+               coef, loglik, loglik_null, hess, iterations, status)
+    names = STATUS_NAMES[status].astype(object)
+    return {"coef": coef, "se": _standard_errors(hess, names), "loglik": loglik, "loglik_null": loglik_null,
+            "events": np.bincount(trial_s, weights=event[order], minlength=T).astype(float),
+            "iterations": iterations, "status": names.astype(str)}
+
+
+def _standard_errors(hess: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """SEs from the Hessian; NaN unless converged (monotone fits keep theirs, flagged by status)."""
+    p = hess.shape[1]
+    usable = np.isfinite(hess).all(axis=(1, 2))
+    with np.errstate(invalid="ignore"):
+        cov = np.linalg.pinv(np.where(usable[:, None, None], -hess, np.eye(p)))
+        se = np.where(usable[:, None], np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), np.nan)
+    unusable = status != "converged"
+    return np.where(unusable[:, None] & (status != "monotone_likelihood")[:, None], np.nan, se)
 
 
 def _state(X, valid, event, block_start, tie_start, tie_end, tie_rank, tie_events) -> dict:
@@ -312,12 +365,7 @@ def _fit_chunk(trial, block, time, event, x, T, efron, max_iter, tol):
         monotone = (np.abs(beta[idx]) * sd[idx] > MONOTONE_LIMIT).any(axis=1)
         status[idx[monotone]] = "monotone_likelihood"
         active = status == "not_converged"
-    usable = np.isfinite(hess).all(axis=(1, 2))
-    with np.errstate(invalid="ignore"):
-        cov = np.linalg.pinv(np.where(usable[:, None, None], -hess, np.eye(p)))
-        se = np.where(usable[:, None], np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), np.nan)
-    unusable = status != "converged"
-    se = np.where(unusable[:, None] & (status != "monotone_likelihood")[:, None], np.nan, se)
+    se = _standard_errors(hess, status)
     return {"coef": beta, "se": se, "loglik": loglik, "loglik_null": loglik_null, "events": events,
             "iterations": iterations, "status": status.astype(str)}
 

@@ -137,7 +137,7 @@ def power_command(
     backend: str = typer.Option("local", "--backend", help="local (processes) or dask."),
     workers: int = typer.Option(None, "--workers", help="Processes (local) or LocalCluster workers (dask)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (with --backend dask)."),
-    chunk_size: int = typer.Option(256, "--chunk-size", help="Trials per chunk."),
+    chunk_size: int = typer.Option(None, "--chunk-size", help="Trials per chunk (default: ~56,000 participants a chunk)."),
     out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.parquet and power.html."),
     parameters: Path = typer.Option(None, "--parameters", help="A parameter file replacing the shipped parameters.toml "
                                                                "(e.g. from `mndtrial calibrate`); simulated designs only."),

@@ -91,7 +91,13 @@ class Trial:
         info = self._info.restricted_to(arms)
         if name is not None:
             info = info.model_copy(update={"name": name})
-        return Trial(info=info, **tables)
+        # Every rule of the data model holds for the rows of some participants of a valid trial
+        # (the tests check that validating the subset gives the same tables), so the subset is not
+        # validated again: that cost more than the analyses run on it.
+        subset = Trial.__new__(Trial)
+        subset._tables = {k: (None if df is None else df.reset_index(drop=True)) for k, df in tables.items()}
+        subset._info = info
+        return subset
 
     # -- output -------------------------------------------------------------------------------
     def write(self, path: str | Path, format: Literal["csv", "parquet"] = "csv") -> Path:

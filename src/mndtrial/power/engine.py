@@ -20,9 +20,39 @@ from .assumptions import simulation_assumptions
 from .backends import interactive, run_chunks
 from .criteria import Analysis
 
-__all__ = ["TrialSource", "DesignPoint", "PowerResult", "power", "DEFAULT_CHUNK"]
+__all__ = ["TrialSource", "DesignPoint", "PowerResult", "power", "DEFAULT_CHUNK", "chunk_size_for"]
 
 DEFAULT_CHUNK = 256  # a multiple of mndtrial.sim.TRIALS_PER_BLOCK (32): no block simulated twice
+# About this many participants per chunk (256 trials at n = 220) keep a worker's memory flat whatever n.
+PARTICIPANTS_PER_CHUNK = 256 * 220
+
+
+def _participants_per_trial(source: Any) -> int | None:
+    """Participants randomised per trial by a trial source, where it says (None where it does not)."""
+    for read in (lambda s: s.design.n_randomised, lambda s: 2 * s.n_per_arm, lambda s: s.n_randomised):
+        try:
+            return int(read(source))
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return None
+
+
+def chunk_size_for(points: Sequence["DesignPoint"]) -> int:
+    """Trials per chunk holding about `PARTICIPANTS_PER_CHUNK` participants at the largest point.
+
+    A multiple of 32 (no simulation block drawn twice), at least 32; `DEFAULT_CHUNK` where the
+    sources do not say their size. The chunking never changes the numbers (same seed, same trials).
+
+    Example:
+        >>> from mndtrial.power import ExponentialDesign, DesignPoint, logrank_analysis
+        >>> [chunk_size_for([DesignPoint(ExponentialDesign(n_per_arm=n // 2), logrank_analysis())])
+        ...  for n in (220, 1000, 5000)]
+        [256, 64, 32]
+    """
+    sizes = [n for n in (_participants_per_trial(p.source) for p in points) if n]
+    if not sizes:
+        return DEFAULT_CHUNK
+    return max(32, 32 * round(PARTICIPANTS_PER_CHUNK / max(sizes) / 32))
 TRIALS_FILE = "trials.parquet"
 # A streamed run hands this many trials (all points) at a time to the backend, then writes them out:
 # the parent holds one window of per-trial rows, not the run's (~0.5 kB per trial and point).
@@ -118,7 +148,7 @@ def summary_columns(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None = None, n_trials: int = 1000,
-          seed: int = 1, backend: str = "local", chunk_size: int = DEFAULT_CHUNK, n_workers: int | None = None,
+          seed: int = 1, backend: str = "local", chunk_size: int | None = DEFAULT_CHUNK, n_workers: int | None = None,
           client: Any = None, progress: bool | None = None, trials_path: str | Path | None = None) -> PowerResult:
     """Simulate `n_trials` trials per design point and tabulate their operating characteristics.
 
@@ -132,6 +162,7 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
     `progress`: a progress bar; None (default) shows one only in an interactive session (a
     notebook or a Python prompt), never in scripts, tests or pipes. The result carries the
     simulation assumptions of every point (`assumptions`, also in power.json and power.html).
+    `chunk_size=None` sizes the chunks by the trials' size (`chunk_size_for`).
 
     Example:
         >>> from mndtrial.power import ExponentialDesign, power, logrank_analysis
@@ -142,6 +173,8 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
     """
     points = _points(design, analysis)
     progress = interactive() if progress is None else progress
+    if chunk_size is None:
+        chunk_size = chunk_size_for(points)
     for name, value, least in (("n_trials", n_trials, 1), ("chunk_size", chunk_size, 1), ("seed", seed, 0)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
             raise ParameterError(name, value, f"must be a whole number >= {least}")

@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .provenance import Provenance
-from .style import figure_bytes, save_figure
+from .render import render_figures
 
 __all__ = ["Section", "ReportPage", "esc", "df_html", "figure_html", "absent_html", "fmt_num", "flatten",
            "provenance_section", "join", "key_values_html"]
@@ -108,8 +108,9 @@ def absent_html(text: str) -> str:
     return f'<p class="absent">{esc(text)}</p>'
 
 
-def figure_html(png: bytes, alt: str, caption: str | None = None, name: str | None = None) -> str:
-    data = base64.b64encode(png).decode("ascii")
+def figure_html(png: bytes | str, alt: str, caption: str | None = None, name: str | None = None) -> str:
+    """The figure as an `<img>` with its PNG inline (`png` bytes, or a placeholder text put in its place)."""
+    data = png if isinstance(png, str) else base64.b64encode(png).decode("ascii")
     name_attr = f' data-figure="{esc(name)}"' if name else ""
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
     return f'<figure{name_attr}><img alt="{esc(alt)}" src="data:image/png;base64,{data}">{cap}</figure>'
@@ -141,18 +142,35 @@ class ReportPage:
     subtitle: str = ""
     sections: list[Section] = field(default_factory=list)
     figures: dict[str, Figure] = field(default_factory=dict)
-    _png: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _encoded: dict[str, dict[str, bytes]] = field(default_factory=dict, repr=False)
 
     def add_figure(self, name: str, fig: Figure, alt: str, caption: str | None = None) -> str:
-        """Keep the figure and return its embedded HTML."""
+        """Keep the figure and return its embedded HTML.
+
+        The PNG is not drawn here: the HTML holds a placeholder that `to_html` fills once every
+        figure of the page is drawn, so that they can be drawn side by side (`render.render_figures`).
+        """
         self.figures[name] = fig
-        self._png[name] = figure_bytes(fig, "png")
-        return figure_html(self._png[name], alt, caption, name)
+        self._encoded.pop(name, None)
+        return figure_html(_placeholder(name), alt, caption, name)
+
+    def _render(self, formats: tuple[str, ...]) -> None:
+        """Draw every figure not yet drawn in each of `formats` (one pass: PNG first, then SVG)."""
+        todo = {n: f for n, f in self.figures.items() if not set(formats) <= set(self._encoded.get(n, {}))}
+        done = render_figures(todo, formats)
+        for name, encoded in done.items():
+            kept = self._encoded.setdefault(name, {})
+            for fmt, data in encoded.items():
+                kept.setdefault(fmt, data)  # a PNG already in the page stays the one written
 
     def body_html(self) -> str:
         nav = "".join(f'<a href="#{esc(s.key)}"{"" if s.present else " class=missing"}>{esc(s.title)}</a>'
                       for s in self.sections)
-        return f"<nav>{nav}</nav>" + "".join(s.html() for s in self.sections)
+        body = f"<nav>{nav}</nav>" + "".join(s.html() for s in self.sections)
+        self._render(("png",))
+        for name in self.figures:
+            body = body.replace(_placeholder(name), base64.b64encode(self._encoded[name]["png"]).decode("ascii"))
+        return body
 
     def to_html(self) -> str:
         from .. import __version__
@@ -170,19 +188,20 @@ class ReportPage:
         """Write the page and (optionally) every figure as PNG and SVG under `figures_dir`."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        # both formats in one pass, so the figures are drawn side by side once
+        self._render(("png", "svg") if write_figures else ("png",))
         page = out / filename
         page.write_text(self.to_html(), encoding="utf-8")
         written: dict[str, list[Path]] = {}
         if write_figures:
             folder = out / figures_dir
             folder.mkdir(parents=True, exist_ok=True)
-            for name, fig in self.figures.items():
-                # The PNG's draw placed every axes; drawing the SVG on those positions skips a second
-                # constrained-layout pass (about a third of an SVG's cost; same picture).
-                fig.set_layout_engine("none")
-                png = folder / f"{name}.png"
-                png.write_bytes(self._png[name])  # the bytes embedded in the page, not drawn again
-                written[name] = [png, *save_figure(fig, folder, name, formats=("svg",))]
+            for name in self.figures:
+                written[name] = []
+                for fmt in ("png", "svg"):
+                    path = folder / f"{name}.{fmt}"
+                    path.write_bytes(self._encoded[name][fmt])  # the PNG is the one embedded in the page
+                    written[name].append(path)
         return {"report": page, "figures": written}
 
     def notebook_html(self, height_px: int = 800) -> str:
@@ -192,6 +211,11 @@ class ReportPage:
 
     def section_keys(self, present: bool | None = None) -> list[str]:
         return [s.key for s in self.sections if present is None or s.present == present]
+
+
+def _placeholder(name: str) -> str:
+    """What stands in a figure's `<img src>` until its PNG is drawn (text that HTML escaping keeps)."""
+    return f"mndtrial-figure-pending:{base64.urlsafe_b64encode(name.encode()).decode('ascii')};"
 
 
 def join(parts: Iterable[str]) -> str:
