@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-__all__ = ["Problem", "TrialDataError", "ParameterError", "AnalysisError"]
+__all__ = ["Problem", "TrialDataError", "ParameterError", "ConfigFileError", "AnalysisError"]
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -72,7 +72,23 @@ class ParameterError(ValueError):
         self.parameter = parameter
         self.value = value
         self.rule = rule
-        super().__init__(f"parameter '{parameter}' = {value!r}: {rule}")
+        # one line whatever a key or value holds: the CLI prints the message as one line
+        text = f"parameter '{parameter}' = {value!r}: {rule}"
+        super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
+
+
+class ConfigFileError(ParameterError):
+    """A setting of a TOML file (plan, parameter file, design) that breaks a rule, located in the
+    file: `str()` is one line, `FILE:LINE: message`, as compilers write it."""
+
+    def __init__(self, parameter: str, value: Any, rule: str, file: str, line: int | None = None):
+        super().__init__(parameter, value, rule)
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.rule}".replace("\r", "\\r").replace("\n", "\\n")
 
 
 class AnalysisError(ValueError):
