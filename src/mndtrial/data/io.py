@@ -14,9 +14,10 @@ import pandas as pd
 import tomli_w
 from pydantic import ValidationError
 
-from ..errors import Problem, TrialDataError
+from ..errors import ConfigFileError, Problem, TrialDataError
 from .info import TrialInfo
 from .schema import TABLES
+from .toml_errors import check_keys, schema_of, toml_line
 
 if TYPE_CHECKING:
     from .trial import Trial
@@ -229,9 +230,14 @@ def _read_info(folder: Path, problems: list[Problem]) -> TrialInfo | None:
     path = folder / "trial.toml"
     if not path.exists():
         return None
+    text = ""
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        text = path.read_bytes().decode("utf-8")
+        data = tomllib.loads(text)
+        check_keys(data, schema_of(TrialInfo), "trial.toml", text)
         return TrialInfo(**data, source="trial.toml")
+    except ConfigFileError as exc:
+        problems.append(Problem(table="trial.toml", column=exc.parameter, rule="trial_info", message=str(exc)))
     except OSError as exc:
         problems.append(Problem(table="trial.toml", rule="unreadable_file",
                                 message=f"trial.toml cannot be read: {_one_line(exc.strerror or exc)}"))
@@ -241,8 +247,10 @@ def _read_info(folder: Path, problems: list[Problem]) -> TrialInfo | None:
         problems.append(Problem(table="trial.toml", rule="toml", message=f"not valid TOML: {_one_line(exc)}"))
     except ValidationError as exc:
         for err in exc.errors():
-            problems.append(Problem(table="trial.toml", column=".".join(map(str, err["loc"])),
-                                    rule="trial_info", message=_one_line(err["msg"]), value=err.get("input")))
+            line = toml_line(text, err["loc"])
+            problems.append(Problem(table="trial.toml", column=".".join(map(str, err["loc"])), rule="trial_info",
+                                    message=(f"trial.toml:{line}: " if line else "") + _one_line(err["msg"]),
+                                    value=err.get("input")))
     except TypeError as exc:
         problems.append(Problem(table="trial.toml", rule="trial_info", message=_one_line(exc)))
     return None

@@ -239,8 +239,11 @@ def check_keys(data: Any, schema: Schema | None, file: str, text: str, path: tup
         elif ANY_KEY in schema:
             check_keys(value, schema[ANY_KEY], file, text, path + (key,))
         else:
-            is_table = isinstance(value, dict) or (isinstance(value, list) and value and isinstance(value[0], dict))
             where = path + (key,)
+            line = toml_line(text, where)
+            # a table written as a header ([x], [[x]]) is named as one; `x = {...}` is a key
+            header = line is not None and text.splitlines()[line - 1].lstrip().startswith("[")
+            is_table = isinstance(value, (dict, list)) and header
             if is_table:
                 brackets = "[[{}]]" if isinstance(value, list) else "[{}]"
                 prefix = "".join(f"{p}." for p in path if not isinstance(p, int))
@@ -249,8 +252,7 @@ def check_keys(data: Any, schema: Schema | None, file: str, text: str, path: tup
             else:
                 where_in = f"in {table_name(path)}" if path else "at the top level"
                 rule = f"unknown key '{key}' {where_in}{did_you_mean(str(key), known)}"
-            raise ConfigFileError(dotted(where), value if not is_table else None, rule, file,
-                                  toml_line(text, where))
+            raise ConfigFileError(dotted(where), value if not is_table else None, rule, file, line)
 
 
 def _short(value: Any) -> str:
@@ -258,8 +260,8 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def located(exc: ParameterError, path: Sequence[Key], file: str, text: str) -> ConfigFileError:
+def located(exc: ParameterError, path: Sequence[Key], file: str, text: str, name: str | None = None) -> ConfigFileError:
     """`exc` (about the setting at `path`) as a one-line error at that setting's line of `file`."""
-    name = dotted(path) if path else exc.parameter
+    name = name or (dotted(path) if path else exc.parameter)
     value = "" if isinstance(exc.value, (dict, list, tuple)) or exc.value is None else f" = {_short(exc.value)}"
     return ConfigFileError(exc.parameter, exc.value, f"{name}{value}: {exc.rule}", file, toml_line(text, path))
