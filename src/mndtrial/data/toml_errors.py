@@ -41,13 +41,15 @@ def _fold(name: str) -> str:
     return re.sub(r"[\s\-.]+", "_", name.strip().lower())
 
 
-def nearest(name: str, known: Iterable[str]) -> str | None:
+def nearest(name: str, known: Iterable[str], fuzzy: bool = True) -> str | None:
     """The known name `name` was probably meant to be: the same but for case, blanks and hyphens,
-    else difflib's closest match (ratio >= 0.6); None when nothing is close."""
+    else (when `fuzzy`) difflib's closest match (ratio >= 0.6); None when nothing is close."""
     known = [k for k in known if isinstance(k, str)]
     folded = {_fold(k): k for k in known}
     if _fold(name) in folded:
         return folded[_fold(name)]
+    if not fuzzy:
+        return None
     close = difflib.get_close_matches(_fold(name), list(folded), n=1, cutoff=0.6)
     return folded[close[0]] if close else None
 
@@ -251,7 +253,10 @@ def check_keys(data: Any, schema: Schema | None, file: str, text: str, path: tup
                         + did_you_mean(str(key), known, brackets.format(prefix + "{}")))
             else:
                 where_in = f"in {table_name(path)}" if path else "at the top level"
-                rule = f"unknown key '{key}' {where_in}{did_you_mean(str(key), known)}"
+                hint = did_you_mean(str(key), known)
+                if not hint and len(", ".join(known)) <= 80:
+                    hint = f"; known keys: {', '.join(known)}"
+                rule = f"unknown key '{key}' {where_in}{hint}"
             raise ConfigFileError(dotted(where), value if not is_table else None, rule, file, line)
 
 
@@ -262,6 +267,7 @@ def _short(value: Any) -> str:
 
 def located(exc: ParameterError, path: Sequence[Key], file: str, text: str, name: str | None = None) -> ConfigFileError:
     """`exc` (about the setting at `path`) as a one-line error at that setting's line of `file`."""
-    name = name or (dotted(path) if path else exc.parameter)
+    name = name or (dotted(path) if path else None)
     value = "" if isinstance(exc.value, (dict, list, tuple)) or exc.value is None else f" = {_short(exc.value)}"
-    return ConfigFileError(exc.parameter, exc.value, f"{name}{value}: {exc.rule}", file, toml_line(text, path))
+    rule = f"{name}{value}: {exc.rule}" if name else exc.rule
+    return ConfigFileError(exc.parameter, exc.value, rule, file, toml_line(text, path))
