@@ -172,3 +172,30 @@ def test_nearest_prefers_case_and_separator_slips_then_difflib():
     assert nearest("subgroup", known) == "subgroups"
     assert nearest("colour", known) is None
     assert nearest("csf_pnf", known, fuzzy=False) is None
+
+
+# -- --quiet: only errors and the paths of what was written, in every command ----------------------
+LIGHT_PLAN = "\n".join(f"[{s}]\nenabled = false" for s in ("subgroups", "interaction", "function", "cafs", "treg"))
+
+
+@pytest.mark.slow
+def test_quiet_prints_only_the_paths_written(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("light.toml").write_text(LIGHT_PLAN + "\n", encoding="utf-8")
+    runs = [["validate", EXAMPLE],
+            ["simulate", "--design", "mirocals", "--seed", "1", "--out", "sim"],
+            ["cut", "sim", "--events", "20", "--out", "cut"],
+            ["analyze", EXAMPLE, "--plan", "light.toml", "--out", "a"],
+            ["report", "a/results.json", "--out", "r"],
+            ["design", "--looks", "2", "--out", "d"],
+            ["sample-size", "--design", "exponential", "--set", "hazard_ratio=0.6", "--n-trials", "50",
+             "--n-min", "50", "--n-max", "150", "--step", "50", "--out", "ss"],
+            ["power", "--design", "exponential", "--hazard-ratio", "0.7", "--vary", "n=60", "--n-trials", "20",
+             "--designs", "all-comers", "--out", "p"],
+            ["calibrate", EXAMPLE, "--out", "params.toml"]]
+    for args in runs:
+        rc, out, err = run_cli(["--quiet", *args], capsys, monkeypatch)
+        assert rc == 0, (args, err)
+        assert not [line for line in err if "✓" in line], (args, err)  # no progress
+        assert all(Path(line).exists() for line in out), (args, out)
+        assert bool(out) == (args[0] != "validate"), (args, out)  # validate: the exit code says it
