@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import ConfigFileError, ParameterError
 
-__all__ = ["nearest", "did_you_mean", "read_toml", "toml_line", "table_name", "schema_of", "check_keys",
+__all__ = ["ANY_KEY", "nearest", "did_you_mean", "read_toml", "toml_line", "table_name", "schema_of", "check_keys",
            "located", "dotted"]
 
 Key = str | int
