@@ -62,7 +62,7 @@ def test_demo_writes_a_valid_trial_folder_and_the_report(demo_run):
 def test_quiet_prints_only_the_paths(tmp_path):
     res = run_cli("--quiet", "demo", "--out", "q", "--n-trials", "10", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines() == ["Report: q/report.html", "Power report: q/power/power.html"]
+    assert res.stdout.strip().splitlines() == ["q/report.html", "q/power/power.html"]
     assert res.stderr == ""
 
 

@@ -254,6 +254,19 @@ CASES = [
     Case("trial_toml_not_toml", write_bytes("trial.toml", b"name = \n"), Refused("trial.toml", "toml")),
     Case("trial_toml_not_utf8", write_bytes("trial.toml", 'name = "Île"\n'.encode("latin-1")),
          Refused("trial.toml", "encoding")),
+    # issue 20: a header a spreadsheet user mis-cased, a file saved with ';', both accepted or
+    # misread before
+    Case("miscased_biomarker_column", edit_lines("participants", lambda ls: [ls[0].replace("csf_pnfh", "CSF_pNfH")]
+                                                 + ls[1:]),
+         Refused("participants", "misnamed_column", column="CSF_pNfH",
+                 words=("participants.csv", "did you mean 'csf_pnfh'?", "case-sensitive")), "20"),
+    Case("miscased_required_column", edit_lines("survival", lambda ls: [ls[0].replace("event,", "Event,")] + ls[1:]),
+         Refused("survival", "required_column", column="event", words=("'Event'", "case-sensitive")), "20"),
+    Case("semicolon_separated", edit_lines("survival", lambda ls: [x.replace(",", ";") for x in ls]),
+         Refused("survival", "csv_delimiter", words=("survival.csv", "';'", "save it as CSV")), "20"),
+    Case("trial_toml_misspelt_key", trial_toml(horizon_day=640.0),
+         Refused("trial.toml", "trial_info", column="horizon_day",
+                 words=("trial.toml:", "did you mean 'horizon_days'?")), "20"),
     Case("trial_toml_repeated_arm", trial_toml(arms=[{"name": "placebo"}, {"name": "placebo"}]),
          Refused("trial.toml", "trial_info", column="arms", words=("unique",))),
     Case("parquet_number_ids", to_parquet("survival", lambda df: df.assign(subject_id=np.arange(len(df)))),
@@ -316,8 +329,8 @@ def test_malformed_folder_is_refused_in_one_line_by_validate_and_analyze(case, b
     rc, out, err = run_cli(["validate", str(folder)], capsys, monkeypatch)
     assert rc == 1 and not out
     assert not any("Traceback" in line for line in err)
-    assert err[0] == f"{folder}: INVALID" and err[-1] == "1 problem(s) found.", err
-    assert len(err) == 3, err  # exactly one problem, on one line
+    assert err[0] == f"{folder}: 1 problem in the trial data:", err
+    assert len(err) == 2, err  # exactly one problem, on one line
     check_problem_line(err[1], case.refused)
 
     rc, out, err = run_cli(["analyze", str(folder), "--out", str(tmp_path / "out")], capsys, monkeypatch)
@@ -343,8 +356,13 @@ def test_numbers_as_ids_in_parquet_name_each_row(base_folder, tmp_path, capsys, 
     folder = make_case(base_folder, tmp_path, case)
     rc, out, err = run_cli(["validate", str(folder)], capsys, monkeypatch)
     problems = [line for line in err if line.startswith("  - ")]
-    assert rc == 1 and len(problems) == 12 + 12  # 12 ids not text; 12 participants without survival
-    assert all("[rule: text]" in p and "table 'survival', column 'subject_id'" in p for p in problems[:12])
+    # 12 ids not text; 12 participants without survival: one line each, with the count and first rows
+    assert rc == 1 and err[0].endswith(": 24 problems in the trial data:") and len(problems) == 2, err
+    assert problems[0].startswith("  - table 'survival' (survival.parquet), column 'subject_id': 12 rows: ")
+    assert "[rule: text]" in problems[0] and "(first: '0', '1', '2', ... in data rows 1, 2, 3)" in \
+        problems[0], problems[0]
+    assert "column 'subject_id': 12 rows: participant has no row in survival" in problems[1]
+    assert all(len(p) <= 200 for p in problems), problems
 
 
 def test_every_documented_rule_has_a_case():
@@ -364,7 +382,7 @@ def test_every_documented_rule_has_a_case():
 
 def test_missing_folder_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
     rc, out, err = run_cli(["validate", str(tmp_path / "nope")], capsys, monkeypatch)
-    assert rc == 1 and len(err) == 3, err
+    assert rc == 1 and len(err) == 2, err
     check_problem_line(err[1], Refused("(folder)", "folder", words=("does not exist",)))
 
 
@@ -390,7 +408,7 @@ def test_unreadable_table_is_refused_in_one_line(base_folder, tmp_path, capsys, 
     before = fingerprint(folder)
     _deny(monkeypatch, "survival.csv")
     rc, out, err = run_cli(["validate", str(folder)], capsys, monkeypatch)
-    assert rc == 1 and len(err) == 3, err
+    assert rc == 1 and len(err) == 2, err
     check_problem_line(err[1], PERMISSION)
     rc, out, err = run_cli(["analyze", str(folder), "--out", str(tmp_path / "out")], capsys, monkeypatch)
     assert rc == 1 and len(err) == 2, err
@@ -406,7 +424,7 @@ def test_unreadable_table_without_permission_bits(base_folder, tmp_path, capsys,
     (folder / "survival.csv").chmod(0)
     try:
         rc, out, err = run_cli(["validate", str(folder)], capsys, monkeypatch)
-        assert rc == 1 and len(err) == 3, err
+        assert rc == 1 and len(err) == 2, err
         check_problem_line(err[1], PERMISSION)
     finally:
         (folder / "survival.csv").chmod(0o644)
@@ -416,19 +434,28 @@ def test_unreadable_table_without_permission_bits(base_folder, tmp_path, capsys,
 LIGHT = "\n".join(f"[{s}]\nenabled = false" for s in ("subgroups", "interaction", "function", "cafs", "treg")) + "\n"
 
 
-@pytest.mark.parametrize("plan, parameter, words", [
-    ('[[biomarker_rules]]\nbiomarker = "csf_xyz"\ncutoffs = [3700]\n', "biomarker_rules[0].biomarker",
+@pytest.mark.parametrize("plan, start, words", [
+    ('[[biomarker_rules]]\nbiomarker = "csf_xyz"\ncutoffs = [3700]\n', "error: parameter 'biomarker_rules[0].biomarker'",
      ("'csf_xyz'", "neither a participants column", "csf_pnfh")),
-    ('covariates = ["log(csf_xyz)"]\n', "covariate", ("'csf_xyz'",)),
-    ('strata = ["site"]\n', "strata", ("'site'",)),
-    ("horizon_days = \n", "plan", ("not valid TOML",)),
-    ("horizon_days = -5\n", "horizon_days", ("greater than 0",)),
-    ("horizon_days = inf\n", "horizon_days", ("finite",)),
-    ("at_risk_days = [0, nan]\n", "at_risk_days", ("finite",)),
-    ("colour = 3\n", "plan", ("unknown setting 'colour'",)),
-    ("sections = 3\n", "plan", ("sections must be a table",)),
+    ('covariates = ["log(csf_xyz)"]\n', "error: parameter 'covariate'", ("'csf_xyz'",)),
+    ('strata = ["site"]\n', "error: parameter 'strata'", ("'site'",)),
+    # refused on reading the file: FILE:LINE, the key, its table and the nearest known name
+    ("horizon_days = \n", "error: {plan}:1: not valid TOML", ("column 16",)),
+    ("horizon_days = -5\n", "error: {plan}:1: horizon_days = -5", ("greater than 0",)),
+    ("horizon_days = inf\n", "error: {plan}:1: horizon_days = inf", ("finite",)),
+    ("at_risk_days = [0, nan]\n", "error: {plan}:1: at_risk_days", ("finite",)),
+    ("colour = 3\n", "error: {plan}:1: unknown key 'colour' at the top level", ()),
+    ("sections = 3\n", "error: {plan}: sections must be a table", ()),
+    ("name = 'x'\nhorizon_day = 540\n", "error: {plan}:2: unknown key 'horizon_day' at the top level",
+     ("did you mean 'horizon_days'?",)),
+    ("[subgroup]\nenabled = false\n", "error: {plan}:1: unknown table [subgroup]", ("did you mean [subgroups]?",)),
+    ('[[biomarker_rules]]\nbiomarker = "csf_pnfh"\ncutoffs = [3700]\n[[biomarker_rules]]\nbiomarker = "csf_pnfh"\n'
+     "cutoff = [750]\n", "error: {plan}:6: unknown key 'cutoff' in the 2nd [[biomarker_rules]]",
+     ("did you mean 'cutoffs'?",)),
+    ("[survival]\ncox_models = ['quadratic']\n", "error: {plan}:2: survival.cox_models[0] = 'quadratic'",
+     ("must be 'unadjusted', 'adjusted' or 'stratified'",)),
 ])
-def test_plan_naming_what_is_not_there_is_refused_in_one_line(plan, parameter, words, base_folder, tmp_path,
+def test_plan_naming_what_is_not_there_is_refused_in_one_line(plan, start, words, base_folder, tmp_path,
                                                               capsys, monkeypatch):
     plan_file = tmp_path / "plan.toml"
     plan_file.write_text(plan, encoding="utf-8")
@@ -436,9 +463,11 @@ def test_plan_naming_what_is_not_there_is_refused_in_one_line(plan, parameter, w
     rc, out, err = run_cli(["analyze", str(base_folder), "--plan", str(plan_file), "--out", str(tmp_path / "out")],
                            capsys, monkeypatch)
     assert rc == 1 and len(err) == 1, err
-    assert err[0].startswith(f"error: parameter '{parameter}'"), err
+    assert err[0].startswith(start.format(plan=plan_file)), err
     for word in words:
         assert word in err[0], (word, err)
+    if "{plan}" in start:  # a file error: short enough to read at a glance, the path aside
+        assert len(err[0].replace(str(plan_file), "plan.toml")) <= 200, err
     assert fingerprint(tmp_path) == before
 
 
@@ -447,7 +476,7 @@ def test_plan_not_utf8_is_refused_in_one_line(base_folder, tmp_path, capsys, mon
     plan_file.write_bytes('name = "Île"\n'.encode("latin-1"))
     rc, out, err = run_cli(["analyze", str(base_folder), "--plan", str(plan_file), "--out", str(tmp_path / "out")],
                            capsys, monkeypatch)
-    assert rc == 1 and len(err) == 1 and err[0].startswith("error: parameter 'plan'") and "UTF-8" in err[0], err
+    assert rc == 1 and len(err) == 1 and err[0].startswith(f"error: {plan_file}:1: not UTF-8") and "0xce" in err[0], err
 
 
 def test_misspelt_event_type_is_a_warning_and_the_run_goes_on(base_folder, tmp_path, capsys, monkeypatch):

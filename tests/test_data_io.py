@@ -108,7 +108,7 @@ def test_cli_validate_lists_every_problem(example_trial, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert "rule: range" in result.stderr and "subject 'ZZ9'" in result.stderr
-    assert "2 problem(s) found" in result.stderr
+    assert "2 problems in the trial data:" in result.stderr
 
 
 def test_cli_version():

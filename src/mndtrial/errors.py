@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-__all__ = ["Problem", "TrialDataError", "ParameterError", "AnalysisError"]
+__all__ = ["Problem", "problem_lines", "TrialDataError", "ParameterError", "ConfigFileError", "AnalysisError"]
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -27,20 +27,70 @@ class Problem:
     subject_id: str | None = None
     value: Any = None
     row: int | None = None
+    file: str | None = None  # the file the table was read from, where known
 
-    def __str__(self) -> str:
-        where = [f"table '{self.table}'"]
+    def where(self, with_row: bool = True) -> str:
+        """'table 'survival', column 'event', subject 'S01', data row 3' (data rows counted from 1
+        under the header: a spreadsheet shows data row N as row N + 1)."""
+        where = [f"table '{self.table}'" + (f" ({self.file})" if self.file else "")]
         if self.column is not None:
             where.append(f"column '{self.column}'")
-        if self.subject_id is not None:
+        if self.subject_id is not None and with_row:
             where.append(f"subject '{self.subject_id}'")
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        text = f"{', '.join(where)}: {self.message} [rule: {self.rule}]"
+        if self.row is not None and with_row:
+            where.append(f"data row {self.row + 1}")
+        return ", ".join(where)
+
+    def __str__(self) -> str:
+        text = f"{self.where()}: {self.message} [rule: {self.rule}]"
         if self.value is not None:
             text += f" (value: {self.value!r})"
-        # one problem, one line: a newline inside an id, a value or a parser's message is escaped
-        return text.replace("\r", "\\r").replace("\n", "\\n")
+        return _one_line(text)
+
+
+def _one_line(text: str) -> str:
+    # one problem, one line: a newline inside an id, a value or a parser's message is escaped
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _short(value: Any, limit: int = 20) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def problem_lines(problems: Iterable[Problem], first_shown: int = 3) -> list[str]:
+    """One line per problem, except that problems differing only in subject, row and value (the
+    same rule broken in the same column, e.g. 30 events coded 2) share one line with their count
+    and the first few subjects.
+
+    Example:
+        >>> ps = [Problem("survival", "allowed_values", "'event' must be one of 0, 1", "event", f"S{i}", 2, i)
+        ...       for i in range(30)]
+        >>> problem_lines(ps)
+        ["table 'survival', column 'event': 30 rows: 'event' must be one of 0, 1 [rule: allowed_values] (first: 'S0', 'S1', 'S2', ... in data rows 1, 2, 3; value 2)"]
+    """
+    groups: dict[tuple, list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.table, p.file, p.column, p.rule, p.message), []).append(p)
+    lines = []
+    for same in groups.values():
+        if len(same) < 3:
+            lines += [str(p) for p in same]
+            continue
+        head = same[:first_shown]
+        more = ", ..." if len(same) > first_shown else ""
+        ids = [repr(p.subject_id) for p in head if p.subject_id is not None]
+        rows = [str(p.row + 1) for p in head if p.row is not None]
+        values = list(dict.fromkeys(_short(p.value) for p in head if p.value is not None
+                                    and str(p.value) != p.subject_id))
+        first = [f"first: {', '.join(ids)}{more}"] if ids else []
+        first += [f"{'in ' if ids else 'first: '}data rows {', '.join(rows)}{'' if ids else more}"] if rows else []
+        first = [" ".join(first)] if first else []
+        first += [f"value{'s' if len(values) > 1 else ''} {', '.join(values)}"] if values else []
+        first = "; ".join(first)
+        lines.append(_one_line(f"{same[0].where(with_row=False)}: {len(same)} rows: {same[0].message} "
+                               f"[rule: {same[0].rule}]" + (f" ({first})" if first else "")))
+    return lines
 
 
 class TrialDataError(ValueError):
@@ -54,10 +104,11 @@ class TrialDataError(ValueError):
 
     def _message(self) -> str:
         n = len(self.problems)
+        shown = problem_lines(self.problems)
         lines = [f"{n} problem{'s' if n != 1 else ''} in the trial data:"]
-        lines += [f"  - {p}" for p in self.problems[:MAX_PROBLEMS_SHOWN]]
-        if n > MAX_PROBLEMS_SHOWN:
-            lines.append(f"  ... and {n - MAX_PROBLEMS_SHOWN} more (see .problems)")
+        lines += [f"  - {line}" for line in shown[:MAX_PROBLEMS_SHOWN]]
+        if len(shown) > MAX_PROBLEMS_SHOWN:
+            lines.append(f"  ... and {len(shown) - MAX_PROBLEMS_SHOWN} more lines (see .problems)")
         return "\n".join(lines)
 
     @property
@@ -72,7 +123,23 @@ class ParameterError(ValueError):
         self.parameter = parameter
         self.value = value
         self.rule = rule
-        super().__init__(f"parameter '{parameter}' = {value!r}: {rule}")
+        # one line whatever a key or value holds: the CLI prints the message as one line
+        text = f"parameter '{parameter}' = {value!r}: {rule}"
+        super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
+
+
+class ConfigFileError(ParameterError):
+    """A setting of a TOML file (plan, parameter file, design) that breaks a rule, located in the
+    file: `str()` is one line, `FILE:LINE: message`, as compilers write it."""
+
+    def __init__(self, parameter: str, value: Any, rule: str, file: str, line: int | None = None):
+        super().__init__(parameter, value, rule)
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.rule}".replace("\r", "\\r").replace("\n", "\\n")
 
 
 class AnalysisError(ValueError):

@@ -33,7 +33,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..data import Trial
-from ..errors import AnalysisError, ParameterError
+from ..data.toml_errors import check_keys, did_you_mean, located, read_toml, schema_of
+from ..errors import AnalysisError, ConfigFileError, ParameterError
 from .biomarker import BiomarkerRule
 from .endpoint_census import endpoint_census
 from .frame import ArmContrast, arm_contrast, baseline_values, jsonable, parse_covariate
@@ -45,6 +46,31 @@ __all__ = ["ArmsConfig", "AnalysisPlan", "AnalysisResults", "SCHEMA_VERSION", "r
 
 SCHEMA_VERSION = 1
 T = TypeVar("T")
+
+
+class _SectionInvalid(ValueError):
+    """A section's table failed its model; carried through pydantic so the plan can name the key."""
+
+    def __init__(self, section: str, exc: ValidationError):
+        first = exc.errors()[0]
+        self.path = (section, *first["loc"])
+        self.value = first.get("input")
+        self.msg = first["msg"]
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        super().__init__(f"section '{section}': {problems}")
+
+
+def _first_problem(exc: ValidationError) -> tuple[tuple, Any, str]:
+    """(key path, value, rule in words) of the first error pydantic found, on one line."""
+    first = exc.errors()[0]
+    path, value, msg = tuple(first["loc"]), first.get("input"), first["msg"]
+    inner = (first.get("ctx") or {}).get("error")
+    if isinstance(inner, _SectionInvalid):
+        path, value, msg = inner.path, inner.value, inner.msg
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ").replace("Input should be", "must be").replace("a valid tuple", "an array [...]")
+    if isinstance(value, dict):
+        value = None  # the table itself: its path names it
+    return path, value, msg.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class ArmsConfig(BaseModel):
@@ -92,12 +118,14 @@ class AnalysisPlan(BaseModel):
             if key in registry:
                 sections[key] = data.pop(key)
             elif key not in cls.model_fields:
-                raise ValueError(f"unknown setting '{key}'; plan settings are {sorted(cls.model_fields)} "
-                                 f"and sections are {sorted(registry)}")
+                known = [*cls.model_fields, *registry]
+                raise ValueError(f"unknown setting '{key}'" + (did_you_mean(str(key), known) or
+                                 f"; plan settings are {sorted(cls.model_fields)} and sections are {sorted(registry)}"))
         parsed: dict[str, SectionConfig] = {}
         for key, raw in sections.items():
             if key not in registry:
-                raise ValueError(f"unknown section '{key}'; registered sections are {sorted(registry)}")
+                raise ValueError(f"unknown section '{key}'" + (did_you_mean(str(key), registry) or
+                                                             f"; registered sections are {sorted(registry)}"))
             model = registry[key].config_model
             if isinstance(raw, model):
                 parsed[key] = raw
@@ -105,8 +133,7 @@ class AnalysisPlan(BaseModel):
             try:
                 parsed[key] = model.model_validate(raw or {})
             except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-                raise ValueError(f"section '{key}': {problems}") from None
+                raise _SectionInvalid(key, exc) from None
         data["sections"] = parsed
         return data
 
@@ -126,20 +153,36 @@ class AnalysisPlan(BaseModel):
 
     # -- reading and writing -----------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "AnalysisPlan":
-        """Validate a plan; problems become one `ParameterError` naming each bad setting."""
+    def toml_schema(cls) -> dict[str, Any]:
+        """The keys a plan file may hold: the plan's settings and each registered section's table."""
+        schema = dict(schema_of(cls) or {})
+        tables = {name: schema_of(s.config_model) for name, s in registered_sections().items()}
+        return {**schema, **tables, "sections": tables}
+
+    @classmethod
+    def _validated(cls, data: Any, file: str | None = None, text: str = "") -> "AnalysisPlan":
+        """The plan, or one `ParameterError` for the first bad setting (a `ConfigFileError` at its
+        line when the plan comes from `file`)."""
         if not isinstance(data, dict):
             raise ParameterError("plan", type(data).__name__, "must be a table of settings")
         try:
+            check_keys(data, cls.toml_schema(), file or "plan", text)
+        except ConfigFileError as exc:
+            if file is not None:
+                raise
+            raise ParameterError(exc.parameter, exc.value, exc.rule) from None
+        try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            where = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}" for e in exc.errors())
-            where = where.replace("\r", "\\r").replace("\n", "\\n")  # a key may hold a newline; one line
-            first = exc.errors()[0]
-            name = (".".join(str(p) for p in first["loc"]) or "plan").replace("\r", "\\r").replace("\n", "\\n")
-            raise ParameterError(name, first.get("input"), where) from None
-        except ParameterError:
-            raise
+            path, value, rule = _first_problem(exc)
+            name = ".".join(str(p) for p in path) or "plan"
+            error = ParameterError(name, value, rule)
+            raise (error if file is None else located(error, path, file, text)) from None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AnalysisPlan":
+        """Validate a plan; a problem becomes one `ParameterError` naming the bad setting."""
+        return cls._validated(data)
 
     @classmethod
     def from_toml_text(cls, text: str) -> "AnalysisPlan":
@@ -151,15 +194,10 @@ class AnalysisPlan(BaseModel):
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "AnalysisPlan":
-        """Read a plan file: a plan, or a `ParameterError` naming the setting (or the file) at fault."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"analysis plan {path} does not exist")
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ParameterError("plan", str(path), f"is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-        return cls.from_toml_text(text)
+        """Read a plan file: a plan, or a `ConfigFileError` (a `ParameterError`) naming the file, the
+        line and the setting at fault, with the nearest known name for a misspelt one."""
+        data, text = read_toml(path, "analysis plan")
+        return cls._validated(data, str(path), text)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain data, every registered section included with its effective config."""

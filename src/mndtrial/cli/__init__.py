@@ -115,8 +115,21 @@ def main() -> None:
     except typer.Abort:
         sys.exit(1)
     except Exception as exc:
-        # Usage errors from click (vendored inside typer in recent versions, so matched by shape).
+        # Usage errors from click (vendored inside typer in recent versions, so matched by shape):
+        # one line and exit code 1, as every other error (`mndtrial` alone still prints the help).
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
-            exc.show()
-            sys.exit(exc.exit_code)
+            if type(exc).__name__ == "NoArgsIsHelpError" or not hasattr(exc, "format_message"):
+                exc.show()
+                sys.exit(exc.exit_code)
+            typer.echo(f"error: {_usage_line(exc)}", err=True)
+            sys.exit(1)
         raise
+
+
+def _usage_line(exc) -> str:
+    """'No such command 'analyse'. Did you mean 'analyze'? (see `mndtrial --help`)' on one line."""
+    ctx = getattr(exc, "ctx", None)
+    path = ["mndtrial"] + (ctx.command_path.split()[1:] if ctx is not None and ctx.parent is not None else [])
+    where = ctx.command_path.split()[-1] if ctx is not None and ctx.parent is not None else None
+    message = " ".join(exc.format_message().split())
+    return f"{message} (see `{' '.join(path[:1] + ([where] if where else []))} --help`)"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from . import app, state
-from .console import command_line, step
+from .console import command_line, echo_paths, output_folder, step
 
 if TYPE_CHECKING:  # the analysis stack (pandas, scipy, lifelines) is imported when a command runs
     import pandas as pd
@@ -78,7 +78,7 @@ def _rich_table(title: str, frame: pd.DataFrame) -> Table:
 def analyze(ctx: typer.Context,
             folder: Path = typer.Argument(..., help="Trial folder (as read by `mndtrial validate`)."),
             plan: Path | None = typer.Option(None, "--plan", help="Analysis plan TOML (default: built-in plan)."),
-            out: Path = typer.Option(..., "--out",
+            out: Path = typer.Option(..., "--out", callback=output_folder,
                                      help="Output folder: results.json, plan.toml, report.html, figures/."),
             keep_going: bool = typer.Option(False, "--keep-going",
                                             help="Record analyses that cannot be computed in results.json "
@@ -106,7 +106,9 @@ def analyze(ctx: typer.Context,
     with step("Writing results.json, the report and figures"):
         written = write_analysis_outputs(out, trial, results, provenance)
     (Path(out) / "plan.toml").write_text(analysis_plan.to_toml(), encoding="utf-8")
-    if not state["quiet"]:
-        print_summary(results, Console(width=120))
+    if state["quiet"]:
+        echo_paths(written["results"], written["report"])
+        return
+    print_summary(results, Console(width=120))
     typer.echo(f"results written to {written['results']}")
     typer.echo(f"report written to {written['report']}")

@@ -7,14 +7,15 @@ from pathlib import Path
 import typer
 
 from . import app, state
+from .console import output_file
 
 
 @app.command()
 def calibrate(
     trial_dir: Path = typer.Argument(..., help="Trial folder (e.g. written by `mndtrial import-proact`)."),
-    out: Path = typer.Option(..., "--out", help="Parameter file to write (same layout as parameters.toml)."),
+    out: Path = typer.Option(..., "--out", callback=output_file, help="Parameter file to write (same layout as parameters.toml)."),
     arm: str = typer.Option(None, "--arm", help="Calibrate on this arm only (e.g. placebo); default: all arms."),
-    report: Path = typer.Option(None, "--report", help="Also write the calibration report here (calibration.html)."),
+    report: Path = typer.Option(None, "--report", callback=output_file, help="Also write the calibration report here (calibration.html)."),
     replicates: int = typer.Option(200, "--replicates", help="Simulated cohorts in the report's predictive check."),
     seed: int = typer.Option(1, "--seed", help="Seed of the report's simulated cohorts."),
     parameters: Path = typer.Option(None, "--parameters", help="Defaults for what the data cannot inform "

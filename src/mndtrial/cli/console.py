@@ -19,7 +19,8 @@ import typer
 
 from . import state
 
-__all__ = ["step", "progress", "stderr_console", "command_line", "staged_output", "moved_paths"]
+__all__ = ["step", "progress", "stderr_console", "command_line", "staged_output", "moved_paths", "output_folder",
+           "output_file", "echo_paths"]
 
 
 def stderr_console():
@@ -129,3 +130,57 @@ def moved_paths(value, staging: Path, out: str | Path):
     if isinstance(value, Path) and value.is_relative_to(staging):
         return Path(out) / value.relative_to(staging)
     return value
+
+
+def _writable_from(path: Path, option: str) -> None:
+    """The nearest existing ancestor of `path` must be a folder this process can write into."""
+    from ..errors import ParameterError
+
+    for parent in path.parents:
+        if parent.exists() or parent == Path(parent.anchor or "."):
+            if not parent.is_dir():
+                raise ParameterError(option, str(path), f"{parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ParameterError(option, str(path), f"cannot write into {parent} (permission denied)")
+            return
+
+
+def _option(param: typer.CallbackParam | None) -> str:
+    return param.opts[0] if param is not None and param.opts else "--out"
+
+
+def output_folder(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """`--out FOLDER`, checked when the command line is read, before any work: an existing file
+    there (or on the way there) is refused at once, not after a long analysis or simulation."""
+    from ..errors import ParameterError
+
+    if value is None:
+        return None
+    option = _option(param)
+    if value.exists() and not value.is_dir():
+        raise ParameterError(option, str(value), f"is an existing file; {option} takes a folder (a new or "
+                                                 "existing folder's path)")
+    if not value.exists():
+        _writable_from(value, option)
+    elif not os.access(value, os.W_OK | os.X_OK):
+        raise ParameterError(option, str(value), "cannot write into this folder (permission denied)")
+    return value
+
+
+def output_file(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """An option naming a file to write (calibrate's --out and --report): not an existing folder."""
+    from ..errors import ParameterError
+
+    if value is None:
+        return None
+    option = _option(param)
+    if value.is_dir():
+        raise ParameterError(option, str(value), "is an existing folder; give the file to write")
+    _writable_from(value, option)
+    return value
+
+
+def echo_paths(*paths: object) -> None:
+    """--quiet output: only the paths of what was written, one per line, on stdout."""
+    for path in paths:
+        typer.echo(str(path))

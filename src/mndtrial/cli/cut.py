@@ -8,11 +8,12 @@ import typer
 
 from ..errors import ParameterError
 from . import app, state
+from .console import output_folder
 
 
 @app.command()
 def cut(folder: Path = typer.Argument(..., help="Trial folder with participants.entry_day (calendar day of randomisation)."),
-        out: Path = typer.Option(..., "--out", help="Folder to write the cut trial to."),
+        out: Path = typer.Option(..., "--out", callback=output_folder, help="Folder to write the cut trial to."),
         events: int | None = typer.Option(None, "--events", help="Cut on the day of the K-th endpoint event."),
         date: float | None = typer.Option(None, "--date", help="Cut on this calendar day (entry_day's scale)."),
         fmt: str = typer.Option("csv", "--format", help="csv or parquet.")) -> None:

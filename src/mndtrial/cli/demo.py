@@ -23,7 +23,7 @@ import typer
 
 from ..errors import ParameterError
 from . import app, state
-from .console import command_line, step
+from .console import command_line, output_folder, step
 
 if TYPE_CHECKING:
     from ..analysis import AnalysisPlan
@@ -49,7 +49,7 @@ def demo_plan() -> AnalysisPlan:
 
 @app.command()
 def demo(ctx: typer.Context,
-         out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's outputs."),
+         out: Path = typer.Option(Path("demo-out"), "--out", callback=output_folder, help="Folder for the demo's outputs."),
          seed: int = typer.Option(2026, "--seed", help="Seed of the simulated trial and of the power run."),
          n_trials: int = typer.Option(DEMO_POWER_TRIALS, "--n-trials",
                                       help="Simulated trials per design point in the power comparison.")) -> None:
@@ -93,5 +93,8 @@ def demo(ctx: typer.Context,
         typer.echo(f"Power over {n_trials} simulated trials per point:")
         typer.echo(fixed_decimals(shown).to_string(index=False))
         typer.echo(f"Done in {time.perf_counter() - start:.1f} s.")
+    if state["quiet"]:
+        typer.echo(f"{written['report']}\n{power_written['report']}")
+        return
     typer.echo(f"Report: {written['report']}")
     typer.echo(f"Power report: {power_written['report']}")

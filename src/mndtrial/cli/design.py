@@ -9,6 +9,7 @@ import typer
 
 from ..errors import ParameterError
 from . import app, state
+from .console import output_folder
 
 
 def _numbers(text: str | None, option: str) -> list[float] | None:
@@ -42,7 +43,7 @@ def design(
     max_events: float = typer.Option(None, "--max-events", help="Maximum events: adds events, hazard ratios "
                                      "at the bounds and expected events to the table."),
     allocation_ratio: float = typer.Option(1.0, "--allocation-ratio", help="Active:control allocation."),
-    out: Path = typer.Option(None, "--out", help="Folder for boundaries.csv, design.json and "
+    out: Path = typer.Option(None, "--out", callback=output_folder, help="Folder for boundaries.csv, design.json and "
                                                  "boundaries.png/svg."),
 ) -> None:
     """Group-sequential boundaries by numerical integration (rpact's getDesignGroupSequential)."""

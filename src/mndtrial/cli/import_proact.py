@@ -7,12 +7,13 @@ from pathlib import Path
 import typer
 
 from . import app, state
+from .console import output_folder
 
 
 @app.command("import-proact")
 def import_proact_command(
     src: Path = typer.Argument(..., help="Folder of PRO-ACT CSV files (current download or 2016 archive)."),
-    out: Path = typer.Option(..., "--out", help="Trial folder to write (tables, trial.toml, import-log.json)."),
+    out: Path = typer.Option(..., "--out", callback=output_folder, help="Trial folder to write (tables, trial.toml, import-log.json)."),
     format: str = typer.Option("csv", "--format", help="Table format: csv or parquet."),
 ) -> None:
     """Import PRO-ACT into the mndtrial data model; print what could not be mapped as-is."""

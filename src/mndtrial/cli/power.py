@@ -18,7 +18,7 @@ import typer
 
 from ..errors import ParameterError
 from . import app, state
-from .console import command_line, moved_paths, staged_output, step
+from .console import command_line, moved_paths, output_folder, staged_output, step
 
 _AXIS = re.compile(r"^([a-z_][a-z0-9_]*)=(.+)$")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -138,7 +138,7 @@ def power_command(
     workers: int = typer.Option(None, "--workers", help="Processes (local) or LocalCluster workers (dask)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (with --backend dask)."),
     chunk_size: int = typer.Option(None, "--chunk-size", help="Trials per chunk (default: ~56,000 participants a chunk)."),
-    out: Path = typer.Option(..., "--out", help="Folder for power.csv, power.json, trials.parquet and power.html."),
+    out: Path = typer.Option(..., "--out", callback=output_folder, help="Folder for power.csv, power.json, trials.parquet and power.html."),
     parameters: Path = typer.Option(None, "--parameters", help="A parameter file replacing the shipped parameters.toml "
                                                                "(e.g. from `mndtrial calibrate`); simulated designs only."),
     confirmatory: Path = typer.Option(None, "--confirmatory", help="A confirmatory design TOML (looks, spending, "

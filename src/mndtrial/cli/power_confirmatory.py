@@ -43,7 +43,7 @@ def load_spec(confirmatory: Path | None, preset: str | None):
 
 
 def run_confirmatory_command(*, confirmatory: Path | None, preset: str | None, n_trials: int, seed: int, null: bool,
-                             backend: str, workers: int | None, chunk_size: int, out: Path,
+                             backend: str, workers: int | None, chunk_size: int | None, out: Path,
                              command: list[str]) -> None:
     import tomli_w
 
@@ -54,7 +54,7 @@ def run_confirmatory_command(*, confirmatory: Path | None, preset: str | None, n
     spec, text = load_spec(confirmatory, preset)
     source = f"preset {preset}" if preset else str(confirmatory)
     with staged_output(out) as staging:
-        res = run_confirmatory(spec, n_trials=n_trials, seed=seed, null=null, chunk_size=chunk_size,
+        res = run_confirmatory(spec, n_trials=n_trials, seed=seed, null=null, chunk_size=chunk_size or 256,
                                n_workers=workers, backend=backend, progress=not state["quiet"])
         provenance = collect_provenance(inputs=[confirmatory] if confirmatory else (), seed=seed, command=command,
                                         plan=spec.model_dump(mode="json", exclude_none=True), extra={

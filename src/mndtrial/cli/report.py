@@ -12,14 +12,14 @@ from pathlib import Path
 
 import typer
 
-from . import app
-from .console import step
+from . import app, state
+from .console import output_folder, step
 
 
 @app.command("report")
 def report_command(
     results: Path = typer.Argument(..., help="results.json written by `mndtrial analyze` (or `demo`)."),
-    out: Path = typer.Option(..., "--out", help="Folder for report.html and figures/."),
+    out: Path = typer.Option(..., "--out", callback=output_folder, help="Folder for report.html and figures/."),
     trial: Path | None = typer.Option(None, "--trial", help="The analysed trial folder, for the figures that "
                                                             "need the data (checked against results.json)."),
 ) -> None:
@@ -35,4 +35,4 @@ def report_command(
         data = read_trial(trial)
     with step("Writing the report and figures"):
         written = rebuild_report(saved, data).write(out)
-    typer.echo(f"report written to {written['report']}")
+    typer.echo(str(written["report"]) if state["quiet"] else f"report written to {written['report']}")

@@ -14,7 +14,7 @@ import typer
 
 from ..errors import ParameterError
 from . import app, state
-from .console import command_line, step
+from .console import command_line, output_folder, step
 from .power import PRIMARY_CHOICES, parse_vary_axis
 
 SHOWN = ("n", "power", "power_mcse", "events_mean", "n_screened_mean")
@@ -37,7 +37,7 @@ def sample_size_command(
     seed: int = typer.Option(1, "--seed", help="Seed (the same for every n: common random numbers)."),
     alpha: float = typer.Option(0.025, "--alpha", help="One-sided alpha of the primary test."),
     workers: int = typer.Option(None, "--workers", help="Processes."),
-    out: Path | None = typer.Option(None, "--out", help="Folder for sample-size.json and sample-size.csv."),
+    out: Path | None = typer.Option(None, "--out", callback=output_folder, help="Folder for sample-size.json and sample-size.csv."),
 ) -> None:
     """Search the smallest total n (on a grid) whose Monte Carlo power reaches --target-power."""
     from ..power import STRATEGIES, family, sample_size
@@ -81,6 +81,9 @@ def sample_size_command(
                    f"({n_trials} trials per n, seed {seed}):")
         typer.echo(evaluated[[c for c in SHOWN if c in evaluated.columns]].to_string(
             index=False, float_format=lambda v: f"{v:.4g}"))
+    if state["quiet"] and out is not None:  # the answer is in the files
+        typer.echo(f"{Path(out) / 'sample-size.json'}\n{Path(out) / 'sample-size.csv'}")
+        return
     typer.echo(answer)
     if out is not None:
         typer.echo(f"written: {Path(out) / 'sample-size.json'}, {Path(out) / 'sample-size.csv'}")

@@ -8,6 +8,7 @@ import typer
 
 from ..errors import ParameterError
 from . import app, state
+from .console import output_folder
 
 
 @app.command()
@@ -15,7 +16,7 @@ def simulate(
     design: str = typer.Option("mirocals", "--design", help="Preset design: mirocals or imodals."),
     n_trials: int = typer.Option(1, "--n-trials", help="How many trials to simulate."),
     seed: int = typer.Option(..., "--seed", help="Seed (same seed, same trials)."),
-    out: Path = typer.Option(..., "--out", help="Folder to write: the trial folder itself when --n-trials is 1, "
+    out: Path = typer.Option(..., "--out", callback=output_folder, help="Folder to write: the trial folder itself when --n-trials is 1, "
                                                 "else one sub-folder per trial (trial-00000, ...)."),
     first_trial: int = typer.Option(0, "--first-trial", help="Index of the first trial of the run to write."),
     parameters: Path = typer.Option(None, "--parameters", help="A parameter file replacing the shipped "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -14,9 +15,10 @@ import pandas as pd
 import tomli_w
 from pydantic import ValidationError
 
-from ..errors import Problem, TrialDataError
+from ..errors import ConfigFileError, Problem, TrialDataError
 from .info import TrialInfo
 from .schema import TABLES
+from .toml_errors import check_keys, schema_of, toml_line
 
 if TYPE_CHECKING:
     from .trial import Trial
@@ -121,6 +123,20 @@ def _csv_header(text: str, table: str, file: Path) -> list[str]:
     return header
 
 
+def _check_delimiter(header: list[str], table: str, file: Path) -> None:
+    """A header read as one column holding ';' (or a tab, or '|') is a file separated by that
+    character, as spreadsheets save "CSV" in locales with a decimal comma: say so, rather than
+    report every required column missing. The file is not re-read with a guessed separator."""
+    if len(header) != 1:
+        return
+    for sep, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+        if sep in header[0]:
+            shown = header[0] if len(header[0]) <= 40 else header[0][:37] + "..."
+            raise _file_problem(table, file, "csv_delimiter",
+                                f"has one column, {shown!r}: its values are separated by {name}, not commas; "
+                                "save it as CSV (comma-separated)")
+
+
 def _csv_frame_arrow(text: str, header: list[str]) -> pd.DataFrame | None:
     """Every cell as text (empty: missing) by pyarrow's fast reader, for a file without quotes;
     None where it does not read the file exactly as `_csv_records` would (then that reader
@@ -151,6 +167,7 @@ def _csv_frame_arrow(text: str, header: list[str]) -> pd.DataFrame | None:
 def _csv_table(data: bytes, table: str, file: Path) -> pd.DataFrame:
     text = _decode(data, table, file)
     header = _csv_header(text, table, file)
+    _check_delimiter(header, table, file)
     df = _csv_frame_arrow(text, header)
     if df is None:
         header, rows = _csv_records(text, table, file)  # names the line, or reads what pyarrow would not
@@ -229,9 +246,14 @@ def _read_info(folder: Path, problems: list[Problem]) -> TrialInfo | None:
     path = folder / "trial.toml"
     if not path.exists():
         return None
+    text = ""
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        text = path.read_bytes().decode("utf-8")
+        data = tomllib.loads(text)
+        check_keys(data, schema_of(TrialInfo), "trial.toml", text)
         return TrialInfo(**data, source="trial.toml")
+    except ConfigFileError as exc:
+        problems.append(Problem(table="trial.toml", column=exc.parameter, rule="trial_info", message=str(exc)))
     except OSError as exc:
         problems.append(Problem(table="trial.toml", rule="unreadable_file",
                                 message=f"trial.toml cannot be read: {_one_line(exc.strerror or exc)}"))
@@ -241,8 +263,10 @@ def _read_info(folder: Path, problems: list[Problem]) -> TrialInfo | None:
         problems.append(Problem(table="trial.toml", rule="toml", message=f"not valid TOML: {_one_line(exc)}"))
     except ValidationError as exc:
         for err in exc.errors():
-            problems.append(Problem(table="trial.toml", column=".".join(map(str, err["loc"])),
-                                    rule="trial_info", message=_one_line(err["msg"]), value=err.get("input")))
+            line = toml_line(text, err["loc"])
+            problems.append(Problem(table="trial.toml", column=".".join(map(str, err["loc"])), rule="trial_info",
+                                    message=(f"trial.toml:{line}: " if line else "") + _one_line(err["msg"]),
+                                    value=err.get("input")))
     except TypeError as exc:
         problems.append(Problem(table="trial.toml", rule="trial_info", message=_one_line(exc)))
     return None
@@ -270,27 +294,37 @@ def read_trial(path: str | Path) -> "Trial":
                                       message="trial folder does not exist or is not a folder")])
     problems: list[Problem] = []
     tables: dict[str, pd.DataFrame | None] = {}
+    files: dict[str, str] = {}
     for table in TABLES:
         file = _find(folder, table, problems)
         tables[table] = None
         if file is not None:
+            files[table] = file.name
             try:
                 tables[table] = read_table(file, table)
             except TrialDataError as exc:
                 problems += exc.problems
     info = _read_info(folder, problems)
+
+    def in_files(found: list[Problem]) -> list[Problem]:
+        # a problem of a table's values names the file it was read from
+        return [replace(p, file=files[p.table]) if p.table in files and p.file is None else p for p in found]
+
     if problems:
         # Validate what could be read too, so the user sees every problem at once; a table with a
         # file problem is not also reported as missing.
         try:
             Trial(info=info, **tables)
         except TrialDataError as exc:
-            problems += [p for p in exc.problems if p.rule != "required_table"
-                         or not any(q.table == p.table for q in problems)]
+            problems += in_files([p for p in exc.problems if p.rule != "required_table"
+                                  or not any(q.table == p.table for q in problems)])
         raise TrialDataError(problems)
     if info is None:
         info = _derived_info(tables["participants"], folder.name)
-    return Trial(info=info, **tables)
+    try:
+        return Trial(info=info, **tables)
+    except TrialDataError as exc:
+        raise TrialDataError(in_files(exc.problems)) from None
 
 
 def _derived_info(participants: pd.DataFrame | None, name: str) -> TrialInfo:

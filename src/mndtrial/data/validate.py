@@ -16,8 +16,9 @@ import pandas as pd
 from ..errors import Problem, TrialDataError
 from .info import TrialInfo
 from .schema import ALSFRS_ITEMS, ANALYTE_UNITS, ANALYTES, REQUIRED_TABLES, TABLES, Column
+from .toml_errors import nearest
 
-__all__ = ["validate_tables"]
+__all__ = ["validate_tables", "unrecognised_columns"]
 
 TRUE_TEXT = {"true", "yes", "1"}
 FALSE_TEXT = {"false", "no", "0"}
@@ -148,9 +149,14 @@ def _normalise_table(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd
                                 message="the table is empty (leave an optional table out instead)"))
         return None
     missing_cols = [c.name for c in specs if c.required and c.name not in df.columns]
+    misnamed = _misnamed_columns(name, df)
     for c in missing_cols:
+        hint = f": the header has '{misnamed.pop(c)}' (names are case-sensitive)" if c in misnamed else ""
         problems.append(Problem(table=name, column=c, rule="required_column",
-                                message=f"required column '{c}' is missing"))
+                                message=f"required column '{c}' is missing{hint}"))
+    for known, given in misnamed.items():
+        problems.append(Problem(table=name, column=given, rule="misnamed_column",
+                                message=f"not a known column; did you mean '{known}'? (names are case-sensitive)"))
     duplicated_cols = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
     for c in duplicated_cols:
         problems.append(Problem(table=name, column=str(c), rule="duplicate_column", message="column appears twice"))
@@ -181,6 +187,42 @@ def _normalise_table(name: str, df: pd.DataFrame, problems: list[Problem]) -> pd
     for c in extras:
         frame[c] = df[c].copy()
     return frame
+
+
+def _misnamed_columns(table: str, df: pd.DataFrame) -> dict[str, str]:
+    """{known column: column of df} for a known column written with other case, blanks or hyphens
+    (`CSF_pNfH`, `Subject ID`) while the known one is absent: it would otherwise be kept as an
+    extra column and never used."""
+    known = [c.name for c in TABLES[table]]
+    out: dict[str, str] = {}
+    for col in df.columns:
+        if isinstance(col, str) and col not in known:
+            match = nearest(col, known, fuzzy=False)
+            if match is not None and match not in df.columns:
+                out.setdefault(match, col)
+    return out
+
+
+def unrecognised_columns(tables: dict[str, pd.DataFrame | None]) -> list[str]:
+    """One line per table with columns beyond the data model (kept, but no analysis reads them
+    unless a plan names them), each with the nearest known name where one is close.
+
+    Example:
+        >>> import pandas as pd
+        >>> unrecognised_columns({"participants": pd.DataFrame(columns=["subject_id", "arm", "csf_pnf", "site"])})
+        ["participants: 2 columns not in the data model, kept as extra columns: 'csf_pnf' (did you mean 'csf_pnfh'?), 'site'"]
+    """
+    lines = []
+    for table, df in tables.items():
+        if df is None or table not in TABLES:
+            continue
+        known = [c.name for c in TABLES[table]]
+        extras = [c for c in df.columns if c not in known]
+        if extras:
+            named = [f"'{c}'" + (f" (did you mean '{m}'?)" if (m := nearest(str(c), known)) else "") for c in extras]
+            lines.append(f"{table}: {len(extras)} column{'s' if len(extras) > 1 else ''} not in the data model, "
+                         f"kept as extra columns: {', '.join(named)}")
+    return lines
 
 
 def _duplicates(df: pd.DataFrame, keys: list[str], table: str, rule: str, message: str, problems) -> None:

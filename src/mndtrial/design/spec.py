@@ -36,11 +36,12 @@ refused by name.
 from __future__ import annotations
 
 import inspect
-import tomllib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.toml_errors import check_keys, located, read_toml
 from ..errors import ParameterError
 from .boundaries import GroupSequentialDesign, group_sequential_design
 from .samplesize import SurvivalSampleSize, sample_size_survival
@@ -151,11 +152,25 @@ def _analysis(analysis: dict, enrichment: dict | None) -> dict:
     return out
 
 
+def _key_path(parameter: str, spec: dict[str, Any]) -> list[str]:
+    """Where in the file a `ParameterError`'s parameter sits: '[events].max_events' or a bare key
+    of one of the tables."""
+    m = re.fullmatch(r"\[(\w+)\](?:\.(\w+))?", parameter)
+    if m:
+        return [g for g in m.groups() if g]
+    for table in ("design", "survival", "events"):
+        if isinstance(spec.get(table), dict) and parameter in spec[table]:
+            return [table, parameter]
+    return []
+
+
 def load_design(path: str | Path) -> DesignSpec:
-    """Read a design TOML file (see the module docstring)."""
-    path = Path(path)
+    """Read a design TOML file (see the module docstring); an error names the file, line and key."""
+    spec, text = read_toml(path, "design file")
+    schema = {"design": dict.fromkeys(_DESIGN_KEYS), "survival": dict.fromkeys(_SURVIVAL_KEYS),
+              "events": dict.fromkeys(_EVENTS_KEYS)}
+    check_keys(spec, schema, str(path), text)
     try:
-        spec = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ParameterError("design file", str(path), f"not valid TOML: {exc}") from None
-    return design_from_dict(spec)
+        return design_from_dict(spec)
+    except ParameterError as exc:
+        raise located(exc, _key_path(exc.parameter, spec), str(path), text, exc.parameter) from None

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..data.toml_errors import ANY_KEY, check_keys, located, read_toml
 from ..errors import ParameterError
 
 __all__ = ["SimParameters", "load_parameters", "DEFAULT_PARAMETERS_FILE"]
@@ -134,6 +135,28 @@ def _check_layout(values: dict, defaults: dict, prefix: str) -> None:
                              "parameters.toml)")
 
 
+def _layout_schema(values: dict, prefix: str = "") -> dict:
+    """The keys of the shipped file, nested; each entry a leaf. Further designs may be added."""
+    schema = {k: (_layout_schema(v, f"{prefix}{k}.") if isinstance(v, dict) else None) for k, v in values.items()}
+    if prefix == "designs.":
+        schema[ANY_KEY] = None
+    return schema
+
+
+def _read_user_file(path: Path) -> tuple[dict, dict]:
+    """A user's parameter file, checked against the shipped layout; an error is one line naming
+    the file, the line and the key (with the nearest known name for a misspelt one)."""
+    raw, text = read_toml(path, "parameter file")
+    defaults = load_parameters().values
+    check_keys(raw, _layout_schema(defaults), str(path), text)
+    try:
+        values, sources = _split(raw, "")
+        _check_layout(values, defaults, "")
+    except ParameterError as exc:
+        raise located(exc, exc.parameter.split(", ")[0].split("."), str(path), text, exc.parameter) from None
+    return values, sources
+
+
 def load_parameters(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> SimParameters:
     """Read the parameter file (the shipped defaults if `path` is None) and apply overrides.
 
@@ -142,20 +165,9 @@ def load_parameters(path: str | Path | None = None, overrides: Mapping[str, Any]
     """
     if path is None:
         text = resources.files("mndtrial.sim").joinpath(DEFAULT_PARAMETERS_FILE).read_text(encoding="utf-8")
-        where = DEFAULT_PARAMETERS_FILE
+        values, sources = _split(tomllib.loads(text), "")
     else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ParameterError("path", str(path), f"cannot read the parameter file ({exc})") from exc
-        where = str(path)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ParameterError("path", where, f"not valid TOML: {exc}") from exc
-    values, sources = _split(raw, "")
-    if path is not None:
-        _check_layout(values, load_parameters().values, "")
+        values, sources = _read_user_file(Path(path))
     for dotted, value in (overrides or {}).items():
         _set(values, dotted, value)
         node = sources
