@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
+from .benefit_report import who_benefits_section
 from .descriptives import consort_flow
 from .figures import alsfrs_figure, forest_figure, km_figure, km_subgroups_figure, ph_check_figure, treg_figure
 from .page import ReportPage, Section, absent_html, df_html, esc, flatten, join, provenance_section
@@ -37,7 +38,8 @@ TREG_ANALYTES = ("treg_pct_cd4", "treg_count")
 
 # Which results.json sections' printable tables go into which report section.
 TABLE_SECTIONS = {"survival": "cox", "subgroups": "forest", "interaction": "forest", "function": "alsfrs",
-                  "cafs": "cafs", "treg": "treg"}
+                  "cafs": "cafs", "treg": "treg", "effect_along_biomarker": "who_benefits",
+                  "cutoff_search": "who_benefits"}
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,9 @@ def trial_report(trial: Trial | None = None, results: Any = None,
         page.sections.append(warned)
     page.sections += _survival_sections(page, trial, data, tables, km_groups)
     page.sections += _function_sections(page, trial, data, tables, n_individual_lines, seed)
+    benefit = who_benefits_section(page, trial, data, _section_tables(tables, "who_benefits"))
+    if benefit is not None:
+        page.sections.append(benefit)
     other = _section_tables(tables, "other")
     if other:
         page.sections.append(Section("other", "Other analyses", body=other))
