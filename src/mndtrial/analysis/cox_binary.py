@@ -57,11 +57,12 @@ def risk_counts(time: np.ndarray, event: np.ndarray, treatment: np.ndarray, weig
     at_risk = lambda w: np.cumsum(w[:, ::-1], axis=1)[:, ::-1][:, first]  # noqa: E731  (time >= u)
     n1 = at_risk(Ws * treatment[order])
     n0 = at_risk(Ws * (1 - treatment[order]))
-    which = np.searchsorted(event_times, time[event])
-    G = np.zeros((len(time), len(event_times)))
-    G[np.flatnonzero(event), which] = 1.0
-    d1 = (W * treatment) @ G
-    d0 = (W * (1 - treatment)) @ G
+    # deaths per event time: the event columns sorted by time, summed over each run of equal times
+    ev = np.flatnonzero(event)
+    ev = ev[np.argsort(time[ev], kind="mergesort")]
+    starts = np.searchsorted(time[ev], event_times, side="left")
+    d1 = np.add.reduceat(W[:, ev] * treatment[ev], starts, axis=1) if len(ev) else np.zeros((len(W), 0))
+    d0 = np.add.reduceat(W[:, ev] * (1 - treatment[ev]), starts, axis=1) if len(ev) else np.zeros((len(W), 0))
     return RiskCounts(n0, n1, d0, d1)
 
 

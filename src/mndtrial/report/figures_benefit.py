@@ -35,6 +35,14 @@ def _marks(ax, cutoffs: Sequence[float], label: str = "published cut-off") -> No
                     textcoords="offset points", fontsize=8, color=CUTOFF_COLOUR)
 
 
+def _finish(fig: Figure, ax, title: str, xlabel: str, ylabel: str, legend_at: str = "best") -> Figure:
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc=legend_at)
+    return fig
+
+
 def _rug(ax, values: Sequence[float] | None) -> None:
     if values is None or len(values) == 0:
         return
@@ -80,11 +88,8 @@ def effect_curve_figure(block: Mapping[str, Any], marker_values: Sequence[float]
     _rug(ax, marker_values)
     t = block["interaction_test"]
     p = t.get("lr_p", t.get("wald_p"))
-    ax.set_title(f"test of no interaction ({t['df']} df): p = {p:.3g}", fontsize=10)
-    ax.set_xlabel(biomarker)
-    ax.set_ylabel("hazard ratio (active vs control)" if hr else "slope difference (points/month)")
-    ax.legend(fontsize=8, loc="best")
-    return fig
+    return _finish(fig, ax, f"test of no interaction ({t['df']} df): p = {p:.3g}", biomarker,
+                   "hazard ratio (active vs control)" if hr else "slope difference (points/month)")
 
 
 def stepp_figure(block: Mapping[str, Any], mark_cutoffs: Sequence[float] = (), biomarker: str = "biomarker",
@@ -120,12 +125,9 @@ def stepp_figure(block: Mapping[str, Any], mark_cutoffs: Sequence[float] = (), b
         ax.set_xscale("log")
     _marks(ax, mark_cutoffs)
     t = block["test"]
-    ax.set_title(f"STEPP: permutation test of no interaction p = {t['p']:.3g} ({t['permutations']} permutations)",
-                 fontsize=10)
-    ax.set_xlabel(f"{biomarker} (median of the window)")
-    ax.set_ylabel("hazard ratio (active vs control)")
-    ax.legend(fontsize=8, loc="best")
-    return fig
+    return _finish(fig, ax, f"STEPP: permutation test of no interaction p = {t['p']:.3g} "
+                            f"({t['permutations']} permutations)",
+                   f"{biomarker} (median of the window)", "hazard ratio (active vs control)")
 
 
 def cutoff_search_figure(block: Mapping[str, Any], mark_cutoffs: Sequence[float] = (),
@@ -147,9 +149,6 @@ def cutoff_search_figure(block: Mapping[str, Any], mark_cutoffs: Sequence[float]
     ax2.set_ylim(0, 1)
     _marks(ax, [m for m in mark_cutoffs if x.min() <= m <= x.max()])
     adj = block.get("selection_adjusted") or {}
-    ax.set_title(f"selected {block['selected_cutoff']:.4g}; selection-adjusted p = {adj.get('p', float('nan')):.3g}",
-                 fontsize=10)
-    ax.set_xlabel(f"candidate cut-off ({biomarker})")
-    ax.set_ylabel("Z (benefit > 0)")
-    ax.legend(fontsize=8, loc="lower left")
-    return fig
+    return _finish(fig, ax, f"selected {block['selected_cutoff']:.4g}; selection-adjusted p = "
+                            f"{adj.get('p', float('nan')):.3g}",
+                   f"candidate cut-off ({biomarker})", "Z (benefit > 0)", legend_at="lower left")
