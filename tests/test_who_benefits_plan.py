@@ -121,3 +121,9 @@ def test_report_from_saved_results_alone(results, tmp_path):
     saved = trial_report(None, AnalysisResults.read_json(path))
     assert "who_benefits" in saved.section_keys(present=True) and "stepp" in saved.figures
     assert "cut-off search" in saved.html
+
+
+def test_documented_example_plan_parses():
+    from pathlib import Path
+    plan = AnalysisPlan.from_toml(Path(__file__).resolve().parents[1] / "docs" / "examples" / "who-benefits.toml")
+    assert plan.section("effect_along_biomarker").enabled and plan.section("cutoff_search").permutations == 1000
