@@ -239,7 +239,7 @@ def slope_spline_interaction(trial: Trial, biomarker: str, spline_df: int = 3, k
     """
     analysis = f"effect along {biomarker} (ALSFRS-R slope)"
     x, n_missing = marker_values(trial, biomarker, transform, "effect_along_biomarker.biomarker")
-    arms = trial.info.arm_names if hasattr(trial.info, "arm_names") else [a.name for a in trial.info.arms]
+    arms = trial.info.arm_names
     if len(arms) != 2:
         raise AnalysisError(analysis, f"needs exactly two arms (control and one active); got {list(arms)}")
     control = trial.info.control_arm
