@@ -4,14 +4,23 @@ Participants are ordered by the biomarker; window i holds the `window_size` part
 rank i·step (the last window ends at the highest value), widened to keep tied values together,
 so consecutive windows share `window_size − step` participants. In each window the treatment
 log HR is a Cox fit (treatment only, Efron ties; `cox_binary`). The test of no interaction
-(Bonetti & Gelber 2004) uses the largest distance of a window's log HR from the overall one,
+(Bonetti & Gelber 2004, standardised form) uses the largest standardised distance of a window's
+log HR θ_i from their inverse-variance-weighted mean θ̄,
 
-    T = max_i |log HR_i − log HR_all|,
+    T = max_i |θ_i − θ̄| / se_i,
 
 and its permutation distribution: the biomarker values are permuted among the participants
 (which, under no treatment × biomarker interaction, leaves the joint law of the data unchanged),
 the windows rebuilt and T recomputed; p = (1 + #{T_perm ≥ T}) / (1 + permutations), seeded.
 A window whose HR cannot be estimated (no events in an arm) is reported and left out of T.
+
+Why not the distance from the overall HR (Bonetti & Gelber's unstandardised form): when the
+biomarker is prognostic, the Cox HR is non-collapsible — a window of participants of similar
+prognosis has the conditional HR, the whole trial an attenuated one — so every window sits away
+from the overall HR even without interaction, while permuted windows (random subsets) do not;
+that test rejected 14% of 300 trials at α = 5% with a prognostic biomarker (slow test). Windows
+also differ in events (the SE); the standardised spread among the windows is on the same
+footing in the data and in its permutations.
 
 References: Bonetti & Gelber (2004), Biostatistics 5:465; Bonetti & Gelber (2000), Stat Med
 19:2595; Lazar et al. (2010), J Clin Oncol 28:4539 (the R package `stepp`).
@@ -84,7 +93,7 @@ class SteppResult:
         return jsonable({"windows": rows, "overall": self.overall, "window_size": self.window_size,
                          "window_step": self.window_step, "level": self.level,
                          "test": {"hypothesis": "no treatment x biomarker interaction",
-                                  "statistic": "max over windows of |log HR(window) - log HR(all)|",
+                                  "statistic": "max over windows of |log HR(window) - weighted mean| / SE(window)",
                                   "value": self.statistic, "p": self.p_value,
                                   "method": "permutation of the biomarker values", "permutations": self.permutations,
                                   "seed": self.seed}})
@@ -97,9 +106,14 @@ def _window_weights(n: int, windows: list[tuple[int, int]], rank_to_subject: np.
     return W
 
 
-def _statistic(coef: np.ndarray, overall: float) -> float:
-    finite = np.isfinite(coef)
-    return float(np.max(np.abs(coef[finite] - overall))) if finite.any() else float("nan")
+def _statistic(coef: np.ndarray, se: np.ndarray) -> float:
+    """max |θ_i − θ̄| / se_i over the estimable windows, θ̄ their inverse-variance-weighted mean."""
+    ok = np.isfinite(coef) & np.isfinite(se) & (se > 0)
+    if ok.sum() < 2:
+        return float("nan")
+    w = 1.0 / se[ok] ** 2
+    mean = float(np.sum(w * coef[ok]) / np.sum(w))
+    return float(np.max(np.abs(coef[ok] - mean) / se[ok]))
 
 
 def stepp(marker: np.ndarray, time: np.ndarray, event: np.ndarray, treatment: np.ndarray,
@@ -147,15 +161,15 @@ def stepp(marker: np.ndarray, time: np.ndarray, event: np.ndarray, treatment: np
                      "log_hr": coef[k], "se": se[k], "hr": np.exp(coef[k]),
                      "ci_low": np.exp(coef[k] - z * se[k]), "ci_high": np.exp(coef[k] + z * se[k]),
                      "estimable": bool(ok[k])})
-    observed = _statistic(coef, overall)
+    observed = _statistic(coef, se)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     # permuting the values among participants = a random participant at each rank; the rank
     # windows (ties included) stay those of the observed values
     exceed = 0
     for _ in range(permutations):
         Wp = _window_weights(n, windows, rng.permutation(n))
-        coef_p = cox_treatment_fits(risk_counts(time, event, treatment, Wp))[0]
-        exceed += _statistic(coef_p, overall) >= observed - 1e-12
+        coef_p, se_p, _ = cox_treatment_fits(risk_counts(time, event, treatment, Wp))
+        exceed += _statistic(coef_p, se_p) >= observed - 1e-12
     p = (1 + exceed) / (1 + permutations)
     return SteppResult(windows=pd.DataFrame(rows), overall={"log_hr": overall, "se": overall_se,
                                                             "hr": float(np.exp(overall)), "n": n,
