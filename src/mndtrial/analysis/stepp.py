@@ -162,6 +162,8 @@ def stepp(marker: np.ndarray, time: np.ndarray, event: np.ndarray, treatment: np
                      "ci_low": np.exp(coef[k] - z * se[k]), "ci_high": np.exp(coef[k] + z * se[k]),
                      "estimable": bool(ok[k])})
     observed = _statistic(coef, se)
+    if not np.isfinite(observed):
+        raise AnalysisError("STEPP", f"fewer than two of the {len(windows)} windows have an estimable hazard ratio")
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     # permuting the values among participants = a random participant at each rank; the rank
     # windows (ties included) stay those of the observed values
@@ -169,7 +171,8 @@ def stepp(marker: np.ndarray, time: np.ndarray, event: np.ndarray, treatment: np
     for _ in range(permutations):
         Wp = _window_weights(n, windows, rng.permutation(n))
         coef_p, se_p, _ = cox_treatment_fits(risk_counts(time, event, treatment, Wp))
-        exceed += _statistic(coef_p, se_p) >= observed - 1e-12
+        t_perm = _statistic(coef_p, se_p)
+        exceed += not t_perm < observed - 1e-12  # NaN (under two estimable windows) counts as extreme: conservative
     p = (1 + exceed) / (1 + permutations)
     return SteppResult(windows=pd.DataFrame(rows), overall={"log_hr": overall, "se": overall_se,
                                                             "hr": float(np.exp(overall)), "n": n,
