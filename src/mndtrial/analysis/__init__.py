@@ -22,6 +22,7 @@ from .treg import TregAnalysis, TregResult
 
 # Plan sections (each registers itself on import).
 from . import joint_section, outcome_sections, subgroup_section, survival_section  # noqa: E402,F401
+from . import benefit_sections  # noqa: E402,F401
 
 __all__ = [
     "AnalysisPlan", "AnalysisResults", "ArmComparison", "ArmContrast", "BiomarkerRule", "CAFS", "CAFSResult",

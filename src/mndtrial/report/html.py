@@ -26,6 +26,7 @@ from ..analysis.numbers import arm_labels
 from ..analysis.tidy import relabel_arms
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
+from .benefit_report import who_benefits_section
 from .descriptives import consort_flow
 from .joint_report import joint_section
 from .km_groups import (MARKER_NAMES, MIN_KM_PANEL_N, km_groups_from_assignments, km_left_out,  # noqa: F401
@@ -42,7 +43,8 @@ TREG_ANALYTES = ("treg_pct_cd4", "treg_count")
 
 # Which results.json sections' printable tables go into which report section.
 TABLE_SECTIONS = {"survival": "cox", "subgroups": "forest", "interaction": "forest", "function": "alsfrs",
-                  "cafs": "cafs", "treg": "treg", "joint": "joint"}
+                  "cafs": "cafs", "treg": "treg", "joint": "joint", "effect_along_biomarker": "who_benefits",
+                  "cutoff_search": "who_benefits"}
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,9 @@ def trial_report(trial: Trial | None = None, results: Any = None,
     joint = joint_section(page, data, tables, _figure_or_note)
     if joint is not None:
         page.sections.append(joint)
+    benefit = who_benefits_section(page, trial, data, _section_tables(tables, "who_benefits"))
+    if benefit is not None:
+        page.sections.append(benefit)
     other = _section_tables(tables, "other")
     if other:
         page.sections.append(Section("other", "Other analyses", body=other))
