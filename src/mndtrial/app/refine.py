@@ -6,8 +6,10 @@ trial sources are shifted (`OffsetSource`), so stage k simulates trials `done ..
 same seeded run. Every trial has its own random stream, so the rows gathered over the stages are
 exactly the rows of one `mndtrial power --n-trials N` run, and the final table is the CLI's.
 
-A run is cancelled between stages (a new design in the form cancels the old run); `snapshot()`
-is what the page shows: the table so far, trials done, state and message.
+A run is cancelled at the next chunk of trials (a new design in the form cancels the old run):
+the shifted sources look for a cancel marker file before simulating, which works in this process
+and in the worker processes alike. `snapshot()` is what the page shows: the table so far, trials
+done, state and message.
 
 Example:
     >>> from mndtrial.power import ExponentialDesign, family, design_points
@@ -20,8 +22,11 @@ Example:
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -29,10 +34,15 @@ import pandas as pd
 
 from ..errors import AnalysisError, ParameterError
 
-__all__ = ["Refinement", "Snapshot", "OffsetSource", "stages", "FIRST_TRIALS"]
+__all__ = ["Refinement", "Snapshot", "OffsetSource", "RunCancelled", "stages", "FIRST_TRIALS"]
 
 FIRST_TRIALS = 256  # a multiple of the simulator's block of 32 trials: no block simulated twice
 LARGEST_STAGE = 2048
+LARGEST_CHUNK = 128  # trials between two looks at the cancel marker
+
+
+class RunCancelled(Exception):
+    """Raised by a shifted source whose run was cancelled (ends the `power` call under way)."""
 
 
 def stages(n_trials: int, first: int = FIRST_TRIALS, largest: int = LARGEST_STAGE) -> list[int]:
@@ -49,8 +59,11 @@ class OffsetSource:
 
     source: Any
     offset: int
+    cancel_marker: str | None = None  # a path; once it exists, no more trials are simulated
 
     def simulate_chunk(self, first_trial: int, n_trials: int, seed: int):
+        if self.cancel_marker is not None and os.path.exists(self.cancel_marker):
+            raise RunCancelled(self.cancel_marker)
         return self.source.simulate_chunk(first_trial + self.offset, n_trials, seed)
 
 
@@ -88,6 +101,7 @@ class Refinement:
 
     def __post_init__(self) -> None:
         self._snapshot = Snapshot("running", 0, self.n_trials)
+        self._marker = os.path.join(tempfile.gettempdir(), f"mndtrial-explore-{uuid.uuid4().hex}.cancel")
 
     def start(self) -> "Refinement":
         self._started = time.perf_counter()
@@ -95,8 +109,11 @@ class Refinement:
         return self
 
     def cancel(self) -> None:
-        """Stop after the stage under way (its trials are dropped; the table so far is kept)."""
+        """Stop at the next chunk of trials (the stage under way is dropped; the table so far is kept)."""
         self._cancel.set()
+        with self._lock:  # never a marker left behind by a run that has just ended
+            if not self._finished.is_set():
+                open(self._marker, "w").close()
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -127,8 +144,8 @@ class Refinement:
                     self._publish(state="cancelled", message=f"cancelled after {done:,} trials per point")
                     return
                 shifted: dict[int, OffsetSource] = {}  # points sharing a source keep sharing it
-                stage = [DesignPoint(shifted.setdefault(id(p.source), OffsetSource(p.source, done)), p.analysis,
-                                     p.labels) for p in self.points]
+                stage = [DesignPoint(shifted.setdefault(id(p.source), OffsetSource(p.source, done, self._marker)),
+                                     p.analysis, p.labels) for p in self.points]
                 size = end - done
                 res = power(stage, n_trials=size, seed=self.seed, n_workers=self.n_workers,
                             chunk_size=_chunk_size(size, len(shifted), self.n_workers))
@@ -144,16 +161,22 @@ class Refinement:
                                       for k, p in enumerate(self.points)])
                 self._publish(table=table, done=done, state="running" if done < self.n_trials else "done",
                               message="")
+        except RunCancelled:
+            self._publish(state="cancelled", message=f"cancelled after {done:,} trials per point")
         except (ParameterError, AnalysisError, ValueError) as exc:
             self._publish(state="failed", message=str(exc))
         except Exception as exc:  # the page must stay usable: report, never a traceback page
             self._publish(state="failed", message=f"{type(exc).__name__}: {exc}")
         finally:
-            self._finished.set()
+            with self._lock:
+                self._finished.set()
+                if os.path.exists(self._marker):
+                    os.unlink(self._marker)
 
 
 def _chunk_size(size: int, n_sources: int, n_workers: int | None) -> int:
-    """Chunks of whole 32-trial blocks, enough of them to keep every worker busy."""
+    """Chunks of whole 32-trial blocks, enough of them to keep every worker busy, small enough
+    for a cancel to take effect soon."""
     workers = n_workers or 1
     per_source = max(1, math.ceil(workers / max(1, n_sources)))
-    return max(32, 32 * math.ceil(size / (32 * per_source)))
+    return min(LARGEST_CHUNK, max(32, 32 * math.ceil(size / (32 * per_source))))

@@ -29,7 +29,8 @@ FOLLOW_UP_LABEL = {True: "Follow-up horizon (days)", False: "Follow-up after the
 DROPOUT_LABEL = {True: "Attrition at 12 months (proportion, deaths included)", False: "Dropout (rate per year)"}
 
 
-def _ui(ui: Any, start: dict[str, float]):
+def _ui(ui: Any, family: str, parameters_path: str, start: dict[str, float]):
+    simulated = family != "exponential"
     def err(name: str):
         return ui.output_ui(f"err_{name}")
 
@@ -37,9 +38,9 @@ def _ui(ui: Any, start: dict[str, float]):
         return ui.div(ui.input_numeric(name, label, value, **kw), err(name))
 
     form = ui.sidebar(
-        ui.input_select("family", "Design family", {k: v for k, v in FAMILIES.items()}, selected=DEFAULTS["family"]),
+        ui.input_select("family", "Design family", dict(FAMILIES), selected=family),
         ui.panel_conditional("input.family === 'file'",
-                             ui.input_text("parameters_path", "Parameter file (path on this machine)", ""),
+                             ui.input_text("parameters_path", "Parameter file (path on this machine)", parameters_path),
                              ),
         err("parameters_path"),
         ui.tags.b("Sample size (total randomised)"),
@@ -47,8 +48,8 @@ def _ui(ui: Any, start: dict[str, float]):
                           numeric("n_max", "to", DEFAULTS["n_max"], min=4),
                           numeric("n_step", "step", DEFAULTS["n_step"], min=1), col_widths=(4, 4, 4)),
         ui.input_select("allocation", "Allocation (active : placebo)", list(ALLOCATIONS), selected="1:1"), err("allocation"),
-        numeric("follow_up_days", FOLLOW_UP_LABEL[True], start["follow_up_days"], min=1),
-        numeric("dropout", DROPOUT_LABEL[True], start["dropout"], min=0, step=0.01),
+        numeric("follow_up_days", FOLLOW_UP_LABEL[simulated], start["follow_up_days"], min=1),
+        numeric("dropout", DROPOUT_LABEL[simulated], start["dropout"], min=0, step=0.01),
         numeric("cutoff", "Biomarker cut-off: CSF-pNfH (pg/mL), low group at or below", start["cutoff"], min=1),
         ui.layout_columns(numeric("hr_low", "Hazard ratio, low NfL", start["hr_low"], min=0.01, step=0.01),
                           numeric("hr_high", "Hazard ratio, high NfL", start["hr_high"], min=0.01, step=0.01)),
@@ -69,7 +70,7 @@ def _ui(ui: Any, start: dict[str, float]):
                ui.input_action_button("rerun", "Run again", class_="btn-sm btn-outline-secondary ms-2"),
                class_="mb-2"),
         ui.card(ui.output_plot("curve", height="380px"), full_screen=False),
-        ui.card(ui.output_ui("sample_size"), ui.output_table("table", spacing="s")),
+        ui.card(ui.output_ui("sample_size"), ui.output_table("table")),
         ui.card(ui.card_header("Export"),
                 ui.output_code("command"),
                 ui.div(ui.download_button("download_design", "design.toml", class_="btn-sm me-2"),
@@ -80,14 +81,18 @@ def _ui(ui: Any, start: dict[str, float]):
     )
 
 
-def create_app(n_workers: int | None = None, first_trials: int | None = None):
+def create_app(n_workers: int | None = None, first_trials: int | None = None, family: str = DEFAULTS["family"],
+               parameters_path: str | None = None):
     """The Shiny app. `n_workers`: processes per run (default: up to 4 of this machine's cores);
-    `first_trials`: trials per point in the first answer (default `refine.FIRST_TRIALS`)."""
+    `first_trials`: trials per point in the first answer (default `refine.FIRST_TRIALS`);
+    `family` and `parameters_path`: the design the form starts from ('file' with a parameter file)."""
     from shiny import App, reactive, render, ui
 
+    if family not in FAMILIES:
+        raise FormError({"family": f"choose one of {list(FAMILIES)}"})
     workers = n_workers or max(1, min(4, os.cpu_count() or 1))
-    start = family_defaults(DEFAULTS["family"])
-    page = _ui(ui, start)
+    start = family_defaults(family, parameters_path)  # a bad file is refused here, before the server starts
+    page = _ui(ui, family, parameters_path or "", start)
 
     def server(input, output, session):
         holder: dict[str, Any] = {"run": None, "spec": None}

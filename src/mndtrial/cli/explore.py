@@ -7,6 +7,7 @@ Everything heavy (Shiny, uvicorn, the power engine) is imported when the command
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import typer
 
@@ -25,6 +26,10 @@ def _port_free(host: str, port: int) -> bool:
 
 @app.command("explore")
 def explore_command(
+    design: str = typer.Option("mirocals", "--design", help="Design family the form starts from: mirocals or "
+                                                          "exponential."),
+    parameters: Path = typer.Option(None, "--parameters", help="Start from the MIROCALS design on this parameter "
+                                                               "file (e.g. from `mndtrial calibrate`)."),
     port: int = typer.Option(8765, "--port", help="Port of the local web server."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
     workers: int = typer.Option(None, "--workers", help="Processes per power run (default: up to 4 cores)."),
@@ -38,9 +43,9 @@ def explore_command(
     try:
         import uvicorn
 
-        from ..app import create_app
-        create_app  # noqa: B018 (imported here so a missing Shiny is reported before the server starts)
         import shiny  # noqa: F401
+
+        from ..app import FormError, create_app
     except ImportError as exc:
         raise ParameterError("explore", exc.name, "needs the explorer's extra: pip install 'mndtrial[explore]'") from None
     if not 0 < port < 65536:
@@ -49,9 +54,18 @@ def explore_command(
         raise ParameterError("--workers", workers, "must be at least 1")
     if first_trials is not None and first_trials < 1:
         raise ParameterError("--first-trials", first_trials, "must be at least 1")
+    if design not in ("mirocals", "exponential"):
+        raise ParameterError("--design", design, "choose mirocals or exponential")
+    if parameters is not None and design != "mirocals":
+        raise ParameterError("--parameters", str(parameters), "applies to the simulated design (mirocals)")
     if not _port_free(host, port):
         raise ParameterError("--port", port, f"is in use on {host}; choose another with --port")
-    web = create_app(n_workers=workers, first_trials=first_trials)
+    try:
+        web = create_app(n_workers=workers, first_trials=first_trials,
+                         family="file" if parameters is not None else design,
+                         parameters_path=None if parameters is None else str(parameters))
+    except FormError as exc:
+        raise ParameterError("--parameters", str(parameters), "; ".join(exc.errors.values())) from None
     url = f"http://{host}:{port}/"
     typer.echo(f"mndtrial explore: open {url} in a browser (Ctrl-C stops it)", err=False)
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="debug" if state["debug"] else "warning",
