@@ -65,6 +65,7 @@ def _ui(ui: Any, family: str, parameters_path: str, start: dict[str, float]):
     )
     return ui.page_sidebar(
         form,
+        ui.tags.style("#command { white-space: pre-wrap; word-break: break-word; }"),
         ui.div(ui.output_ui("status"),
                ui.input_action_button("cancel", "Cancel", class_="btn-sm btn-outline-danger"),
                ui.input_action_button("rerun", "Run again", class_="btn-sm btn-outline-secondary ms-2"),
@@ -86,7 +87,7 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
     """The Shiny app. `n_workers`: processes per run (default: up to 4 of this machine's cores);
     `first_trials`: trials per point in the first answer (default `refine.FIRST_TRIALS`);
     `family` and `parameters_path`: the design the form starts from ('file' with a parameter file)."""
-    from shiny import App, reactive, render, ui
+    from shiny import App, reactive, render, req, ui
 
     if family not in FAMILIES:
         raise FormError({"family": f"choose one of {list(FAMILIES)}"})
@@ -226,6 +227,12 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
             launched()
             return holder["spec"]
 
+        def answer():
+            """The run's table and design; until the new run's first stage, the last answer stays shown."""
+            snap, spec = snapshot(), shown_spec()
+            req(snap is not None and snap.table is not None and spec is not None, cancel_output=True)
+            return snap, spec
+
         @render.ui
         def status():
             snap = snapshot()
@@ -248,26 +255,18 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
 
         @render.plot(alt="Power by sample size, with Monte Carlo bands")
         def curve():
-            snap = snapshot()
-            spec = shown_spec()
-            if snap is None or snap.table is None or spec is None:
-                return None
+            snap, spec = answer()
             return power_curve_figure(snap.table, spec.target_power,
                                       title=f"{FAMILIES[spec.family]}, {snap.done:,} trials per point")
 
         @render.table
         def table():
-            snap = snapshot()
-            if snap is None or snap.table is None:
-                return None
+            snap, _ = answer()
             return display_table(snap.table)
 
         @render.ui
         def sample_size():
-            snap = snapshot()
-            spec = shown_spec()
-            if snap is None or snap.table is None or spec is None:
-                return None
+            snap, spec = answer()
             return ui.p(sample_size_text(snap.table, spec.target_power), id="sample-size-text")
 
         @render.code

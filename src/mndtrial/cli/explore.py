@@ -7,6 +7,8 @@ Everything heavy (Shiny, uvicorn, the power engine) is imported when the command
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from pathlib import Path
 
 import typer
@@ -67,8 +69,15 @@ def explore_command(
     except FormError as exc:
         raise ParameterError("--parameters", str(parameters), "; ".join(exc.errors.values())) from None
     url = f"http://{host}:{port}/"
-    typer.echo(f"mndtrial explore: open {url} in a browser (Ctrl-C stops it)", err=False)
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="debug" if state["debug"] else "warning",
                                            lifespan="on"))
+
+    def announce() -> None:  # the URL once the server accepts connections, not before
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            typer.echo(f"mndtrial explore: open {url} in a browser (Ctrl-C stops it)")
+
+    threading.Thread(target=announce, daemon=True, name="mndtrial-explore-url").start()
     server.run()
     typer.echo("mndtrial explore: stopped")
