@@ -80,17 +80,28 @@ def _case(browser, label: str, design: str, changes: dict, ratios: tuple[float, 
             page.wait_for_selector(f'#run-state[data-state="done"][data-done="{TRIALS}"]', timeout=600_000)
             full.append(time.perf_counter() - start)
         command = page.inner_text("#command").strip()
+        workdir = ROOT / "benchmarks" / "out" / f"explore-cli-{design}-{time.time_ns()}"
+        workdir.mkdir(parents=True)
+        if "--parameters parameters.toml" in command:  # the simulated design's own file, as a user gets it
+            with page.expect_download() as download:
+                page.click("#download_parameters")
+            download.value.save_as(workdir / "parameters.toml")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
     args = shlex.split(command)
-    args[args.index("--out") + 1] = str(ROOT / "benchmarks" / "out" / "explore-cli")
     cli = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        done = CliRunner().invoke(cli_app, ["--quiet", *args[1:]])
-        cli.append(time.perf_counter() - start)
-        assert done.exit_code == 0, done.output
+    here = os.getcwd()
+    os.chdir(workdir)
+    try:
+        for r in range(rounds):
+            args[args.index("--out") + 1] = f"out-{r}"
+            start = time.perf_counter()
+            done = CliRunner().invoke(cli_app, ["--quiet", *args[1:]])
+            cli.append(time.perf_counter() - start)
+            assert done.exit_code == 0, (command, done.output, repr(done.exception))
+    finally:
+        os.chdir(here)
     return {"design": label, "first_figure_s": min(first), "engine_first_s": min(engine), "full_500_s": min(full),
             "cli_s": min(cli),
             "ratio_first_to_cli": min(first) / min(cli)}

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -123,6 +124,12 @@ def _set(page, field: str, value) -> None:
     page.dispatch_event(f"#{field}", "change")
 
 
+def _assert_nothing_requested_outside(browser) -> None:
+    """Every request of every page so far went to 127.0.0.1 (the route refused any other)."""
+    assert any("/lib/" in u for u in browser.seen), "Shiny's own JS/CSS were not seen: nothing was intercepted?"
+    assert not browser.outside, f"the page asked for outside resources: {browser.outside}"
+
+
 def _shown_table(page) -> pd.DataFrame:
     rows = page.eval_on_selector_all("#table table tbody tr",
                                      "rs => rs.map(r => [...r.querySelectorAll('td')].map(c => c.innerText))")
@@ -162,12 +169,20 @@ def test_changing_an_input_updates_the_figure_and_table_with_the_cli_numbers(ser
         assert ours["power"] == f"{theirs['power']:.4f}"
         assert ours["events"] == f"{theirs['events_mean']:.1f}"
         assert ours["screened"] == f"{theirs['n_screened_mean']:.1f}"
-    # the power moved with the effect (the figure and table are not the first design's)
     assert any(float(p) > 0 for p in shown["power"])
 
-    assert browser.seen, "no request was intercepted: the check below would prove nothing"
-    assert not browser.outside, f"the page asked for outside resources: {browser.outside}"
-    assert any("/lib/" in u for u in browser.seen)  # Shiny's own JS/CSS, served locally
+    # the exports, as the browser downloads them
+    saved = {}
+    for button, name in (("download_design", "design.toml"), ("download_power_html", "power.html")):
+        with page.expect_download() as download:
+            page.click(f"#{button}")
+        saved[name] = tmp_path / name
+        download.value.save_as(saved[name])
+    assert tomllib.loads(saved["design.toml"].read_text())["explore"]["command"] == command
+    report = saved["power.html"].read_text()
+    assert "<img" in report and "--hazard-ratio 0.55" in report
+
+    _assert_nothing_requested_outside(browser)
 
 
 def test_bad_input_gets_a_message_by_its_field_and_the_app_stays_usable(server, browser):
@@ -196,3 +211,4 @@ def test_bad_input_gets_a_message_by_its_field_and_the_app_stays_usable(server, 
     _wait_done(page, 32)
     assert page.locator(".field-error").count() == 0
     assert "biomarker_cutoff=3000" in page.inner_text("#command")
+    _assert_nothing_requested_outside(browser)
