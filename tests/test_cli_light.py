@@ -25,7 +25,8 @@ def imported_modules(*args: str) -> tuple[set[str], subprocess.CompletedProcess]
     return names, done
 
 
-@pytest.mark.parametrize("args", [("--help",), ("--version",), ("analyze", "--help"), ("power", "--help")])
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("analyze", "--help"), ("power", "--help"),
+                                  ("explore", "--help")])
 def test_light_commands_do_not_import_the_analysis_stack(args):
     names, done = imported_modules(*args)
     assert done.returncode == 0, done.stderr[-2000:]

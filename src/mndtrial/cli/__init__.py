@@ -58,6 +58,7 @@ from . import analyze  # noqa: E402,F401
 from . import cut  # noqa: E402,F401
 from . import calibrate  # noqa: E402,F401
 from . import demo  # noqa: E402,F401
+from . import explore  # noqa: E402,F401
 from . import design  # noqa: E402,F401
 from . import import_proact  # noqa: E402,F401
 from . import interim  # noqa: E402,F401

@@ -89,8 +89,10 @@ class ExponentialFamily:
 
     @property
     def parameters(self) -> dict[str, float]:
-        """The numeric design parameters `with_parameters` can set (n is set by `source`)."""
-        return _numeric_fields(self.template, exclude=("n_per_arm",))
+        """The numeric design parameters `with_parameters` can set (n is set by `source`);
+        `hazard_ratio_high` is among them even while None (the same effect as below the cut-off)."""
+        return {**_numeric_fields(self.template, exclude=("n_per_arm",)),
+                "hazard_ratio_high": self.template.hazard_ratio_high}
 
     def with_parameters(self, **changes: float) -> "ExponentialFamily":
         """The family with some design parameters changed (e.g. `hazard_ratio=0.7`).
@@ -98,6 +100,8 @@ class ExponentialFamily:
         Example:
             >>> ExponentialFamily().with_parameters(hazard_ratio=0.7, follow_up_days=540).template.hazard_ratio
             0.7
+            >>> ExponentialFamily().with_parameters(hazard_ratio_high=1.3).template.hazard_ratio_high
+            1.3
         """
         return replace(self, template=replace(self.template, **_checked_parameters(self, changes)))
 

@@ -1,0 +1,182 @@
+"""Progressive refinement: a first power table from a few hundred trials, then more in the background.
+
+A run of `n_trials` per design point is done in stages (256 trials, then doubling, at most 2,048
+more per stage). Each stage asks `mndtrial.power.power` for the next trials only: the points'
+trial sources are shifted (`OffsetSource`), so stage k simulates trials `done .. end - 1` of the
+same seeded run. Every trial has its own random stream, so the rows gathered over the stages are
+exactly the rows of one `mndtrial power --n-trials N` run, and the final table is the CLI's.
+
+A run is cancelled at the next chunk of trials (a new design in the form cancels the old run):
+the shifted sources look for a cancel marker file before simulating, which works in this process
+and in the worker processes alike. `snapshot()` is what the page shows: the table so far, trials
+done, state and message.
+
+Example:
+    >>> from mndtrial.power import ExponentialDesign, family, design_points
+    >>> pts = design_points(family("exponential", hazard_ratio=0.7), [100], ("all-comers",), slope=False)
+    >>> run = Refinement(pts, n_trials=48, seed=1, first_trials=32, n_workers=1).start()
+    >>> run.wait(60).state, run.snapshot().done, stages(1000)
+    ('done', 48, [256, 512, 1000])
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import pandas as pd
+
+from ..errors import AnalysisError, ParameterError
+
+__all__ = ["Refinement", "Snapshot", "OffsetSource", "RunCancelled", "stages", "FIRST_TRIALS"]
+
+FIRST_TRIALS = 256  # a multiple of the simulator's block of 32 trials: no block simulated twice
+LARGEST_STAGE = 2048
+LARGEST_CHUNK = 128  # trials between two looks at the cancel marker
+
+
+class RunCancelled(Exception):
+    """Raised by a shifted source whose run was cancelled (ends the `power` call under way)."""
+
+
+def stages(n_trials: int, first: int = FIRST_TRIALS, largest: int = LARGEST_STAGE) -> list[int]:
+    """Cumulative trials per point after each stage: `first`, then doubling (steps <= `largest`)."""
+    ends = [min(first, n_trials)]
+    while ends[-1] < n_trials:
+        ends.append(min(n_trials, ends[-1] + min(ends[-1], largest)))
+    return ends
+
+
+@dataclass(frozen=True, eq=False)
+class OffsetSource:
+    """A trial source whose trial i is trial `offset + i` of `source` (the same seeded run)."""
+
+    source: Any
+    offset: int
+    cancel_marker: str | None = None  # a path; once it exists, no more trials are simulated
+
+    def simulate_chunk(self, first_trial: int, n_trials: int, seed: int):
+        if self.cancel_marker is not None and os.path.exists(self.cancel_marker):
+            raise RunCancelled(self.cancel_marker)
+        return self.source.simulate_chunk(first_trial + self.offset, n_trials, seed)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The run as the page shows it; `table` is None until the first stage is done."""
+
+    state: str  # "running", "done", "cancelled" or "failed"
+    done: int
+    total: int
+    table: pd.DataFrame | None = None
+    message: str = ""
+    elapsed_s: float = 0.0
+    first_s: float | None = None  # seconds from start to the first table
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+
+@dataclass(eq=False)
+class Refinement:
+    """One design's power, refined in a background thread; `start()`, `cancel()`, `snapshot()`."""
+
+    points: Sequence[Any]
+    n_trials: int
+    seed: int = 1
+    first_trials: int = FIRST_TRIALS
+    n_workers: int | None = None
+    version: int = 0  # bumped whenever the snapshot changes (the page polls it)
+    _snapshot: Snapshot = field(init=False)
+    _cancel: threading.Event = field(init=False, default_factory=threading.Event)
+    _finished: threading.Event = field(init=False, default_factory=threading.Event)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._snapshot = Snapshot("running", 0, self.n_trials)
+        self._marker = os.path.join(tempfile.gettempdir(), f"mndtrial-explore-{uuid.uuid4().hex}.cancel")
+
+    def start(self) -> "Refinement":
+        self._started = time.perf_counter()
+        threading.Thread(target=self._run, daemon=True, name="mndtrial-explore-run").start()
+        return self
+
+    def cancel(self) -> None:
+        """Stop at the next chunk of trials (the stage under way is dropped; the table so far is kept)."""
+        self._cancel.set()
+        with self._lock:  # never a marker left behind by a run that has just ended
+            if not self._finished.is_set():
+                open(self._marker, "w").close()
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return self._snapshot
+
+    def wait(self, timeout: float | None = None) -> Snapshot:
+        self._finished.wait(timeout)
+        return self.snapshot()
+
+    def _publish(self, **changes: Any) -> None:
+        with self._lock:
+            old = self._snapshot
+            values = {**old.__dict__, **changes, "elapsed_s": time.perf_counter() - self._started}
+            if values["table"] is not None and old.table is None:
+                values["first_s"] = values["elapsed_s"]
+            self._snapshot = Snapshot(**values)
+            self.version += 1
+
+    def _run(self) -> None:
+        from ..power import DesignPoint, power
+        from ..power.engine import operating_characteristics
+
+        parts: list[list[pd.DataFrame]] = [[] for _ in self.points]
+        done = 0
+        try:
+            for end in stages(self.n_trials, self.first_trials):
+                if self._cancel.is_set():
+                    self._publish(state="cancelled", message=f"cancelled after {done:,} trials per point")
+                    return
+                shifted: dict[int, OffsetSource] = {}  # points sharing a source keep sharing it
+                stage = [DesignPoint(shifted.setdefault(id(p.source), OffsetSource(p.source, done, self._marker)),
+                                     p.analysis, p.labels) for p in self.points]
+                size = end - done
+                res = power(stage, n_trials=size, seed=self.seed, n_workers=self.n_workers,
+                            chunk_size=_chunk_size(size, len(shifted), self.n_workers))
+                if self._cancel.is_set():
+                    self._publish(state="cancelled", message=f"cancelled after {done:,} trials per point")
+                    return
+                for k, rows in res.trials.groupby("point", sort=True):
+                    # other points' columns are NaN here (object dtype for flags): restore the dtypes
+                    parts[int(k)].append(rows.drop(columns="point").infer_objects())
+                done = end
+                table = pd.DataFrame([{"point": k, **p.labels,
+                                       **operating_characteristics(pd.concat(parts[k], ignore_index=True), p.analysis)}
+                                      for k, p in enumerate(self.points)])
+                self._publish(table=table, done=done, state="running" if done < self.n_trials else "done",
+                              message="")
+        except RunCancelled:
+            self._publish(state="cancelled", message=f"cancelled after {done:,} trials per point")
+        except (ParameterError, AnalysisError, ValueError) as exc:
+            self._publish(state="failed", message=str(exc))
+        except Exception as exc:  # the page must stay usable: report, never a traceback page
+            self._publish(state="failed", message=f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._finished.set()
+                if os.path.exists(self._marker):
+                    os.unlink(self._marker)
+
+
+def _chunk_size(size: int, n_sources: int, n_workers: int | None) -> int:
+    """Chunks of whole 32-trial blocks, enough of them to keep every worker busy, small enough
+    for a cancel to take effect soon."""
+    workers = n_workers or 1
+    per_source = max(1, math.ceil(workers / max(1, n_sources)))
+    return min(LARGEST_CHUNK, max(32, 32 * math.ceil(size / (32 * per_source))))
