@@ -48,6 +48,7 @@ COMMANDS_WITH_OUT = {
     "import-proact": ["import-proact", "no-such-folder", "--out", "{file}"],
     "cut": ["cut", "no-such-folder", "--events", "10", "--out", "{file}"],
     "demo": ["demo", "--seed", "-1", "--out", "{file}"],
+    "interim": ["interim", "no-such-folder", "--design", "no-such.toml", "--events", "10", "--out", "{file}"],
 }
 
 

@@ -41,7 +41,7 @@ def subject_log_density(theta, data, i, b):
     lp = data.W[i] @ P["gamma"] + a_value * intercept + a_slope * slope
     T, c = data.time_months[i], a_value * slope
     cumulative = 0.0
-    for k in range(data.n_pieces):
+    for k in range(data.n_baseline):
         lo, hi = data.cuts_months[k], min(data.cuts_months[k + 1], T)
         if hi <= lo:
             continue

@@ -9,6 +9,7 @@ import typer
 
 from ..errors import ParameterError
 from . import app, state
+from .console import output_folder
 from .design import _numbers
 
 
@@ -27,7 +28,7 @@ def interim(
                                                                  "(default: the design's last look)."),
     selected: str = typer.Option("S,F", "--selected", help="Adaptive enrichment: the populations continued after "
                                                            "the first look: S, F or S,F."),
-    out: Path = typer.Option(..., "--out", help="Folder for interim.json, interim.html and figures/."),
+    out: Path = typer.Option(..., "--out", callback=output_folder, help="Folder for interim.json, interim.html and figures/."),
 ) -> None:
     """Stage statistics, bounds at the observed events, decision, conditional power, repeated
     confidence intervals and, at the end, the final p-value and estimate (aggregates only)."""

@@ -158,7 +158,7 @@ def _key_path(parameter: str, spec: dict[str, Any]) -> list[str]:
     m = re.fullmatch(r"\[(\w+)\](?:\.(\w+))?", parameter)
     if m:
         return [g for g in m.groups() if g]
-    for table in ("design", "survival", "events"):
+    for table in ("design", "survival", "events", "analysis", "enrichment"):
         if isinstance(spec.get(table), dict) and parameter in spec[table]:
             return [table, parameter]
     return []
@@ -168,7 +168,8 @@ def load_design(path: str | Path) -> DesignSpec:
     """Read a design TOML file (see the module docstring); an error names the file, line and key."""
     spec, text = read_toml(path, "design file")
     schema = {"design": dict.fromkeys(_DESIGN_KEYS), "survival": dict.fromkeys(_SURVIVAL_KEYS),
-              "events": dict.fromkeys(_EVENTS_KEYS)}
+              "events": dict.fromkeys(_EVENTS_KEYS), "analysis": dict.fromkeys(_ANALYSIS_KEYS),
+              "enrichment": dict.fromkeys(_ENRICHMENT_KEYS)}
     check_keys(spec, schema, str(path), text)
     try:
         return design_from_dict(spec)

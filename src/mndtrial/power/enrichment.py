@@ -318,7 +318,7 @@ def simulate_enrichment(design: AdaptiveEnrichmentDesign, n_trials: int = 1000, 
         >>> d = AdaptiveEnrichmentDesign(ExponentialPool(hazard_ratio_s=0.7, arrivals_per_day=2),
         ...                              n_randomised_max=300, events=(60, 120), critical_z=(2.797, 1.977))
         >>> res = simulate_enrichment(d, n_trials=20, seed=3)
-        >>> bool(0 <= res.summary.loc[0, "reject_any"] <= 1)
+        >>> bool(0 <= res.table.loc[0, "reject_any"] <= 1)
         True
     """
     for name, value, least in (("n_trials", n_trials, 1), ("chunk_size", chunk_size, 1), ("seed", seed, 0)):

@@ -69,7 +69,7 @@ def joint_survival_figure(curves: Mapping[str, Any], control: str | None = None)
     Example:
         >>> curves = {"survival": {"placebo": {"day": [0, 300], "fitted": [1.0, 0.8], "km_day": [0, 100, 300],
         ...           "km": [1.0, 0.9, 0.8]}}}
-        >>> joint_survival_figure(curves, control="placebo").axes[0].get_ylim()[1] > 1
+        >>> bool(joint_survival_figure(curves, control="placebo").axes[0].get_ylim()[1] > 1)
         True
     """
     arms = _arms(curves, "survival", control)
