@@ -44,7 +44,7 @@ from .backends import run_chunks
 from .engine import PowerResult
 from .enrichment_pool import ExponentialPool, SimPool
 from .enrichment_summary import operating_characteristics
-from .trial_cuts import IN_S
+from .trial_cuts import IN_S, chunk_with_enough_candidates
 from .trial_cuts import data_end_day as _data_end
 from .trial_cuts import keep_rows as _rows
 from .trial_cuts import logrank_scores as _scores
@@ -192,14 +192,7 @@ def _continuing(selected: np.ndarray, goes_on: np.ndarray) -> np.ndarray:
 
 def enrichment_chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, seed: int) -> pd.DataFrame:
     """Simulate and analyse trials first_trial.. of the run; one row per trial."""
-    size = design.candidates_per_trial
-    while True:
-        out = _chunk(design, first_trial, n_trials, seed, size)
-        if out is not None:
-            return out
-        if not isinstance(design.pool, ExponentialPool):
-            raise ParameterError("pool_size", size, "too few S candidates in a simulated pool; give a larger pool_size")
-        size *= 2
+    return chunk_with_enough_candidates(_chunk, design, first_trial, n_trials, seed)
 
 
 def _chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, seed: int,

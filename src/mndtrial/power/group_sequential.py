@@ -36,7 +36,7 @@ from ..errors import ParameterError
 from .backends import run_chunks
 from .enrichment_pool import ExponentialPool, SimPool
 from .group_sequential_summary import GroupSequentialResult, gs_operating_characteristics, look_table
-from .trial_cuts import IN_S, data_end_day, keep_rows, per_trial_max, z_and_hazard_ratio
+from .trial_cuts import IN_S, chunk_with_enough_candidates, data_end_day, keep_rows, per_trial_max, z_and_hazard_ratio
 
 __all__ = ["GroupSequentialTrial", "simulate_group_sequential", "group_sequential_chunk", "LOW_PNFH_RULE"]
 
@@ -124,14 +124,7 @@ class GroupSequentialTrial:
 
 def group_sequential_chunk(trial: GroupSequentialTrial, first_trial: int, n_trials: int, seed: int) -> pd.DataFrame:
     """Simulate and analyse trials first_trial.. of the run; one row per trial."""
-    size = trial.candidates_per_trial
-    while True:
-        out = _chunk(trial, first_trial, n_trials, seed, size)
-        if out is not None:
-            return out
-        if not isinstance(trial.pool, ExponentialPool):
-            raise ParameterError("pool_size", size, "too few S candidates in a simulated pool; give a larger pool_size")
-        size *= 2
+    return chunk_with_enough_candidates(_chunk, trial, first_trial, n_trials, seed)
 
 
 def _randomised(in_s: np.ndarray, trial_of_row: np.ndarray, subject: np.ndarray, n_trials: int,

@@ -9,15 +9,35 @@ deaths on the active arm) and V its variance; the naive hazard ratio is Peto's e
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 
 from ..batch import logrank_batch
 from ..data import TrialBatch
+from ..errors import ParameterError
+from .enrichment_pool import ExponentialPool
 
-__all__ = ["IN_S", "keep_rows", "logrank_scores", "z_and_hazard_ratio", "per_trial_max", "data_end_day"]
+__all__ = ["IN_S", "keep_rows", "logrank_scores", "z_and_hazard_ratio", "per_trial_max", "data_end_day",
+           "chunk_with_enough_candidates"]
 
 IN_S = "in_population_s"
+
+
+def chunk_with_enough_candidates(simulate: Callable[[Any, int, int, int, int], pd.DataFrame | None], spec: Any,
+                                 first_trial: int, n_trials: int, seed: int) -> pd.DataFrame:
+    """`simulate(spec, first_trial, n_trials, seed, pool_size)`, the pool doubled until every trial
+    finds enough candidates (None means too few). An `ExponentialPool` is cheap to redraw larger; a
+    simulated pool is not, so there the error asks for a larger `pool_size`."""
+    size = spec.candidates_per_trial
+    while True:
+        out = simulate(spec, first_trial, n_trials, seed, size)
+        if out is not None:
+            return out
+        if not isinstance(spec.pool, ExponentialPool):
+            raise ParameterError("pool_size", size, "too few S candidates in a simulated pool; give a larger pool_size")
+        size *= 2
 
 
 def keep_rows(batch: TrialBatch, keep: np.ndarray) -> TrialBatch:
