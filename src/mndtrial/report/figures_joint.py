@@ -19,12 +19,15 @@ from .style import arm_colours, new_figure
 __all__ = ["joint_alsfrs_figure", "joint_survival_figure"]
 
 
-def _arms(curves: Mapping[str, Any], part: str, control: str | None) -> list[str]:
+def _arms_and_axes(curves: Mapping[str, Any], part: str, control: str | None, width_in: float,
+                   height_in: float) -> tuple[list[str], dict[str, str], Figure, Any]:
+    """The arms of `curves[part]` (control first), their colours, and a figure with one axes."""
     block = curves.get(part) or {}
     if not block:
         raise AnalysisError("joint model figure", f"results.json has no joint curves for {part}")
-    arms = list(block)
-    return sorted(arms, key=lambda a: a != control)
+    arms = sorted(block, key=lambda a: a != control)
+    fig = new_figure(width_in, height_in)
+    return arms, arm_colours(arms, control), fig, fig.add_subplot(1, 1, 1)
 
 
 def joint_alsfrs_figure(curves: Mapping[str, Any], control: str | None = None, min_n: int = 5) -> Figure:
@@ -41,10 +44,7 @@ def joint_alsfrs_figure(curves: Mapping[str, Any], control: str | None = None, m
         >>> joint_alsfrs_figure(curves, control="placebo").axes[0].get_ylabel()
         'ALSFRS-R total (0–48)'
     """
-    arms = _arms(curves, "alsfrs", control)
-    colours = arm_colours(arms, control)
-    fig = new_figure(7.5, 4.5)
-    ax = fig.add_subplot(1, 1, 1)
+    arms, colours, fig, ax = _arms_and_axes(curves, "alsfrs", control, 7.5, 4.5)
     for arm in arms:
         c = curves["alsfrs"][arm]
         months = np.asarray(c["day"], float) / DAYS_PER_MONTH
@@ -72,10 +72,7 @@ def joint_survival_figure(curves: Mapping[str, Any], control: str | None = None)
         >>> bool(joint_survival_figure(curves, control="placebo").axes[0].get_ylim()[1] > 1)
         True
     """
-    arms = _arms(curves, "survival", control)
-    colours = arm_colours(arms, control)
-    fig = new_figure(7.0, 4.2)
-    ax = fig.add_subplot(1, 1, 1)
+    arms, colours, fig, ax = _arms_and_axes(curves, "survival", control, 7.0, 4.2)
     for arm in arms:
         c = curves["survival"][arm]
         ax.step(np.asarray(c["km_day"], float) / DAYS_PER_MONTH, c["km"], where="post", lw=1.2,
