@@ -12,14 +12,11 @@ skipped, with a message, where Rscript or rpact is missing.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from _timing import run_r_numbers
 
 from mndtrial.design.selection import SelectionRule
 from mndtrial.power.enrichment import AdaptiveEnrichmentDesign, simulate_enrichment
@@ -40,18 +37,7 @@ cat(seconds, sim$rejectAtLeastOne, sum(sim$rejectedPopulationsPerStage[, 1, 1]),
 
 
 def run_rpact(n: int) -> tuple[float, list[float]] | None:
-    if shutil.which("Rscript") is None:
-        print("Rscript not found: the rpact side is skipped")
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "bench.R"
-        script.write_text(R_SCRIPT.replace("{n}", str(n)))
-        done = subprocess.run(["Rscript", str(script)], capture_output=True, text=True)
-    if done.returncode != 0:
-        print("rpact run failed (is r-cran-rpact installed?):", done.stderr.strip()[-300:])
-        return None
-    values = [float(x) for x in done.stdout.split()]
-    return values[0], values[1:]
+    return run_r_numbers(R_SCRIPT.replace("{n}", str(n)))
 
 
 def main(n: int = 10_000, n_workers: int = 1) -> None:
