@@ -67,9 +67,9 @@ def test_form_rules_that_span_fields():
     with pytest.raises(FormError) as err:
         _exponential(n_min=61, n_max=101)
     assert "even" in err.value.errors["n_min"]
-    with pytest.raises(FormError) as err:
-        parse_form({"family": "mirocals", "cutoff": 2000})
-    assert "not a setting" in err.value.errors["cutoff"]
+    with pytest.raises(FormError) as err:  # the simulated low group starts at 750 pg/mL (MIROCALS)
+        parse_form({"family": "mirocals", "cutoff": 700})
+    assert "must exceed 750" in err.value.errors["cutoff"]
     with pytest.raises(FormError) as err:
         parse_form({"family": "file", "parameters_path": "/no/such/file.toml"})
     assert "no such file" in err.value.errors["parameters_path"]

@@ -6,10 +6,11 @@ It is a client of the public API only: `spec` turns the form into design points 
 only when the app is built.
 """
 
-from .refine import Refinement, Snapshot, stages
+from .refine import ConfirmatoryRun, Refinement, Snapshot, stages
 from .spec import ExploreSpec, FormError, parse_form
 
-__all__ = ["ExploreSpec", "FormError", "parse_form", "Refinement", "Snapshot", "stages", "create_app"]
+__all__ = ["ExploreSpec", "FormError", "parse_form", "Refinement", "ConfirmatoryRun", "Snapshot", "stages",
+           "create_app"]
 
 
 def create_app(**options):

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..errors import AnalysisError, ParameterError
 
-__all__ = ["Refinement", "Snapshot", "OffsetSource", "RunCancelled", "stages", "FIRST_TRIALS"]
+__all__ = ["Refinement", "ConfirmatoryRun", "Snapshot", "OffsetSource", "RunCancelled", "stages", "FIRST_TRIALS"]
 
 FIRST_TRIALS = 256  # a multiple of the simulator's block of 32 trials: no block simulated twice
 LARGEST_STAGE = 2048
@@ -78,6 +78,7 @@ class Snapshot:
     message: str = ""
     elapsed_s: float = 0.0
     first_s: float | None = None  # seconds from start to the first table
+    result: Any = None  # confirmatory runs: the `mndtrial.power.run_confirmatory` result behind `table`
 
     @property
     def fraction(self) -> float:
@@ -85,15 +86,11 @@ class Snapshot:
 
 
 @dataclass(eq=False)
-class Refinement:
-    """One design's power, refined in a background thread; `start()`, `cancel()`, `snapshot()`."""
+class _BackgroundRun:
+    """A run in a background thread that the page polls: `start()`, `snapshot()`, `wait()`;
+    `version` is bumped whenever the snapshot changes. Subclasses set `n_trials` and `_run`."""
 
-    points: Sequence[Any]
-    n_trials: int
-    seed: int = 1
-    first_trials: int = FIRST_TRIALS
-    n_workers: int | None = None
-    version: int = 0  # bumped whenever the snapshot changes (the page polls it)
+    version: int = field(init=False, default=0)
     _snapshot: Snapshot = field(init=False)
     _cancel: threading.Event = field(init=False, default_factory=threading.Event)
     _finished: threading.Event = field(init=False, default_factory=threading.Event)
@@ -101,19 +98,11 @@ class Refinement:
 
     def __post_init__(self) -> None:
         self._snapshot = Snapshot("running", 0, self.n_trials)
-        self._marker = os.path.join(tempfile.gettempdir(), f"mndtrial-explore-{uuid.uuid4().hex}.cancel")
 
-    def start(self) -> "Refinement":
+    def start(self):
         self._started = time.perf_counter()
         threading.Thread(target=self._run, daemon=True, name="mndtrial-explore-run").start()
         return self
-
-    def cancel(self) -> None:
-        """Stop at the next chunk of trials (the stage under way is dropped; the table so far is kept)."""
-        self._cancel.set()
-        with self._lock:  # never a marker left behind by a run that has just ended
-            if not self._finished.is_set():
-                open(self._marker, "w").close()
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -132,9 +121,34 @@ class Refinement:
             self._snapshot = Snapshot(**values)
             self.version += 1
 
+    def _fail(self, exc: Exception) -> None:
+        known = isinstance(exc, (ParameterError, AnalysisError, ValueError))
+        self._publish(state="failed", message=str(exc) if known else f"{type(exc).__name__}: {exc}")
+
+
+@dataclass(eq=False)
+class Refinement(_BackgroundRun):
+    """One design's power, refined in a background thread; `start()`, `cancel()`, `snapshot()`."""
+
+    points: Sequence[Any] = ()
+    n_trials: int = 0
+    seed: int = 1
+    first_trials: int = FIRST_TRIALS
+    n_workers: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._marker = os.path.join(tempfile.gettempdir(), f"mndtrial-explore-{uuid.uuid4().hex}.cancel")
+
+    def cancel(self) -> None:
+        """Stop at the next chunk of trials (the stage under way is dropped; the table so far is kept)."""
+        self._cancel.set()
+        with self._lock:  # never a marker left behind by a run that has just ended
+            if not self._finished.is_set():
+                open(self._marker, "w").close()
+
     def _run(self) -> None:
-        from ..power import DesignPoint, power
-        from ..power.engine import operating_characteristics
+        from ..power import DesignPoint, operating_characteristics, power
 
         parts: list[list[pd.DataFrame]] = [[] for _ in self.points]
         done = 0
@@ -163,10 +177,8 @@ class Refinement:
                               message="")
         except RunCancelled:
             self._publish(state="cancelled", message=f"cancelled after {done:,} trials per point")
-        except (ParameterError, AnalysisError, ValueError) as exc:
-            self._publish(state="failed", message=str(exc))
         except Exception as exc:  # the page must stay usable: report, never a traceback page
-            self._publish(state="failed", message=f"{type(exc).__name__}: {exc}")
+            self._fail(exc)
         finally:
             with self._lock:
                 self._finished.set()
@@ -180,3 +192,54 @@ def _chunk_size(size: int, n_sources: int, n_workers: int | None) -> int:
     workers = n_workers or 1
     per_source = max(1, math.ceil(workers / max(1, n_sources)))
     return min(LARGEST_CHUNK, max(32, 32 * math.ceil(size / (32 * per_source))))
+
+
+@dataclass(eq=False)
+class ConfirmatoryRun(_BackgroundRun):
+    """A confirmatory design (`mndtrial.power.ConfirmatorySpec`) run in a background thread: a first
+    answer from `first_trials` trials per strategy, then the whole run of `n_trials` (the same seed,
+    so its numbers are those of `mndtrial power --confirmatory FILE --n-trials N --seed S`).
+
+    `cancel()` takes effect between the two runs (a run under way finishes in the background and
+    is dropped). Same `start`/`cancel`/`snapshot`/`wait`/`version` as `Refinement`.
+
+    Example:
+        >>> from mndtrial.power import ConfirmatorySpec
+        >>> spec = ConfirmatorySpec.from_dict({"design": {"k_max": 2}, "pool": {"hazard_ratio_s": 0.6},
+        ...     "trial": {"strategies": ["enriched"], "n_randomised_max": 60, "max_events": 30}})
+        >>> snap = ConfirmatoryRun(spec, n_trials=8, first_trials=4, n_workers=1).start().wait(120)
+        >>> snap.state, snap.done, list(snap.table["strategy"])
+        ('done', 8, ['enriched'])
+    """
+
+    spec: Any = None
+    n_trials: int = 0
+    seed: int = 1
+    first_trials: int = FIRST_TRIALS
+    n_workers: int | None = None
+    chunk_size: int = 256  # `mndtrial power --confirmatory`'s default (the numbers do not depend on it)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _run(self) -> None:
+        from ..power import run_confirmatory
+
+        done = 0
+        try:
+            for end in sorted({min(self.first_trials, self.n_trials), self.n_trials}):
+                if self._cancel.is_set():
+                    break
+                res = run_confirmatory(self.spec, n_trials=end, seed=self.seed, chunk_size=self.chunk_size,
+                                       n_workers=self.n_workers)
+                if self._cancel.is_set():
+                    break
+                done = end
+                self._publish(table=res.table, result=res, done=done,
+                              state="running" if done < self.n_trials else "done", message="")
+            if self._cancel.is_set():
+                self._publish(state="cancelled", message=f"cancelled after {done:,} trials per strategy")
+        except Exception as exc:  # the page must stay usable: report, never a traceback page
+            self._fail(exc)
+        finally:
+            self._finished.set()

@@ -10,18 +10,30 @@ so the page loads nothing from outside this machine.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from .refine import Refinement
-from .spec import (ALLOCATIONS, DEFAULTS, FAMILIES, PRIMARY, STRATEGY_CHOICES, ExploreSpec, FormError,
-                   family_defaults, parse_form)
-from .views import display_table, power_curve_figure, power_page_html, sample_size_text
+from ..errors import ParameterError
+from .confirm import CONFIRMATORY_DEFAULTS, FUTILITY, SELECTION, SPENDING, checked_spec
+from .refine import ConfirmatoryRun, Refinement
+from .spec import (ALLOCATIONS, DEFAULTS, FAMILIES, MARKERS, MODES, PRIMARY, STRATEGY_CHOICES, ExploreSpec,
+                   FormError, family_defaults, form_values_from_toml, parse_form)
+from .views import (confirmatory_figure, confirmatory_page_html, confirmatory_table, confirmatory_text,
+                    display_table, looks_table, power_curve_figure, power_page_html, sample_size_text,
+                    selection_table)
 
 __all__ = ["create_app", "FIELDS"]
 
-FIELDS = ("family", "parameters_path", "n_min", "n_max", "n_step", "allocation", "follow_up_days", "dropout",
-          "cutoff", "hr_low", "hr_high", "strategies", "primary", "alpha", "n_trials", "seed", "target_power")
+CONFIRMATORY_FIELDS = tuple(CONFIRMATORY_DEFAULTS)
+FIELDS = ("mode", "family", "parameters_path", "n_min", "n_max", "n_step", "allocation", "follow_up_days", "dropout",
+          "marker", "cutoff", "hr_low", "hr_high", "strategies", "primary", "alpha", "n_trials", "seed", "target_power",
+          *CONFIRMATORY_FIELDS)
+UPLOADS = ("parameters_upload", "design_upload")
+CONFIRMATORY_FILE = "confirmatory.toml"
+RELOAD_WINDOW_S = 5.0  # a reloaded design's values win over the defaults a family switch sends meanwhile
 QUIET_S = 0.15  # a design must stay unchanged this long before it runs (a family switch sends several updates)
 POLL_S = 0.2
 PARAMETERS_FILE = "parameters.toml"
@@ -37,25 +49,57 @@ def _ui(ui: Any, family: str, parameters_path: str, start: dict[str, float]):
     def numeric(name: str, label: str, value: Any, **kw: Any):
         return ui.div(ui.input_numeric(name, label, value, **kw), err(name))
 
+    fixed_only = "input.mode !== 'confirmatory'"
+    c = CONFIRMATORY_DEFAULTS
+    confirmatory = ui.panel_conditional(
+        "input.mode === 'confirmatory'",
+        ui.tags.b("Confirmatory design"),
+        ui.div(ui.input_text("cf_info_rates", "Looks: information fractions", ", ".join(f"{r:g}" for r in c["cf_info_rates"])),
+               err("cf_info_rates")),
+        ui.div(ui.input_select("cf_spending", "Alpha spending", SPENDING, selected=c["cf_spending"]), err("cf_spending")),
+        ui.div(ui.input_select("cf_futility", "Futility", FUTILITY, selected=c["cf_futility"]), err("cf_futility")),
+        numeric("cf_futility_hr", "Futility: observed hazard ratio at or above", c["cf_futility_hr"], step=0.05),
+        ui.layout_columns(numeric("cf_n_max", "Randomised at most", c["cf_n_max"], min=4),
+                          numeric("cf_events", "Events at the last look", c["cf_events"], min=2)),
+        ui.div(ui.input_checkbox("cf_adaptive", "Adaptive enrichment (interim selection of S)", c["cf_adaptive"]),
+               err("cf_adaptive")),
+        ui.layout_columns(numeric("cf_interim_events", "Interim at events (overall)", c["cf_interim_events"], min=1),
+                          numeric("cf_arrivals_per_day", "Candidates a day", c["cf_arrivals_per_day"], min=0.01,
+                                  step=0.1)),
+        ui.div(ui.input_select("cf_selection", "Selection at the interim", SELECTION, selected=c["cf_selection"]),
+               err("cf_selection")),
+    )
     form = ui.sidebar(
-        ui.input_select("family", "Design family", dict(FAMILIES), selected=family),
+        ui.div(ui.input_file("design_upload", "Load a saved design (design.toml)", accept=[".toml"]),
+               err("design_upload")),
+        ui.div(ui.input_select("mode", "Mode", MODES, selected=DEFAULTS["mode"]), err("mode")),
+        ui.div(ui.input_select("family", "Design family", dict(FAMILIES), selected=family), err("family")),
         ui.panel_conditional("input.family === 'file'",
-                             ui.input_text("parameters_path", "Parameter file (path on this machine)", parameters_path),
+                             ui.input_file("parameters_upload", "Upload a parameters file (TOML)", accept=[".toml"]),
+                             ui.input_text("parameters_path", "or its path on this machine", parameters_path),
                              ),
         err("parameters_path"),
-        ui.tags.b("Sample size (total randomised)"),
-        ui.layout_columns(numeric("n_min", "from", DEFAULTS["n_min"], min=4),
-                          numeric("n_max", "to", DEFAULTS["n_max"], min=4),
-                          numeric("n_step", "step", DEFAULTS["n_step"], min=1), col_widths=(4, 4, 4)),
-        ui.input_select("allocation", "Allocation (active : placebo)", list(ALLOCATIONS), selected="1:1"), err("allocation"),
-        numeric("follow_up_days", FOLLOW_UP_LABEL[simulated], start["follow_up_days"], min=1),
+        ui.panel_conditional(
+            fixed_only,
+            ui.tags.b("Sample size (total randomised)"),
+            ui.layout_columns(numeric("n_min", "from", DEFAULTS["n_min"], min=4),
+                              numeric("n_max", "to", DEFAULTS["n_max"], min=4),
+                              numeric("n_step", "step", DEFAULTS["n_step"], min=1), col_widths=(4, 4, 4)),
+            ui.input_select("allocation", "Allocation (active : placebo)", list(ALLOCATIONS), selected="1:1"),
+            err("allocation"),
+            numeric("follow_up_days", FOLLOW_UP_LABEL[simulated], start["follow_up_days"], min=1)),
         numeric("dropout", DROPOUT_LABEL[simulated], start["dropout"], min=0, step=0.01),
-        numeric("cutoff", "Biomarker cut-off: CSF-pNfH (pg/mL), low group at or below", start["cutoff"], min=1),
+        ui.div(ui.input_select("marker", "Biomarker rule: screening marker", MARKERS, selected=DEFAULTS["marker"]),
+               err("marker")),
+        numeric("cutoff", "Cut-off, CSF-pNfH scale (pg/mL): low group at or below", start["cutoff"], min=1),
+        ui.output_ui("cutoff_note"),
         ui.layout_columns(numeric("hr_low", "Hazard ratio, low NfL", start["hr_low"], min=0.01, step=0.01),
                           numeric("hr_high", "Hazard ratio, high NfL", start["hr_high"], min=0.01, step=0.01)),
         ui.input_checkbox_group("strategies", "Strategies", list(STRATEGY_CHOICES),
                                 selected=list(DEFAULTS["strategies"])), err("strategies"),
-        ui.input_select("primary", "Primary test", list(PRIMARY), selected=DEFAULTS["primary"]),
+        ui.panel_conditional(fixed_only,
+                             ui.input_select("primary", "Primary test", list(PRIMARY), selected=DEFAULTS["primary"])),
+        confirmatory,
         ui.layout_columns(numeric("alpha", "α (one-sided)", DEFAULTS["alpha"], min=0, max=1, step=0.005),
                           numeric("target_power", "Target power", DEFAULTS["target_power"], min=0, max=1, step=0.05)),
         ui.layout_columns(numeric("n_trials", "Trials per point", DEFAULTS["n_trials"], min=1, step=100),
@@ -65,18 +109,20 @@ def _ui(ui: Any, family: str, parameters_path: str, start: dict[str, float]):
     )
     return ui.page_sidebar(
         form,
-        ui.tags.style("#command { white-space: pre-wrap; word-break: break-word; }"),
+        ui.tags.style("#command { white-space: pre-wrap; word-break: break-word; } #table { overflow-x: auto; }"),
         ui.div(ui.output_ui("status"),
                ui.input_action_button("cancel", "Cancel", class_="btn-sm btn-outline-danger"),
                ui.input_action_button("rerun", "Run again", class_="btn-sm btn-outline-secondary ms-2"),
                class_="mb-2"),
         ui.card(ui.output_plot("curve", height="380px"), full_screen=False),
-        ui.card(ui.output_ui("sample_size"), ui.output_table("table")),
+        ui.card(ui.output_ui("sample_size"), ui.output_table("table"), ui.output_table("looks"),
+                ui.output_table("selection")),
         ui.card(ui.card_header("Export"),
                 ui.output_code("command"),
                 ui.div(ui.download_button("download_design", "design.toml", class_="btn-sm me-2"),
                        ui.download_button("download_command", "command (.sh)", class_="btn-sm me-2"),
                        ui.output_ui("parameters_button", inline=True),
+                       ui.output_ui("confirmatory_button", inline=True),
                        ui.download_button("download_power_html", "power.html", class_="btn-sm me-2"))),
         title="mndtrial explore — Monte Carlo power of a design",
     )
@@ -96,9 +142,15 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
     page = _ui(ui, family, parameters_path or "", start)
 
     def server(input, output, session):
-        holder: dict[str, Any] = {"run": None, "spec": None}
+        holder: dict[str, Any] = {"run": None, "spec": None, "loaded": None}
         pending = reactive.value(None)  # (spec, when it was last changed)
         launched = reactive.value(0)
+        upload_errors = reactive.value({})  # field -> message, from the two file uploads
+        uploads_dir = Path(tempfile.mkdtemp(prefix="mndtrial-explore-"))
+        uploaded_names: dict[str, str] = {}  # saved path -> the name the user's file had
+
+        def parameters_name(spec: ExploreSpec | None) -> str | None:
+            return None if spec is None or spec.parameters_path is None else uploaded_names.get(spec.parameters_path)
 
         def values() -> dict[str, Any]:
             out = {}
@@ -119,7 +171,7 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
         def error_output(name: str) -> None:
             def fn():
                 launched()  # errors found while building the design points (e.g. a horizon too short)
-                message = form()[1].get(name) or (holder.get("errors") or {}).get(name)
+                message = upload_errors().get(name) or form()[1].get(name) or (holder.get("errors") or {}).get(name)
                 if message:
                     return ui.div(message, class_="text-danger small field-error", **{"data-field": name})
                 return None
@@ -127,8 +179,71 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
             fn.__name__ = f"err_{name}"
             render.ui(fn)
 
-        for name in (*FIELDS, "general"):
+        for name in (*FIELDS, "general", "design_upload"):
             error_output(name)
+
+        def apply_values(loaded: dict[str, Any]) -> None:
+            """Put a reloaded design's values into the form's inputs."""
+            for name, value in loaded.items():
+                if name in ("family", "allocation", "primary", "marker", "mode", "cf_spending", "cf_futility",
+                            "cf_selection"):
+                    ui.update_select(name, selected=value)
+                elif name == "strategies":
+                    ui.update_checkbox_group(name, selected=list(value))
+                elif name == "cf_adaptive":
+                    ui.update_checkbox(name, value=bool(value))
+                elif name == "parameters_path":
+                    ui.update_text(name, value=value or "")
+                elif name == "cf_info_rates":
+                    ui.update_text(name, value=", ".join(f"{float(r):g}" for r in value))
+                else:
+                    ui.update_numeric(name, value=value)
+
+        def reapply_loaded() -> None:
+            loaded = holder["loaded"]
+            if loaded is not None and time.monotonic() - loaded[1] < RELOAD_WINDOW_S:
+                apply_values(loaded[0])
+
+        @reactive.effect
+        @reactive.event(input.design_upload)
+        def _design_uploaded():
+            files = input.design_upload()
+            if not files:
+                return
+            try:
+                loaded = form_values_from_toml(Path(files[0]["datapath"]).read_text(encoding="utf-8"))
+                parse_form(loaded)
+            except FormError as exc:
+                upload_errors.set({"design_upload": "; ".join(f"{k}: {v}" if k != "design_upload" else v
+                                                              for k, v in exc.errors.items())})
+                return
+            except UnicodeDecodeError:
+                upload_errors.set({"design_upload": "not a text file: upload a design.toml saved here"})
+                return
+            upload_errors.set({})
+            holder["loaded"] = (loaded, time.monotonic())
+            apply_values(loaded)
+
+        @reactive.effect
+        @reactive.event(input.parameters_upload)
+        def _parameters_uploaded():
+            files = input.parameters_upload()
+            if not files:
+                return
+            name = Path(files[0]["name"]).name or "parameters.toml"
+            folder = Path(tempfile.mkdtemp(dir=uploads_dir))
+            saved = folder / name
+            shutil.copyfile(files[0]["datapath"], saved)
+            try:
+                family_defaults("file", str(saved))
+            except (ParameterError, OSError, ValueError) as exc:
+                rule = f"{exc.parameter}: {exc.rule}" if isinstance(exc, ParameterError) else str(exc)
+                upload_errors.set({"parameters_path": f"{name}: {rule}"})
+                return
+            upload_errors.set({})
+            uploaded_names[str(saved)] = name
+            ui.update_select("family", selected="file")
+            ui.update_text("parameters_path", value=str(saved))
 
         @reactive.effect
         @reactive.event(input.family)
@@ -138,25 +253,30 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
             ui.update_numeric("follow_up_days", label=FOLLOW_UP_LABEL[simulated])
             ui.update_numeric("dropout", label=DROPOUT_LABEL[simulated])
             if fam == "file":
+                reapply_loaded()
                 return  # its values come when the path is given
             for name, value in family_defaults(fam).items():
                 ui.update_numeric(name, value=value)
             if not simulated:
                 ui.update_select("allocation", selected="1:1")
+                ui.update_select("marker", selected="csf_pnfh")
                 if input.n_min() and input.n_min() % 2:
                     ui.update_numeric("n_min", value=input.n_min() + 1)
+            reapply_loaded()
 
         @reactive.effect
         @reactive.event(input.parameters_path)
         def _file_given():
             if input.family() != "file":
                 return
+            upload_errors.set({k: v for k, v in upload_errors().items() if k != "parameters_path"})
             try:
                 defaults = family_defaults("file", input.parameters_path().strip() or None)
             except Exception:
                 return  # the field's own message says what is wrong
             for name, value in defaults.items():
                 ui.update_numeric(name, value=value)
+            reapply_loaded()
 
         @reactive.effect
         def _queue():
@@ -170,15 +290,18 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
                 old.cancel()
             holder["spec"] = spec
             try:
-                points = spec.points()
+                work = checked_spec(spec) if spec.confirmatory else spec.points()
             except FormError as exc:
                 holder["run"] = None
                 holder["errors"] = exc.errors
                 launched.set(launched() + 1)
                 return
             holder["errors"] = {}
-            holder["run"] = Refinement(points, spec.n_trials, spec.seed, n_workers=workers,
-                                       **({"first_trials": first_trials} if first_trials else {})).start()
+            stage = {"first_trials": first_trials} if first_trials else {}
+            if spec.confirmatory:
+                holder["run"] = ConfirmatoryRun(work, spec.n_trials, spec.seed, n_workers=workers, **stage).start()
+            else:
+                holder["run"] = Refinement(work, spec.n_trials, spec.seed, n_workers=workers, **stage).start()
             launched.set(launched() + 1)
 
         @reactive.effect
@@ -243,7 +366,8 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
             if snap is None:
                 return ui.div("Waiting for a valid design…", id="run-state", **{"data-state": "idle"})
             label = {"running": "refining", "done": "done", "cancelled": "cancelled", "failed": "failed"}[snap.state]
-            text = f"{label}: {snap.done:,} / {snap.total:,} trials per design point · {snap.elapsed_s:.1f} s"
+            unit = "strategy" if snap.result is not None else "design point"
+            text = f"{label}: {snap.done:,} / {snap.total:,} trials per {unit} · {snap.elapsed_s:.1f} s"
             if snap.first_s is not None:
                 text += f" (first answer after {snap.first_s:.2f} s)"
             if snap.message:
@@ -253,26 +377,59 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
                           ui.span(text, class_=f"ms-2 {cls}"), id="run-state",
                           **{"data-state": snap.state, "data-done": str(snap.done)})
 
-        @render.plot(alt="Power by sample size, with Monte Carlo bands")
+        @render.plot(alt="Power by sample size, with Monte Carlo bands (confirmatory: stopping per look)")
         def curve():
             snap, spec = answer()
+            if snap.result is not None:
+                return confirmatory_figure(snap.result.looks, f"{FAMILIES[spec.family]}, {snap.done:,} trials "
+                                                              "per strategy")
             return power_curve_figure(snap.table, spec.target_power,
                                       title=f"{FAMILIES[spec.family]}, {snap.done:,} trials per point")
 
         @render.table
         def table():
             snap, _ = answer()
-            return display_table(snap.table)
+            return confirmatory_table(snap.table) if snap.result is not None else display_table(snap.table)
+
+        @render.table
+        def looks():
+            snap, _ = answer()
+            req(snap.result is not None)
+            return looks_table(snap.result.looks)
+
+        @render.table
+        def selection():
+            snap, _ = answer()
+            req(snap.result is not None and snap.result.selection is not None)
+            return selection_table(snap.result.selection)
 
         @render.ui
         def sample_size():
             snap, spec = answer()
+            if snap.result is not None:
+                return ui.p(confirmatory_text(snap.table), id="sample-size-text")
             return ui.p(sample_size_text(snap.table, spec.target_power), id="sample-size-text")
+
+        @render.ui
+        def cutoff_note():
+            spec = form()[0]
+            if spec is None or not spec.simulated or spec.marker == "csf_pnfh" or spec.confirmatory:
+                return None
+            try:
+                level = spec.screening_cutoff()
+            except (FormError, ParameterError):
+                return None
+            return ui.div(f"screened by serum NfL ≤ {level:.1f} pg/mL (the level selecting the same share of the "
+                          "cohort)", class_="small text-muted mb-2", id="cutoff-note")
+
+        def command_of(spec: ExploreSpec) -> str:
+            return spec.command_text(parameters_file=PARAMETERS_FILE, parameters_name=parameters_name(spec),
+                                     confirmatory_file=CONFIRMATORY_FILE)
 
         @render.code
         def command():
             spec = shown_spec()
-            return "" if spec is None else spec.command_text(parameters_file=PARAMETERS_FILE)
+            return "" if spec is None else command_of(spec)
 
         @render.ui
         def parameters_button():
@@ -281,14 +438,25 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
                 return None
             return ui.download_button("download_parameters", PARAMETERS_FILE, class_="btn-sm me-2")
 
+        @render.ui
+        def confirmatory_button():
+            spec = shown_spec()
+            if spec is None or not spec.confirmatory:
+                return None
+            return ui.download_button("download_confirmatory", CONFIRMATORY_FILE, class_="btn-sm me-2")
+
         @render.download(filename="design.toml")
         def download_design():
-            yield holder["spec"].design_toml(parameters_file=PARAMETERS_FILE)
+            spec = holder["spec"]
+            yield spec.design_toml(parameters_file=PARAMETERS_FILE, parameters_name=parameters_name(spec))
 
         @render.download(filename="mndtrial-power.sh")
         def download_command():
-            yield "#!/bin/sh\n# reproduces the design shown in mndtrial explore\n" + \
-                holder["spec"].command_text(parameters_file=PARAMETERS_FILE) + "\n"
+            yield "#!/bin/sh\n# reproduces the design shown in mndtrial explore\n" + command_of(holder["spec"]) + "\n"
+
+        @render.download(filename=CONFIRMATORY_FILE)
+        def download_confirmatory():
+            yield holder["spec"].confirmatory_toml()
 
         @render.download(filename=PARAMETERS_FILE)
         def download_parameters():
@@ -297,8 +465,16 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
         @render.download(filename="power.html")
         def download_power_html():
             snap, spec = holder["run"].snapshot(), holder["spec"]
-            yield power_page_html(snap.table, spec, spec.command_text(parameters_file=PARAMETERS_FILE))
+            if snap.result is not None:
+                yield confirmatory_page_html(snap.result, spec, command_of(spec))
+            else:
+                yield power_page_html(snap.table, spec, command_of(spec))
 
-        session.on_ended(lambda: holder["run"] is not None and holder["run"].cancel())
+        def ended() -> None:
+            if holder["run"] is not None:
+                holder["run"].cancel()
+            shutil.rmtree(uploads_dir, ignore_errors=True)
+
+        session.on_ended(ended)
 
     return App(page, server)

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["power_curve_figure", "display_table", "sample_size_rows", "sample_size_text", "power_page_html"]
+__all__ = ["power_curve_figure", "display_table", "sample_size_rows", "sample_size_text", "power_page_html",
+           "confirmatory_figure", "confirmatory_table", "looks_table", "selection_table", "confirmatory_text",
+           "confirmatory_page_html"]
 
 SHOWN = {"strategy": "strategy", "n": "n", "power": "power", "power_mcse": "MC SE", "events_mean": "events",
          "n_randomised_mean": "randomised", "n_screened_mean": "screened"}
@@ -101,3 +103,73 @@ def power_page_html(table: pd.DataFrame, spec: Any, command: str) -> str:
     provenance = collect_provenance(seed=spec.seed, command=command, extra={"explore": spec.to_dict()})
     return power_report(table, provenance=provenance, target=spec.target_power,
                         title=f"Monte Carlo power: {spec.family} (mndtrial explore)", settings=spec.to_dict()).html
+
+
+# the side-by-side columns of a confirmatory run, as `mndtrial power --confirmatory` writes them to power.csv
+CONFIRMATORY_SHOWN = {"strategy": "strategy", "looks": "looks", "power": "power", "power_mcse": "MC SE",
+                      "reject_s": "reject H_S", "reject_f": "reject H_F", "stop_efficacy_early": "early efficacy",
+                      "stop_futility": "futility stop", "events_mean": "events", "n_randomised_mean": "randomised",
+                      "n_screened_mean": "screened", "duration_days_mean": "duration (days)"}
+LOOKS_SHOWN = {"strategy": "strategy", "look": "look", "event_target": "event target", "p_efficacy": "P(stop, efficacy)",
+               "p_futility": "P(stop, futility)"}
+
+
+def _fixed(v: Any, digits: int) -> str:
+    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
+
+
+def confirmatory_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The strategies side by side (power and stopping to 4 decimals, sizes to 1)."""
+    out = table[[c for c in CONFIRMATORY_SHOWN if c in table.columns]].rename(columns=CONFIRMATORY_SHOWN).copy()
+    for c in ("power", "MC SE", "reject H_S", "reject H_F", "early efficacy", "futility stop"):
+        out[c] = out[c].map(lambda v: _fixed(v, 4))
+    for c in ("events", "randomised", "screened", "duration (days)"):
+        out[c] = out[c].map(lambda v: _fixed(v, 1))
+    return out
+
+
+def looks_table(looks: pd.DataFrame) -> pd.DataFrame:
+    """Stopping probability per look and strategy (4 decimals)."""
+    out = looks[list(LOOKS_SHOWN)].rename(columns=LOOKS_SHOWN).copy()
+    for c in ("P(stop, efficacy)", "P(stop, futility)"):
+        out[c] = out[c].map(lambda v: _fixed(v, 4))
+    return out
+
+
+def selection_table(selection: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The adaptive design's interim decisions and their probabilities (None without one)."""
+    if selection is None:
+        return None
+    out = selection.rename(columns={"decision": "interim decision (adaptive enrichment)", "mcse": "MC SE"}).copy()
+    for c in ("probability", "MC SE"):
+        out[c] = out[c].map(lambda v: _fixed(v, 4))
+    return out
+
+
+def confirmatory_text(table: pd.DataFrame) -> str:
+    """One line per strategy: power, expected events, randomised and duration."""
+    parts = [f"{r['strategy']}: power {r['power']:.3f}, expected {r['events_mean']:.0f} events, "
+             f"{r['n_randomised_mean']:.0f} randomised, {r['duration_days_mean'] / 30.4375:.1f} months"
+             for _, r in table.iterrows()]
+    return "Confirmatory designs — " + "; ".join(parts)
+
+
+def confirmatory_figure(looks: pd.DataFrame, title: str = ""):
+    """Stopping probability per look (the report package's figure of `mndtrial power --confirmatory`)."""
+    from ..report.figures_confirmatory import stopping_figure
+
+    fig = stopping_figure(looks)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def confirmatory_page_html(result: Any, spec: Any, command: str) -> str:
+    """power.html of a confirmatory run (the report package's confirmatory page), with the
+    explorer's settings and the reproducing command in its provenance."""
+    from ..report import collect_provenance
+    from ..report.confirmatory_html import confirmatory_report
+
+    provenance = collect_provenance(seed=spec.seed, command=command, extra={"explore": spec.to_dict()})
+    return confirmatory_report(result, provenance=provenance, settings=spec.to_dict(),
+                               title=f"Confirmatory designs: {spec.family} (mndtrial explore)").to_html()

@@ -3,12 +3,12 @@
 from .criteria import EVERYONE, Analysis, Criterion, Population, Test
 from .designs import (LOW_PNFH, STRATEGIES, DesignFamily, ExponentialFamily, SimFamily, SimSource, design_points,
                       family, logrank_analysis, strategy_analysis)
-from .engine import DesignPoint, PowerResult, TrialSource, power
+from .engine import DesignPoint, PowerResult, TrialSource, operating_characteristics, power
 from .enrichment import AdaptiveEnrichmentDesign, EventReestimation, simulate_enrichment
 from .enrichment_pool import ExponentialPool, SimPool
 from .exponential import ExponentialDesign
 from .group_sequential import GroupSequentialTrial, simulate_group_sequential
-from .confirmatory import run_confirmatory
+from .confirmatory import build_strategies, run_confirmatory
 from .confirmatory_spec import ConfirmatorySpec, load_confirmatory
 from .samplesize import SampleSizeResult, sample_size, schoenfeld_events, schoenfeld_power
 
@@ -17,4 +17,5 @@ __all__ = ["Analysis", "Criterion", "Population", "Test", "EVERYONE", "LOW_PNFH"
            "PowerResult", "TrialSource", "power", "ExponentialDesign", "SampleSizeResult", "sample_size",
            "schoenfeld_events", "schoenfeld_power", "AdaptiveEnrichmentDesign", "EventReestimation",
            "simulate_enrichment", "ExponentialPool", "SimPool", "GroupSequentialTrial", "simulate_group_sequential",
-           "run_confirmatory", "ConfirmatorySpec", "load_confirmatory"]
+           "run_confirmatory", "ConfirmatorySpec", "load_confirmatory", "operating_characteristics",
+           "build_strategies"]

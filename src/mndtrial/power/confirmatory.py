@@ -117,7 +117,17 @@ def build_pool(spec: ConfirmatorySpec, null: bool = False) -> ExponentialPool | 
 
 
 def build_strategies(spec: ConfirmatorySpec, null: bool = False) -> dict[str, Any]:
-    """{strategy: simulation} for the strategies the spec asks for (see the module docstring)."""
+    """{strategy: simulation} for the strategies the spec asks for (see the module docstring).
+
+    Building them computes every boundary, so a design that cannot be built fails here, before any
+    trial is simulated (the explorer checks its form this way).
+
+    Example:
+        >>> spec = ConfirmatorySpec.from_dict({"design": {"k_max": 2}, "pool": {"hazard_ratio_s": 0.6},
+        ...                                    "trial": {"n_randomised_max": 400, "max_events": 200}})
+        >>> sorted(build_strategies(spec))
+        ['adaptive-enrichment', 'all-comers', 'enriched']
+    """
     pool = build_pool(spec, null)
     rule, group = _rule(spec)
     t = spec.trial

@@ -20,7 +20,8 @@ from .assumptions import simulation_assumptions
 from .backends import interactive, run_chunks
 from .criteria import Analysis
 
-__all__ = ["TrialSource", "DesignPoint", "PowerResult", "power", "DEFAULT_CHUNK", "chunk_size_for"]
+__all__ = ["TrialSource", "DesignPoint", "PowerResult", "power", "DEFAULT_CHUNK", "chunk_size_for",
+           "operating_characteristics"]
 
 DEFAULT_CHUNK = 256  # a multiple of mndtrial.sim.TRIALS_PER_BLOCK (32): no block simulated twice
 # About this many participants per chunk (256 trials at n = 220) keep a worker's memory flat whatever n.
@@ -286,7 +287,19 @@ def operating_characteristics(trials: pd.DataFrame, analysis: Analysis) -> dict[
     with the number left out), per-test participants and deaths in the two arms each compares
     (`<test>_n_mean`, `<test>_events_mean`), deaths and participants in the arms the criteria
     compare (`events_mean`, `n_compared_mean`) and in all arms (`events_all_arms_mean`,
-    `n_randomised_mean`), and the number screened."""
+    `n_randomised_mean`), and the number screened.
+
+    One row of `PowerResult.table` is this function of the point's rows of `PowerResult.trials`,
+    so trials gathered over several runs (e.g. the explorer's stages) are summarised the same way.
+
+    Example:
+        >>> from mndtrial.power import design_points, family, power
+        >>> pts = design_points(family("exponential", hazard_ratio=0.7), [60], ("all-comers",), slope=False)
+        >>> res = power(pts, n_trials=32, seed=1, n_workers=1)
+        >>> oc = operating_characteristics(res.trials.drop(columns="point"), pts[0].analysis)
+        >>> bool(oc["power"] == res.table["power"][0]), oc["n_trials"]
+        (True, 32)
+    """
     n = len(trials)
     p = float(trials["success"].mean())
     out: dict[str, Any] = {"n_trials": n, "power": p, "power_mcse": float(np.sqrt(p * (1 - p) / n)),
