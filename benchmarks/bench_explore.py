@@ -4,8 +4,10 @@ Run by hand: `PYTHONPATH=src python benchmarks/bench_explore.py [rounds] [design
 and Debian's chromium; skipped with a message otherwise).
 
 Arguments: rounds (default 3) and how many of the designs to run (default all: one MIROCALS
-point, one exponential point, the MIROCALS grid the app opens with), with 500 trials per point: the explorer (a subprocess on a free port, default workers) is driven by headless
-Chromium; each round changes the low-NfL hazard ratio and times (1) the first updated figure (the
+point, one exponential point, the MIROCALS grid the app opens with, one MIROCALS enriched point
+whose biomarker cut-off changes), with 500 trials per point: the explorer (a subprocess on a free
+port, default workers) is driven by headless Chromium; each round changes the low-NfL hazard
+ratio (the last case: the cut-off, 2500 / 3700 pg/mL) and times (1) the first updated figure (the
 plot's image changes: first stage, 256 trials per point), (2) the figure at all 500 trials. The
 peer, in the same run: the exported `mndtrial power` command for the same design (in this
 process, imports excluded). Best of the rounds; ratio = explorer first figure / CLI.
@@ -26,10 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CASES = [  # label, --design, form changes, two alternating low-NfL hazard ratios
-    ("MIROCALS, n 300, all-comers", "mirocals", {"n_min": 300, "n_max": 300, "enriched": False}, (0.45, 0.52)),
-    ("exponential, n 300, all-comers", "exponential", {"n_min": 300, "n_max": 300, "enriched": False}, (0.6, 0.7)),
-    ("MIROCALS, n 200:400:100, 2 strategies", "mirocals", {}, (0.45, 0.52)),
+CASES = [  # label, --design, form changes, the field changed in each round and its two alternating values
+    ("MIROCALS, n 300, all-comers", "mirocals", {"n_min": 300, "n_max": 300, "enriched": False},
+     ("hr_low", (0.45, 0.52))),
+    ("exponential, n 300, all-comers", "exponential", {"n_min": 300, "n_max": 300, "enriched": False},
+     ("hr_low", (0.6, 0.7))),
+    ("MIROCALS, n 200:400:100, 2 strategies", "mirocals", {}, ("hr_low", (0.45, 0.52))),
+    ("MIROCALS, n 300, enriched, cut-off", "mirocals", {"n_min": 300, "n_max": 300, "all-comers": False},
+     ("cutoff", (2500, 3700))),
 ]
 TRIALS = 500
 
@@ -52,7 +58,7 @@ def _set(page, field: str, value) -> None:
     page.dispatch_event(f"#{field}", "change")
 
 
-def _case(browser, label: str, design: str, changes: dict, ratios: tuple[float, float], rounds: int) -> dict:
+def _case(browser, label: str, design: str, changes: dict, changed: tuple[str, tuple], rounds: int) -> dict:
     from typer.testing import CliRunner
 
     from mndtrial.cli import app as cli_app
@@ -62,8 +68,8 @@ def _case(browser, label: str, design: str, changes: dict, ratios: tuple[float, 
         page = browser.new_page()
         page.goto(url)
         for field, value in changes.items():
-            if field == "enriched":
-                page.uncheck("input[name=strategies][value=enriched]")
+            if field in ("enriched", "all-comers"):
+                page.uncheck(f"input[name=strategies][value={field}]")
             else:
                 _set(page, field, value)
         _set(page, "n_trials", TRIALS)
@@ -72,7 +78,7 @@ def _case(browser, label: str, design: str, changes: dict, ratios: tuple[float, 
         for r in range(rounds):
             src = page.get_attribute("#curve img", "src")
             start = time.perf_counter()
-            _set(page, "hr_low", ratios[r % 2])
+            _set(page, changed[0], changed[1][r % 2])
             page.wait_for_function("s => document.querySelector('#curve img').src !== s", arg=src, timeout=600_000)
             first.append(time.perf_counter() - start)
             shown = re.search(r"first answer after ([0-9.]+) s", page.inner_text("#run-state"))

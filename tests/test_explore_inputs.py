@@ -149,3 +149,23 @@ def test_a_file_that_is_not_a_saved_design_is_refused_by_the_upload_field():
         with pytest.raises(FormError) as err:
             form_values_from_toml(text)
         assert words in err.value.errors["design_upload"]
+
+
+def test_the_app_imports_only_names_its_packages_export():
+    """The explorer is a client of the public API: every name it imports from elsewhere in
+    mndtrial is in that module's `__all__`."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    import mndtrial.app
+
+    checked = 0
+    for source in Path(mndtrial.app.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 2:  # from ..X import names
+                module = importlib.import_module(f"mndtrial.{node.module}")
+                for alias in node.names:
+                    assert alias.name in getattr(module, "__all__", ()), (source.name, node.module, alias.name)
+                    checked += 1
+    assert checked > 20
