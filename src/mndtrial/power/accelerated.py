@@ -82,9 +82,9 @@ def power_exponential_accelerated(design: ExponentialDesign, n_trials: int, seed
     if chunk_trials is None:
         chunk_trials = 4096 if device.startswith("cpu") else 32768
     chunk_trials = min(chunk_trials, n_trials)
-    run = _compiled_chunk(design, tuple(strata), population, ties == "efron")
+    run = _compiled_chunk(_shape(design), tuple(strata), population, ties == "efron")
     jax = require_jax()
-    base = jax.random.PRNGKey(seed)
+    base, par = jax.random.PRNGKey(seed), _parameters(design)
     crit = stats.norm.isf(alpha)
     keys = ("events", "observed_minus_expected", "variance", "coef", "se", "status")
     kept: dict[str, list[np.ndarray]] = {k: [] for k in keys}
@@ -93,7 +93,7 @@ def power_exponential_accelerated(design: ExponentialDesign, n_trials: int, seed
     for first in range(0, n_trials, chunk_trials):
         # every chunk has the same shape (one compilation); the last one's extra trials are dropped
         idx = np.arange(first, first + chunk_trials, dtype=np.uint32)
-        out = run(base, idx)
+        out = run(base, par, idx)
         take = min(chunk_trials, n_trials - first)
         out = {k: np.asarray(out[k])[:take] for k in keys}
         z_lr = out["observed_minus_expected"] / np.sqrt(out["variance"])
@@ -132,10 +132,11 @@ def simulate_exponential_arrays(design: ExponentialDesign, first_trial: int, n_t
     if n_trials < 1 or first_trial < 0:
         raise ParameterError("n_trials", n_trials, "must be >= 1 with first_trial >= 0")
     jax = require_jax()
-    sim = _simulator(design)
+    sim = _simulator(_shape(design))
     keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
         jax.random.PRNGKey(seed), np.arange(first_trial, first_trial + n_trials, dtype=np.uint32))
-    return {k: np.asarray(v) for k, v in jax.jit(jax.vmap(sim))(keys).items()}
+    out = jax.jit(jax.vmap(sim, in_axes=(0, None)))(keys, _parameters(design))
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def _check(design, n_trials, alpha, strata, population, ties, chunk_trials) -> None:
@@ -155,60 +156,70 @@ def _check(design, n_trials, alpha, strata, population, ties, chunk_trials) -> N
         raise ParameterError("chunk_trials", chunk_trials, "must be at least 1")
 
 
-def _simulator(design: ExponentialDesign):
-    """One trial from its key: a JAX function returning (participants,) arrays."""
+def _shape(design: ExponentialDesign) -> tuple:
+    """What fixes the compiled program: array sizes and which random draws exist."""
+    return (design.n_per_arm, design.enrich, design.accrual_days > 0, design.dropout_per_year > 0,
+            design.time_resolution_days > 0)
+
+
+def _parameters(design: ExponentialDesign) -> np.ndarray:
+    """The numbers passed to the compiled program as data (a new value needs no recompilation)."""
+    d = design
+    log_cut = math.log(d.biomarker_cutoff)
+    return np.array([math.log(2) / d.median_survival_control_days, d.hazard_ratio,
+                     d.hazard_ratio if d.hazard_ratio_high is None else d.hazard_ratio_high,
+                     d.biomarker_log_hr, log_cut, float(stats.norm.cdf((log_cut - LOG_PNFH_MEAN) / LOG_PNFH_SD)),
+                     d.accrual_days, d.follow_up_days, d.dropout_per_year / 365.25, d.time_resolution_days])
+
+
+def _simulator(shape: tuple):
+    """One trial from its key and `_parameters`: a JAX function returning (participants,) arrays."""
     jax = require_jax()
     jnp, random = jax.numpy, jax.random
-    d = design
-    n = 2 * d.n_per_arm
-    log_cut = math.log(d.biomarker_cutoff)
-    p_low = float(stats.norm.cdf((log_cut - LOG_PNFH_MEAN) / LOG_PNFH_SD))
-    base_rate = math.log(2) / d.median_survival_control_days
-    hr_high = d.hazard_ratio if d.hazard_ratio_high is None else d.hazard_ratio_high
+    n_per_arm, enrich, accrual, dropout, rounded = shape
+    n = 2 * n_per_arm
 
-    def one(key):
+    def one(key, par):
+        base_rate, hr_low, hr_high, bio_log_hr, log_cut, p_low, accrual_days, follow_up_days, drop_rate, res = par
         k_bio, k_site, k_death, k_entry, k_drop = random.split(key, 5)
-        active = (jnp.arange(n) >= d.n_per_arm).astype(jnp.float64)
-        if d.enrich:  # below the cut-off only: the normal truncated by its quantile
-            u = random.uniform(k_bio, (n,), jnp.float64, minval=1e-300, maxval=p_low)
+        active = (jnp.arange(n) >= n_per_arm).astype(jnp.float64)
+        if enrich:  # below the cut-off only: the normal truncated by its quantile
+            u = random.uniform(k_bio, (n,), jnp.float64, minval=1e-300, maxval=1.0) * p_low
             log_pnfh = LOG_PNFH_MEAN + LOG_PNFH_SD * jax.scipy.special.ndtri(u)
         else:
             log_pnfh = LOG_PNFH_MEAN + LOG_PNFH_SD * random.normal(k_bio, (n,), jnp.float64)
         stratum = jnp.where(random.uniform(k_site, (n,), jnp.float64) < BULBAR_SHARE, 0, 1)
-        hr = jnp.where(log_pnfh > log_cut, hr_high, d.hazard_ratio)
-        rate = base_rate * jnp.exp(d.biomarker_log_hr * (log_pnfh - LOG_PNFH_MEAN)) * jnp.where(active > 0, hr, 1.0)
+        hr = jnp.where(log_pnfh > log_cut, hr_high, hr_low)
+        rate = base_rate * jnp.exp(bio_log_hr * (log_pnfh - LOG_PNFH_MEAN)) * jnp.where(active > 0, hr, 1.0)
         death = random.exponential(k_death, (n,), jnp.float64) / rate
-        entry = (random.uniform(k_entry, (n,), jnp.float64) * d.accrual_days if d.accrual_days > 0
-                 else jnp.zeros(n))
-        admin = d.accrual_days + d.follow_up_days - entry
-        dropout = (random.exponential(k_drop, (n,), jnp.float64) * 365.25 / d.dropout_per_year
-                   if d.dropout_per_year > 0 else jnp.full(n, jnp.inf))
-        censor = jnp.minimum(dropout, admin)
+        entry = random.uniform(k_entry, (n,), jnp.float64) * accrual_days if accrual else jnp.zeros(n)
+        admin = accrual_days + follow_up_days - entry
+        censor = (jnp.minimum(random.exponential(k_drop, (n,), jnp.float64) / drop_rate, admin) if dropout
+                  else admin)
         time = jnp.minimum(death, censor)
         event = (death <= censor).astype(jnp.float64)
-        if d.time_resolution_days > 0:
-            time = jnp.maximum(jnp.ceil(time / d.time_resolution_days), 1) * d.time_resolution_days
+        if rounded:  # as ExponentialDesign: up to the grid, at least one step
+            time = jnp.maximum(jnp.ceil(time / res), 1) * res
         return {"time": time, "event": event, "active": active, "stratum": stratum, "log_pnfh": log_pnfh}
 
     return one
 
 
 @lru_cache(maxsize=16)
-def _compiled_chunk(design: ExponentialDesign, strata: tuple[str, ...], population: str, efron: bool):
+def _compiled_chunk(shape: tuple, strata: tuple[str, ...], population: str, efron: bool):
     """jit(vmap(simulate → analyse)) over a chunk's trial indices."""
     jax = require_jax()
     jnp = jax.numpy
-    sim = _simulator(design)
+    sim = _simulator(shape)
     analyse = trial_function(efron)
-    log_cut = math.log(design.biomarker_cutoff)
 
-    def one(base, trial):
-        s = sim(jax.random.fold_in(base, trial))
-        valid = jnp.ones_like(s["time"]) if population == "all" else (s["log_pnfh"] <= log_cut).astype(jnp.float64)
+    def one(base, par, trial):
+        s = sim(jax.random.fold_in(base, trial), par)
+        valid = (jnp.ones_like(s["time"]) if population == "all"
+                 else (s["log_pnfh"] <= par[4]).astype(jnp.float64))
         stratum = s["stratum"] if strata else jnp.zeros_like(s["stratum"])
         # rows outside the population: a stratum of their own with no events (as survival_tests_arrays)
         stratum = jnp.where(valid > 0, stratum, 2)
-        event = s["event"] * valid
-        return analyse(s["time"], event, s["active"], stratum, valid)
+        return analyse(s["time"], s["event"] * valid, s["active"], stratum, valid)
 
-    return jax.jit(jax.vmap(one, in_axes=(None, 0)))
+    return jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
