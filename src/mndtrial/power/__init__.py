@@ -11,10 +11,12 @@ from .group_sequential import GroupSequentialTrial, simulate_group_sequential
 from .confirmatory import run_confirmatory
 from .confirmatory_spec import ConfirmatorySpec, load_confirmatory
 from .samplesize import SampleSizeResult, sample_size, schoenfeld_events, schoenfeld_power
+from .accelerated import AcceleratedPowerResult, power_exponential_accelerated  # JAX imported only when called
 
 __all__ = ["Analysis", "Criterion", "Population", "Test", "EVERYONE", "LOW_PNFH", "STRATEGIES", "DesignFamily",
            "ExponentialFamily", "SimFamily", "SimSource", "family", "design_points", "logrank_analysis", "strategy_analysis", "DesignPoint",
            "PowerResult", "TrialSource", "power", "ExponentialDesign", "SampleSizeResult", "sample_size",
            "schoenfeld_events", "schoenfeld_power", "AdaptiveEnrichmentDesign", "EventReestimation",
            "simulate_enrichment", "ExponentialPool", "SimPool", "GroupSequentialTrial", "simulate_group_sequential",
-           "run_confirmatory", "ConfirmatorySpec", "load_confirmatory"]
+           "run_confirmatory", "ConfirmatorySpec", "load_confirmatory", "AcceleratedPowerResult",
+           "power_exponential_accelerated"]
