@@ -134,7 +134,7 @@ def survival_tests_arrays(time: np.ndarray, event: np.ndarray, active: np.ndarra
     # Shapes rounded up (≤ 25 % more) so that calls of similar size share one compilation.
     shape = (_bucket(T), _bucket(width))
     padded = [np.zeros(shape), np.zeros(shape), np.zeros(shape), np.full(shape, pad_code, np.int64), np.zeros(shape)]
-    for target, values in zip(padded, (time, np.where(valid, event, 0.0), active, np.where(valid, stratum, pad_code),
+    for target, values in zip(padded, (np.where(valid, time, 0.0), np.where(valid, event, 0.0), active, np.where(valid, stratum, pad_code),
                                        valid.astype(float))):
         target[:T, :width] = values
     out = _compiled(ties == "efron", int(max_iter), float(tol))(*padded)
