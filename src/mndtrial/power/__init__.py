@@ -11,6 +11,7 @@ from .group_sequential import GroupSequentialTrial, simulate_group_sequential
 from .confirmatory import build_strategies, run_confirmatory
 from .confirmatory_spec import ConfirmatorySpec, load_confirmatory
 from .samplesize import SampleSizeResult, sample_size, schoenfeld_events, schoenfeld_power
+from .accelerated import AcceleratedPowerResult, power_exponential_accelerated  # JAX imported only when called
 
 __all__ = ["Analysis", "Criterion", "Population", "Test", "EVERYONE", "LOW_PNFH", "STRATEGIES", "DesignFamily",
            "ExponentialFamily", "SimFamily", "SimSource", "family", "design_points", "logrank_analysis", "strategy_analysis", "DesignPoint",
@@ -18,4 +19,4 @@ __all__ = ["Analysis", "Criterion", "Population", "Test", "EVERYONE", "LOW_PNFH"
            "schoenfeld_events", "schoenfeld_power", "AdaptiveEnrichmentDesign", "EventReestimation",
            "simulate_enrichment", "ExponentialPool", "SimPool", "GroupSequentialTrial", "simulate_group_sequential",
            "run_confirmatory", "ConfirmatorySpec", "load_confirmatory", "operating_characteristics",
-           "build_strategies"]
+           "build_strategies", "AcceleratedPowerResult", "power_exponential_accelerated"]
