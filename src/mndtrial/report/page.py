@@ -12,11 +12,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..errors import ParameterError
 from .provenance import Provenance
 from .render import render_figures
 
@@ -184,12 +185,20 @@ class ReportPage:
                 "identifiers are shown.</footer></body></html>\n")
 
     def write(self, out_dir: str | Path, filename: str, figures_dir: str = "figures",
-              write_figures: bool = True) -> dict[str, Any]:
-        """Write the page and (optionally) every figure as PNG and SVG under `figures_dir`."""
+              write_figures: bool = True, figure_formats: Sequence[str] = ("png", "svg")) -> dict[str, Any]:
+        """Write the page and (optionally) every figure in `figure_formats` under `figures_dir`.
+
+        The page embeds the PNGs, so ("png",) draws each figure once; an SVG copy costs about
+        half a PNG's drawing again.
+        """
+        formats = tuple(dict.fromkeys(["png", *figure_formats]))
+        unknown = [f for f in formats if f not in ("png", "svg")]
+        if unknown:
+            raise ParameterError("figure_formats", list(figure_formats), "each must be 'png' or 'svg'")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        # both formats in one pass, so the figures are drawn side by side once
-        self._render(("png", "svg") if write_figures else ("png",))
+        # every format in one pass, so the figures are drawn side by side once
+        self._render(formats if write_figures else ("png",))
         page = out / filename
         page.write_text(self.to_html(), encoding="utf-8")
         written: dict[str, list[Path]] = {}
@@ -198,7 +207,7 @@ class ReportPage:
             folder.mkdir(parents=True, exist_ok=True)
             for name in self.figures:
                 written[name] = []
-                for fmt in ("png", "svg"):
+                for fmt in formats:
                     path = folder / f"{name}.{fmt}"
                     path.write_bytes(self._encoded[name][fmt])  # the PNG is the one embedded in the page
                     written[name].append(path)
