@@ -7,7 +7,8 @@ Per round, interleaved so that machine load hits both alike:
    as subprocesses (wall, imports included);
 2. in one process: the plan's analysis (`AnalysisPlan.run`), with the time in Cox fits (the own
    Newton-Raphson route, `cox_newton.newton_cox`) and in mixed-model fits counted separately, and
-   writing results.json + report + figures (figures drawn side by side, `report/render.py`);
+   writing results.json + report + figures as the command does (PNG only, the report's own; drawn
+   side by side, `report/render.py`);
 3. R (`benchmarks/r/analyze_peer.R`: survfit, survdiff, coxph, cox.zph, lmer; the same analyses)
    timed inside R, and its Rscript wall. Skipped with a message where Rscript is absent.
 
@@ -68,7 +69,7 @@ def _in_process(trial_dir: Path, out: Path) -> dict[str, float]:
         t0 = time.perf_counter()
         results = plan.run(trial)
         t1 = time.perf_counter()
-        write_analysis_outputs(out, trial, results)
+        write_analysis_outputs(out, trial, results, figure_formats=("png",))  # as `mndtrial analyze`
         t2 = time.perf_counter()
     finally:
         cox_module.newton_cox, lmm.fit_reml = cox_fit, reml_fit

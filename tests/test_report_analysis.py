@@ -78,8 +78,13 @@ def test_cli_analyze_writes_report_figures_and_provenance(tmp_path, example_tria
     html = (out / "report.html").read_text(encoding="utf-8")
     assert prov["inputs_sha256"][(folder / "survival.csv").as_posix()] in html
     pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
-    assert pngs == sorted(p.stem for p in (out / "figures").glob("*.svg"))
     assert {"km_overall", "forest", "ph_check", "alsfrs_trajectories"} <= set(pngs)
+    assert not list((out / "figures").glob("*.svg"))  # the page embeds PNGs; SVG copies on request
+    again = tmp_path / "with-svg"
+    res = CliRunner().invoke(app, ["--quiet", "analyze", str(folder), "--plan", str(plan), "--out", str(again), "--svg"])
+    assert res.exit_code == 0, res.output
+    assert pngs == sorted(p.stem for p in (again / "figures").glob("*.svg"))
+    assert (again / "figures" / "km_overall.png").read_bytes() == (out / "figures" / "km_overall.png").read_bytes()
 
 
 def test_real_results_of_a_trial_without_alsfrs_or_biomarker_say_what_is_absent(example_trial):

@@ -11,6 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from mndtrial import Trial
+from mndtrial.analysis.numbers import fmt_p
 from mndtrial.errors import AnalysisError, ParameterError
 from mndtrial.report import figures as F
 from mndtrial.report.figures_survival import at_risk_at, km_curves
@@ -116,6 +117,24 @@ def test_ph_check_points_average_to_the_cox_coefficient(example_trial):
     assert "test p =" in ax.get_title()
     fig2 = F.ph_check_figure(example_trial, ph_test={"chi2": 1.0, "p": 0.5})
     assert "0.500 (analysis results)" in fig2.axes[0].get_title()
+
+
+def test_ph_check_points_and_test_equal_lifelines_scaled_schoenfeld(example_trial):
+    # The figure fits with the project's own Cox and residuals; lifelines is the reference.
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    df = example_trial.survival_by_subject()
+    df = df.assign(treatment=(df["arm"] == "il2_2miu").astype(float))[["time_days", "event", "treatment"]]
+    cph = CoxPHFitter().fit(df, "time_days", "event")
+    resid = cph.compute_residuals(df, "scaled_schoenfeld")
+    expected = np.sort(resid["treatment"].to_numpy(float) + float(cph.params_["treatment"]))
+    fig = F.ph_check_figure(example_trial)
+    points = fig.axes[0].collections[0].get_offsets()
+    np.testing.assert_allclose(np.sort(np.asarray(points[:, 1])), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.sort(np.asarray(points[:, 0])), np.sort(df.loc[resid.index, "time_days"]))
+    p = float(proportional_hazard_test(cph, df, time_transform="km").summary.loc["treatment", "p"])
+    assert f"= {fmt_p(p)} (KM time transform)" in fig.axes[0].get_title()
 
 
 def test_ph_check_with_too_few_events_says_so(example_trial):

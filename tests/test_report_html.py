@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -169,3 +170,23 @@ def test_notebook_display_is_the_page_isolated_in_an_iframe(example_trial):
     assert shown.startswith("<iframe srcdoc=") and "<style>" not in shown  # escaped, so inert outside
     inner = html_lib.unescape(shown.split('srcdoc="', 1)[1].rsplit('" style=', 1)[0])
     assert inner == rep.html
+
+
+def test_table_markup_equals_pandas_styler_byte_for_byte():
+    # the page writes Styler's markup itself (no jinja2); Styler is the reference it must equal
+    from mndtrial.report.page import fmt_num, styler_table_html, table_html
+
+    rng = np.random.default_rng(0)
+    cells = ["a<b", "x\"y'z&", "0.85 (0.54, 1.35)", "< 0.001", "NR", "–", "-", "40/109", None, 1.5, 3,
+             float("nan"), "text", "≤ 3", ">= 5"]
+    for _ in range(150):
+        n_rows, n_cols = int(rng.integers(0, 5)), int(rng.integers(1, 5))
+        shown = pd.DataFrame([[cells[int(rng.integers(len(cells)))] for _ in range(n_cols)] for _ in range(n_rows)],
+                             columns=[f"c{j} <&>" for j in range(n_cols)])
+        for j in range(n_cols):
+            shown.isetitem(j, [fmt_num(v) for v in shown.iloc[:, j]])
+        for index in (False, True):
+            if index:
+                shown.index = [f"row {i} <'>" for i in range(n_rows)]
+            for align in (True, False):
+                assert table_html(shown, index, align) == styler_table_html(shown, index, align)

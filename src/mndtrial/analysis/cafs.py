@@ -30,13 +30,13 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ._common import control_and_active, html_table, json_safe
 from .estimator import FittedEstimator
 from .frame import endpoint_events
+from .distributions import mann_whitney, norm_sf, rankdata
 
 __all__ = ["CAFS", "CAFSResult", "pairwise_scores", "finkelstein_schoenfeld", "cafs_inputs", "mann_whitney_scope",
            "van_elteren"]
@@ -160,7 +160,7 @@ def finkelstein_schoenfeld(scores: np.ndarray, active: np.ndarray, strata: np.nd
         if n > 1:
             var += n1 * (n - n1) / (n * (n - 1)) * float((scores[m] ** 2).sum())
     z = T / np.sqrt(var) if var > 0 else float("nan")
-    return {"T": T, "var_T": var, "z": float(z), "p": float(2 * stats.norm.sf(abs(z)))}
+    return {"T": T, "var_T": var, "z": float(z), "p": float(2 * norm_sf(abs(z)))}
 
 
 def van_elteren(scores: np.ndarray, active: np.ndarray, strata: np.ndarray) -> dict:
@@ -180,13 +180,13 @@ def van_elteren(scores: np.ndarray, active: np.ndarray, strata: np.ndarray) -> d
         n, n1 = int(m.sum()), int(active[m].sum())
         if n < 2 or n1 in (0, n):
             continue  # a stratum with one arm only carries no comparison
-        ranks = stats.rankdata(scores[m])
+        ranks = rankdata(scores[m])
         weight = 1.0 / (n + 1)
         T += weight * float(ranks[active[m]].sum())
         mean += weight * n1 * (n + 1) / 2
         var += weight ** 2 * n1 * (n - n1) / (n * (n - 1)) * float(((ranks - (n + 1) / 2) ** 2).sum())
     z = (T - mean) / np.sqrt(var) if var > 0 else float("nan")
-    return {"z": float(z), "p": float(2 * stats.norm.sf(abs(z)))}
+    return {"z": float(z), "p": float(2 * norm_sf(abs(z)))}
 
 
 def cafs_inputs(trial: Trial, horizon_days: float,
@@ -302,9 +302,8 @@ class CAFS(FittedEstimator):
             if not scores.any():
                 raise AnalysisError(ANALYSIS, f"every pair of {control} and {arm} participants ties (no death "
                                               "and no ALSFRS-R change tells any two apart): nothing to rank")
-            ranks = stats.rankdata(scores)
-            mw = stats.mannwhitneyu(scores[is_active], scores[~is_active], alternative="two-sided",
-                                    method="asymptotic", use_continuity=True)
+            ranks = rankdata(scores)
+            mw = mann_whitney(scores[is_active], scores[~is_active])
             fs = finkelstein_schoenfeld(scores, is_active, stratum.to_numpy())
             # with strata the pooled Mann-Whitney is not a stratified test; van Elteren's is
             ve = van_elteren(scores, is_active, stratum.to_numpy()) if self.strata else {"z": None, "p": None}

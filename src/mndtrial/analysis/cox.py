@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
@@ -30,6 +29,7 @@ from .frame import ArmContrast, SurvivalFrame, jsonable, survival_frame
 from .cox_newton import cox_loglik, newton_cox
 from .cox_ph import ph_test_statistics
 from .estimator import FittedEstimator
+from .distributions import chi2_sf, norm_ppf, norm_sf
 
 if TYPE_CHECKING:  # lifelines is imported only where a fit falls back to it
     from lifelines import CoxPHFitter
@@ -180,19 +180,19 @@ def fit_cox(data: pd.DataFrame, terms: Sequence[str], duration_col: str = "time_
     variance = np.linalg.inv(newton.information)
     se = np.sqrt(np.diag(variance))
     z_scores = newton.coef / se
-    zq = stats.norm.ppf(1 - alpha / 2)
+    zq = norm_ppf(1 - alpha / 2)
     summary = pd.DataFrame({"coef": newton.coef, "se": se, "hr": np.exp(newton.coef),
                             "hr_lower": np.exp(newton.coef - zq * se), "hr_upper": np.exp(newton.coef + zq * se),
-                            "z": z_scores, "p": 2 * stats.norm.sf(np.abs(z_scores))},
+                            "z": z_scores, "p": 2 * norm_sf(np.abs(z_scores))},
                            index=pd.Index(terms, name="term"))
     lr_chi2 = 2.0 * (newton.loglik - newton.loglik_null)
     ph = None
     if ph_test:
         chi2 = ph_test_statistics(time, event, X, newton.coef, variance, codes)
-        ph = pd.DataFrame({"chi2": chi2, "p": stats.chi2.sf(chi2, 1)}, index=pd.Index(terms, name="term"))
+        ph = pd.DataFrame({"chi2": chi2, "p": chi2_sf(chi2, 1)}, index=pd.Index(terms, name="term"))
     return CoxResult(label=label, summary=summary, n=len(df), events=events, log_likelihood=newton.loglik,
                      log_likelihood_null=newton.loglik_null, lr_chi2=lr_chi2, lr_df=len(terms),
-                     lr_p=float(stats.chi2.sf(lr_chi2, len(terms))), strata=tuple(strata), ph_test=ph,
+                     lr_p=float(chi2_sf(lr_chi2, len(terms))), strata=tuple(strata), ph_test=ph,
                      fit_route=NEWTON_ROUTE)
 
 
@@ -219,7 +219,7 @@ def _lifelines_result(df, terms, duration_col, event_col, strata, alpha, ph_test
     fit = converged_coxph(df, duration_col, event_col, strata, alpha, analysis)
     cph = fit.fitter
     s = cph.summary
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     summary = pd.DataFrame({"coef": s["coef"], "se": s["se(coef)"], "hr": np.exp(s["coef"]),
                             "hr_lower": np.exp(s["coef"] - z * s["se(coef)"]),
                             "hr_upper": np.exp(s["coef"] + z * s["se(coef)"]), "z": s["z"], "p": s["p"]})
@@ -232,7 +232,7 @@ def _lifelines_result(df, terms, duration_col, event_col, strata, alpha, ph_test
         ph, note = _ph_test(cph, df)
     return CoxResult(label=label, summary=summary, n=len(df), events=events,
                      log_likelihood=float(cph.log_likelihood_), log_likelihood_null=fit.log_likelihood_null,
-                     lr_chi2=lr_chi2, lr_df=lr_df, lr_p=float(stats.chi2.sf(lr_chi2, lr_df)),
+                     lr_chi2=lr_chi2, lr_df=lr_df, lr_p=float(chi2_sf(lr_chi2, lr_df)),
                      strata=tuple(strata), ph_test=ph, ph_test_note=note, fit_warnings=fit.warnings,
                      fit_route=f"{fit.route}; {NEWTON_ROUTE} alone stopped ({newton_problem})")
 

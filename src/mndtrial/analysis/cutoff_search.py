@@ -33,11 +33,11 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import AnalysisError, ParameterError
 from .cox_binary import cox_treatment_fits, logrank_statistics, risk_counts
 from .frame import jsonable
+from .distributions import norm_ppf, norm_sf
 
 __all__ = ["CutoffSearch", "CutoffSearchResult", "candidate_statistics"]
 
@@ -149,10 +149,10 @@ class CutoffSearch:
         adjusted = self._permutation_p(marker, time, event, treatment, float(z[best]), np.random.default_rng(seeds[0]))
         low = (marker <= self.cutoffs[:, None]).astype(float)
         coef, se, ok = cox_treatment_fits(risk_counts(time, event, treatment, low))
-        q = stats.norm.ppf(1 - self.alpha / 2)
+        q = norm_ppf(1 - self.alpha / 2)
         naive = {"log_hr": coef[best], "se": se[best], "hr": np.exp(coef[best]),
                  "ci": [np.exp(coef[best] - q * se[best]), np.exp(coef[best] + q * se[best])],
-                 "p": float(2 * stats.norm.sf(abs(z[best]))), "n": int(low[best].sum()),
+                 "p": float(2 * norm_sf(abs(z[best]))), "n": int(low[best].sum()),
                  "note": "naive: computed as if the cut-off had been fixed in advance; biased toward benefit"}
         boot = self._bootstrap(marker, time, event, treatment, coef, np.random.default_rng(seeds[1]))
         corrected = coef[best] - boot.pop("optimism_log_hr")

@@ -31,7 +31,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
@@ -40,6 +39,7 @@ from .frame import ArmContrast, baseline_values, jsonable, survival_frame
 from .function import slope_frame
 from .lmm import fit_random_slope_lmm
 from .splines import NaturalSpline
+from .distributions import chi2_sf, norm_ppf
 
 __all__ = ["EffectCurve", "marker_values", "sup_t_critical", "effect_curve", "cox_spline_interaction",
            "slope_spline_interaction", "spline_columns"]
@@ -126,7 +126,7 @@ def effect_curve(theta: np.ndarray, cov: np.ndarray, spline: NaturalSpline, grid
     L = np.column_stack([np.ones(len(grid_x)), spline.basis(grid_x)])
     estimate = L @ theta
     se = np.sqrt(np.einsum("gi,ij,gj->g", L, cov, L))
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     crit = sup_t_critical(L, cov, alpha, draws, seed)
     return EffectCurve(scale=scale, marker_grid=back, estimate=estimate, se=se,
                        pointwise=(estimate - z * se, estimate + z * se),
@@ -204,8 +204,8 @@ def cox_spline_interaction(trial: Trial, biomarker: str, spline_df: int = 3, kno
     wald = float(gamma @ np.linalg.solve(cov[1 + spline.df:, 1 + spline.df:], gamma))
     lr = max(0.0, 2 * (float(full.fitter.log_likelihood_) - float(reduced.fitter.log_likelihood_)))
     test = {"hypothesis": "no treatment x biomarker interaction (all treatment:ns coefficients 0)",
-            "df": spline.df, "lr_chi2": lr, "lr_p": float(stats.chi2.sf(lr, spline.df)),
-            "wald_chi2": wald, "wald_p": float(stats.chi2.sf(wald, spline.df))}
+            "df": spline.df, "lr_chi2": lr, "lr_p": float(chi2_sf(lr, spline.df)),
+            "wald_chi2": wald, "wald_p": float(chi2_sf(wald, spline.df))}
     info = {"biomarker": biomarker, "transform": transform, "events": int(table["event"].sum()),
             "excluded_missing": n_missing, "log_likelihood": float(full.fitter.log_likelihood_),
             "fit_route": [full.route, reduced.route], "arms": frame.contrast.to_dict()}
@@ -275,7 +275,7 @@ def slope_spline_interaction(trial: Trial, biomarker: str, spline_df: int = 3, k
     g, V = theta[1:], cov[1:, 1:]
     wald = float(g @ np.linalg.solve(V, g))
     test = {"hypothesis": "no treatment x biomarker interaction on the slope (all months:active:ns coefficients 0)",
-            "df": spline.df, "wald_chi2": wald, "wald_p": float(stats.chi2.sf(wald, spline.df))}
+            "df": spline.df, "wald_chi2": wald, "wald_p": float(chi2_sf(wald, spline.df))}
     info = {"biomarker": biomarker, "transform": transform, "n_visits": lmm.n_obs, "excluded_missing": n_missing,
             "excluded_visits": excluded, "reml_criterion": lmm.reml_criterion, "problems": list(lmm.problems),
             "arms": {"control": control, "active": next(a for a in arms if a != control)}}

@@ -22,7 +22,6 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data import Trial
 from ..data.schema import DAYS_PER_MONTH
@@ -31,6 +30,7 @@ from ._common import (ByPopulation, Subgroups, control_and_active, covariate_col
                       resolve_subgroups)
 from .lmm import MixedModelFit, fit_random_slope_lmm, wald
 from .estimator import FittedEstimator
+from .distributions import chi2_sf
 
 __all__ = ["SlopeAnalysis", "SlopeFit", "SlopeResult", "slope_frame", "slope_interaction_test"]
 
@@ -303,6 +303,6 @@ def slope_interaction_test(trial: Trial, groups: Mapping[str, Sequence[str]], ho
     chi2 = float(b @ np.linalg.solve(V, b))
     terms = {t: lmm.linear_combination({t: 1.0}, level) for t in tested}
     return json_safe({"reference_group": labels[0], "groups": labels, "terms": terms, "chi2": chi2,
-                      "df": len(tested), "p": float(stats.chi2.sf(chi2, len(tested))),
+                      "df": len(tested), "p": float(chi2_sf(chi2, len(tested))),
                       "n_participants": lmm.n_groups, "problems": list(lmm.problems),
                       "warnings": list(lmm.warnings)})

@@ -20,11 +20,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .frame import ArmContrast, jsonable, survival_frame
+from .distributions import norm_ppf, norm_sf
 
 __all__ = ["km_table", "median_survival", "rmst", "ArmComparison", "compare_at_horizon", "survival_at_horizon", "rmst_test",
            "difference_of_rmst_test"]
@@ -131,7 +131,7 @@ class ArmComparison:
 
 def _wald(estimate: float, se: float, z: float, null: float = 0.0) -> dict[str, Any]:
     if se > 0:
-        p = float(2 * stats.norm.sf(abs(estimate - null) / se))
+        p = float(2 * norm_sf(abs(estimate - null) / se))
     else:
         p = float("nan")
     return {"estimate": estimate, "se": se, "ci": [estimate - z * se, estimate + z * se], "p": p}
@@ -163,7 +163,7 @@ def compare_at_horizon(data: dict[str, tuple[np.ndarray, np.ndarray]], arms: Arm
         raise ParameterError("measure", measure, "must be 'survival' or 'rmst'")
     if not 0 < alpha < 1:
         raise ParameterError("alpha", alpha, "must be in (0, 1)")
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(norm_ppf(1 - alpha / 2))
     analysis = "survival at horizon" if measure == "survival" else "RMST"
     rows, log_var = {}, {}
     for arm in (arms.control, arms.active):

@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
-from scipy import stats
 
 from ..data import Trial
 from ..data.schema import DAYS_PER_MONTH
@@ -43,6 +42,7 @@ from .joint_data import ANALYSIS, JointDesign, joint_design
 from .joint_fit import JointMLE, fit_joint
 from .joint_likelihood import ASSOCIATIONS, LEGENDRE_POINTS, JointData, unpack
 from .lmm import wald
+from .distributions import chi2_sf
 
 __all__ = ["JointModel", "JointFit", "JointResult", "marginal_survival"]
 
@@ -283,7 +283,7 @@ def _estimands(design: JointDesign, mle: JointMLE, level: float) -> tuple[pd.Dat
         idx = [ix(slope), ix(direct)]
         b = theta[idx]
         chi2 = float(b @ np.linalg.solve(cov[np.ix_(idx, idx)], b))
-        tests[arm] = {"chi2": chi2, "df": 2, "p": float(stats.chi2.sf(chi2, 2)),
+        tests[arm] = {"chi2": chi2, "df": 2, "p": float(chi2_sf(chi2, 2)),
                       "hypothesis": "no treatment effect on the ALSFRS-R slope and no direct effect on the hazard"}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=["arm", "quantity"])

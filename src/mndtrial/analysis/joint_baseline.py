@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import BSpline
 
 __all__ = ["BaselineHazard", "BASELINES", "quantile_cuts_months"]
 
@@ -98,6 +97,8 @@ class BaselineHazard:
             # a zero time (no follow-up) has zero integration weight: any finite value serves
             return np.stack([np.ones_like(t), np.log(np.maximum(t, 1e-12))], -1)
         flat = np.clip(t.ravel(), 0.0, self.knots_months[-1])
+        from scipy.interpolate import BSpline  # here: scipy.interpolate costs ~0.5 s to import
+
         B = BSpline.design_matrix(flat, self.knots_months, SPLINE_DEGREE).toarray()
         return B.reshape(t.shape + (self.size,))
 

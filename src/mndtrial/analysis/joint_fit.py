@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
 from .joint_likelihood import JointData, adaptive_nodes, evaluate
 
@@ -85,6 +84,8 @@ def fit_joint(data: JointData, points: int = 5, start: np.ndarray | None = None)
         def objective(th: np.ndarray) -> tuple[float, np.ndarray]:
             f, g = evaluate(th, data, nodes)
             return (-f, -g) if np.isfinite(f) else (np.inf, np.zeros_like(th))
+
+        from scipy.optimize import minimize  # here: scipy.optimize costs ~0.3 s to import
 
         res = minimize(objective, theta, jac=True, method="BFGS", options={"gtol": 1e-5, "maxiter": 3000})
         n_evals += int(res.nfev)

@@ -16,12 +16,12 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data import Trial
 from ..data.follow_up import median_observed_time_days, reverse_km_median_days
 from ..errors import AnalysisError, ParameterError
 from .frame import endpoint_events, jsonable
+from .distributions import norm_ppf
 
 __all__ = ["KaplanMeierResult", "kaplan_meier", "km_by_group", "km_curve"]
 
@@ -80,7 +80,7 @@ def km_curve(time: np.ndarray, event: np.ndarray, alpha: float = 0.05) -> pd.Dat
     with np.errstate(divide="ignore", invalid="ignore"):
         # Greenwood's sum; a step to S = 0 (n = d) adds nothing, as in lifelines
         greenwood = np.cumsum(np.where(at_risk > deaths, deaths / (at_risk * (at_risk - deaths)), 0.0))
-        z = stats.norm.ppf(1 - alpha / 2)
+        z = norm_ppf(1 - alpha / 2)
         log_s = np.log(survival)
         spread = z * np.sqrt(greenwood) / log_s
         lower = np.exp(-np.exp(np.log(-log_s) - spread))

@@ -25,10 +25,10 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import AnalysisError, ParameterError
 from .reml import fit_reml
+from .distributions import norm_ppf, norm_sf
 
 __all__ = ["MixedModelFit", "fit_random_slope_lmm"]
 
@@ -97,15 +97,15 @@ class MixedModelFit:
         se = self.bse
         z = self.params / se
         return pd.DataFrame({"estimate": self.params, "se": se, "z": z,
-                             "p": 2 * stats.norm.sf(np.abs(z))})
+                             "p": 2 * norm_sf(np.abs(z))})
 
 
 def wald(estimate: float, se: float, level: float = 0.95) -> dict[str, float]:
     """Normal-theory (Wald) CI and two-sided p for an estimate and its SE."""
-    q = stats.norm.ppf(0.5 + level / 2)
+    q = norm_ppf(0.5 + level / 2)
     z = estimate / se if se > 0 else float("nan")
     return {"estimate": estimate, "se": se, "ci_low": estimate - q * se, "ci_high": estimate + q * se,
-            "z": z, "p": float(2 * stats.norm.sf(abs(z)))}
+            "z": z, "p": float(2 * norm_sf(abs(z)))}
 
 
 def fit_random_slope_lmm(frame: pd.DataFrame, response: str, time: str | None, group: str,

@@ -15,11 +15,11 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data import Trial
 from ..errors import AnalysisError
 from .frame import ArmContrast, jsonable, survival_frame
+from .distributions import chi2_sf
 
 __all__ = ["LogRankResult", "logrank", "logrank_test"]
 
@@ -113,7 +113,7 @@ def logrank(time: Sequence[float], event: Sequence[int], group: Sequence[Any],
     chi2 = float(diff @ np.linalg.solve(v, diff))
     summary = pd.DataFrame({"n": np.bincount(codes, minlength=k), "observed": observed, "expected": expected,
                             "o_over_e": observed / expected}, index=pd.Index(levels, name="group"))
-    return LogRankResult(chi2=chi2, df=k - 1, p=float(stats.chi2.sf(chi2, k - 1)), summary=summary,
+    return LogRankResult(chi2=chi2, df=k - 1, p=float(chi2_sf(chi2, k - 1)), summary=summary,
                          n_strata=len(blocks))
 
 

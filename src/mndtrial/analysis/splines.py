@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import BSpline
 
 from ..errors import ParameterError
 
@@ -49,6 +48,8 @@ def default_knots(x: np.ndarray, df: int) -> tuple[np.ndarray, tuple[float, floa
 
 def _bspline_columns(all_knots: np.ndarray, x: np.ndarray, nu: int = 0) -> np.ndarray:
     """(len(x), n_basis) values (or `nu`-th derivatives) of every cubic B-spline on the knots."""
+    from scipy.interpolate import BSpline  # here: scipy.interpolate costs ~0.5 s to import
+
     n_basis = len(all_knots) - ORDER
     out = np.empty((len(x), n_basis))
     for j in range(n_basis):

@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import AnalysisError, ParameterError
 from .cox_binary import cox_treatment_fits, risk_counts
 from .frame import jsonable
+from .distributions import norm_ppf
 
 __all__ = ["SteppResult", "stepp_windows", "stepp"]
 
@@ -151,7 +151,7 @@ def stepp(marker: np.ndarray, time: np.ndarray, event: np.ndarray, treatment: np
         raise AnalysisError("STEPP", "the overall hazard ratio cannot be estimated (no events in an arm)")
     overall, overall_se = float(coef[0]), float(se[0])
     coef, se, ok = coef[1:], se[1:], ok[1:]
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     deaths = (W * event).sum(axis=1)
     rows = []
     for k, (lo, hi) in enumerate(windows):

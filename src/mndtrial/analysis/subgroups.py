@@ -21,7 +21,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
@@ -29,6 +28,7 @@ from .biomarker import MISSING, GroupAssignment
 from .cox import CoxResult, fit_cox
 from .frame import ArmContrast, SurvivalFrame, baseline_values, survival_frame
 from .horizon import compare_at_horizon, median_survival
+from .distributions import chi2_sf
 
 __all__ = ["subgroup_rows", "interaction_by_subgroup", "interaction_continuous", "overall_row"]
 
@@ -119,7 +119,7 @@ def _fit_notes(*fits: CoxResult) -> dict[str, Any]:
 
 def _lr(full_ll: float, reduced_ll: float, df: int) -> dict[str, float]:
     chi2 = max(0.0, 2 * (full_ll - reduced_ll))
-    return {"chi2": chi2, "df": df, "p": float(stats.chi2.sf(chi2, df))}
+    return {"chi2": chi2, "df": df, "p": float(chi2_sf(chi2, df))}
 
 
 def interaction_by_subgroup(frame: SurvivalFrame, groups: GroupAssignment,

@@ -25,13 +25,13 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ._common import control_and_active, html_table, json_safe
 from .lmm import MixedModelFit, fit_random_slope_lmm, wald
 from .estimator import FittedEstimator
+from .distributions import t_ppf, t_sf
 
 __all__ = ["TregAnalysis", "TregResult", "treg_changes"]
 
@@ -165,7 +165,7 @@ def _by_visit(data: pd.DataFrame, arms: list[str], level: float) -> pd.DataFrame
     out = g.agg(n=("change", "size"), mean_baseline=("baseline", "mean"), mean_value=("value", "mean"),
                 mean_change=("change", "mean"), sd_change=("change", "std"))
     out["se_change"] = out["sd_change"] / np.sqrt(out["n"])
-    q = stats.t.ppf(0.5 + level / 2, np.maximum(out["n"] - 1, 1))
+    q = t_ppf(0.5 + level / 2, np.maximum(out["n"] - 1, 1))
     out["ci_low"] = out["mean_change"] - q * out["se_change"]
     out["ci_high"] = out["mean_change"] + q * out["se_change"]
     order = {a: i for i, a in enumerate(arms)}
@@ -190,8 +190,8 @@ def _ols_contrasts(frame: pd.DataFrame, terms: list[str], level: float) -> dict[
     r_inv = np.linalg.inv(r)
     se = np.sqrt(sigma2 * np.sum(r_inv ** 2, axis=1))  # diag((X'X)^-1) = row sums of R^-1 squared
     t_values = beta / se
-    p_values = 2 * stats.t.sf(np.abs(t_values), dof)
-    q_t = stats.t.ppf(0.5 + level / 2, dof)
+    p_values = 2 * t_sf(np.abs(t_values), dof)
+    q_t = t_ppf(0.5 + level / 2, dof)
     return {t: {"estimate": float(beta[i]), "se": float(se[i]), "ci_low": float(beta[i] - q_t * se[i]),
                 "ci_high": float(beta[i] + q_t * se[i]), "t": float(t_values[i]), "p": float(p_values[i]),
                 "df": float(dof)} for i, t in enumerate(terms, start=1)}

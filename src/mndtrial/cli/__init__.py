@@ -8,7 +8,6 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from .. import __version__
 from ..errors import AnalysisError, ParameterError, TrialDataError
 
 GLOBAL_FLAGS = ("--quiet", "-q", "--debug")
@@ -40,6 +39,8 @@ state = {"debug": False, "quiet": False}
 
 def _version(value: bool) -> None:
     if value:
+        from .. import __version__
+
         typer.echo(f"mndtrial {__version__}")
         raise typer.Exit()
 

@@ -82,11 +82,13 @@ def analyze(ctx: typer.Context,
                                      help="Output folder: results.json, plan.toml, report.html, figures/."),
             keep_going: bool = typer.Option(False, "--keep-going",
                                             help="Record analyses that cannot be computed in results.json "
-                                                 "(on_error = \"record\") instead of stopping.")) -> None:
+                                                 "(on_error = \"record\") instead of stopping."),
+            svg: bool = typer.Option(False, "--svg", help="Also write every figure as SVG (OUT/figures/*.svg); "
+                                                          "the report embeds the PNGs.")) -> None:
     """Run the analysis plan on a trial folder, write OUT/results.json and OUT/report.html, print a summary.
 
     OUT/plan.toml is the plan as run, every default written out, so the run can be repeated;
-    OUT/figures/ holds the report's figures as PNG and SVG.
+    OUT/figures/ holds the report's figures as PNG (and SVG with --svg).
     """
     from rich.console import Console
 
@@ -104,7 +106,8 @@ def analyze(ctx: typer.Context,
     provenance = collect_provenance(inputs=[folder] + ([plan] if plan is not None else []),
                                     plan=analysis_plan.to_dict(), command=command_line(ctx))
     with step("Writing results.json, the report and figures"):
-        written = write_analysis_outputs(out, trial, results, provenance)
+        written = write_analysis_outputs(out, trial, results, provenance,
+                                         figure_formats=("png", "svg") if svg else ("png",))
     (Path(out) / "plan.toml").write_text(analysis_plan.to_toml(), encoding="utf-8")
     if state["quiet"]:
         echo_paths(written["results"], written["report"])

@@ -22,6 +22,8 @@ def report_command(
     out: Path = typer.Option(..., "--out", callback=output_folder, help="Folder for report.html and figures/."),
     trial: Path | None = typer.Option(None, "--trial", help="The analysed trial folder, for the figures that "
                                                             "need the data (checked against results.json)."),
+    svg: bool = typer.Option(False, "--svg", help="Also write every figure as SVG (OUT/figures/*.svg), "
+                                                  "as `mndtrial analyze --svg`."),
 ) -> None:
     """Rebuild OUT/report.html and OUT/figures/ from a saved results.json (aggregates only)."""
     from ..analysis import AnalysisResults  # the analysis stack loads when the command runs
@@ -34,5 +36,5 @@ def report_command(
         check_trial_matches(saved, trial)
         data = read_trial(trial)
     with step("Writing the report and figures"):
-        written = rebuild_report(saved, data).write(out)
+        written = rebuild_report(saved, data).write(out, figure_formats=("png", "svg") if svg else ("png",))
     typer.echo(str(written["report"]) if state["quiet"] else f"report written to {written['report']}")

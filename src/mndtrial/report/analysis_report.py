@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..analysis import AnalysisPlan, AnalysisResults
 from ..analysis.subgroup_section import plan_biomarker_rules
@@ -48,14 +48,15 @@ def analysis_report(trial: Trial, results: AnalysisResults, plan: AnalysisPlan |
                         km_notes=km_left_out(km_trial, assignments), provenance=provenance, **kwargs)
 
 
-def write_analysis_report(out_dir: str | Path, trial: Trial, results: AnalysisResults, **kwargs: Any
-                          ) -> dict[str, Any]:
-    """Write `out_dir/report.html` and `out_dir/figures/*.png|svg` for an analysis run."""
-    return analysis_report(trial, results, **kwargs).write(out_dir)
+def write_analysis_report(out_dir: str | Path, trial: Trial, results: AnalysisResults,
+                          figure_formats: Sequence[str] = ("png", "svg"), **kwargs: Any) -> dict[str, Any]:
+    """Write `out_dir/report.html` and `out_dir/figures/*.png` (and `.svg`) for an analysis run."""
+    return analysis_report(trial, results, **kwargs).write(out_dir, figure_formats=figure_formats)
 
 
 def write_analysis_outputs(out_dir: str | Path, trial: Trial, results: AnalysisResults,
-                           provenance: Provenance | None = None) -> dict[str, Any]:
+                           provenance: Provenance | None = None,
+                           figure_formats: Sequence[str] = ("png", "svg")) -> dict[str, Any]:
     """What `mndtrial analyze` writes: results.json (its provenance completed) and the report.
 
     `provenance` (input hashes, plan, seed, reproducing command) is merged into the results'
@@ -64,7 +65,7 @@ def write_analysis_outputs(out_dir: str | Path, trial: Trial, results: AnalysisR
     if provenance is not None:
         results = replace(results, provenance={**results.provenance, **provenance.to_dict()})
     path = results.write_json(Path(out_dir) / "results.json")
-    written = write_analysis_report(out_dir, trial, results)
+    written = write_analysis_report(out_dir, trial, results, figure_formats=figure_formats)
     return {"results": path, **written}
 
 

@@ -12,12 +12,12 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data import Trial, TrialInfo
 from ..data.follow_up import median_observed_time_days, reverse_km_median_days
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
+from ..analysis.distributions import t_ppf
 
 __all__ = ["consort_flow", "visit_means", "arm_order", "arm_order_of", "visit_bins"]
 
@@ -94,7 +94,7 @@ def _mean_ci(values: pd.Series, level: float) -> pd.Series:
         return pd.Series({"n": n, "mean": mean, "sd": float("nan"), "ci_lower": float("nan"),
                           "ci_upper": float("nan")})
     sd = float(x.std(ddof=1))
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    half = t_ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
     return pd.Series({"n": n, "mean": mean, "sd": sd, "ci_lower": mean - half, "ci_upper": mean + half})
 
 

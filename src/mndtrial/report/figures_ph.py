@@ -4,6 +4,11 @@ As R's `plot(cox.zph(fit))`: the residuals plus the coefficient estimate the tim
 hazard ratio beta(t) (Grambsch & Therneau 1994); the smoother is a least-squares natural cubic
 regression spline (4 degrees of freedom, patsy's `cr`, R's `ns(df = 4)` analogue) whose pointwise
 standard error gives the ± 2 SE band. A flat band that covers the estimate supports PH.
+
+The Cox fit, its Schoenfeld residuals and the test are the project's own (`analysis.cox.fit_cox`,
+`analysis.cox_ph`), the ones the analysis itself reports; the tests hold them to lifelines'
+`compute_residuals(..., "scaled_schoenfeld")` and `proportional_hazard_test`. Neither lifelines nor
+statsmodels is imported to draw it (together about a second of start-up).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis import arm_contrast
-from ..analysis.cox import converged_coxph
+from ..analysis.cox import fit_cox
+from ..analysis.cox_ph import ph_test_statistics, schoenfeld_residuals
+from ..analysis.distributions import chi2_sf
 from ..analysis.numbers import fmt_fixed, fmt_p
 from ..data import Trial
 from ..errors import AnalysisError
@@ -31,34 +38,38 @@ def spline_smooth(x: np.ndarray, y: np.ndarray, grid: np.ndarray, df: int = SPLI
     The SE is the usual OLS one, sqrt(diag(G (X'X)^-1 G') * s²) with s² the residual variance.
     Fewer distinct x than `df` + 1 lowers the degrees of freedom (a line through 2 points).
     """
-    import statsmodels.api as sm
     from patsy import build_design_matrices, dmatrix
 
-    x = np.asarray(x, float)
+    x, y, grid = (np.asarray(v, float) for v in (x, y, grid))
     df = int(min(df, max(1, len(np.unique(x)) - 2)))
     if df < 3:
-        design = sm.add_constant(x)
-        new = sm.add_constant(np.asarray(grid, float), has_constant="add")
+        design = np.column_stack([np.ones(len(x)), x])
+        new = np.column_stack([np.ones(len(grid)), grid])
     else:
-        basis = dmatrix(f"cr(x, df={df}, constraints='center')", {"x": x}, return_type="dataframe")
-        design = basis.to_numpy()
-        new = np.asarray(build_design_matrices([basis.design_info], {"x": np.asarray(grid, float)})[0])
-    fit = sm.OLS(np.asarray(y, float), design).fit()
-    pred = fit.get_prediction(new)
-    return np.asarray(pred.predicted_mean), np.asarray(pred.se_mean)
+        basis = dmatrix(f"cr(x, df={df}, constraints='center')", {"x": x})
+        design = np.asarray(basis)
+        new = np.asarray(build_design_matrices([basis.design_info], {"x": grid})[0])
+    # the pseudo-inverse, as statsmodels' OLS (its former route here): the same numbers on a full-rank design
+    pinv = np.linalg.pinv(design)
+    beta = pinv @ y
+    resid = y - design @ beta
+    s2 = float(resid @ resid) / max(len(y) - np.linalg.matrix_rank(design), 1)
+    cov_unscaled = pinv @ pinv.T
+    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", new, cov_unscaled, new) * s2, 0.0))
+    return new @ beta, se
 
 
 def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[str, Any] | None = None,
                     labels: Mapping[str, str] | None = None) -> Figure:
     """Proportional-hazards check for the treatment effect: beta(t) from scaled Schoenfeld residuals.
 
-    A Cox model of treatment (active vs control arm) is fitted with lifelines
-    (`mndtrial.analysis.cox.converged_coxph`: at the maximum or not at all). The test p-value
-    shown is `ph_test['p']` when given (from the analysis results), else lifelines'
-    `proportional_hazard_test` (KM time transform). `labels` are the arms' display names.
+    A Cox model of treatment (active vs control arm) is fitted (`mndtrial.analysis.cox.fit_cox`:
+    at the maximum or not at all) and its scaled Schoenfeld residuals d·r·V drawn at the event
+    times (lifelines' "scaled_schoenfeld", Efron means over ties). The test p-value shown is
+    `ph_test['p']` when given (from the analysis results), else the KM-time-transform test of the
+    same fit (`cox_ph.ph_test_statistics`, lifelines' `proportional_hazard_test`). `labels` are
+    the arms' display names.
     """
-    from lifelines.statistics import proportional_hazard_test
-
     contrast = arm_contrast(trial, active=active, analysis="PH check")
     control, active = contrast.control, contrast.active
     labels = dict(labels or {})
@@ -70,16 +81,20 @@ def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[st
     for value, arm in ((0.0, control), (1.0, active)):
         if df.loc[df["treatment"] == value, "event"].sum() == 0:
             raise AnalysisError("PH check", f"no events in arm {arm!r}: the hazard ratio is not estimable")
-    cph = converged_coxph(df, "time_days", "event", analysis="PH check").fitter
-    resid = cph.compute_residuals(df, "scaled_schoenfeld")
-    beta = float(cph.params_["treatment"])
-    times = df.loc[resid.index, "time_days"].to_numpy(float)
-    beta_t = resid["treatment"].to_numpy(float) + beta
+    fit = fit_cox(df, ["treatment"], ph_test=False, analysis="PH check")
+    beta = float(fit.term("treatment")["coef"])
+    variance = np.array([[float(fit.term("treatment")["se"]) ** 2]])
+    time = df["time_days"].to_numpy(float)
+    event = df["event"].to_numpy(int)
+    X = df[["treatment"]].to_numpy(float)
+    rows, resid = schoenfeld_residuals(time, event, X, np.array([beta]))
+    times = time[rows]
+    beta_t = (float(event.sum()) * resid @ variance)[:, 0] + beta
     if ph_test is not None and ph_test.get("p") is not None:
         p, source = float(ph_test["p"]), "analysis results"
     else:
-        p = float(proportional_hazard_test(cph, df, time_transform="km").summary.loc["treatment", "p"])
-        source = "lifelines, KM time transform"
+        chi2 = float(ph_test_statistics(time, event, X, np.array([beta]), variance)[0])
+        p, source = float(chi2_sf(chi2, 1)), "KM time transform"
     grid = np.linspace(times.min(), times.max(), 200)
     smooth, se = spline_smooth(times, beta_t, grid)
     fig = new_figure(7.5, 4.6)

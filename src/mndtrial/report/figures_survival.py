@@ -20,7 +20,8 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import MaxNLocator
 
 from ..analysis import arm_contrast, kaplan_meier
-from ..analysis.cox import converged_coxph
+from ..analysis.cox import fit_cox
+from ..analysis.logrank import logrank
 from ..analysis.numbers import arm_labels, fmt_p, fmt_ratio_ci
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
@@ -95,11 +96,10 @@ def censored_marks(curve: pd.DataFrame) -> pd.DataFrame:
 def km_effect(trial: Trial, control: str | None = None, active: str | None = None) -> dict[str, Any] | None:
     """Unadjusted Cox HR (with its 95% CI) and log-rank p of active vs control, or None if not estimable.
 
-    For a panel drawn from the data (a subgroup): lifelines' Cox model (`converged_coxph`) and
-    `lifelines.statistics.logrank_test`, as survminer's `pval = TRUE` with `coxph`.
+    For a panel drawn from the data (a subgroup), as survminer's `pval = TRUE` with `coxph`: the
+    project's Cox model (`mndtrial.analysis.fit_cox`, Efron ties, at the maximum or not at all)
+    and log-rank test (`mndtrial.analysis.logrank`); the tests hold both to lifelines.
     """
-    from lifelines.statistics import logrank_test
-
     try:
         contrast = arm_contrast(trial, active=active, control=control, analysis="KM panel")
     except (AnalysisError, ParameterError):
@@ -111,13 +111,11 @@ def km_effect(trial: Trial, control: str | None = None, active: str | None = Non
         return None
     data = pd.DataFrame({"time_days": df["time_days"], "event": df["event"], "treatment": treated.astype(float)})
     try:
-        fit = converged_coxph(data, "time_days", "event", analysis="KM panel").fitter
+        term = fit_cox(data, ["treatment"], ph_test=False, analysis="KM panel").term("treatment")
+        p = logrank(df["time_days"].to_numpy(float), df["event"].to_numpy(int), treated, analysis="KM panel").p
     except AnalysisError:
         return None
-    ci = fit.confidence_intervals_.loc["treatment"].to_numpy(float)
-    p = logrank_test(df.loc[treated, "time_days"], df.loc[~treated, "time_days"], df.loc[treated, "event"],
-                     df.loc[~treated, "event"]).p_value
-    return {"hr": float(np.exp(fit.params_["treatment"])), "ci": [float(np.exp(ci[0])), float(np.exp(ci[1]))],
+    return {"hr": float(term["hr"]), "ci": [float(term["hr_lower"]), float(term["hr_upper"])],
             "p": float(p), "ci_level": 0.95, "model": "unadjusted Cox"}
 
 

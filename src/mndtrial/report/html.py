@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -70,9 +70,10 @@ class TrialReport:
     def section_keys(self, present: bool | None = None) -> list[str]:
         return self.page.section_keys(present)
 
-    def write(self, out_dir: str | Path, filename: str = "report.html", write_figures: bool = True) -> dict[str, Any]:
-        """Write `out_dir/report.html` and the figures (PNG and SVG) under `out_dir/figures/`."""
-        return self.page.write(out_dir, filename, write_figures=write_figures)
+    def write(self, out_dir: str | Path, filename: str = "report.html", write_figures: bool = True,
+              figure_formats: Sequence[str] = ("png", "svg")) -> dict[str, Any]:
+        """Write `out_dir/report.html` and the figures (PNG, and SVG unless left out) under `out_dir/figures/`."""
+        return self.page.write(out_dir, filename, write_figures=write_figures, figure_formats=figure_formats)
 
     def _repr_html_(self) -> str:
         return self.page.notebook_html()

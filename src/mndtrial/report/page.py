@@ -12,11 +12,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..errors import ParameterError
 from .provenance import Provenance
 from .render import render_figures
 
@@ -77,10 +78,13 @@ NUMERIC_CELL = re.compile(r"^(?:(?:<=|>=|[<>≤≥])\s?)?[-−+]?\d|^[–-]$|^NR
 
 
 def df_html(df: pd.DataFrame, index: bool = False, caption: str | None = None, align_numbers: bool = True) -> str:
-    """A DataFrame as an escaped HTML table (pandas `Styler`): numbers right-aligned, text left
-    (`align_numbers=False`: everything left, for a table of sentences)."""
-    from pandas.io.formats.style import Styler
+    """A DataFrame as an escaped HTML table: numbers right-aligned, text left (`align_numbers=False`:
+    everything left, for a table of sentences).
 
+    The markup is pandas `Styler`'s (`Styler(cell_ids=False).format(escape="html")`, no `<style>`
+    block or id), written out here: rendering a Styler (jinja2) took ~40 ms a table and jinja2's
+    import ~0.1 s; `tests/test_report_html.py` holds the two to the same bytes.
+    """
     shown = df.copy()
     shown.columns = [str(c) for c in shown.columns]
     for c in range(shown.shape[1]):
@@ -89,19 +93,63 @@ def df_html(df: pd.DataFrame, index: bool = False, caption: str | None = None, a
         shown.index = [fmt_num(v) for v in shown.index]
     if shown.columns.has_duplicates:  # Styler needs unique labels; the fallback keeps the plain writer
         table = shown.to_html(index=index, escape=True, border=0, na_rep="–")
+    elif shown.shape[1] == 0:
+        table = styler_table_html(shown, index, align_numbers)
     else:
-        classes = shown.map(lambda v: "num" if align_numbers and NUMERIC_CELL.match(str(v)) else "")
-        styler = (Styler(shown, cell_ids=False, uuid="t").format(escape="html")
-                  .format_index(escape="html", axis=1).set_td_classes(classes))
-        styler = styler.format_index(escape="html", axis=0) if index else styler.hide(axis="index")
-        # no per-table <style> block or id: the page's CSS styles every table alike
-        table = re.sub(r'<style type="text/css">\s*</style>\s*', "", styler.to_html())
-        table = table.replace('<table id="T_t">', '<table class="dataframe">')
-        for j, col in enumerate(shown.columns):  # a column of numbers has its heading over them
-            if len(classes) and (classes[col] == "num").all():
-                table = table.replace(f'class="col_heading level0 col{j}" ', f'class="col_heading level0 col{j} num" ')
+        table = table_html(shown, index, align_numbers)
     return (f"<h3>{esc(caption)}</h3>" if caption else "") + f'<div class="wide">{table}</div>'
 
+
+def _cell_classes(shown: pd.DataFrame, align_numbers: bool) -> list[list[str]]:
+    """Per column, per row: "num" where the cell reads as a number (and numbers are aligned)."""
+    return [["num" if align_numbers and NUMERIC_CELL.match(str(v)) else "" for v in shown.iloc[:, j]]
+            for j in range(shown.shape[1])]
+
+
+def _escape_cell(x: Any) -> str:
+    # markupsafe's escaping, as Styler's format(escape="html"): &#34; and &#39; for the quotes
+    return (str(x).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&#34;").replace("'", "&#39;"))
+
+
+def table_html(shown: pd.DataFrame, index: bool, align_numbers: bool = True) -> str:
+    """Styler's table markup for `shown` (cells already formatted as text; unique column labels)."""
+    classes = _cell_classes(shown, align_numbers)
+    numeric_column = [bool(col) and all(c == "num" for c in col) for col in classes]
+    out = ['<table class="dataframe">\n  <thead>\n    <tr>\n']
+    if index:
+        out.append('      <th class="blank level0" >&nbsp;</th>\n')
+    for j, name in enumerate(shown.columns):
+        out.append(f'      <th class="col_heading level0 col{j}{" num" if numeric_column[j] else ""}" >'
+                   f"{_escape_cell(name)}</th>\n")
+    out.append("    </tr>\n  </thead>\n  <tbody>\n")
+    for i in range(shown.shape[0]):
+        out.append("    <tr>\n")
+        if index:
+            out.append(f'      <th class="row_heading level0 row{i}" >{_escape_cell(shown.index[i])}</th>\n')
+        for j in range(shown.shape[1]):
+            extra = f" {classes[j][i]}" if classes[j][i] else ""
+            out.append(f'      <td class="data row{i} col{j}{extra}" >{_escape_cell(shown.iat[i, j])}</td>\n')
+        out.append("    </tr>\n")
+    out.append("  </tbody>\n</table>\n")
+    return "".join(out)
+
+
+def styler_table_html(shown: pd.DataFrame, index: bool, align_numbers: bool = True) -> str:
+    """The same table through pandas' `Styler` (jinja2): the reference `table_html` is held to."""
+    from pandas.io.formats.style import Styler
+
+    classes = shown.map(lambda v: "num" if align_numbers and NUMERIC_CELL.match(str(v)) else "")
+    styler = (Styler(shown, cell_ids=False, uuid="t").format(escape="html")
+              .format_index(escape="html", axis=1).set_td_classes(classes))
+    styler = styler.format_index(escape="html", axis=0) if index else styler.hide(axis="index")
+    # no per-table <style> block or id: the page's CSS styles every table alike
+    table = re.sub(r'<style type="text/css">\s*</style>\s*', "", styler.to_html())
+    table = table.replace('<table id="T_t">', '<table class="dataframe">')
+    for j, col in enumerate(shown.columns):  # a column of numbers has its heading over them
+        if len(classes) and (classes[col] == "num").all():
+            table = table.replace(f'class="col_heading level0 col{j}" ', f'class="col_heading level0 col{j} num" ')
+    return table
 
 
 def absent_html(text: str) -> str:
@@ -184,12 +232,20 @@ class ReportPage:
                 "identifiers are shown.</footer></body></html>\n")
 
     def write(self, out_dir: str | Path, filename: str, figures_dir: str = "figures",
-              write_figures: bool = True) -> dict[str, Any]:
-        """Write the page and (optionally) every figure as PNG and SVG under `figures_dir`."""
+              write_figures: bool = True, figure_formats: Sequence[str] = ("png", "svg")) -> dict[str, Any]:
+        """Write the page and (optionally) every figure in `figure_formats` under `figures_dir`.
+
+        The page embeds the PNGs, so ("png",) draws each figure once; an SVG copy costs about
+        half a PNG's drawing again.
+        """
+        formats = tuple(dict.fromkeys(["png", *figure_formats]))
+        unknown = [f for f in formats if f not in ("png", "svg")]
+        if unknown:
+            raise ParameterError("figure_formats", list(figure_formats), "each must be 'png' or 'svg'")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        # both formats in one pass, so the figures are drawn side by side once
-        self._render(("png", "svg") if write_figures else ("png",))
+        # every format in one pass, so the figures are drawn side by side once
+        self._render(formats if write_figures else ("png",))
         page = out / filename
         page.write_text(self.to_html(), encoding="utf-8")
         written: dict[str, list[Path]] = {}
@@ -198,7 +254,7 @@ class ReportPage:
             folder.mkdir(parents=True, exist_ok=True)
             for name in self.figures:
                 written[name] = []
-                for fmt in ("png", "svg"):
+                for fmt in formats:
                     path = folder / f"{name}.{fmt}"
                     path.write_bytes(self._encoded[name][fmt])  # the PNG is the one embedded in the page
                     written[name].append(path)
