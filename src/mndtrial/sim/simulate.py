@@ -228,7 +228,8 @@ def _batch(design: Design, t: dict, n_trials: int, first_trial: int, seed: int) 
     }, copy=False)
     S = t["survival"]
     survival = pd.DataFrame({"trial": S["trial"], "subject": S["subject"], "time_days": S["time_days"],
-                             "event": S["event"], "event_type": _categorical(1 - S["event"], ("death", "censored"))})
+                             "event": S["event"], "event_type": _categorical(1 - S["event"], ("death", "censored"))},
+                            copy=False)
     alsfrs = biomarkers = None
     if t.get("alsfrs") is not None and len(t["alsfrs"]["trial"]):
         alsfrs = pd.DataFrame(t["alsfrs"], copy=False)
