@@ -93,10 +93,15 @@ def alsfrs_rows(baseline, slope, decline, z, sd, visits, horizon, death, dropout
 
 
 @njit(cache=True)
-def biomarker_rows(value, u, missing_fraction, days, analyte, horizon, death, dropout, first_trial):
-    """(trial, subject, day, analyte, value) of the samples taken: visit happened and the sample
-    is not missing (`u >= missing_fraction`); `value` (trial, participant, visit) is computed."""
-    n_trials, n, n_visits = value.shape
+def biomarker_rows(treg_base, rise, kinetics, treg_z, treg_sd, nfl_base, nfl_factor, u, missing_fraction, days,
+                   horizon, death, dropout, first_trial):
+    """(trial, subject, day, analyte, value) of the samples taken: the visit happened and the sample
+    is not missing (`u >= missing_fraction`). Visits: the Treg days (analyte 0), then serum NfL's
+    (analyte 1). Values as numpy computes them on the whole grid: Tregs
+    round(max(base + rise·kinetics + sd·z, 0.1), 2); NfL round(base · factor, 1), the factor
+    exp(σ·z) made by numpy (np.round(x, d) is rint(x·10^d) / 10^d)."""
+    n_trials, n, n_visits = u.shape
+    n_treg = kinetics.shape[0]
     rows = 0
     for t in range(n_trials):
         for i in range(n):
@@ -112,11 +117,18 @@ def biomarker_rows(value, u, missing_fraction, days, analyte, horizon, death, dr
     for t in range(n_trials):
         for i in range(n):
             for v in range(n_visits):
-                if _seen(days[v], horizon, death[t, i], dropout[t, i]) and u[t, i, v] >= missing_fraction:
-                    trial[k] = first_trial + t
-                    subject[k] = i
-                    day[k] = days[v]
-                    code[k] = analyte[v]
-                    out[k] = value[t, i, v]
-                    k += 1
+                if not (_seen(days[v], horizon, death[t, i], dropout[t, i]) and u[t, i, v] >= missing_fraction):
+                    continue
+                if v < n_treg:
+                    x = treg_base[t, i] + rise[t, i] * kinetics[v] + treg_sd * treg_z[t, i, v]
+                    x = 0.1 if x < 0.1 else x
+                    out[k] = np.rint(x * 100.0) / 100.0
+                    code[k] = 0
+                else:
+                    out[k] = np.rint(nfl_base[t, i] * nfl_factor[t, i, v - n_treg] * 10.0) / 10.0
+                    code[k] = 1
+                trial[k] = first_trial + t
+                subject[k] = i
+                day[k] = days[v]
+                k += 1
     return trial, subject, day, code, out

@@ -183,18 +183,14 @@ def _biomarkers(design: Design, rng: np.random.Generator, p: dict, rise: np.ndar
     B, n = rise.shape
     dp, meas = design.drug.p, design.cohort.p["measurement"]
     t_days = np.asarray(design.treg_visit_days, dtype=float)
-    treg_base = np.maximum(dp["treg_baseline_mean_pct"] + dp["treg_baseline_sd_pct"] * rng.standard_normal((B, n)), 0.5)
-    treg = (treg_base[..., None] + rise[..., None] * design.drug.kinetics(t_days, design.treatment_days)
-            + dp["treg_measurement_sd_pct"] * rng.standard_normal((B, n, len(t_days))))
-    treg = np.round(np.maximum(treg, 0.1), 2)
     n_days = np.asarray(design.serum_nfl_visit_days, dtype=float)
-    nfl = np.round(p["serum_nfl"][..., None] * np.exp(meas["serum_nfl_visit_log_sd"]
-                                                     * rng.standard_normal((B, n, len(n_days)))), 1)
-    days = np.concatenate([t_days, n_days])
-    analyte = np.concatenate([np.zeros(len(t_days), dtype=np.int8), np.ones(len(n_days), dtype=np.int8)])
-    value = np.concatenate([treg, nfl], axis=2)
-    u = rng.random(value.shape)
-    cols = biomarker_rows(value, u, float(meas["biomarker_missing_fraction"]), days, analyte,
+    treg_base = np.maximum(dp["treg_baseline_mean_pct"] + dp["treg_baseline_sd_pct"] * rng.standard_normal((B, n)), 0.5)
+    treg_z = rng.standard_normal((B, n, len(t_days)))
+    nfl_factor = np.exp(meas["serum_nfl_visit_log_sd"] * rng.standard_normal((B, n, len(n_days))))
+    u = rng.random((B, n, len(t_days) + len(n_days)))
+    kinetics = np.asarray(design.drug.kinetics(t_days, design.treatment_days), dtype=float)
+    cols = biomarker_rows(treg_base, rise, kinetics, treg_z, float(dp["treg_measurement_sd_pct"]), p["serum_nfl"],
+                          nfl_factor, u, float(meas["biomarker_missing_fraction"]), np.concatenate([t_days, n_days]),
                           float(design.horizon_days), death, dropout, first)
     return dict(zip(("trial", "subject", "day", "analyte", "value"), cols))
 
