@@ -3,7 +3,9 @@
 Run by hand: `PYTHONPATH=src python benchmarks/bench_power.py [n_trials_end_to_end] [workers]`,
 or `... bench_power.py --scaling [TRIALSxN ...]` for the scaling table of docs/power.md.
 
-1. Per-trial kernel costs on 1,000 simulated MIROCALS trials (n = 220): simulation, Cox
+1. Per-trial kernel costs on 1,000 simulated MIROCALS trials (n = 220): simulation (every table,
+   and the tables the power engine asks for; the numpy route it replaced, tests/sim_reference.py,
+   and the exponential design's per-trial pandas route, tests/exponential_reference.py), Cox
    (treatment only; the power engine's adjusted + stratified model; compiled kernel and the numpy
    route it replaced), stratified log-rank, the random-slope REML model (compiled kernel, and
    the numpy route it replaced).
@@ -29,6 +31,7 @@ from pathlib import Path
 from _timing import best_of
 
 ROOT = Path(__file__).resolve().parents[1]
+POWER_TABLES = ("participants", "survival", "alsfrs")  # what the default strategies read (Analysis.tables)
 LOOP = 30
 LMM_LOOP = 5
 R_LOOP = 100
@@ -56,7 +59,12 @@ def kernels(rounds: int = 2) -> None:
     from lifelines import CoxPHFitter
 
     from mndtrial.batch import BatchSlopes, cox_batch, logrank_batch
+    from mndtrial.power import ExponentialDesign
     from mndtrial.sim import mirocals, simulate
+
+    sys.path.insert(0, str(ROOT / "tests"))  # the numpy routes the fast ones replaced (double programming)
+    from exponential_reference import reference_chunk
+    from sim_reference import reference_simulate
 
     n = 1000
     strata = ("country", "onset_site")
@@ -77,6 +85,10 @@ def kernels(rounds: int = 2) -> None:
     for _ in range(rounds):
         row = {
             "sim": best_of(lambda: simulate(mirocals(), n_trials=n, seed=3)) / n,
+            "sim_power": best_of(lambda: simulate(mirocals(), n_trials=n, seed=3, tables=POWER_TABLES)) / n,
+            "sim_numpy": best_of(lambda: reference_simulate(mirocals(), n_trials=n, seed=3)) / n,
+            "exponential": best_of(lambda: ExponentialDesign().simulate_chunk(0, n, seed=3)) / n,
+            "exponential_pandas": best_of(lambda: reference_chunk(ExponentialDesign(), 0, n, seed=3)) / n,
             "cox": best_of(lambda: cox_batch(batch)) / n,
             "cox_adjusted": best_of(lambda: cox_batch(batch, covariates=covariates, strata=strata)) / n,
             "cox_numpy": best_of(lambda: cox_batch(batch, engine="numpy")) / n,
@@ -106,7 +118,11 @@ def kernels(rounds: int = 2) -> None:
             best[k] = min(best.get(k, float("inf")), v)
     us = {k: v * 1e6 for k, v in best.items()}
     print(f"per trial, 1,000 simulated MIROCALS trials (n = 220), best of {rounds} interleaved rounds:")
-    print(f"  simulation             {us['sim']:8.1f} us/trial")
+    print(f"  simulation             {us['sim']:8.1f} us/trial (every table; the numpy route {us['sim_numpy']:.0f} us, "
+          f"{best['sim_numpy'] / best['sim']:.1f}x); {us['sim_power']:.1f} us/trial with the tables the power "
+          f"engine reads ({best['sim_numpy'] / best['sim_power']:.1f}x)")
+    print(f"  exponential design     {us['exponential']:8.1f} us/trial (per-trial pandas route {us['exponential_pandas']:.0f} us, "
+          f"{best['exponential_pandas'] / best['exponential']:.1f}x)")
     print(f"  Cox, treatment only    {us['cox']:8.1f} us/fit   lifelines {us['lifelines'] / 1e3:.1f} ms "
           f"({best['lifelines'] / best['cox']:,.0f}x)" + (
               f"; R coxph {us['r_coxph'] / 1e3:.2f} ms ({best['r_coxph'] / best['cox']:,.0f}x)" if rscript else ""))

@@ -4,6 +4,12 @@ Run by hand: `PYTHONPATH=src python benchmarks/bench_simulate.py [n_trials]`. Pr
 the whole run (all four tables) and, as the peer measured in the same run, the time of one
 lifelines Cox fit on one simulated trial (what a power analysis spends per trial), so the
 simulation cost can be read as a ratio.
+
+`... bench_simulate.py --routes [n_trials] [rounds]`: per trial, the fast route (every table; the
+tables the power engine reads; participants and survival only) against the numpy route it
+replaced (tests/sim_reference.py), and the exponential design against its per-trial pandas route
+(tests/exponential_reference.py), interleaved, best of `rounds`, in CPU seconds of this process
+(less disturbed than wall time on a shared machine).
 """
 
 from __future__ import annotations
@@ -45,5 +51,45 @@ def main(n_trials: int = 10_000) -> None:
     assert np.all(batch.participants.groupby("trial").size() == design.n_randomised)
 
 
+def routes(n_trials: int = 256, rounds: int = 3) -> None:
+    from pathlib import Path
+
+    from mndtrial.power import ExponentialDesign
+    from mndtrial.sim import mirocals, simulate
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from exponential_reference import reference_chunk
+    from sim_reference import reference_simulate
+
+    design, n = mirocals(), n_trials
+    simulate(design, n_trials=32, seed=1)  # compile (or load) the kernels, first allocations
+    reference_simulate(design, n_trials=32, seed=1)
+    cases = {
+        "numpy route (tests/sim_reference.py), every table": lambda: reference_simulate(design, n_trials=n, seed=3),
+        "fast route, every table": lambda: simulate(design, n_trials=n, seed=3),
+        "fast route, the power engine's tables (no biomarkers)":
+            lambda: simulate(design, n_trials=n, seed=3, tables=("participants", "survival", "alsfrs")),
+        "fast route, participants and survival": lambda: simulate(design, n_trials=n, seed=3,
+                                                                  tables=("participants", "survival")),
+        "exponential design, per-trial pandas route": lambda: reference_chunk(ExponentialDesign(), 0, n, seed=3),
+        "exponential design, vectorised": lambda: ExponentialDesign().simulate_chunk(0, n, seed=3),
+    }
+    best = {k: float("inf") for k in cases}
+    for _ in range(rounds):
+        for k, f in cases.items():
+            start = time.process_time()
+            f()
+            best[k] = min(best[k], time.process_time() - start)
+    sim_ref, exp_ref = list(cases)[0], list(cases)[4]
+    print(f"MIROCALS (n = 220), {n} trials, best of {rounds} interleaved rounds, CPU time per trial:")
+    for k, v in best.items():
+        ref = exp_ref if k.startswith("exponential") else sim_ref
+        print(f"  {k:56s} {v / n * 1e6:8.1f} us  ({best[ref] / v:.1f}x)")
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)
+    if "--routes" in sys.argv:
+        args = [int(a) for a in sys.argv[sys.argv.index("--routes") + 1:]]
+        routes(*args)
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)

@@ -226,6 +226,18 @@ class Analysis:
         return tuple(seen.values())
 
     @property
+    def tables(self) -> tuple[str, ...]:
+        """The batch tables the tests read: participants and survival, and ALSFRS-R for a slope
+        test (a trial source may leave the others out: `mndtrial.sim.simulate(tables=...)`).
+
+        Example:
+            >>> Analysis((Criterion(Test("logrank")),), report=(Test("slope"),)).tables
+            ('participants', 'survival', 'alsfrs')
+        """
+        slope = any(t.kind == "slope" for t in self.tests)
+        return ("participants", "survival") + (("alsfrs",) if slope else ())
+
+    @property
     def total_alpha(self) -> float:
         return float(sum(c.alpha for c in self.criteria)) if self.combine == "any" else \
             float(max(c.alpha for c in self.criteria))

@@ -112,10 +112,11 @@ class SimSource:
 
     design: Any
 
-    def simulate_chunk(self, first_trial: int, n_trials: int, seed: int):
-        from ..sim import simulate_chunk
+    def simulate_chunk(self, first_trial: int, n_trials: int, seed: int, tables: Sequence[str] | None = None):
+        """`tables`: the tables to make (None: all); the power engine passes what its analyses read."""
+        from ..sim import TABLES, simulate_chunk
 
-        return simulate_chunk(self.design, seed, first_trial, n_trials)
+        return simulate_chunk(self.design, seed, first_trial, n_trials, tables=TABLES if tables is None else tables)
 
 
 @dataclass(frozen=True)

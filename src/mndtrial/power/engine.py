@@ -4,6 +4,7 @@ the batch estimators, and tabulate power (type I error under no effect) with Mon
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 from dataclasses import dataclass, field, replace
@@ -75,8 +76,28 @@ class DesignPoint:
     labels: dict[str, Any] = field(default_factory=dict)
 
 
+def tables_needed(analyses: Sequence[Any]) -> tuple[str, ...] | None:
+    """The batch tables `analyses` read together (`Analysis.tables`), or None (every table) when
+    one of them does not say."""
+    needed: set[str] = set()
+    for a in analyses:
+        tables = getattr(a, "tables", None)
+        if tables is None:
+            return None
+        needed.update(tables)
+    return tuple(sorted(needed))
+
+
+def _simulate_chunk(source: TrialSource, first: int, n: int, seed: int, tables: tuple[str, ...] | None) -> TrialBatch:
+    # A source whose simulate_chunk takes `tables` (SimSource) leaves out what no analysis reads;
+    # the tables it makes are the same trials either way.
+    if tables is not None and "tables" in inspect.signature(source.simulate_chunk).parameters:
+        return source.simulate_chunk(first, n, seed, tables=tables)
+    return source.simulate_chunk(first, n, seed)
+
+
 def _chunk(source: TrialSource, analyses: tuple[Analysis, ...], first: int, n: int, seed: int) -> list[pd.DataFrame]:
-    batch = source.simulate_chunk(first, n, seed)
+    batch = _simulate_chunk(source, first, n, seed, tables_needed(analyses))
     cache: dict = {}  # equal tests of different analyses (strategies) run once on these trials
     return [a.evaluate(batch, cache) if isinstance(a, Analysis) else a.evaluate(batch) for a in analyses]
 

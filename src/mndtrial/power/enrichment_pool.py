@@ -155,5 +155,6 @@ class SimPool:
         from ..sim import simulate
 
         design = replace(self.design, n_randomised=pool_size, accrual_days=pool_size / self.arrivals_per_day)
-        batch = simulate(design, n_trials=n_trials, seed=seed, first_trial=first_trial)
-        return replace(batch, alsfrs=None, biomarkers=None)  # the enrichment analysis reads survival only
+        # the enrichment analysis reads survival only: the visit tables are not drawn at all
+        return simulate(design, n_trials=n_trials, seed=seed, first_trial=first_trial,
+                        tables=("participants", "survival"))

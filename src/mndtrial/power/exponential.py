@@ -82,33 +82,60 @@ class ExponentialDesign:
                          description="Two-arm exponential-survival design (mndtrial.power.exponential).")
 
     def simulate_chunk(self, first_trial: int, n_trials: int, seed: int) -> TrialBatch:
-        """Trials `first_trial .. first_trial + n_trials - 1` of the run with this seed."""
+        """Trials `first_trial .. first_trial + n_trials - 1` of the run with this seed.
+
+        Each trial's stream is drawn in its own order (`_draws`, then the ALSFRS-R residuals,
+        whose number depends on its follow-up); everything else is computed for all the trials
+        at once, elementwise, so a trial is the same whichever trials share its chunk.
+        """
         if n_trials < 1 or first_trial < 0:
             raise ParameterError("n_trials", n_trials, "must be >= 1 with first_trial >= 0")
-        parts = [self._one(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,))))
-                 for i in range(first_trial, first_trial + n_trials)]
         n = 2 * self.n_per_arm
+        rngs = [np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
+                for i in range(first_trial, first_trial + n_trials)]
+        effects = self._effects_normal()  # one SVD for the chunk
+        per_trial = [self._draws(rng, n, effects) for rng in rngs]
+        d = {k: np.concatenate([x[k] for x in per_trial]) for k in per_trial[0] if k != "screened"}
+        active, time, event = d["active"], d["time"], d["event"]
+        # ALSFRS-R: linear per participant (random intercept and slope), visits until the end of follow-up
+        slope = d["effects"][:, 1] + np.where(active, self.slope_difference_per_month, 0.0)
+        n_visits = np.floor(time / self.visit_interval_days).astype(int) + 1
+        row = np.repeat(np.arange(len(time)), n_visits)  # participant of each visit, over the chunk
+        visit = np.arange(len(row)) - np.repeat(np.cumsum(n_visits) - n_visits, n_visits)
+        day = visit * self.visit_interval_days
+        visits_per_trial = n_visits.reshape(n_trials, n).sum(axis=1)
+        residual = np.concatenate([rng.normal(0, self.residual_sd, k) for rng, k in zip(rngs, visits_per_trial)])
+        total = d["effects"][row, 0] + slope[row] * day / DAYS_PER_MONTH + residual
         trial = np.repeat(np.arange(first_trial, first_trial + n_trials), n)
         subject = np.tile(np.arange(n), n_trials)
-        participants = pd.concat([p for p, _, _, _ in parts], ignore_index=True)
-        participants.insert(0, "subject", subject)
-        participants.insert(0, "trial", trial)
-        survival = pd.concat([s for _, s, _, _ in parts], ignore_index=True)
-        survival.insert(0, "subject", subject)
-        survival.insert(0, "trial", trial)
-        alsfrs = pd.concat([a.assign(trial=t) for t, (_, _, a, _) in
-                            zip(range(first_trial, first_trial + n_trials), parts)], ignore_index=True)
-        alsfrs = alsfrs[["trial", "subject", "day", "total"]]
+        label = lambda names, codes: np.array(names, dtype=object)[codes.astype(int)]  # noqa: E731 (text columns)
+        participants = pd.DataFrame({"trial": trial, "subject": subject, "arm": label(["placebo", "active"], active),
+                                     "age": d["age"], "onset_site": label(["limb", "bulbar"], d["onset_site"]),
+                                     "csf_pnfh": np.round(np.exp(d["log_pnfh"]), 1)})
+        survival = pd.DataFrame({"trial": trial, "subject": subject, "time_days": time, "event": event,
+                                 "event_type": label(["censored", "death"], event)})
+        # ALSFRS-R is scored in whole points (the data model refuses anything finer than half points)
+        alsfrs = pd.DataFrame({"trial": trial[row], "subject": subject[row], "day": day,
+                               "total": np.clip(np.round(total), 0, 48)})
         return TrialBatch(info=self.info, n_trials=n_trials, participants=participants, survival=survival,
                           alsfrs=alsfrs, first_trial=first_trial,
                           metadata={"design": "exponential", "seed": seed,
-                                    "screened": np.array([k for *_, k in parts], dtype=np.int64)})
+                                    "screened": np.array([x["screened"] for x in per_trial], dtype=np.int64)})
 
-    def _one(self, rng: np.random.Generator):
-        n = 2 * self.n_per_arm
+    def _effects_normal(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and factor of the (intercept, slope) normal as `Generator.multivariate_normal`
+        (method 'svd') makes them: cov = u·diag(s)·vh, factor = u·√s."""
+        sd_b, sd_s, r = self.alsfrs_baseline_sd, self.slope_sd_per_month, self.intercept_slope_corr
+        cov = np.array([[sd_b ** 2, r * sd_b * sd_s], [r * sd_b * sd_s, sd_s ** 2]])
+        u, s, _ = np.linalg.svd(cov)
+        return np.array([self.alsfrs_baseline_mean, self.slope_control_per_month]), u * np.sqrt(s)
+
+    def _draws(self, rng: np.random.Generator, n: int, effects: tuple[np.ndarray, np.ndarray]) -> dict:
+        """One trial's participants and survival, drawn in its stream's order (the ALSFRS-R
+        residuals come next). The death times need each participant's rate, hence the arithmetic."""
         active = rng.permutation(np.repeat([0, 1], self.n_per_arm)).astype(bool)
         log_pnfh, screened = self._biomarker(rng, n)
-        onset = np.where(rng.random(n) < 0.28, "bulbar", "limb")
+        onset = rng.random(n) < 0.28
         age = np.round(rng.normal(58, 10, n).clip(18, 80), 1)
         hr = np.full(n, self.hazard_ratio)
         if self.hazard_ratio_high is not None:
@@ -124,23 +151,9 @@ class ExponentialDesign:
         event = (death <= np.minimum(dropout, admin)).astype(int)
         if self.time_resolution_days > 0:
             time = np.maximum(np.ceil(time / self.time_resolution_days), 1) * self.time_resolution_days
-        participants = pd.DataFrame({"arm": np.where(active, "active", "placebo"), "age": age,
-                                     "onset_site": onset, "csf_pnfh": np.round(np.exp(log_pnfh), 1)})
-        survival = pd.DataFrame({"time_days": time, "event": event,
-                                 "event_type": np.where(event == 1, "death", "censored")})
-        sd_b, sd_s, r = self.alsfrs_baseline_sd, self.slope_sd_per_month, self.intercept_slope_corr
-        cov = np.array([[sd_b ** 2, r * sd_b * sd_s], [r * sd_b * sd_s, sd_s ** 2]])
-        effects = rng.multivariate_normal([self.alsfrs_baseline_mean, self.slope_control_per_month], cov, n)
-        slope = effects[:, 1] + np.where(active, self.slope_difference_per_month, 0.0)
-        n_visits = np.floor(time / self.visit_interval_days).astype(int) + 1
-        subject = np.repeat(np.arange(n), n_visits)
-        visit = np.arange(len(subject)) - np.repeat(np.cumsum(n_visits) - n_visits, n_visits)
-        day = visit * self.visit_interval_days
-        total = effects[subject, 0] + slope[subject] * day / DAYS_PER_MONTH \
-            + rng.normal(0, self.residual_sd, len(subject))
-        # ALSFRS-R is scored in whole points (the data model refuses anything finer than half points)
-        alsfrs = pd.DataFrame({"subject": subject, "day": day, "total": np.clip(np.round(total), 0, 48)})
-        return participants, survival, alsfrs, screened
+        effects = _bivariate_normal(rng, effects, n)
+        return {"active": active, "log_pnfh": log_pnfh, "onset_site": onset, "age": age, "time": time,
+                "event": event, "effects": effects, "screened": screened}
 
     def _biomarker(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
         """log CSF-pNfH (log-normal, mnd-evidence.md: log-mean 7.62, log-sd 0.74) and the number
@@ -150,3 +163,10 @@ class ExponentialDesign:
         p_low = stats.norm.cdf((np.log(self.biomarker_cutoff) - LOG_PNFH_MEAN) / LOG_PNFH_SD)
         u = rng.uniform(0, p_low, n)
         return LOG_PNFH_MEAN + LOG_PNFH_SD * stats.norm.ppf(u), n + int(rng.negative_binomial(n, p_low))
+
+
+def _bivariate_normal(rng: np.random.Generator, mean_factor: tuple[np.ndarray, np.ndarray], n: int) -> np.ndarray:
+    """`rng.multivariate_normal(mean, cov, n)` (method 'svd') with the factor made once, not per
+    trial: the same normals, the same product, the same numbers (tests/test_power_exponential_route.py)."""
+    mean, factor = mean_factor
+    return mean + rng.standard_normal((n, len(mean))) @ factor.T

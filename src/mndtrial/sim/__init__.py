@@ -11,8 +11,8 @@ from .design import PRESETS, ArmSpec, Design, Enrichment, imodals, mirocals, pre
 from .drug import DrugModel, EffectFunction, no_effect
 from .fit_cohort import CohortCalibration, calibrate
 from .parameters import SimParameters, load_parameters
-from .simulate import TRIALS_PER_BLOCK, simulate, simulate_chunk
+from .simulate import TABLES, TRIALS_PER_BLOCK, simulate, simulate_chunk
 
 __all__ = ["ArmSpec", "CohortCalibration", "CohortModel", "Design", "DrugModel", "EffectFunction", "Eligibility", "Enrichment",
-           "PRESETS", "SimParameters", "TRIALS_PER_BLOCK", "calibrate", "imodals", "load_parameters", "mirocals",
+           "PRESETS", "SimParameters", "TABLES", "TRIALS_PER_BLOCK", "calibrate", "imodals", "load_parameters", "mirocals",
            "no_effect", "preset", "simulate", "simulate_chunk"]

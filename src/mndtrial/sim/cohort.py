@@ -24,6 +24,8 @@ SECTIONS = ("cohort", "trajectory", "survival", "measurement")
 # (MIROCALS-like cohorts, docs/simulation.md): exp(α·(F − F_ref)) is then about 1 at entry.
 ALSFRS_REFERENCE_POINTS = 38.0
 Trajectory = Literal["linear", "faster_early"]
+DRAWN = ("age", "male", "bulbar", "symptom_duration_months", "delta_fs_true", "csf_pnfh", "serum_nfl",
+         "alsfrs_r_baseline", "vital_capacity_pct", "slope_per_month", "log_hazard")
 
 
 def lognormal_params(mean: float, sd: float) -> tuple[float, float]:
@@ -115,36 +117,64 @@ class CohortModel:
     # -- draws ---------------------------------------------------------------------------------
     def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
         """Candidates for screening: every baseline variable plus the latent slope and hazard."""
-        c, t, s = self.p["cohort"], self.p["trajectory"], self.p["survival"]
+        raw = self.draw_raw(rng, shape)
+        out = {**self.screening_fields(raw), **self.latent_fields(raw)}
+        return {k: out[k] for k in DRAWN}
+
+    # The draw in three steps, so that a screening loop computes the later variables only for the
+    # candidates it keeps (`mndtrial.sim.screening`): every step is elementwise in the draws, so
+    # `latent_fields(raw)[k][i] == latent_fields(select(raw, i))[k]`.
+    def draw_raw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """The random draws behind `draw`, in stream order: normals `z` (7, *shape), `male`, `bulbar`."""
+        c = self.p["cohort"]
         z = rng.standard_normal((7, *shape))
-        age = c["age_mean_years"] + c["age_sd_years"] * z[0]
         male = rng.random(shape) < c["male_fraction"]
         bulbar = rng.random(shape) < c["bulbar_onset_fraction"]
+        return {"z": z, "male": male, "bulbar": bulbar}
+
+    def screening_fields(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """What eligibility reads (age, symptom duration, vital capacity) and the ALSFRS-R baseline."""
+        c = self.p["cohort"]
+        z, bulbar = raw["z"], raw["bulbar"]
+        age = c["age_mean_years"] + c["age_sd_years"] * z[0]
         mu_d, sd_d = lognormal_params(c["symptom_duration_mean_months"], c["symptom_duration_sd_months"])
         duration = np.exp(mu_d + sd_d * z[1])
         mu_f, sd_f = lognormal_params(c["delta_fs_mean"], c["delta_fs_sd"])
-        z_dfs = z[2]
-        delta_fs_true = np.exp(mu_f + sd_f * z_dfs)
-        r1, r2 = c["corr_pnfh_delta_fs"], c["corr_pnfh_nfl"]
-        z_pnfh = r1 * z_dfs + np.sqrt(1 - r1 ** 2) * z[3]
-        z_nfl = r2 * z_pnfh + np.sqrt(1 - r2 ** 2) * z[4]
-        csf_pnfh = np.exp(c["csf_pnfh_log_mean"] + c["csf_pnfh_log_sd"] * z_pnfh)
-        serum_nfl = np.exp(c["serum_nfl_log_mean"] + c["serum_nfl_log_sd"] * z_nfl)
+        delta_fs_true = np.exp(mu_f + sd_f * z[2])
         baseline = np.clip(np.round(48 - delta_fs_true * duration), 0, 48)
         vc = (c["vital_capacity_mean_pct"] + c["vital_capacity_per_alsfrs_point"] * (baseline - 37)
               + c["vital_capacity_bulbar_shift_pct"] * (bulbar - c["bulbar_onset_fraction"])
               + c["vital_capacity_sd_pct"] * z[5]).clip(10.0, 130.0)  # keep % predicted physiological
+        return {"age": age, "male": raw["male"], "bulbar": bulbar, "symptom_duration_months": duration,
+                "delta_fs_true": delta_fs_true, "alsfrs_r_baseline": baseline, "vital_capacity_pct": vc}
+
+    def markers(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """True CSF-pNfH and serum NfL (pg/mL), with their standard-normal scores `z_pnfh`, `z_nfl`."""
+        c = self.p["cohort"]
+        z = raw["z"]
+        r1, r2 = c["corr_pnfh_delta_fs"], c["corr_pnfh_nfl"]
+        z_pnfh = r1 * z[2] + np.sqrt(1 - r1 ** 2) * z[3]
+        z_nfl = r2 * z_pnfh + np.sqrt(1 - r2 ** 2) * z[4]
+        return {"csf_pnfh": np.exp(c["csf_pnfh_log_mean"] + c["csf_pnfh_log_sd"] * z_pnfh),
+                "serum_nfl": np.exp(c["serum_nfl_log_mean"] + c["serum_nfl_log_sd"] * z_nfl),
+                "z_pnfh": z_pnfh, "z_nfl": z_nfl}
+
+    def latent_fields(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The neurofilaments, the individual ALSFRS-R slope and the log hazard of death."""
+        c, t, s = self.p["cohort"], self.p["trajectory"], self.p["survival"]
+        z = raw["z"]
+        m = self.markers(raw)
+        z_dfs, z_pnfh = z[2], m["z_pnfh"]
+        age = c["age_mean_years"] + c["age_sd_years"] * z[0]
         age10 = (age - c["age_mean_years"]) / 10
-        bulbar_c = bulbar - c["bulbar_onset_fraction"]
+        bulbar_c = raw["bulbar"] - c["bulbar_onset_fraction"]
         log_slope = (np.log(t["slope_mean_points_per_month"]) - t["slope_log_sd"] ** 2 / 2
                      + t["slope_log_per_sd_log_pnfh"] * z_pnfh + t["slope_log_per_sd_log_delta_fs"] * z_dfs
                      + t["slope_log_bulbar"] * bulbar_c + t["slope_log_per_10y_age"] * age10
                      + self._slope_residual_sd * z[6])
         log_hazard = (s["log_hr_per_sd_log_pnfh"] * z_pnfh + s["log_hr_per_sd_log_delta_fs"] * z_dfs
                       + s["log_hr_bulbar"] * bulbar_c + s["log_hr_per_10y_age"] * age10)
-        return {"age": age, "male": male, "bulbar": bulbar, "symptom_duration_months": duration,
-                "delta_fs_true": delta_fs_true, "csf_pnfh": csf_pnfh, "serum_nfl": serum_nfl,
-                "alsfrs_r_baseline": baseline, "vital_capacity_pct": vc,
+        return {"csf_pnfh": m["csf_pnfh"], "serum_nfl": m["serum_nfl"],
                 "slope_per_month": np.exp(log_slope), "log_hazard": log_hazard}
 
     def death_days(self, rng: np.random.Generator, log_hazard: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import ParameterError
 
 __all__ = ["MARKERS", "ASSAY_STREAM", "REPLICATES", "assay_factor", "assay_rng", "assay_normals",
-           "screening_values", "assay_cvs", "measured_log_normal", "matched_level"]
+           "screening_values", "screening_value", "assay_cvs", "measured_log_normal", "matched_level"]
 
 MARKERS = ("csf_pnfh", "serum_nfl")
 ASSAY_STREAM = 1  # spawn-key suffix of the assay stream beside a block's own stream
@@ -70,13 +70,16 @@ def screening_values(true: Mapping[str, np.ndarray], z: np.ndarray, cvs: Mapping
     `z` holds `assay_normals` of the candidates' shape. With CV 0 the measured value is the true
     one exactly (the factor is 1.0), the case in which the two markers can be compared exactly.
     """
-    out = {}
-    for i, marker in enumerate(MARKERS):
-        f = assay_factor(z[i, 0], cvs[marker])
-        if retest:
-            f = (f + assay_factor(z[i, 1], cvs[marker])) / 2
-        out[marker] = true[marker] * f
-    return out
+    return {marker: screening_value(true[marker], z, marker, cvs[marker], retest) for marker in MARKERS}
+
+
+def screening_value(true: np.ndarray, z: np.ndarray, marker: str, cv: float, retest: bool) -> np.ndarray:
+    """One marker's measured value (see `screening_values`); `z` holds both markers' normals."""
+    i = MARKERS.index(marker)
+    f = assay_factor(z[i, 0], cv)
+    if retest:
+        f = (f + assay_factor(z[i, 1], cv)) / 2
+    return true * f
 
 
 def measured_log_normal(log_mean: float, log_sd: float, cv: float, retest: bool) -> tuple[float, float]:

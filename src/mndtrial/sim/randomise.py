@@ -13,6 +13,7 @@ from math import lcm
 import numpy as np
 
 from ..errors import ParameterError
+from ._kernels import block_arms
 
 __all__ = ["allocation_weights", "permuted_blocks"]
 
@@ -50,12 +51,9 @@ def permuted_blocks(rng: np.random.Generator, stratum: np.ndarray, n_strata: int
     unit = sum(weights)
     if block_size <= 0 or block_size % unit:
         raise ParameterError("block_size", block_size, f"must be a positive multiple of the allocation total ({unit})")
-    n_trials, n = stratum.shape
-    onehot = stratum[..., None] == np.arange(n_strata)
-    rank = (np.cumsum(onehot, axis=1) - 1)[onehot].reshape(n_trials, n)
-    n_blocks = -(-n // block_size)
+    n_blocks = -(-stratum.shape[1] // block_size)
     template = np.repeat(np.arange(len(weights)), np.asarray(weights) * (block_size // unit))
-    order = np.argsort(rng.random((n_trials, n_strata, n_blocks, block_size)), axis=-1)
-    arms = template[order]
-    trial = np.broadcast_to(np.arange(n_trials)[:, None], (n_trials, n))
-    return arms[trial, stratum, rank // block_size, rank % block_size]
+    # one uniform per place of every possible block orders the block (argsort); the compiled loop
+    # reads, for each participant in order of arrival, the place its rank in the stratum gives
+    u = rng.random((stratum.shape[0], n_strata, n_blocks, block_size))
+    return block_arms(u, np.ascontiguousarray(stratum, dtype=np.int64), template)

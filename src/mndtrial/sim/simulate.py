@@ -8,24 +8,41 @@ trial `i` is the same whether it was simulated alone, in a chunk, or in one big 
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
 
 from ..data.batch import TrialBatch
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import ParameterError
+from ._kernels import alsfrs_rows, biomarker_rows
 from .design import Design
-from .measurement import assay_cvs, assay_normals, assay_rng, screening_values
+from .measurement import assay_rng
+from .randomise import permuted_blocks
+from .screening import SCREENING_COLUMNS, screen
 
-__all__ = ["simulate", "simulate_chunk", "TRIALS_PER_BLOCK"]
+__all__ = ["simulate", "simulate_chunk", "TRIALS_PER_BLOCK", "TABLES", "SCREENING_COLUMNS"]
 
 TRIALS_PER_BLOCK = 32
+TABLES = ("participants", "survival", "alsfrs", "biomarkers")
 ANALYTES = ("treg_pct_cd4", "serum_nfl")
 UNITS = ("%", "pg/mL")
-SCREENING_COLUMNS = ("screened", "eligible", "enrichment_excluded", "randomised")
 
 
-def simulate(design: Design, n_trials: int, seed: int, first_trial: int = 0) -> TrialBatch:
+def _checked_tables(tables) -> tuple[str, ...]:
+    if isinstance(tables, str) or not all(isinstance(t, str) for t in tables):
+        raise ParameterError("tables", tables, f"must be a sequence of table names among {TABLES}")
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        raise ParameterError("tables", tuple(tables), f"unknown table {unknown[0]!r}; the tables are {TABLES}")
+    if "participants" not in tables or "survival" not in tables:
+        raise ParameterError("tables", tuple(tables), "a batch always has 'participants' and 'survival'; name both")
+    return tuple(t for t in TABLES if t in tables)
+
+
+def simulate(design: Design, n_trials: int, seed: int, first_trial: int = 0,
+             tables: Sequence[str] = TABLES) -> TrialBatch:
     """Simulate trials `first_trial .. first_trial + n_trials - 1` of `design` from `seed`.
 
     Screening counts per trial are in `batch.metadata["screening"]` (a DataFrame with a `trial`
@@ -34,11 +51,18 @@ def simulate(design: Design, n_trials: int, seed: int, first_trial: int = 0) -> 
     randomisation from the trial's start) and `withdrawal_day` (day of leaving follow-up other
     than by death; NaN if the participant stayed to death or the horizon).
 
+    `tables`: the tables to make, `participants` and `survival` always among them. A table left
+    out is None in the batch (`batch.metadata["tables"]` names those made) and is not drawn at
+    all, which saves most of the time when an analysis reads no biomarkers (or no ALSFRS-R); the
+    tables made are the same, number for number, as in a run that makes every table.
+
     Example:
         >>> from mndtrial.sim import mirocals
         >>> batch = simulate(mirocals(), n_trials=2, seed=1)
         >>> batch.trial(0).n_participants
         220
+        >>> simulate(mirocals(), n_trials=2, seed=1, tables=("participants", "survival")).alsfrs is None
+        True
     """
     if not isinstance(design, Design):
         raise ParameterError("design", type(design).__name__, "must be a mndtrial.sim.Design (e.g. mirocals())")
@@ -47,72 +71,28 @@ def simulate(design: Design, n_trials: int, seed: int, first_trial: int = 0) -> 
             raise ParameterError(name, value, f"must be a whole number >= {least}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ParameterError("seed", seed, "must be a whole number >= 0")
+    tables = _checked_tables(tables)
     first_block = first_trial // TRIALS_PER_BLOCK
     last_block = (first_trial + n_trials - 1) // TRIALS_PER_BLOCK
-    blocks = [_simulate_block(design, int(seed), b) for b in range(first_block, last_block + 1)]
+    blocks = [_simulate_block(design, int(seed), b, tables) for b in range(first_block, last_block + 1)]
     lo = first_trial - first_block * TRIALS_PER_BLOCK
     # Table by table, so that each block's arrays are freed once joined (peak memory).
-    tables = {name: _join([b.pop(name) for b in blocks], first_block, lo, n_trials)
-              for name in ("participants", "survival", "alsfrs", "biomarkers", "screening")}
-    return _batch(design, tables, n_trials, first_trial, int(seed))
+    joined = {name: _join([b.pop(name) for b in blocks], first_block, lo, n_trials)
+              for name in (*tables, "screening")}
+    return _batch(design, joined, n_trials, first_trial, int(seed))
 
 
-def simulate_chunk(design: Design, seed: int, first_trial: int, n_trials: int) -> TrialBatch:
+def simulate_chunk(design: Design, seed: int, first_trial: int, n_trials: int,
+                   tables: Sequence[str] = TABLES) -> TrialBatch:
     """Trials [first_trial, first_trial + n_trials) of the run `simulate(design, N, seed)`.
 
     For distributing a run over processes: the chunks, joined with `TrialBatch.concat`, equal
     the single run exactly.
     """
-    return simulate(design, n_trials=n_trials, seed=seed, first_trial=first_trial)
+    return simulate(design, n_trials=n_trials, seed=seed, first_trial=first_trial, tables=tables)
 
 
 # -- one block of trials ------------------------------------------------------------------------
-def _screen(design: Design, rng: np.random.Generator, n_trials: int,
-            assay: np.random.Generator) -> tuple[dict, dict]:
-    """Draw candidates in rounds until every trial has `n_randomised` accepted ones.
-
-    Each candidate's neurofilaments are measured at screening (`measurement.screening_values`,
-    assay errors from the separate stream `assay`); the enrichment rule sees the measured value.
-    """
-    n = design.n_randomised
-    per_round = int(np.ceil(n / design.acceptance * 1.15)) + 8
-    meas = design.cohort.p["measurement"]
-    cvs = assay_cvs(meas)
-    rounds: list[dict] = []
-    accepted = np.zeros(n_trials, dtype=int)
-    while True:
-        cand = design.cohort.draw(rng, (n_trials, per_round))
-        cand["country"] = rng.choice(len(design.countries), size=(n_trials, per_round), p=design.country_fractions)
-        ril = design.cohort.p["cohort"]["riluzole_fraction"] if design.riluzole_fraction is None else design.riluzole_fraction
-        cand["riluzole"] = rng.random((n_trials, per_round)) < ril
-        cand["pnfh_missing"] = rng.random((n_trials, per_round)) < meas["csf_pnfh_missing_fraction"]
-        measured = screening_values(cand, assay_normals(assay, (n_trials, per_round)), cvs, design.screening_retest)
-        cand.update({f"{m}_measured": v for m, v in measured.items()})
-        eligible = design.eligibility.mask(cand)
-        in_range = np.ones_like(eligible)
-        if design.enrichment is not None:
-            e = design.enrichment
-            v = cand[f"{e.biomarker}_measured"]
-            in_range = (v >= e.low) & (v <= e.high)
-            if e.biomarker == "csf_pnfh":
-                in_range &= ~cand["pnfh_missing"]
-        cand["eligible"], cand["accepted"] = eligible, eligible & in_range
-        rounds.append(cand)
-        accepted += cand["accepted"].sum(axis=1)
-        if np.all(accepted >= n):
-            break
-    cand = {k: np.concatenate([r[k] for r in rounds], axis=1) for k in rounds[0]}
-    position = np.cumsum(cand["accepted"], axis=1)
-    screened = np.argmax(position >= n, axis=1) + 1
-    seen = np.arange(position.shape[1])[None, :] < screened[:, None]
-    take = cand["accepted"] & (position <= n)
-    chosen = {k: v[take].reshape(n_trials, n) for k, v in cand.items()}
-    eligible = (cand["eligible"] & seen).sum(axis=1)
-    counts = {"screened": screened, "eligible": eligible,
-              "enrichment_excluded": eligible - n, "randomised": np.full(n_trials, n)}
-    return chosen, counts
-
-
 def _strata_codes(design: Design, p: dict) -> tuple[np.ndarray, int]:
     codes = {"country": (p["country"], len(design.countries)),
              "onset_site": (p["bulbar"].astype(int), 2), "sex": (p["male"].astype(int), 2)}
@@ -125,12 +105,12 @@ def _strata_codes(design: Design, p: dict) -> tuple[np.ndarray, int]:
     return stratum, n_strata
 
 
-def _simulate_block(design: Design, seed: int, block: int) -> dict:
-    from .randomise import permuted_blocks
-
+def _simulate_block(design: Design, seed: int, block: int, tables: tuple[str, ...] = TABLES) -> dict:
+    """One block's tables (`tables`), as flat columns. The block's stream is drawn in a fixed
+    order, the biomarker samples last, so a table left out changes none of the others."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
     B, n = TRIALS_PER_BLOCK, design.n_randomised
-    p, counts = _screen(design, rng, B, assay_rng(seed, (block,)))
+    p, counts = screen(design, rng, B, assay_rng(seed, (block,)))
     entry = np.sort(rng.random((B, n)), axis=1) * design.accrual_days
     stratum, n_strata = _strata_codes(design, p)
     arm = permuted_blocks(rng, stratum, n_strata, design.weights, design.block_size)
@@ -139,12 +119,12 @@ def _simulate_block(design: Design, seed: int, block: int) -> dict:
     covariates = {"csf_pnfh": p["csf_pnfh"], "serum_nfl": p["serum_nfl"], "delta_fs": p["delta_fs_true"],
                   "age": p["age"], "bulbar": p["bulbar"]}
     log_hr, slope_ratio = design.drug.effect(dose, rise, covariates)
+    slope = p["slope_per_month"] * slope_ratio
     if design.cohort.p["survival"]["death_log_hr_per_alsfrs_point"] == 0:
         death = np.maximum(np.ceil(design.cohort.death_days(rng, p["log_hazard"] + log_hr)), 1.0)
     else:  # informative dropout: the hazard follows the true ALSFRS-R (same draws from rng)
         death = np.maximum(design.cohort.death_days_given_alsfrs(
-            rng, p["log_hazard"] + log_hr, p["alsfrs_r_baseline"], p["slope_per_month"] * slope_ratio,
-            design.horizon_days), 1.0)
+            rng, p["log_hazard"] + log_hr, p["alsfrs_r_baseline"], slope, design.horizon_days), 1.0)
     if design.dropout_weibull is None:
         dropout = np.full((B, n), np.inf)
     else:
@@ -153,63 +133,66 @@ def _simulate_block(design: Design, seed: int, block: int) -> dict:
     end = np.minimum(design.horizon_days, dropout) if design.dropout_censors_survival else np.full((B, n), design.horizon_days)
     event = death <= end
     time = np.where(event, death, end)
-    in_follow_up = lambda days: ((days <= design.horizon_days) & (days < death[..., None])  # noqa: E731
-                                 & (days <= dropout[..., None]))
-
+    first = block * B
+    out = {"participants": _participants(design, p, arm, entry, death, dropout, first),
+           "survival": {"trial": np.repeat(first + np.arange(B), n), "subject": np.tile(np.arange(n), B),
+                        "time_days": time.ravel(), "event": event.ravel().astype(np.int64)},
+           "screening": {"trial": first + np.arange(B), **counts}}
+    horizon = float(design.horizon_days)
     # ALSFRS-R: the baseline visit is the screening score; later visits follow the slope plus noise.
-    visits = np.asarray(design.alsfrs_visit_days, dtype=float)
-    decline = design.cohort.decline(visits / DAYS_PER_MONTH)
-    noise = rng.standard_normal((B, n, len(visits))) * design.cohort.p["trajectory"]["residual_sd_points"]
-    noise[..., visits == 0] = 0.0
-    total = p["alsfrs_r_baseline"][..., None] - (p["slope_per_month"] * slope_ratio)[..., None] * decline + noise
-    total = np.clip(np.round(total), 0, 48)
-    a_mask = in_follow_up(visits)
+    if "alsfrs" in tables or "biomarkers" in tables:  # the biomarkers' draws come after these
+        visits = np.asarray(design.alsfrs_visit_days, dtype=float)
+        noise = rng.standard_normal((B, n, len(visits)))
+        if "alsfrs" in tables:
+            decline = np.asarray(design.cohort.decline(visits / DAYS_PER_MONTH), dtype=float)
+            cols = alsfrs_rows(p["alsfrs_r_baseline"], slope, decline, noise,
+                               float(design.cohort.p["trajectory"]["residual_sd_points"]), visits, horizon,
+                               death, dropout, first)
+            out["alsfrs"] = dict(zip(("trial", "subject", "day", "total"), cols))
+    if "biomarkers" in tables:
+        out["biomarkers"] = _biomarkers(design, rng, p, rise, death, dropout, first)
+    return out
 
-    # Biomarkers: Tregs follow the IL-2 courses; serum NfL varies around its baseline level.
-    dp = design.drug.p
-    meas = design.cohort.p["measurement"]
-    t_days = np.asarray(design.treg_visit_days, dtype=float)
-    treg_base = np.maximum(dp["treg_baseline_mean_pct"] + dp["treg_baseline_sd_pct"] * rng.standard_normal((B, n)), 0.5)
-    treg = (treg_base[..., None] + rise[..., None] * design.drug.kinetics(t_days, design.treatment_days)
-            + dp["treg_measurement_sd_pct"] * rng.standard_normal((B, n, len(t_days))))
-    treg = np.round(np.maximum(treg, 0.1), 2)
-    n_days = np.asarray(design.serum_nfl_visit_days, dtype=float)
-    nfl = np.round(p["serum_nfl"][..., None] * np.exp(meas["serum_nfl_visit_log_sd"]
-                                                     * rng.standard_normal((B, n, len(n_days)))), 1)
-    bio_days = np.concatenate([t_days, n_days])
-    bio_value = np.concatenate([treg, nfl], axis=2)
-    bio_analyte = np.concatenate([np.zeros(len(t_days), dtype=np.int8), np.ones(len(n_days), dtype=np.int8)])
-    b_mask = in_follow_up(bio_days) & (rng.random(bio_value.shape) >= meas["biomarker_missing_fraction"])
-    # participants.csf_pnfh / serum_nfl are the screening measurements (what an enrichment rule
-    # saw, assay error included; the effect above used the true levels); the biomarkers table
-    # holds the later samples, day 0 included, each with its own variation.
-    nfl0 = np.round(p["serum_nfl_measured"], 1)
 
-    trial_index = np.broadcast_to((block * B + np.arange(B))[:, None], (B, n))
-    subject = np.broadcast_to(np.arange(n)[None, :], (B, n))
+def _participants(design: Design, p: dict, arm: np.ndarray, entry: np.ndarray, death: np.ndarray,
+                  dropout: np.ndarray, first: int) -> dict:
+    # csf_pnfh / serum_nfl are the screening measurements (what an enrichment rule saw, assay
+    # error included; the effect used the true levels).
+    B, n = arm.shape
     duration = np.round(p["symptom_duration_months"], 1)
-    participants = {
-        "trial": trial_index.ravel(), "subject": subject.ravel(), "arm": arm.ravel().astype(np.int8),
+    return {
+        "trial": np.repeat(first + np.arange(B), n), "subject": np.tile(np.arange(n), B),
+        "arm": arm.ravel().astype(np.int8),
         "age": np.round(p["age"], 1).ravel(), "sex": (~p["male"]).ravel().astype(np.int8),
         "onset_site": p["bulbar"].ravel().astype(np.int8),
         "symptom_duration_months": duration.ravel(), "alsfrs_r_baseline": p["alsfrs_r_baseline"].ravel(),
         "delta_fs": np.round((48 - p["alsfrs_r_baseline"]) / duration, 3).ravel(),
         "riluzole": p["riluzole"].ravel(), "country": p["country"].ravel().astype(np.int16),
         "csf_pnfh": np.where(p["pnfh_missing"], np.nan, np.round(p["csf_pnfh_measured"], 1)).ravel(),
-        "serum_nfl": nfl0.ravel(), "vital_capacity_pct": np.round(p["vital_capacity_pct"], 1).ravel(),
+        "serum_nfl": np.round(p["serum_nfl_measured"], 1).ravel(),
+        "vital_capacity_pct": np.round(p["vital_capacity_pct"], 1).ravel(),
         "entry_day": np.floor(entry).ravel(),
         "withdrawal_day": np.where((dropout < death) & (dropout <= design.horizon_days), dropout, np.nan).ravel(),
     }
-    survival = {"trial": trial_index.ravel(), "subject": subject.ravel(), "time_days": time.ravel(),
-                "event": event.ravel().astype(np.int64)}
-    t, i, v = np.nonzero(a_mask)
-    alsfrs = {"trial": block * B + t, "subject": i, "day": visits[v], "total": total[t, i, v]}
-    t, i, v = np.nonzero(b_mask)
-    biomarkers = {"trial": block * B + t, "subject": i, "day": bio_days[v],
-                  "analyte": bio_analyte[v], "value": bio_value[t, i, v]}
-    screening = {"trial": block * B + np.arange(B), **counts}
-    return {"participants": participants, "survival": survival, "alsfrs": alsfrs,
-            "biomarkers": biomarkers, "screening": screening}
+
+
+def _biomarkers(design: Design, rng: np.random.Generator, p: dict, rise: np.ndarray, death: np.ndarray,
+                dropout: np.ndarray, first: int) -> dict:
+    """Tregs follow the IL-2 courses; serum NfL varies around its baseline level. The samples
+    (day 0 included) each have their own variation; some are missing at random."""
+    B, n = rise.shape
+    dp, meas = design.drug.p, design.cohort.p["measurement"]
+    t_days = np.asarray(design.treg_visit_days, dtype=float)
+    n_days = np.asarray(design.serum_nfl_visit_days, dtype=float)
+    treg_base = np.maximum(dp["treg_baseline_mean_pct"] + dp["treg_baseline_sd_pct"] * rng.standard_normal((B, n)), 0.5)
+    treg_z = rng.standard_normal((B, n, len(t_days)))
+    nfl_factor = np.exp(meas["serum_nfl_visit_log_sd"] * rng.standard_normal((B, n, len(n_days))))
+    u = rng.random((B, n, len(t_days) + len(n_days)))
+    kinetics = np.asarray(design.drug.kinetics(t_days, design.treatment_days), dtype=float)
+    cols = biomarker_rows(treg_base, rise, kinetics, treg_z, float(dp["treg_measurement_sd_pct"]), p["serum_nfl"],
+                          nfl_factor, u, float(meas["biomarker_missing_fraction"]), np.concatenate([t_days, n_days]),
+                          float(design.horizon_days), death, dropout, first)
+    return dict(zip(("trial", "subject", "day", "analyte", "value"), cols))
 
 
 # -- assembling the batch -----------------------------------------------------------------------
@@ -241,16 +224,19 @@ def _batch(design: Design, t: dict, n_trials: int, first_trial: int, seed: int) 
     }, copy=False)
     S = t["survival"]
     survival = pd.DataFrame({"trial": S["trial"], "subject": S["subject"], "time_days": S["time_days"],
-                             "event": S["event"], "event_type": _categorical(1 - S["event"], ("death", "censored"))})
-    alsfrs = pd.DataFrame(t["alsfrs"], copy=False)
-    Bm = t["biomarkers"]
-    biomarkers = pd.DataFrame({"trial": Bm["trial"], "subject": Bm["subject"], "day": Bm["day"],
-                               "analyte": _categorical(Bm["analyte"], ANALYTES), "value": Bm["value"],
-                               "unit": _categorical(Bm["analyte"], UNITS)}, copy=False)
+                             "event": S["event"], "event_type": _categorical(1 - S["event"], ("death", "censored"))},
+                            copy=False)
+    alsfrs = biomarkers = None
+    if t.get("alsfrs") is not None and len(t["alsfrs"]["trial"]):
+        alsfrs = pd.DataFrame(t["alsfrs"], copy=False)
+    Bm = t.get("biomarkers")
+    if Bm is not None and len(Bm["trial"]):
+        biomarkers = pd.DataFrame({"trial": Bm["trial"], "subject": Bm["subject"], "day": Bm["day"],
+                                   "analyte": _categorical(Bm["analyte"], ANALYTES), "value": Bm["value"],
+                                   "unit": _categorical(Bm["analyte"], UNITS)}, copy=False)
     screening = pd.DataFrame(t["screening"])
     metadata = {"design": design.name, "seed": seed, "trials_per_block": TRIALS_PER_BLOCK,
-                "screening": screening}
+                "screening": screening, "tables": tuple(k for k in TABLES if k in t)}
     return TrialBatch(info=design.trial_info(), n_trials=n_trials, participants=participants,
-                      survival=survival, alsfrs=alsfrs if len(alsfrs) else None,
-                      biomarkers=biomarkers if len(biomarkers) else None,
+                      survival=survival, alsfrs=alsfrs, biomarkers=biomarkers,
                       first_trial=first_trial, metadata=metadata)

@@ -1,0 +1,134 @@
+"""Compiled (numba) loops of the simulator: block randomisation and the visit tables.
+
+The random draws and every transcendental function (exp, log, power) stay in numpy, so both
+routes use the same floating-point functions; these loops do only what numpy does slowly at
+this size: many 4-element sorts, and turning (trial, participant, visit) grids into the rows of
+the visits that happened (`np.nonzero` and fancy indexing cost more than the arithmetic). The
+arithmetic they do (+, −, ×, ÷, rounding, min/max) is exact IEEE, bit for bit numpy's. The numpy
+route they replaced is kept in tests/sim_reference.py, which they must equal trial by trial.
+
+Compiled on first use and cached on disk (`cache=True`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def block_arms(u, stratum, template):
+    """Arm of participant (trial t, arrival i): `template[argsort(u[t, s, r // size])[r % size]]`,
+    s its stratum and r its rank of arrival in the stratum (`randomise.permuted_blocks`).
+
+    `u` (trials, strata, blocks, block size) holds the uniforms that order each block; the
+    argsort is a stable insertion sort (numpy's order whenever a block's keys differ, which
+    uniform doubles do but with probability ~1e-16).
+    """
+    n_trials, n = stratum.shape
+    n_strata, size = u.shape[1], u.shape[3]
+    out = np.empty((n_trials, n), np.int64)
+    count = np.zeros(n_strata, np.int64)
+    order = np.empty(size, np.int64)
+    for t in range(n_trials):
+        count[:] = 0
+        for i in range(n):
+            s = stratum[t, i]
+            r = count[s]
+            count[s] = r + 1
+            keys = u[t, s, r // size]
+            for k in range(size):
+                order[k] = k
+            for k in range(1, size):
+                key = order[k]
+                j = k - 1
+                while j >= 0 and keys[order[j]] > keys[key]:
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = key
+            out[t, i] = template[order[r % size]]
+    return out
+
+
+@njit(cache=True)
+def _seen(day, horizon, death, dropout):
+    # the visit happened: within the horizon, before death, not after leaving the trial
+    return day <= horizon and day < death and day <= dropout
+
+
+@njit(cache=True)
+def alsfrs_rows(baseline, slope, decline, z, sd, visits, horizon, death, dropout, first_trial):
+    """(trial, subject, day, total) of the ALSFRS-R visits that happened.
+
+    total = clip(rint(baseline − slope·decline + z·sd), 0, 48), no noise at day 0 (the screening
+    score), evaluated as numpy evaluates it on the (trial, participant, visit) grid.
+    """
+    n_trials, n, n_visits = z.shape
+    rows = 0
+    for t in range(n_trials):
+        for i in range(n):
+            for v in range(n_visits):
+                if _seen(visits[v], horizon, death[t, i], dropout[t, i]):
+                    rows += 1
+    trial = np.empty(rows, np.int64)
+    subject = np.empty(rows, np.int64)
+    day = np.empty(rows)
+    total = np.empty(rows)
+    k = 0
+    for t in range(n_trials):
+        for i in range(n):
+            for v in range(n_visits):
+                if not _seen(visits[v], horizon, death[t, i], dropout[t, i]):
+                    continue
+                noise = 0.0 if visits[v] == 0 else z[t, i, v] * sd
+                x = np.rint(baseline[t, i] - slope[t, i] * decline[v] + noise)
+                x = 0.0 if x < 0.0 else x  # as np.clip: a tie keeps x, so -0.0 stays -0.0
+                x = 48.0 if x > 48.0 else x
+                trial[k] = first_trial + t
+                subject[k] = i
+                day[k] = visits[v]
+                total[k] = x
+                k += 1
+    return trial, subject, day, total
+
+
+@njit(cache=True)
+def biomarker_rows(treg_base, rise, kinetics, treg_z, treg_sd, nfl_base, nfl_factor, u, missing_fraction, days,
+                   horizon, death, dropout, first_trial):
+    """(trial, subject, day, analyte, value) of the samples taken: the visit happened and the sample
+    is not missing (`u >= missing_fraction`). Visits: the Treg days (analyte 0), then serum NfL's
+    (analyte 1). Values as numpy computes them on the whole grid: Tregs
+    round(max(base + rise·kinetics + sd·z, 0.1), 2); NfL round(base · factor, 1), the factor
+    exp(σ·z) made by numpy (np.round(x, d) is rint(x·10^d) / 10^d)."""
+    n_trials, n, n_visits = u.shape
+    n_treg = kinetics.shape[0]
+    rows = 0
+    for t in range(n_trials):
+        for i in range(n):
+            for v in range(n_visits):
+                if _seen(days[v], horizon, death[t, i], dropout[t, i]) and u[t, i, v] >= missing_fraction:
+                    rows += 1
+    trial = np.empty(rows, np.int64)
+    subject = np.empty(rows, np.int64)
+    day = np.empty(rows)
+    code = np.empty(rows, np.int8)
+    out = np.empty(rows)
+    k = 0
+    for t in range(n_trials):
+        for i in range(n):
+            for v in range(n_visits):
+                if not (_seen(days[v], horizon, death[t, i], dropout[t, i]) and u[t, i, v] >= missing_fraction):
+                    continue
+                if v < n_treg:
+                    x = treg_base[t, i] + rise[t, i] * kinetics[v] + treg_sd * treg_z[t, i, v]
+                    x = 0.1 if x < 0.1 else x
+                    out[k] = np.rint(x * 100.0) / 100.0
+                    code[k] = 0
+                else:
+                    out[k] = np.rint(nfl_base[t, i] * nfl_factor[t, i, v - n_treg] * 10.0) / 10.0
+                    code[k] = 1
+                trial[k] = first_trial + t
+                subject[k] = i
+                day[k] = days[v]
+                k += 1
+    return trial, subject, day, code, out
