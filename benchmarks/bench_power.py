@@ -45,8 +45,9 @@ def _peer_frames(batch, n):
     for i in range(n):
         t = batch.trial(i)
         df = t.survival_by_subject()
-        surv.append(df.assign(trial=i, active=(df["arm"] == "il2_2miu").astype(float))[
-            ["trial", "time_days", "event", "active"]])
+        surv.append(df.assign(trial=i, active=(df["arm"] == "il2_2miu").astype(float),
+                              stratum=df["country"].astype(str) + "/" + df["onset_site"].astype(str))[
+            ["trial", "time_days", "event", "active", "stratum"]])
         a = t.alsfrs.merge(t.participants[["subject_id", "arm"]], on="subject_id")
         alsfrs.append(pd.DataFrame({"trial": i, "subject": a["subject_id"], "months": a["day"] / 30.44,
                                     "total": a["total"], "active": (a["arm"] == "il2_2miu").astype(float)}))
@@ -57,9 +58,11 @@ def kernels(rounds: int = 2) -> None:
     import pandas as pd
     import statsmodels.formula.api as smf
     from lifelines import CoxPHFitter
+    from lifelines.statistics import logrank_test
 
     from mndtrial.batch import BatchSlopes, cox_batch, logrank_batch
     from mndtrial.power import ExponentialDesign
+    from mndtrial.batch._survival_layout import survival_layout
     from mndtrial.sim import mirocals, simulate
 
     sys.path.insert(0, str(ROOT / "tests"))  # the numpy routes the fast ones replaced (double programming)
@@ -95,10 +98,19 @@ def kernels(rounds: int = 2) -> None:
             "cox_adjusted_numpy": best_of(lambda: cox_batch(batch, covariates=covariates, strata=strata,
                                                             engine="numpy")) / n,
             "logrank": best_of(lambda: logrank_batch(batch, strata=strata)) / n,
+            "logrank_plain": best_of(lambda: logrank_batch(batch)) / n,
+            "logrank_numpy": best_of(lambda: logrank_batch(batch, strata=strata, engine="numpy")) / n,
+            # the power engine's way: one sort of the chunk's rows shared by its log-rank and Cox tests
+            "layout": best_of(lambda: survival_layout(batch)) / n,
+            "shared": best_of(lambda: _shared_chunk(batch, covariates, strata, cox_batch, logrank_batch,
+                                                    survival_layout)) / n,
             "lmm": best_of(lambda: BatchSlopes().fit(batch)) / n,
             "lmm_numpy": best_of(lambda: BatchSlopes(engine="numpy").fit(batch)) / n,
             "lifelines": best_of(lambda: [CoxPHFitter().fit(f[["time_days", "event", "active"]], "time_days", "event")
                                           for f in surv[:LOOP]]) / LOOP,
+            "lifelines_logrank": best_of(lambda: [logrank_test(f.time_days[f.active == 1], f.time_days[f.active == 0],
+                                                               f.event[f.active == 1], f.event[f.active == 0])
+                                                  for f in surv[:LOOP]]) / LOOP,
         }
 
         def sm_loop():
@@ -114,6 +126,7 @@ def kernels(rounds: int = 2) -> None:
                                  check=True, capture_output=True, text=True).stdout.split()
             fields = {k: float(v) for k, v in (kv.split("=") for kv in out)}
             row["r_coxph"], row["r_lmer"] = fields["cox_s_per_fit"], fields["lmer_s_per_fit"]
+            row["r_survdiff"] = fields["survdiff_s_per_test"]
         for k, v in row.items():
             best[k] = min(best.get(k, float("inf")), v)
     us = {k: v * 1e6 for k, v in best.items()}
@@ -130,12 +143,26 @@ def kernels(rounds: int = 2) -> None:
     print(f"  Cox numpy route        {us['cox_numpy']:8.1f} us/fit (treatment only; compiled "
           f"{best['cox_numpy'] / best['cox']:.1f}x faster), {us['cox_adjusted_numpy']:.1f} us/fit adjusted "
           f"({best['cox_adjusted_numpy'] / best['cox_adjusted']:.1f}x)")
-    print(f"  log-rank, stratified   {us['logrank']:8.1f} us/test")
+    print(f"  log-rank, stratified   {us['logrank']:8.1f} us/test   numpy route {us['logrank_numpy']:.1f} us "
+          f"({best['logrank_numpy'] / best['logrank']:.1f}x)" + (
+              f"; R survdiff {us['r_survdiff'] / 1e3:.2f} ms ({best['r_survdiff'] / best['logrank']:,.0f}x)"
+              if rscript else ""))
+    print(f"  log-rank, unstratified {us['logrank_plain']:8.1f} us/test   lifelines logrank_test "
+          f"{us['lifelines_logrank'] / 1e3:.2f} ms ({best['lifelines_logrank'] / best['logrank_plain']:,.0f}x)")
+    print(f"  shared sort (engine)   {us['shared']:8.1f} us/trial for log-rank + Cox + Cox adjusted on one sort "
+          f"({us['layout']:.1f} us of it the sort)")
     print(f"  slope REML (compiled)  {us['lmm']:8.1f} us/fit   numpy route {us['lmm_numpy']:.0f} us "
           f"({best['lmm_numpy'] / best['lmm']:.1f}x); statsmodels {us['statsmodels'] / 1e3:.0f} ms "
           f"({best['statsmodels'] / best['lmm']:,.0f}x)" + (
               f"; R lmer {us['r_lmer'] / 1e3:.1f} ms ({best['r_lmer'] / best['lmm']:,.0f}x)" if rscript else ""))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _shared_chunk(batch, covariates, strata, cox_batch, logrank_batch, survival_layout) -> None:
+    layout = survival_layout(batch)
+    logrank_batch(batch, strata=strata, layout=layout)
+    cox_batch(batch, layout=layout)
+    cox_batch(batch, covariates=covariates, strata=strata, layout=layout)
 
 
 def end_to_end(n_trials: int, workers: int | None) -> None:

@@ -18,7 +18,8 @@ def test_cached_tests_give_each_strategy_its_own_result(monkeypatch):
     from mndtrial.power import criteria
 
     original = criteria.Test.run
-    monkeypatch.setattr(criteria.Test, "run", lambda self, batch: runs.append(self.name) or original(self, batch))
+    monkeypatch.setattr(criteria.Test, "run",
+                        lambda self, batch, *rest: runs.append(self.name) or original(self, batch, *rest))
     shared = _chunk(source, analyses, 0, 24, 5)
     n_shared = len(runs)
     alone = [_chunk(source, (a,), 0, 24, 5)[0] for a in analyses]

@@ -7,6 +7,8 @@ Each one equals its single-trial reference (lifelines, statsmodels) on every tri
 from .cox import BatchCox, CoxBatchResult, cox_batch
 from .slopes import BatchSlopes, SlopeBatchResult, slopes_batch
 from .logrank import LogrankBatchResult, SurvivalAtHorizonResult, logrank_batch, survival_at_horizon
+from ._survival_layout import SurvivalLayout, survival_layout
 
 __all__ = ["BatchCox", "CoxBatchResult", "cox_batch", "LogrankBatchResult", "logrank_batch",
-           "SurvivalAtHorizonResult", "survival_at_horizon", "BatchSlopes", "SlopeBatchResult", "slopes_batch"]
+           "SurvivalAtHorizonResult", "survival_at_horizon", "BatchSlopes", "SlopeBatchResult", "slopes_batch",
+           "SurvivalLayout", "survival_layout"]

@@ -30,7 +30,8 @@ from scipy import stats
 
 from ..data import TrialBatch
 from ..errors import AnalysisError, ParameterError
-from ._layout import _risk_order, covariate_matrix, cumsum0, risk_sets, seg_sum, stratum_codes, survival_arrays
+from ._layout import covariate_matrix, cumsum0, risk_sets, seg_sum, stratum_codes, survival_arrays
+from ._survival_layout import SortedRows, SurvivalLayout, sorted_rows
 from ._result import BatchResult
 
 __all__ = ["BatchCox", "CoxBatchResult", "cox_batch"]
@@ -119,23 +120,24 @@ class BatchCox:
         self.tol = tol
         self.engine = engine
 
-    def fit(self, batch: TrialBatch, subset: np.ndarray | None = None) -> "BatchCox":
-        """Fit every trial; `subset` (a mask over participant rows) restricts, e.g., to a biomarker group."""
+    def fit(self, batch: TrialBatch, subset: np.ndarray | None = None,
+            layout: SurvivalLayout | None = None) -> "BatchCox":
+        """Fit every trial; `subset` (a mask over participant rows) restricts, e.g., to a biomarker
+        group. `layout` (`survival_layout(batch)`) shares one sort of the rows between tests."""
+        if self.engine == "compiled":
+            layout, rows = sorted_rows(layout, batch, self.strata, self.active_arm, subset)
+            x = np.column_stack([rows.group, layout.covariates(self.covariates)[rows.rows]])
+            self._check_complete(x)
+            out = _fit_compiled(rows, x, self.ties == "efron", self.max_iter, self.tol)
+            self.result_ = CoxBatchResult(trial=batch.trial_index, terms=("treatment",) + self.covariates,
+                                          n=np.diff(rows.starts), ties=self.ties, **out)
+            return self
         arrays, keep = survival_arrays(batch, self.active_arm, subset)
         x = np.column_stack([arrays.group, covariate_matrix(batch, self.covariates)[keep]])
-        if np.isnan(x).any():
-            bad = self.covariates[int(np.flatnonzero(np.isnan(x).any(axis=0))[0]) - 1]
-            raise AnalysisError("Cox model", f"covariate '{bad}' has missing values; restrict the rows "
-                                             "with `subset` (e.g. complete cases) explicitly")
+        self._check_complete(x)
         block = stratum_codes(batch, self.strata)[keep]
         T = arrays.n_trials
         counts = np.bincount(arrays.trial, minlength=T)
-        if self.engine == "compiled":
-            out = _fit_compiled(arrays.trial, block, arrays.time, arrays.event, x, T, self.ties == "efron",
-                                self.max_iter, self.tol)
-            self.result_ = CoxBatchResult(trial=batch.trial_index, terms=("treatment",) + self.covariates,
-                                          n=counts, ties=self.ties, **out)
-            return self
         per_chunk = max(1, _CELLS_PER_CHUNK // max(1, int(counts.max(initial=1)) * (x.shape[1] + 1) ** 2))
         bounds = np.searchsorted(arrays.trial, np.arange(0, T + per_chunk, per_chunk))
         parts = []
@@ -151,38 +153,45 @@ class BatchCox:
         return self
 
 
+    def _check_complete(self, x: np.ndarray) -> None:
+        if np.isnan(x).any():
+            bad = self.covariates[int(np.flatnonzero(np.isnan(x).any(axis=0))[0]) - 1]
+            raise AnalysisError("Cox model", f"covariate '{bad}' has missing values; restrict the rows "
+                                             "with `subset` (e.g. complete cases) explicitly")
+
+
 def cox_batch(batch: TrialBatch, covariates: tuple[str, ...] = (), strata: tuple[str, ...] = (),
               ties: Literal["efron", "breslow"] = "efron", subset: np.ndarray | None = None,
-              active_arm: str | None = None, engine: str = "compiled") -> CoxBatchResult:
-    """Functional form of `BatchCox(...).fit(batch, subset).result_`."""
-    return BatchCox(covariates, strata, ties, active_arm, engine=engine).fit(batch, subset).result_
+              active_arm: str | None = None, engine: str = "compiled",
+              layout: SurvivalLayout | None = None) -> CoxBatchResult:
+    """Functional form of `BatchCox(...).fit(batch, subset, layout).result_`."""
+    return BatchCox(covariates, strata, ties, active_arm, engine=engine).fit(batch, subset, layout).result_
 
 
-def _fit_compiled(trial, block, time, event, x, T, efron, max_iter, tol) -> dict:
-    """The compiled engine: rows sorted once (trial, stratum, time descending, events first)."""
-    from ._cox_kernel import STATUS_NAMES, fit_trials
+def _fit_compiled(rows: SortedRows, x: np.ndarray, efron: bool, max_iter: int, tol: float) -> dict:
+    """The compiled engine on rows sorted by (trial, stratum, time descending, events first)."""
+    from ._cox_kernel import BINARY, FOUR, GENERAL, MONOTONE, STATUS_NAMES, centre_trials, converged_se, fit_trials
 
-    order = _risk_order(trial * (int(block.max(initial=0)) + 1) + block, time, event)
-    trial_s = trial[order]
-    starts = np.searchsorted(trial_s, np.arange(T + 1)).astype(np.int64)
-    counts = np.diff(starts)
-    n_valid = np.maximum(counts, 1)
-    X = np.ascontiguousarray(x[order], dtype=float)
-    # centring leaves the partial likelihood unchanged (as the numpy route, per trial)
-    means = np.stack([np.bincount(trial_s, weights=X[:, k], minlength=T) for k in range(X.shape[1])], axis=1)
-    X -= (means / n_valid[:, None])[trial_s]
-    sd = np.sqrt(np.stack([np.bincount(trial_s, weights=X[:, k] ** 2, minlength=T)
-                           for k in range(X.shape[1])], axis=1) / n_valid[:, None])
-    p = X.shape[1]
+    starts = rows.starts
+    T, p = len(starts) - 1, x.shape[1]
+    X = np.array(x, dtype=float, order="C")
+    sd = np.zeros((T, p))
+    centre_trials(starts, X, sd)  # centring leaves the partial likelihood unchanged (as the numpy route)
+    mode = BINARY if p == 1 else FOUR if p <= 4 else GENERAL
+    if mode == FOUR:  # zero columns add exact zeros to every sum
+        X = np.pad(X, ((0, 0), (0, 4 - p)))
     coef, hess = np.zeros((T, p)), np.zeros((T, p, p))
-    loglik, loglik_null = np.zeros(T), np.zeros(T)
+    loglik, loglik_null, events = np.zeros(T), np.zeros(T), np.zeros(T)
     iterations, status = np.zeros(T, dtype=np.int64), np.zeros(T, dtype=np.int64)
-    fit_trials(starts, np.ascontiguousarray(time[order], dtype=float), np.ascontiguousarray(event[order], dtype=float),
-               np.ascontiguousarray(block[order], dtype=np.int64), X, sd, efron, max_iter, tol, MONOTONE_LIMIT,
-               coef, loglik, loglik_null, hess, iterations, status)
-    names = STATUS_NAMES[status].astype(object)
-    return {"coef": coef, "se": _standard_errors(hess, names), "loglik": loglik, "loglik_null": loglik_null,
-            "events": np.bincount(trial_s, weights=event[order], minlength=T).astype(float),
+    fit_trials(starts, rows.time, rows.event, rows.block, X, np.ascontiguousarray(rows.group), mode, sd,
+               efron, max_iter, tol, MONOTONE_LIMIT, coef, loglik, loglik_null, hess, iterations, status, events)
+    names = STATUS_NAMES[status]
+    se = np.full((T, p), np.nan)
+    converged_se(hess, status, se)  # converged fits: the inverse information's diagonal
+    rest = np.flatnonzero(status == MONOTONE)  # monotone fits keep pinv's SEs, as the numpy route
+    if rest.size:
+        se[rest] = _standard_errors(hess[rest], names[rest].astype(object))
+    return {"coef": coef, "se": se, "loglik": loglik, "loglik_null": loglik_null, "events": events,
             "iterations": iterations, "status": names.astype(str)}
 
 

@@ -25,8 +25,11 @@ from ..data import TrialBatch
 from ..errors import ParameterError
 from ._layout import cumsum0, risk_sets, seg_sum, stratum_codes, survival_arrays
 from ._result import BatchResult
+from ._survival_layout import SurvivalLayout, sorted_rows
 
 __all__ = ["LogrankBatchResult", "logrank_batch", "SurvivalAtHorizonResult", "survival_at_horizon"]
+
+ENGINES = ("compiled", "numpy")
 
 
 @dataclass(frozen=True, repr=False)
@@ -62,13 +65,30 @@ class LogrankBatchResult(BatchResult):
 
 
 def logrank_batch(batch: TrialBatch, strata: tuple[str, ...] = (), subset: np.ndarray | None = None,
-                  active_arm: str | None = None) -> LogrankBatchResult:
+                  active_arm: str | None = None, engine: str = "compiled",
+                  layout: SurvivalLayout | None = None) -> LogrankBatchResult:
     """Log-rank test of the active arm vs control in every trial (summed over strata if given).
+
+    `engine`: "compiled" (`_logrank_kernel`, one walk over each trial's sorted rows; `layout`, from
+    `survival_layout(batch)`, shares one sort between tests) or "numpy" (whole-batch array passes,
+    the reference the compiled one must equal).
 
     Example:
         >>> res = logrank_batch(batch, strata=("onset_site",))  # doctest: +SKIP
         >>> (res.p_value("less") < 0.025).mean()  # doctest: +SKIP
     """
+    if engine not in ENGINES:
+        raise ParameterError("engine", engine, f"must be one of {ENGINES}")
+    if engine == "compiled":
+        from ._logrank_kernel import logrank_trials
+
+        _, rows = sorted_rows(layout, batch, tuple(strata), active_arm, subset)
+        T = batch.n_trials
+        o_e, var, events, events_active = np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T)
+        logrank_trials(rows.starts, rows.time, rows.event, rows.block, np.ascontiguousarray(rows.group),
+                       o_e, var, events, events_active)
+        return LogrankBatchResult(trial=batch.trial_index, observed_minus_expected=o_e, variance=var,
+                                  events=events, events_active=events_active, n=np.diff(rows.starts))
     arrays, keep = survival_arrays(batch, active_arm, subset)
     block = stratum_codes(batch, tuple(strata))[keep]
     rs = risk_sets(arrays.trial, block, arrays.time, arrays.event, arrays.n_trials)

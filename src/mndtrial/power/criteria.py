@@ -21,6 +21,7 @@ from scipy import stats
 
 from ..batch import cox_batch, logrank_batch, slopes_batch, survival_at_horizon
 from ..batch._layout import treatment_indicator
+from ..batch._survival_layout import SurvivalLayout, survival_layout
 from ..data import TrialBatch
 from ..errors import ParameterError
 
@@ -30,6 +31,7 @@ TestKind = Literal["logrank", "cox", "slope", "survival", "rmst"]
 # Sign of the estimate that means benefit: fewer deaths (z, log HR < 0), slower ALSFRS-R decline or
 # more survival (> 0).
 BENEFIT_SIGN = {"logrank": -1.0, "cox": -1.0, "slope": 1.0, "survival": 1.0, "rmst": 1.0}
+_LAYOUT = "survival_layout"  # the cache's entry for the batch's sorted survival rows
 
 
 @dataclass(frozen=True)
@@ -93,17 +95,18 @@ class Test:
         (participants of other active arms are not counted, e.g. IMODALS's other dose)."""
         return treatment_indicator(batch, self.active_arm, self.population.mask(batch))[1]
 
-    def run(self, batch: TrialBatch) -> pd.DataFrame:
+    def run(self, batch: TrialBatch, layout: SurvivalLayout | None = None) -> pd.DataFrame:
         """Per trial: estimate, se, z, one-sided p for benefit, converged; `n` (and, for survival
-        tests, `events`): participants (deaths) in the two compared arms of the population."""
+        tests, `events`): participants (deaths) in the two compared arms of the population.
+        `layout` (`survival_layout(batch)`) shares one sort of the rows between log-rank and Cox tests."""
         subset = self.population.mask(batch)
         if self.kind == "logrank":
-            r = logrank_batch(batch, strata=self.strata, subset=subset, active_arm=self.active_arm)
+            r = logrank_batch(batch, strata=self.strata, subset=subset, active_arm=self.active_arm, layout=layout)
             est, se, ok = r.observed_minus_expected, np.sqrt(r.variance), r.variance > 0
             extra = {"events": r.events}
         elif self.kind == "cox":
             r = cox_batch(batch, covariates=self.covariates, strata=self.strata, subset=subset,
-                          active_arm=self.active_arm)
+                          active_arm=self.active_arm, layout=layout)
             est, se, ok = r.coef[:, 0], r.se[:, 0], r.converged
             extra = {"events": r.events}
         elif self.kind == "slope":
@@ -132,7 +135,12 @@ def _run_cached(test: Test, batch: TrialBatch, cache: dict | None) -> pd.DataFra
         return test.run(batch)
     key = replace(test, name="")
     if key not in cache:
-        cache[key] = test.run(batch)
+        layout = None
+        if test.kind in ("logrank", "cox"):  # the batch's rows sorted once for all its survival tests
+            if _LAYOUT not in cache:
+                cache[_LAYOUT] = survival_layout(batch)
+            layout = cache[_LAYOUT]
+        cache[key] = test.run(batch, layout)
     return cache[key]
 
 
