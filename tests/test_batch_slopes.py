@@ -10,7 +10,8 @@ import pytest
 
 from batch_reference import statsmodels_slopes
 from mndtrial.batch import BatchSlopes, slopes_batch
-from mndtrial.batch.slopes import _evaluate, _start, _sufficient_statistics
+from mndtrial.batch._slopes_numpy import evaluate as _evaluate, start as _start
+from mndtrial.batch.slopes import _sufficient_statistics
 from mndtrial.data import TrialBatch
 from mndtrial.errors import AnalysisError, ParameterError
 from mndtrial.power.exponential import ExponentialDesign
