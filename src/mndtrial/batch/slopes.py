@@ -16,9 +16,9 @@ r the generalised residual sum of squares (Harville 1977; Bates et al. 2015, lme
 gradient in Ψ is analytic:
     ∂f/∂Ψ = Σ_i C_i − (N − p)/r Σ_i u_i u_i' − Σ_i C_i B(a_i) C_i,
 with C_i = E_i S_i, u_i = Z_i'V⁻¹ e_i σ² (e the GLS residuals) and B(a) the (a-weighted) blocks
-of (X'V⁻¹X σ²)⁻¹. Newton's method on the Cholesky factor of Ψ, with the Hessian from
-differences of that gradient, runs for all trials together; a trial whose Ψ is singular at the
-optimum (a boundary fit) or that does not converge is flagged.
+of (X'V⁻¹X σ²)⁻¹; so is its Hessian (formulas in `_slopes_kernel`). Newton's method runs on the
+Cholesky factor of Ψ for every trial; a trial whose Ψ is singular at the optimum (a boundary fit)
+or that does not converge is flagged.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ __all__ = ["BatchSlopes", "SlopeBatchResult", "slopes_batch"]
 N_FIXED = 4
 _CELLS_PER_CHUNK = 600_000  # participants (padded) fitted together: ~50 arrays of this size live at once
 BOUNDARY_CORRELATION = 1 - 1e-6  # |corr(b0, b1)| beyond this: Ψ singular, a boundary fit
-# "compiled": the Newton iterations per trial in numba (`_slopes_kernel`); "numpy": the same
-# algorithm as passes over (trials, width) arrays, kept as the reference the kernel must equal.
+# "compiled": per trial in numba on groups of participants sharing a visit pattern (`_slopes_kernel`);
+# "numpy": the same algorithm participant by participant over (trials, width) arrays
+# (`_slopes_numpy`), kept as the reference the kernel must equal.
 ENGINES = ("compiled", "numpy")
 
 
