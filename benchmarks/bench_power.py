@@ -7,8 +7,8 @@ or `... bench_power.py --scaling [TRIALSxN ...]` for the scaling table of docs/p
    and the tables the power engine asks for; the numpy route it replaced, tests/sim_reference.py,
    and the exponential design's per-trial pandas route, tests/exponential_reference.py), Cox
    (treatment only; the power engine's adjusted + stratified model; compiled kernel and the numpy
-   route it replaced), stratified log-rank, the random-slope REML model (compiled kernel, and
-   the numpy route it replaced).
+   route it replaced), stratified log-rank, the random-slope REML model (compiled kernel on
+   visit-pattern groups, and the per-participant numpy route it must equal).
 2. Peers in the same run, interleaved with ours: a lifelines CoxPHFitter loop, R `coxph()` and
    `lmer()` loops (benchmarks/r/batch_peer.R; skipped with a message where Rscript is absent),
    a statsmodels MixedLM loop; ratios are reported, not absolute times.

@@ -10,7 +10,9 @@ import pytest
 
 from batch_reference import statsmodels_slopes
 from mndtrial.batch import BatchSlopes, slopes_batch
-from mndtrial.batch.slopes import _evaluate, _start, _sufficient_statistics
+from mndtrial.batch._slopes_kernel import eigh3
+from mndtrial.batch._slopes_numpy import evaluate as _evaluate, hessian as _hessian, start as _start
+from mndtrial.batch.slopes import _sufficient_statistics
 from mndtrial.data import TrialBatch
 from mndtrial.errors import AnalysisError, ParameterError
 from mndtrial.power.exponential import ExponentialDesign
@@ -66,6 +68,31 @@ def test_analytic_gradient_equals_numerical_gradient():
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-5)
 
 
+def test_analytic_hessian_equals_differences_of_the_gradient():
+    st = _sufficient_statistics(DESIGN.simulate_chunk(0, 4, seed=8), None, None)
+    st["N"] = st["n"].sum(1)
+    theta = _start(st) * np.array([1.3, 0.7, 1.1])
+    H = _hessian(st, theta, _evaluate(st, theta))
+    numeric = np.empty_like(H)
+    for k in range(3):
+        h = np.zeros_like(theta)
+        h[:, k] = 1e-5
+        numeric[:, :, k] = (_evaluate(st, theta + h)["grad"] - _evaluate(st, theta - h)["grad"]) / 2e-5
+    np.testing.assert_allclose(H, numeric, rtol=1e-5, atol=1e-4)
+
+
+def test_jacobi_eigen_decomposition_equals_lapack():
+    rng = np.random.default_rng(4)
+    w, V, scratch = np.empty(3), np.empty((3, 3)), np.empty((3, 3))
+    for scale in (1e-3, 1.0, 1e4):
+        for _ in range(20):
+            m = rng.normal(size=(3, 3)) * scale
+            A = m + m.T
+            eigh3(A, w, V, scratch)
+            np.testing.assert_allclose(np.sort(w), np.linalg.eigvalsh(A), rtol=1e-12, atol=1e-12 * scale)
+            np.testing.assert_allclose(V @ np.diag(w) @ V.T, A, rtol=1e-12, atol=1e-12 * scale)
+
+
 def test_known_truth_slope_difference_is_recovered():
     design = ExponentialDesign(n_per_arm=200, slope_difference_per_month=0.3, median_survival_control_days=5000)
     res = slopes_batch(design.simulate_chunk(0, 20, seed=1))
@@ -107,9 +134,9 @@ def test_fitting_in_slices_gives_identical_results(monkeypatch):
     import mndtrial.batch.slopes as slopes
 
     b = DESIGN.simulate_chunk(0, 6, seed=2)
-    whole = slopes_batch(b)
-    monkeypatch.setattr(slopes, "_CELLS_PER_CHUNK", 1)  # one trial per slice
-    sliced = slopes_batch(b)
+    whole = BatchSlopes(engine="numpy").fit(b).result_
+    monkeypatch.setattr(slopes, "_CELLS_PER_CHUNK", 1)  # one trial per slice (the numpy route's arrays)
+    sliced = BatchSlopes(engine="numpy").fit(b).result_
     np.testing.assert_array_equal(sliced.fixed_effects, whole.fixed_effects)
     np.testing.assert_array_equal(sliced.fixed_effects_cov, whole.fixed_effects_cov)
     np.testing.assert_array_equal(sliced.fixed_effects_cov_observed, whole.fixed_effects_cov_observed)
@@ -136,6 +163,17 @@ def test_equals_the_single_trial_route_of_the_analysis_module():
         assert res.slope_difference_se[i] == pytest.approx(se, abs=1e-4)
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_alsfrs_rows_of_no_participant_are_a_clear_error(shuffle):
+    b = DESIGN.simulate_chunk(0, 2, seed=3)
+    a = b.alsfrs.copy()
+    a.loc[7, "subject"] = 10_000
+    a = a.sample(frac=1.0, random_state=1) if shuffle else a.sort_values(["trial", "subject"])
+    a = a.sort_values("trial", kind="stable")  # a TrialBatch keeps trials in order; subjects may be mixed
+    with pytest.raises(AnalysisError, match="1 ALSFRS-R rows belong to no participant"):
+        slopes_batch(dataclasses.replace(b, alsfrs=a))
+
+
 def test_missing_alsfrs_values_are_a_clear_error():
     b = DESIGN.simulate_chunk(0, 2, seed=3)
     a = b.alsfrs.copy()
@@ -144,20 +182,39 @@ def test_missing_alsfrs_values_are_a_clear_error():
         slopes_batch(dataclasses.replace(b, alsfrs=a))
 
 
+def _edge_case_batch() -> tuple[TrialBatch, np.ndarray]:
+    """Trials without a random slope in truth (boundary fits), participants with one visit, visit
+    days all distinct in half the trials (one group per participant) and an arm left out by the subset."""
+    b = ExponentialDesign(n_per_arm=15, slope_sd_per_month=0.0).simulate_chunk(0, 12, seed=5)
+    a = b.alsfrs.copy()
+    first = ~a.duplicated(["trial", "subject"])
+    a = a[first | (a["subject"] % 5 != 0)]  # every fifth participant: one visit
+    jitter = np.random.default_rng(1).uniform(0, 3, len(a)) * (a["trial"] >= 6)
+    a = a.assign(day=a["day"] + np.where(a["day"] > 0, jitter, 0.0)).reset_index(drop=True)
+    keep = ~((b.participants["trial"] == 2) & (b.participants["arm"] != "placebo")).to_numpy()
+    return dataclasses.replace(b, alsfrs=a), keep
+
+
 def test_compiled_kernel_equals_the_numpy_route_trial_by_trial():
-    """Double programming: the numba Newton iterations against the numpy passes they replaced,
-    on MIROCALS-size trials (with boundary fits and the too-few-observations status among them)."""
+    """Double programming: the compiled route (participants grouped by visit pattern) against the
+    numpy passes (participant by participant) on MIROCALS-size trials and on edge cases."""
     from mndtrial.sim import mirocals, simulate
 
     batch = simulate(mirocals(), n_trials=64, seed=11)
-    fast = BatchSlopes(engine="compiled").fit(batch).result_
-    slow = BatchSlopes(engine="numpy").fit(batch).result_
+    pairs = [(BatchSlopes(engine=e).fit(batch).result_ for e in ("compiled", "numpy"))]
     small = DESIGN.simulate_chunk(0, 40, 3)
-    fast_small = BatchSlopes(engine="compiled").fit(small).result_
-    slow_small = BatchSlopes(engine="numpy").fit(small).result_
-    for a, b in ((fast, slow), (fast_small, slow_small)):
+    pairs.append(BatchSlopes(engine=e).fit(small).result_ for e in ("compiled", "numpy"))
+    edge, keep = _edge_case_batch()
+    pairs.append(BatchSlopes(engine=e).fit(edge, subset=keep).result_ for e in ("compiled", "numpy"))
+    pairs = [tuple(p) for p in pairs]
+    edge_status = pairs[2][0].status
+    assert {"boundary", "too_few_observations", "converged"} <= set(edge_status)
+    for a, b in pairs:
         np.testing.assert_array_equal(a.status, b.status)
+        np.testing.assert_array_equal(a.n_observations, b.n_observations)
+        np.testing.assert_array_equal(a.n_subjects, b.n_subjects)
         ok = a.status != "too_few_observations"
+        assert np.isnan(a.fixed_effects[~ok]).all() and np.isnan(b.fixed_effects[~ok]).all()
         np.testing.assert_allclose(a.fixed_effects[ok], b.fixed_effects[ok], rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(a.fixed_effects_cov[ok], b.fixed_effects_cov[ok], rtol=1e-6, atol=1e-12)
         np.testing.assert_allclose(a.fixed_effects_cov_observed[ok], b.fixed_effects_cov_observed[ok],
@@ -166,3 +223,16 @@ def test_compiled_kernel_equals_the_numpy_route_trial_by_trial():
         assert np.abs(a.iterations - b.iterations).max() <= 1
     with pytest.raises(ParameterError):
         BatchSlopes(engine="gpu")
+
+
+def test_unsorted_tables_give_the_same_fits():
+    """The one-pass participant sums need tables sorted by (trial, subject); others are looked up."""
+    b, keep = _edge_case_batch()
+    mixed = b.alsfrs.sample(frac=1.0, random_state=3).sort_values("trial", kind="stable")  # subjects mixed
+    shuffled = dataclasses.replace(b, alsfrs=mixed)
+    for engine in ("compiled", "numpy"):
+        a = BatchSlopes(engine=engine).fit(b, subset=keep).result_
+        c = BatchSlopes(engine=engine).fit(shuffled, subset=keep).result_
+        np.testing.assert_array_equal(a.status, c.status)
+        np.testing.assert_allclose(a.fixed_effects, c.fixed_effects, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(a.slope_difference_se, c.slope_difference_se, rtol=1e-8)
