@@ -18,7 +18,12 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-__all__ = ["norm_sf", "norm_ppf", "chi2_sf", "t_sf", "t_ppf", "rankdata", "mann_whitney", "MannWhitney"]
+__all__ = ["norm_cdf", "norm_sf", "norm_ppf", "norm_isf", "chi2_sf", "t_sf", "t_ppf", "rankdata", "mann_whitney", "MannWhitney"]
+
+
+def norm_cdf(x):
+    """P(Z <= x) for a standard normal Z (`scipy.stats.norm.cdf`)."""
+    return special.ndtr(np.asarray(x, dtype=float))
 
 
 def norm_sf(x):
@@ -29,6 +34,11 @@ def norm_sf(x):
 def norm_ppf(q):
     """The standard normal quantile (`scipy.stats.norm.ppf`)."""
     return special.ndtri(np.asarray(q, dtype=float))
+
+
+def norm_isf(q):
+    """The standard normal upper quantile (`scipy.stats.norm.isf`: `-ndtri(q)`)."""
+    return -special.ndtri(np.asarray(q, dtype=float))
 
 
 def chi2_sf(x, df):

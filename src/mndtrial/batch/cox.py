@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..analysis.distributions import chi2_sf, norm_cdf, norm_sf
 
 from ..data import TrialBatch
 from ..errors import AnalysisError, ParameterError
@@ -76,8 +76,8 @@ class CoxBatchResult(BatchResult):
         """Wald p-value of one term; 'less' tests coefficient < 0 (treatment lowers the hazard)."""
         z = self.z[:, term]
         if side == "two":
-            return 2 * stats.norm.sf(np.abs(z))
-        return stats.norm.cdf(z) if side == "less" else stats.norm.sf(z)
+            return 2 * norm_sf(np.abs(z))
+        return norm_cdf(z) if side == "less" else norm_sf(z)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -89,7 +89,7 @@ class CoxBatchResult(BatchResult):
         df["z"] = self.z[:, 0]
         df["p_value"] = self.p_value()
         df["lr_statistic"] = self.lr_statistic
-        df["lr_p_value"] = stats.chi2.sf(self.lr_statistic, len(self.terms))
+        df["lr_p_value"] = chi2_sf(self.lr_statistic, len(self.terms))
         df["iterations"] = self.iterations
         df["status"] = self.status
         return df

@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..analysis.distributions import chi2_sf, norm_cdf, norm_sf
 
 from ..data import TrialBatch
 from ..errors import ParameterError
@@ -53,8 +53,8 @@ class LogrankBatchResult(BatchResult):
     def p_value(self, side: Literal["two", "less", "greater"] = "two") -> np.ndarray:
         """'less': one-sided for fewer deaths than expected on the active arm (benefit)."""
         if side == "two":
-            return stats.chi2.sf(self.chi_square, 1)
-        return stats.norm.cdf(self.z) if side == "less" else stats.norm.sf(self.z)
+            return chi2_sf(self.chi_square, 1)
+        return norm_cdf(self.z) if side == "less" else norm_sf(self.z)
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..analysis.distributions import norm_cdf, norm_sf
 
 from ..data import TrialBatch
 from ..data.schema import DAYS_PER_MONTH
@@ -90,8 +90,8 @@ class SlopeBatchResult(BatchResult):
     def p_value(self, side: str = "two") -> np.ndarray:
         """Wald p-value of the slope difference; 'greater' tests a slower decline on the active arm."""
         if side == "two":
-            return 2 * stats.norm.sf(np.abs(self.z))
-        return stats.norm.sf(self.z) if side == "greater" else stats.norm.cdf(self.z)
+            return 2 * norm_sf(np.abs(self.z))
+        return norm_sf(self.z) if side == "greater" else norm_cdf(self.z)
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..analysis.distributions import norm_cdf, norm_isf
 
 from ..batch.accelerated import STATUS_NAMES, jax_device, require_jax, trial_function
 from ..errors import ParameterError
@@ -85,7 +85,7 @@ def power_exponential_accelerated(design: ExponentialDesign, n_trials: int, seed
     run = _compiled_chunk(_shape(design), tuple(strata), population, ties == "efron")
     jax = require_jax()
     base, par = jax.random.PRNGKey(seed), _parameters(design)
-    crit = stats.norm.isf(alpha)
+    crit = norm_isf(alpha)
     keys = ("events", "observed_minus_expected", "variance", "coef", "se", "status")
     kept: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     rej_lr = rej_cox = not_conv = 0
@@ -168,7 +168,7 @@ def _parameters(design: ExponentialDesign) -> np.ndarray:
     log_cut = math.log(d.biomarker_cutoff)
     return np.array([math.log(2) / d.median_survival_control_days, d.hazard_ratio,
                      d.hazard_ratio if d.hazard_ratio_high is None else d.hazard_ratio_high,
-                     d.biomarker_log_hr, log_cut, float(stats.norm.cdf((log_cut - LOG_PNFH_MEAN) / LOG_PNFH_SD)),
+                     d.biomarker_log_hr, log_cut, float(norm_cdf((log_cut - LOG_PNFH_MEAN) / LOG_PNFH_SD)),
                      d.accrual_days, d.follow_up_days, d.dropout_per_year / 365.25, d.time_resolution_days])
 
 

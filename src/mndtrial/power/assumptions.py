@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from ..analysis.distributions import norm_cdf
 
 __all__ = ["simulation_assumptions", "ASSUMPTION_COLUMNS"]
 
@@ -122,7 +122,7 @@ def _describe_exponential(d: Any) -> list[tuple[str, str, str]]:
         effect = f"HR {d.hazard_ratio:g} at csf_pnfh ≤ {d.biomarker_cutoff:g} pg/mL, {d.hazard_ratio_high:g} above"
     if d.slope_difference_per_month:
         effect += f"; ALSFRS-R slope difference {d.slope_difference_per_month:g} points/month"
-    low = float(norm.cdf((math.log(d.biomarker_cutoff) - LOG_PNFH_MEAN) / LOG_PNFH_SD))
+    low = float(norm_cdf((math.log(d.biomarker_cutoff) - LOG_PNFH_MEAN) / LOG_PNFH_SD))
     return [
         ("design", "exponential two-arm design, 1:1", "mndtrial.power ExponentialDesign"),
         ("control survival", f"exponential, median {d.median_survival_control_days:g} days "

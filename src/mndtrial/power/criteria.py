@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..analysis.distributions import norm_sf
 
 from ..batch import cox_batch, logrank_batch, slopes_batch, survival_at_horizon
 from ..batch._layout import treatment_indicator
@@ -123,7 +123,7 @@ class Test:
             extra = {"events": _events(batch, self.compared(batch))}
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.where(ok, est / se, np.nan)
-        p = np.where(ok, stats.norm.sf(BENEFIT_SIGN[self.kind] * z), np.nan)
+        p = np.where(ok, norm_sf(BENEFIT_SIGN[self.kind] * z), np.nan)
         out = pd.DataFrame({"estimate": est, "se": se, "z": z, "p_benefit": p, "converged": ok, **extra})
         out["n"] = _count(batch, self.compared(batch))
         return out

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..analysis.distributions import norm_cdf
 from scipy.special import ndtri
 
 from ..data import Arm, TrialBatch, TrialInfo
@@ -74,7 +74,7 @@ class ExponentialPool:
 
     @property
     def prevalence_s(self) -> float:
-        return float(stats.norm.cdf((np.log(self.biomarker_cutoff) - self.log_pnfh_mean) / self.log_pnfh_sd))
+        return float(norm_cdf((np.log(self.biomarker_cutoff) - self.log_pnfh_mean) / self.log_pnfh_sd))
 
     @property
     def true_hazard_ratios(self) -> dict[str, float]:

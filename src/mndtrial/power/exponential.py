@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..analysis.distributions import norm_cdf, norm_ppf
 
 from ..data import Arm, TrialBatch, TrialInfo
 from ..data.schema import DAYS_PER_MONTH
@@ -160,9 +160,9 @@ class ExponentialDesign:
         screened to randomise n (more than n when the design enriches)."""
         if not self.enrich:
             return rng.normal(LOG_PNFH_MEAN, LOG_PNFH_SD, n), n
-        p_low = stats.norm.cdf((np.log(self.biomarker_cutoff) - LOG_PNFH_MEAN) / LOG_PNFH_SD)
+        p_low = norm_cdf((np.log(self.biomarker_cutoff) - LOG_PNFH_MEAN) / LOG_PNFH_SD)
         u = rng.uniform(0, p_low, n)
-        return LOG_PNFH_MEAN + LOG_PNFH_SD * stats.norm.ppf(u), n + int(rng.negative_binomial(n, p_low))
+        return LOG_PNFH_MEAN + LOG_PNFH_SD * norm_ppf(u), n + int(rng.negative_binomial(n, p_low))
 
 
 def _bivariate_normal(rng: np.random.Generator, mean_factor: tuple[np.ndarray, np.ndarray], n: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..analysis.distributions import norm_cdf, norm_isf
 
 from ..errors import ParameterError
 from .designs import DesignFamily, strategy_analysis
@@ -33,7 +33,7 @@ def schoenfeld_events(hazard_ratio: float, alpha: float = 0.025, power: float = 
     _check_schoenfeld(hazard_ratio, alpha, allocation)
     if not 0 < power < 1:
         raise ParameterError("power", power, "must be in (0, 1)")
-    z = stats.norm.isf(alpha) + stats.norm.isf(1 - power)
+    z = norm_isf(alpha) + norm_isf(1 - power)
     return float(z ** 2 / (allocation * (1 - allocation) * np.log(hazard_ratio) ** 2))
 
 
@@ -41,7 +41,7 @@ def schoenfeld_power(events: float, hazard_ratio: float, alpha: float = 0.025, a
     """Power of the one-sided log-rank test with `events` deaths (Schoenfeld 1983)."""
     _check_schoenfeld(hazard_ratio, alpha, allocation)
     drift = np.sqrt(events * allocation * (1 - allocation)) * abs(np.log(hazard_ratio))
-    return float(stats.norm.cdf(drift - stats.norm.isf(alpha)))
+    return float(norm_cdf(drift - norm_isf(alpha)))
 
 
 def _check_schoenfeld(hazard_ratio: float, alpha: float, allocation: float) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
-from scipy.stats import norm
+from ..analysis.distributions import norm_cdf
 
 from ..data.info import Arm, TrialInfo
 from ..errors import ParameterError
@@ -161,8 +161,8 @@ class Design:
         cv = assay_cvs(self.cohort.p["measurement"])[e.biomarker]
         mu, sd = measured_log_normal(c[f"{e.biomarker}_log_mean"], c[f"{e.biomarker}_log_sd"], cv,
                                      self.screening_retest)
-        lo = norm.cdf((np.log(e.low) - mu) / sd) if e.low > 0 else 0.0
-        hi = norm.cdf((np.log(e.high) - mu) / sd) if np.isfinite(e.high) else 1.0
+        lo = norm_cdf((np.log(e.low) - mu) / sd) if e.low > 0 else 0.0
+        hi = norm_cdf((np.log(e.high) - mu) / sd) if np.isfinite(e.high) else 1.0
         return float(hi - lo)
 
     def _pilot_run(self) -> dict:
