@@ -26,8 +26,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from ..analysis.distributions import chi2_sf, norm_cdf, norm_sf
 
+from ..analysis.distributions import chi2_sf, norm_cdf, norm_sf
 from ..data import TrialBatch
 from ..errors import AnalysisError, ParameterError
 from ._layout import covariate_matrix, cumsum0, risk_sets, seg_sum, stratum_codes, survival_arrays

@@ -19,8 +19,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from ..analysis.distributions import chi2_sf, norm_cdf, norm_sf
 
+from ..analysis.distributions import chi2_sf, norm_cdf, norm_sf
 from ..data import TrialBatch
 from ..errors import ParameterError
 from ._layout import cumsum0, risk_sets, seg_sum, stratum_codes, survival_arrays

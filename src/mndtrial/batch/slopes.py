@@ -27,8 +27,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from ..analysis.distributions import norm_cdf, norm_sf
 
+from ..analysis.distributions import norm_cdf, norm_sf
 from ..data import TrialBatch
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError

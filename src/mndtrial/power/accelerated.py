@@ -22,8 +22,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from ..analysis.distributions import norm_cdf, norm_isf
 
+from ..analysis.distributions import norm_cdf, norm_isf
 from ..batch.accelerated import STATUS_NAMES, jax_device, require_jax, trial_function
 from ..errors import ParameterError
 from .exponential import LOG_PNFH_MEAN, LOG_PNFH_SD, ExponentialDesign

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+
 from ..analysis.distributions import norm_cdf
 
 __all__ = ["simulation_assumptions", "ASSUMPTION_COLUMNS"]

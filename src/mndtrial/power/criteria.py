@@ -17,8 +17,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from ..analysis.distributions import norm_sf
 
+from ..analysis.distributions import norm_sf
 from ..batch import cox_batch, logrank_batch, slopes_batch, survival_at_horizon
 from ..batch._layout import treatment_indicator
 from ..batch._survival_layout import SurvivalLayout, survival_layout

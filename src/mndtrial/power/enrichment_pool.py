@@ -22,9 +22,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from ..analysis.distributions import norm_cdf
 from scipy.special import ndtri
 
+from ..analysis.distributions import norm_cdf
 from ..data import Arm, TrialBatch, TrialInfo
 from ..errors import ParameterError
 

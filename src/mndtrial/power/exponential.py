@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from ..analysis.distributions import norm_cdf, norm_ppf
 
+from ..analysis.distributions import norm_cdf, norm_ppf
 from ..data import Arm, TrialBatch, TrialInfo
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import ParameterError

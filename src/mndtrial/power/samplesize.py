@@ -13,8 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from ..analysis.distributions import norm_cdf, norm_isf
 
+from ..analysis.distributions import norm_cdf, norm_isf
 from ..errors import ParameterError
 from .designs import DesignFamily, strategy_analysis
 from .engine import DesignPoint, power

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
-from ..analysis.distributions import norm_cdf
 
+from ..analysis.distributions import norm_cdf
 from ..data.info import Arm, TrialInfo
 from ..errors import ParameterError
 from .cohort import CohortModel, Eligibility
