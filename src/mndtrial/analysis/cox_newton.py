@@ -45,6 +45,108 @@ def _strata_codes(n: int, strata: np.ndarray | None) -> np.ndarray:
     return np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata)
 
 
+# A padded (strata × longest stratum) layout wastes this many cells per row at most; beyond it
+# (very unequal strata) each stratum is evaluated on its own block instead.
+_PADDING_LIMIT = 4
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Strata laid out as rows of a zero-padded matrix, rows sorted by time (events first in a tie).
+
+    Reverse cumulative sums along a row are then each stratum's risk-set sums, with the same
+    additions in the same order as a stratum summed on its own (the padding adds exact zeros).
+    """
+
+    Xc: np.ndarray        # (n, p) covariates, centred within each stratum
+    row: np.ndarray       # (n,) the stratum's row in the padded matrix
+    col: np.ndarray       # (n,) the position within it
+    shape: tuple[int, int]  # (strata, longest stratum + 1): the last column is always 0
+    ev: np.ndarray        # rows (in this block) of the events
+    ev_row: np.ndarray
+    ev_first: np.ndarray  # padded column where each event's risk set (its tie) starts
+    ev_end: np.ndarray    # ... and where its tie ends
+    frac: np.ndarray      # Efron's rank / ties of each event (0 for Breslow)
+
+
+def _layout(time: np.ndarray, event: np.ndarray, X: np.ndarray, codes: np.ndarray, efron: bool) -> list[_Block]:
+    """Sort and lay out the data once per fit; every likelihood evaluation reuses it."""
+    order = np.lexsort((~event, time, codes))  # by stratum, then time; at a tie the events come first
+    time, event, X, codes = time[order], event[order], X[order], codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    stops = np.r_[starts[1:], len(time)]
+    keep = [(a, b) for a, b in zip(starts, stops) if event[a:b].any()]  # a stratum without events adds 0
+    if not keep:
+        return []
+    sizes = np.array([b - a for a, b in keep])
+    if len(keep) * (sizes.max() + 1) <= _PADDING_LIMIT * sizes.sum() + 64:
+        groups = [keep]
+    else:
+        groups = [[k] for k in keep]
+    return [_block(time, event, X, group, efron) for group in groups]
+
+
+def _block(time, event, X, spans, efron) -> _Block:
+    idx = np.concatenate([np.arange(a, b) for a, b in spans])
+    Xc = np.concatenate([X[a:b] - X[a:b].mean(axis=0) for a, b in spans])
+    row = np.concatenate([np.full(b - a, k) for k, (a, b) in enumerate(spans)])
+    col = np.concatenate([np.arange(b - a) for a, b in spans])
+    t, e = time[idx], event[idx]
+    # the first row of each row's tie (same stratum, same time), in padded columns
+    new_tie = np.r_[True, (row[1:] != row[:-1]) | (t[1:] != t[:-1])]
+    tie_start = np.maximum.accumulate(np.where(new_tie, np.arange(len(t)), 0))
+    ev = np.flatnonzero(e)
+    first = tie_start[ev]
+    d = np.bincount(first, minlength=len(t))[first].astype(float)  # tied events (they sort first)
+    rank = ev - first
+    frac = rank / d if efron else np.zeros(len(ev))
+    ev_first = col[first]
+    return _Block(Xc=Xc, row=row, col=col, shape=(len(spans), int(col.max()) + 2), ev=ev, ev_row=row[ev],
+                  ev_first=ev_first, ev_end=(ev_first + d).astype(int), frac=frac)
+
+
+def _risk_sums(block: _Block, values: np.ndarray) -> np.ndarray:
+    """Per-stratum reverse cumulative sums of `values` (n, ...) in the padded layout."""
+    padded = np.zeros(block.shape + values.shape[1:])
+    padded[block.row, block.col] = values
+    return np.cumsum(padded[:, ::-1], axis=1)[:, ::-1]
+
+
+def _evaluate(blocks: list[_Block], beta: np.ndarray, p: int) -> tuple[float, np.ndarray, np.ndarray]:
+    ll, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+    for b in blocks:
+        eta = b.Xc @ beta
+        # keeps exp() in range; the partial likelihood is unchanged by a shift within a stratum
+        padded = np.full(b.shape, -np.inf)
+        padded[b.row, b.col] = eta
+        shift = padded.max(axis=1)
+        w = np.exp(eta - shift[b.row])
+        wx = w[:, None] * b.Xc
+        wxx = wx[:, :, None] * b.Xc[:, None, :]
+        is_event = np.zeros(len(w))
+        is_event[b.ev] = 1.0
+        S0, S1, S2 = _risk_sums(b, w), _risk_sums(b, wx), _risk_sums(b, wxx)
+        D0, D1, D2 = _risk_sums(b, w * is_event), _risk_sums(b, wx * is_event[:, None]), \
+            _risk_sums(b, wxx * is_event[:, None, None])
+        r, f, e, frac = b.ev_row, b.ev_first, b.ev_end, b.frac
+        d0, d1, d2 = D0[r, f] - D0[r, e], D1[r, f] - D1[r, e], D2[r, f] - D2[r, e]
+        s0 = S0[r, f] - frac * d0
+        s1 = S1[r, f] - frac[:, None] * d1
+        s2 = S2[r, f] - frac[:, None, None] * d2
+        mean = s1 / s0[:, None]
+        ll += float(np.sum(eta[b.ev] - shift[r] - np.log(s0)))
+        score = score + (b.Xc[b.ev] - mean).sum(axis=0)
+        info = info + (s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :]).sum(axis=0)
+    return ll, score, info
+
+
+def _prepare(time, event, X, strata, ties) -> tuple[list[_Block], int]:
+    time = np.asarray(time, float)
+    event = np.asarray(event).astype(bool)
+    X = np.asarray(X, float).reshape(len(time), -1)
+    return _layout(time, event, X, _strata_codes(len(time), strata), ties == "efron"), X.shape[1]
+
+
 def cox_loglik(time: np.ndarray, event: np.ndarray, X: np.ndarray, beta: np.ndarray,
                strata: np.ndarray | None = None, ties: Literal["efron", "breslow"] = "efron"
                ) -> tuple[float, np.ndarray, np.ndarray]:
@@ -56,54 +158,8 @@ def cox_loglik(time: np.ndarray, event: np.ndarray, X: np.ndarray, beta: np.ndar
         >>> round(ll, 6)  # -log 3 - log 2
         -1.791759
     """
-    time = np.asarray(time, float)
-    event = np.asarray(event).astype(bool)
-    X = np.asarray(X, float).reshape(len(time), -1)
-    p = X.shape[1]
-    codes = _strata_codes(len(time), strata)
-    ll, score, info = 0.0, np.zeros(p), np.zeros((p, p))
-    for code in np.unique(codes):
-        rows = codes == code
-        a, b, c = _stratum(time[rows], event[rows], X[rows], beta, ties == "efron")
-        ll, score, info = ll + a, score + b, info + c
-    return ll, score, info
-
-
-def _stratum(time, event, X, beta, efron):
-    if not event.any():
-        return 0.0, np.zeros(X.shape[1]), np.zeros((X.shape[1], X.shape[1]))
-    order = np.lexsort((~event, time))  # by time; at a tie the events come first
-    time, event, X = time[order], event[order], X[order]
-    # centring leaves the partial likelihood unchanged and keeps exp() in range
-    Xc = X - X.mean(axis=0)
-    eta = Xc @ beta
-    w = np.exp(eta - eta.max())
-    shift = eta.max()
-    wx = w[:, None] * Xc
-    wxx = wx[:, :, None] * Xc[:, None, :]
-    # risk-set sums: everyone with time >= t, i.e. from the first row at t to the end
-    S0 = np.cumsum(w[::-1])[::-1]
-    S1 = np.cumsum(wx[::-1], axis=0)[::-1]
-    S2 = np.cumsum(wxx[::-1], axis=0)[::-1]
-    ev = np.flatnonzero(event)
-    first = np.searchsorted(time, time[ev], side="left")  # start of each event's risk set (its tie)
-    # the tied events at each event time: rows first .. first + d - 1 (events sort first in a tie)
-    d = np.bincount(first, minlength=len(time))[first].astype(float)
-    rank = ev - first  # 0 .. d-1 within the tie
-    frac = rank / d if efron else np.zeros(len(ev))
-    Dw = np.cumsum(np.concatenate([[0.0], w * event]))
-    Dwx = np.cumsum(np.concatenate([np.zeros((1, X.shape[1])), wx * event[:, None]]), axis=0)
-    Dwxx = np.cumsum(np.concatenate([np.zeros((1, X.shape[1], X.shape[1])), wxx * event[:, None, None]]), axis=0)
-    end = (first + d).astype(int)
-    d0, d1, d2 = Dw[end] - Dw[first], Dwx[end] - Dwx[first], Dwxx[end] - Dwxx[first]
-    s0 = S0[first] - frac * d0
-    s1 = S1[first] - frac[:, None] * d1
-    s2 = S2[first] - frac[:, None, None] * d2
-    mean = s1 / s0[:, None]
-    ll = float(np.sum(eta[ev] - shift - np.log(s0)))
-    score = (Xc[ev] - mean).sum(axis=0)
-    info = (s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :]).sum(axis=0)
-    return ll, score, info
+    blocks, p = _prepare(time, event, X, strata, ties)
+    return _evaluate(blocks, np.asarray(beta, float), p)
 
 
 def newton_cox(time: np.ndarray, event: np.ndarray, X: np.ndarray, strata: np.ndarray | None = None,
@@ -126,9 +182,10 @@ def newton_cox(time: np.ndarray, event: np.ndarray, X: np.ndarray, strata: np.nd
     X = np.asarray(X, float).reshape(len(time), -1)
     p = X.shape[1]
     sd = X.std(axis=0)
+    blocks = _layout(time, event.astype(bool), X, _strata_codes(len(time), strata), ties == "efron")
     beta = np.zeros(p) if start is None else np.asarray(start, float).copy()
-    ll_null = cox_loglik(time, event, X, np.zeros(p), strata, ties)[0]
-    ll, score, info = cox_loglik(time, event, X, beta, strata, ties)
+    ll_null = _evaluate(blocks, np.zeros(p), p)[0]
+    ll, score, info = _evaluate(blocks, beta, p)
     for iteration in range(1, max_iter + 1):
         try:
             step = np.linalg.solve(info, score)
@@ -138,13 +195,13 @@ def newton_cox(time: np.ndarray, event: np.ndarray, X: np.ndarray, strata: np.nd
             return CoxNewtonFit(beta, ll, ll_null, score, info, iteration, False, "singular information matrix")
         if np.max(np.abs(step), initial=0.0) < tol:
             beta = beta + step
-            ll, score, info = cox_loglik(time, event, X, beta, strata, ties)
+            ll, score, info = _evaluate(blocks, beta, p)
             return CoxNewtonFit(beta, ll, ll_null, score, info, iteration, True, None)
         scale = 1.0
         for _ in range(40):
             trial_beta = beta + scale * step
             with np.errstate(over="ignore", invalid="ignore"):
-                new = cox_loglik(time, event, X, trial_beta, strata, ties)
+                new = _evaluate(blocks, trial_beta, p)
             if np.isfinite(new[0]) and new[0] >= ll - 1e-12 * abs(ll):
                 break
             scale /= 2
