@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ from .distributions import chi2_sf, norm_ppf, norm_sf
 if TYPE_CHECKING:  # lifelines is imported only where a fit falls back to it
     from lifelines import CoxPHFitter
 
-__all__ = ["CoxResult", "CoxModel", "converged_coxph", "fit_cox", "monotone_terms"]
+__all__ = ["CoxResult", "CoxModel", "converged_coxph", "fit_cox", "fit_cox_arrays", "monotone_terms"]
 
 # A log hazard ratio this large (HR ~ 3e6) on data that converged means the maximum is at
 # infinity in practice; lifelines stops at its step limit rather than saying so.
@@ -108,28 +108,35 @@ def monotone_terms(data: pd.DataFrame, terms: Sequence[str], duration_col: str =
     participants all have the smallest value in the risk set ("-inf") or all the largest ("+inf")
     -- for a treatment indicator, when one arm has no events.
     """
-    groups = [data] if not strata else [g for _, g in data.groupby(list(strata), sort=False, dropna=False)]
-    found: dict[str, str] = {}
-    for term in terms:
-        low_ok = high_ok = True
-        informative = False
-        for g in groups:
-            g = g.sort_values(duration_col, kind="mergesort")
-            t = g[duration_col].to_numpy(float)
-            x = g[term].to_numpy(float)
-            e = g[event_col].to_numpy() == 1
-            risk_min = np.minimum.accumulate(x[::-1])[::-1]
-            risk_max = np.maximum.accumulate(x[::-1])[::-1]
-            first = np.searchsorted(t, t, side="left")  # the risk set at t starts at its first tie
-            rmin, rmax = risk_min[first][e], risk_max[first][e]
-            xe = x[e]
-            varies = rmax > rmin
-            informative |= bool(varies.any())
-            low_ok &= bool(np.all((xe == rmin) | ~varies))
-            high_ok &= bool(np.all((xe == rmax) | ~varies))
-        if informative and (low_ok or high_ok):
-            found[term] = "-inf" if low_ok else "+inf"
-    return found
+    terms, strata = list(terms), list(strata)
+    codes = data.groupby(strata, sort=False, dropna=False).ngroup().to_numpy() if strata else None
+    found = _monotone(data[duration_col].to_numpy(float), data[event_col].to_numpy() == 1,
+                      data[terms].to_numpy(float).reshape(len(data), -1), codes)
+    return {t: found[j] for j, t in enumerate(terms) if j in found}
+
+
+def _monotone(time: np.ndarray, event: np.ndarray, X: np.ndarray, codes: np.ndarray | None) -> dict[int, str]:
+    """`monotone_terms` on arrays: {column index: "-inf" or "+inf"}."""
+    codes = np.zeros(len(time), dtype=np.int64) if codes is None else np.asarray(codes)
+    order = np.lexsort((time, codes))  # by stratum, then time (ties in any order: a risk set starts at its first tie)
+    time, event, X, codes = time[order], event[order], X[order], codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    stops = np.r_[starts[1:], len(time)]
+    p = X.shape[1]
+    low_ok, high_ok, informative = np.ones(p, bool), np.ones(p, bool), np.zeros(p, bool)
+    for a, b in zip(starts, stops):
+        t, x, e = time[a:b], X[a:b], event[a:b]
+        if not e.any():
+            continue
+        risk_min = np.minimum.accumulate(x[::-1], axis=0)[::-1]
+        risk_max = np.maximum.accumulate(x[::-1], axis=0)[::-1]
+        first = np.searchsorted(t, t[e], side="left")  # the risk set at t starts at its first tie
+        rmin, rmax, xe = risk_min[first], risk_max[first], x[e]
+        varies = rmax > rmin
+        informative |= varies.any(axis=0)
+        low_ok &= np.all((xe == rmin) | ~varies, axis=0)
+        high_ok &= np.all((xe == rmax) | ~varies, axis=0)
+    return {j: "-inf" if low_ok[j] else "+inf" for j in range(p) if informative[j] and (low_ok[j] or high_ok[j])}
 
 
 def fit_cox(data: pd.DataFrame, terms: Sequence[str], duration_col: str = "time_days", event_col: str = "event",
@@ -151,31 +158,68 @@ def fit_cox(data: pd.DataFrame, terms: Sequence[str], duration_col: str = "time_
     if missing:
         raise ParameterError("terms", missing, "columns not in the data")
     df = data[[duration_col, event_col, *terms, *strata]]
-    n_na = int(df.isna().any(axis=1).sum())
+    n_na = int(df.isna().to_numpy().any(axis=1).sum())
     if n_na:
         raise AnalysisError(analysis, f"{n_na} row(s) have missing values in the model columns; "
                                       "choose complete cases explicitly before fitting")
-    events = int(df[event_col].sum())
+    codes = df.groupby(strata, sort=False, dropna=False).ngroup().to_numpy() if strata else None
+    return fit_cox_arrays(df[duration_col].to_numpy(float), df[event_col].to_numpy(), df[terms].to_numpy(float),
+                          terms, codes, alpha=alpha, ph_test=ph_test, label=label, analysis=analysis,
+                          strata_names=strata, frame=lambda: (df, duration_col, event_col))
+
+
+def fit_cox_arrays(time: np.ndarray, event: np.ndarray, X: np.ndarray, terms: Sequence[str],
+                   strata_codes: np.ndarray | None = None, alpha: float = 0.05, ph_test: bool = True,
+                   label: str = "cox", analysis: str = "cox", strata_names: Sequence[str] = (),
+                   frame: Callable[[], tuple[pd.DataFrame, str, str]] | None = None) -> CoxResult:
+    """`fit_cox` on complete arrays: time (n,), event (n,) 0/1, X (n, p) named by `terms`, strata codes.
+
+    The route the analyses take where the model table would be built only to be read back as
+    arrays (subgroups, interactions): the same checks, fit and result as `fit_cox`. `frame`, only
+    called where Newton–Raphson does not converge, gives the table (data, time and event column)
+    that lifelines' fallback reads; without it one is built from the arrays.
+
+    Example:
+        >>> from lifelines.datasets import load_rossi
+        >>> r = load_rossi()
+        >>> res = fit_cox_arrays(r["week"].to_numpy(), r["arrest"].to_numpy(), r[["fin", "prio"]].to_numpy(),
+        ...                      ["fin", "prio"])
+        >>> round(float(res.term("fin").coef), 4)
+        -0.3988
+    """
+    if not 0 < alpha < 1:
+        raise ParameterError("alpha", alpha, "must be in (0, 1)")
+    terms, strata_names = list(terms), list(strata_names)
+    time = np.asarray(time, float)
+    event = np.asarray(event).astype(int)
+    X = np.asarray(X, float).reshape(len(time), -1)
+    events = int(event.sum())
     if events == 0:
         raise AnalysisError(analysis, "no events: a Cox model needs at least one event")
     if events < 2:
         raise AnalysisError(analysis, f"only {events} event: too few to estimate a hazard ratio")
-    constant = [t for t in terms if df[t].nunique() < 2]
+    constant = [t for j, t in enumerate(terms) if len(X) == 0 or X[:, j].min() == X[:, j].max()]
     if constant:
         raise AnalysisError(analysis, f"term(s) {constant} take a single value in these data")
-    monotone = monotone_terms(df, terms, duration_col, event_col, strata)
+    monotone = _monotone(time, event == 1, X, strata_codes)
     if monotone:
-        why = "; ".join(f"{t} -> {d}" for t, d in monotone.items())
+        why = "; ".join(f"{terms[j]} -> {d}" for j, d in monotone.items())
         raise AnalysisError(analysis, f"monotone likelihood, the hazard ratio has no finite estimate ({why}); "
                                       "e.g. no events in one arm or level")
-    time = df[duration_col].to_numpy(float)
-    event = df[event_col].to_numpy(int)
-    X = df[terms].to_numpy(float)
-    codes = df.groupby(strata, sort=False, dropna=False).ngroup().to_numpy() if strata else None
-    newton = newton_cox(time, event, X, codes)
+    codes = strata_codes
+    newton = newton_cox(time, event, X, codes)  # looked up here at each call: the tests and benchmarks wrap it
     problem = _newton_problem(newton)
     if problem is not None:  # lifelines, at its maximum or not at all
-        return _lifelines_result(df, terms, duration_col, event_col, strata, alpha, ph_test, label, analysis,
+        if frame is None:
+            columns = {"__time": time, "__event": event, **{t: X[:, j] for j, t in enumerate(terms)}}
+            if codes is not None:
+                columns["__stratum"] = np.asarray(codes)
+            df, duration_col, event_col = pd.DataFrame(columns), "__time", "__event"
+            strata_cols = ["__stratum"] if codes is not None else []
+        else:
+            df, duration_col, event_col = frame()
+            strata_cols = strata_names
+        return _lifelines_result(df, terms, duration_col, event_col, strata_cols, alpha, ph_test, label, analysis,
                                  events, problem)
     variance = np.linalg.inv(newton.information)
     se = np.sqrt(np.diag(variance))
@@ -190,9 +234,9 @@ def fit_cox(data: pd.DataFrame, terms: Sequence[str], duration_col: str = "time_
     if ph_test:
         chi2 = ph_test_statistics(time, event, X, newton.coef, variance, codes)
         ph = pd.DataFrame({"chi2": chi2, "p": chi2_sf(chi2, 1)}, index=pd.Index(terms, name="term"))
-    return CoxResult(label=label, summary=summary, n=len(df), events=events, log_likelihood=newton.loglik,
+    return CoxResult(label=label, summary=summary, n=len(time), events=events, log_likelihood=newton.loglik,
                      log_likelihood_null=newton.loglik_null, lr_chi2=lr_chi2, lr_df=len(terms),
-                     lr_p=float(chi2_sf(lr_chi2, len(terms))), strata=tuple(strata), ph_test=ph,
+                     lr_p=float(chi2_sf(lr_chi2, len(terms))), strata=tuple(strata_names), ph_test=ph,
                      fit_route=NEWTON_ROUTE)
 
 

@@ -17,6 +17,7 @@ Interaction tests (Cox, unstratified, Efron ties):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -25,7 +26,7 @@ import pandas as pd
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .biomarker import MISSING, GroupAssignment
-from .cox import CoxResult, fit_cox
+from .cox import CoxResult, fit_cox_arrays
 from .frame import ArmContrast, SurvivalFrame, baseline_values, survival_frame
 from .horizon import compare_at_horizon, median_survival
 from .distributions import chi2_sf
@@ -33,20 +34,42 @@ from .distributions import chi2_sf
 __all__ = ["subgroup_rows", "interaction_by_subgroup", "interaction_continuous", "overall_row"]
 
 
-def _arm_data(d: pd.DataFrame, contrast: ArmContrast) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    return {arm: (d.loc[d["treatment"] == flag, "time_days"].to_numpy(float),
-                  d.loc[d["treatment"] == flag, "event"].to_numpy(int))
+@dataclass(frozen=True)
+class _Columns:
+    """A survival frame's columns as arrays, read once and sliced per subgroup."""
+
+    subject_id: np.ndarray
+    time: np.ndarray
+    event: np.ndarray
+    treatment: np.ndarray
+
+    @classmethod
+    def of(cls, d: pd.DataFrame) -> "_Columns":
+        return cls(d["subject_id"].to_numpy(), d["time_days"].to_numpy(float), d["event"].to_numpy(int),
+                   d["treatment"].to_numpy(float))
+
+    def take(self, mask: np.ndarray) -> "_Columns":
+        return _Columns(self.subject_id[mask], self.time[mask], self.event[mask], self.treatment[mask])
+
+    def levels(self, groups: GroupAssignment) -> np.ndarray:
+        """Each row's level of `groups` (None where the subject has no label)."""
+        return groups.labels.reindex(self.subject_id).to_numpy(dtype=object)
+
+
+def _arm_data(c: _Columns, contrast: ArmContrast) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return {arm: (c.time[c.treatment == flag], c.event[c.treatment == flag])
             for arm, flag in ((contrast.control, 0.0), (contrast.active, 1.0))}
 
 
-def _estimate(d: pd.DataFrame, contrast: ArmContrast, alpha: float, horizon_days: float | None,
+def _estimate(c: _Columns, contrast: ArmContrast, alpha: float, horizon_days: float | None,
               min_events: int, analysis: str, with_km: bool = True) -> dict[str, Any]:
-    """One forest row's numbers for the participants in `d`."""
-    arms = _arm_data(d, contrast)
-    row: dict[str, Any] = {"n": len(d), "events": int(d["event"].sum()),
+    """One forest row's numbers for the participants in `c`."""
+    arms = _arm_data(c, contrast)
+    n = len(c.time)
+    row: dict[str, Any] = {"n": n, "events": int(c.event.sum()),
                            "arms": {a: {"n": len(t), "events": int(e.sum())} for a, (t, e) in arms.items()}}
     reason = None
-    if len(d) == 0:
+    if n == 0:
         reason = "no participants"
     elif min(len(t) for t, _ in arms.values()) == 0:
         reason = "only one arm in this subgroup"
@@ -54,7 +77,8 @@ def _estimate(d: pd.DataFrame, contrast: ArmContrast, alpha: float, horizon_days
         reason = f"fewer than {min_events} events ({row['events']})"
     if reason is None:
         try:
-            res = fit_cox(d, ["treatment"], alpha=alpha, ph_test=False, label=analysis, analysis=analysis)
+            res = fit_cox_arrays(c.time, c.event, c.treatment[:, None], ["treatment"], alpha=alpha, ph_test=False,
+                                 label=analysis, analysis=analysis)
             t = res.summary.loc["treatment"]
             row.update({"coef": t.coef, "se": t.se, "hr": t.hr, "ci": [t.hr_lower, t.hr_upper], "p": t.p,
                         **_fit_notes(res)})
@@ -64,7 +88,7 @@ def _estimate(d: pd.DataFrame, contrast: ArmContrast, alpha: float, horizon_days
     row["reason"] = reason
     if reason is not None:
         row.update({"coef": None, "se": None, "hr": None, "ci": [None, None], "p": None})
-    if with_km and len(d) and min(len(t) for t, _ in arms.values()) > 0:
+    if with_km and n and min(len(t) for t, _ in arms.values()) > 0:
         for arm, (t, e) in arms.items():
             row["arms"][arm]["median_days"] = median_survival(t, e)
         if horizon_days is not None:
@@ -82,7 +106,7 @@ def overall_row(frame: SurvivalFrame, alpha: float = 0.05, horizon_days: float |
                 min_events: int = 2) -> dict[str, Any]:
     """The 'all participants' row that heads a forest plot."""
     return {"variable": "all", "rule": "all participants", "level": "all",
-            **_estimate(frame.data, frame.contrast, alpha, horizon_days, min_events, "subgroup all")}
+            **_estimate(_Columns.of(frame.data), frame.contrast, alpha, horizon_days, min_events, "subgroup all")}
 
 
 def subgroup_rows(frame: SurvivalFrame, groups: GroupAssignment, alpha: float = 0.05,
@@ -100,14 +124,14 @@ def subgroup_rows(frame: SurvivalFrame, groups: GroupAssignment, alpha: float = 
         >>> [(r["level"], r["n"], r["estimable"]) for r in rows]
         [('<= 3700', 45, True), ('> 3700', 15, True), ('missing', 0, False)]
     """
-    d = frame.data
-    level_of = d["subject_id"].map(groups.labels)
+    columns = _Columns.of(frame.data)
+    level_of = columns.levels(groups)
     rows = []
     for level in groups.levels:
-        sub = d.loc[level_of == level]
         analysis = f"subgroup {groups.rule} = {level}"
         rows.append({"variable": groups.variable, "rule": groups.rule, "level": level,
-                     **_estimate(sub, frame.contrast, alpha, horizon_days, min_events, analysis, with_km)})
+                     **_estimate(columns.take(level_of == level), frame.contrast, alpha, horizon_days, min_events,
+                                 analysis, with_km)})
     return rows
 
 
@@ -133,20 +157,18 @@ def interaction_by_subgroup(frame: SurvivalFrame, groups: GroupAssignment,
     if len(used) < 2:
         out["not_computed"] = f"fewer than two estimable levels ({len(used)})"
         return out
-    d = frame.data
-    level_of = d["subject_id"].map(groups.labels)
-    d = d.loc[level_of.isin(used)].copy()
-    level_of = level_of.loc[d.index]
-    main, inter = [], []
-    for i, level in enumerate(used[1:]):
-        d[f"level{i}"] = (level_of == level).astype(float)
-        d[f"treatment:level{i}"] = d["treatment"] * d[f"level{i}"]
-        main.append(f"level{i}")
-        inter.append(f"treatment:level{i}")
+    columns = _Columns.of(frame.data)
+    level_of = columns.levels(groups)
+    c = columns.take(np.isin(level_of, np.array(used, dtype=object)))
+    level_of = level_of[np.isin(level_of, np.array(used, dtype=object))]
+    main = {f"level{i}": (level_of == level).astype(float) for i, level in enumerate(used[1:])}
+    inter = {f"treatment:{name}": c.treatment * x for name, x in main.items()}
     analysis = f"interaction treatment x {groups.rule}"
-    reduced = fit_cox(d, ["treatment", *main], ph_test=False, analysis=analysis)
-    full = fit_cox(d, ["treatment", *main, *inter], ph_test=False, analysis=analysis)
-    out.update({"n": len(d), "events": int(d["event"].sum()), "reference_level": used[0],
+    reduced = fit_cox_arrays(c.time, c.event, np.column_stack([c.treatment, *main.values()]), ["treatment", *main],
+                             ph_test=False, analysis=analysis)
+    full = fit_cox_arrays(c.time, c.event, np.column_stack([c.treatment, *main.values(), *inter.values()]),
+                          ["treatment", *main, *inter], ph_test=False, analysis=analysis)
+    out.update({"n": len(c.time), "events": int(c.event.sum()), "reference_level": used[0],
                 **_lr(full.log_likelihood, reduced.log_likelihood, len(inter)), **_fit_notes(reduced, full)})
     return out
 
@@ -166,7 +188,7 @@ def interaction_continuous(trial: Trial, biomarker: str, contrast: ArmContrast, 
     analysis = f"interaction treatment x {transform}({biomarker})" if transform != "none" else \
         f"interaction treatment x {biomarker}"
     frame = survival_frame(trial, contrast=contrast, event_types=event_types, analysis=analysis)
-    d = frame.data.copy()
+    d = frame.data
     raw = baseline_values(trial, biomarker, parameter="interaction.continuous")
     if not (pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype)):
         raise ParameterError("interaction.continuous", biomarker, "is a text column; a continuous "
@@ -179,16 +201,17 @@ def interaction_continuous(trial: Trial, biomarker: str, contrast: ArmContrast, 
         if np.any(values[present] <= 0):
             raise AnalysisError(analysis, f"{biomarker} has values <= 0; its log is undefined")
         values = np.log(values)
-    d = d.loc[present].copy()
+    c = _Columns.of(d).take(present)
     centre = float(values[present].mean())
-    d["x"] = values[present] - centre
-    d["treatment:x"] = d["treatment"] * d["x"]
-    reduced = fit_cox(d, ["treatment", "x"], alpha=alpha, ph_test=False, analysis=analysis)
-    full = fit_cox(d, ["treatment", "x", "treatment:x"], alpha=alpha, ph_test=False, analysis=analysis)
+    x = values[present] - centre
+    reduced = fit_cox_arrays(c.time, c.event, np.column_stack([c.treatment, x]), ["treatment", "x"], alpha=alpha,
+                             ph_test=False, analysis=analysis)
+    full = fit_cox_arrays(c.time, c.event, np.column_stack([c.treatment, x, c.treatment * x]),
+                          ["treatment", "x", "treatment:x"], alpha=alpha, ph_test=False, analysis=analysis)
     t = full.summary.loc["treatment:x"]
     tr = full.summary.loc["treatment"]
-    return {"biomarker": biomarker, "transform": transform, "centre": centre, "n": len(d),
-            "events": int(d["event"].sum()), "excluded_missing": int((~present).sum()),
+    return {"biomarker": biomarker, "transform": transform, "centre": centre, "n": len(c.time),
+            "events": int(c.event.sum()), "excluded_missing": int((~present).sum()),
             "interaction": {"coef": t.coef, "se": t.se, "hr": t.hr, "ci": [t.hr_lower, t.hr_upper], "p": t.p},
             "treatment_at_centre": {"coef": tr.coef, "se": tr.se, "hr": tr.hr, "ci": [tr.hr_lower, tr.hr_upper],
                                     "p": tr.p},
