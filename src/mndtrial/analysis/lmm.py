@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, ParameterError
+from .design_matrix import full_column_rank
 from .reml import fit_reml
 from .distributions import norm_ppf, norm_sf
 
@@ -145,7 +146,7 @@ def fit_random_slope_lmm(frame: pd.DataFrame, response: str, time: str | None, g
     exog = frame[fixed].astype(float)
     if intercept:
         exog.insert(0, "Intercept", 1.0)
-    if np.linalg.matrix_rank(exog.to_numpy()) < exog.shape[1]:
+    if not full_column_rank(exog.to_numpy()):
         raise AnalysisError("mixed model", f"the fixed-effect design {list(exog.columns)} is not of full "
                                            "rank (a covariate is constant or collinear in these data)")
     names_re = ["Intercept"] + ([time] if time is not None else [])

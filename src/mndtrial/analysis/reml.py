@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from ..errors import ParameterError
+from .design_matrix import least_squares
 
 __all__ = ["RemlFit", "fit_reml", "group_moments", "reml_objective"]
 
@@ -146,7 +147,7 @@ def reml_objective(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float
 def _moment_start(y, X, Z, groups, m: dict) -> np.ndarray:
     """θ from per-group least-squares random coefficients relative to their residual variance."""
     q = m["q"]
-    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    beta = least_squares(X, y)
     e = y - X @ beta
     codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
     n = np.bincount(codes)

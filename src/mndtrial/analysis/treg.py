@@ -29,6 +29,7 @@ import pandas as pd
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ._common import control_and_active, html_table, json_safe
+from .design_matrix import full_column_rank
 from .lmm import MixedModelFit, fit_random_slope_lmm, wald
 from .estimator import FittedEstimator
 from .distributions import t_ppf, t_sf
@@ -180,7 +181,7 @@ def _ols_contrasts(frame: pd.DataFrame, terms: list[str], level: float) -> dict[
     """
     X = np.column_stack([np.ones(len(frame)), frame[terms].to_numpy(float)])
     n, k = X.shape
-    if n <= k or np.linalg.matrix_rank(X) < k:
+    if n <= k or not full_column_rank(X):
         return {}
     y = frame["change"].to_numpy(float)
     q, r = np.linalg.qr(X)
