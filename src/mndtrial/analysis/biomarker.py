@@ -124,13 +124,14 @@ class BiomarkerRule(BaseModel):
         if present.empty:
             raise AnalysisError(f"biomarker rule '{self.label}'",
                                 f"{self.biomarker} is missing for all {len(values)} participants")
-        labels = pd.Series(MISSING, index=values.index, dtype=object, name=self.label)
+        x = values.to_numpy()
+        labels = np.full(len(x), MISSING, dtype=object)  # filled in numpy: pandas' masked setitem is slow
         if self.ranges is not None:
-            labels[values.notna()] = OUTSIDE
+            labels[~np.isnan(x)] = OUTSIDE
             levels = []
             for lo, hi in sorted(self.ranges):
                 lab = f"({_fmt(lo)}, {_fmt(hi)}]"
-                labels[(values > lo) & (values <= hi)] = lab
+                labels[(x > lo) & (x <= hi)] = lab
                 levels.append(lab)
             levels.append(OUTSIDE)
             cuts: tuple[float, ...] = ()
@@ -147,10 +148,12 @@ class BiomarkerRule(BaseModel):
             for i, (lo, hi) in enumerate(zip(edges, edges[1:])):
                 lab = f"<= {_fmt(hi)}" if i == 0 else f"> {_fmt(lo)}" if i == len(edges) - 2 \
                     else f"({_fmt(lo)}, {_fmt(hi)}]"
-                labels[(values > lo) & (values <= hi)] = lab
+                labels[(x > lo) & (x <= hi)] = lab
                 levels.append(lab)
         levels.append(MISSING)
-        return GroupAssignment(variable=self.biomarker, rule=self.label, labels=labels, levels=tuple(levels),
+        return GroupAssignment(variable=self.biomarker, rule=self.label,
+                               labels=pd.Series(labels, index=values.index, dtype=object, name=self.label),
+                               levels=tuple(levels),
                                cut_points=cuts)
 
 

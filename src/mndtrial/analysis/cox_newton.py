@@ -121,18 +121,20 @@ def _evaluate(blocks: list[_Block], beta: np.ndarray, p: int) -> tuple[float, np
         padded[b.row, b.col] = eta
         shift = padded.max(axis=1)
         w = np.exp(eta - shift[b.row])
-        wx = w[:, None] * b.Xc
-        wxx = wx[:, :, None] * b.Xc[:, None, :]
-        is_event = np.zeros(len(w))
-        is_event[b.ev] = 1.0
-        S0, S1, S2 = _risk_sums(b, w), _risk_sums(b, wx), _risk_sums(b, wxx)
-        D0, D1, D2 = _risk_sums(b, w * is_event), _risk_sums(b, wx * is_event[:, None]), \
-            _risk_sums(b, wxx * is_event[:, None, None])
+        n = len(w)
+        # w, w·x and w·xx' side by side, then the same for the events alone: one padded cumulative sum
+        parts = np.empty((n, 2, 1 + p + p * p))
+        parts[:, 0, 0] = w
+        parts[:, 0, 1:1 + p] = w[:, None] * b.Xc
+        parts[:, 0, 1 + p:] = (parts[:, 0, 1:1 + p, None] * b.Xc[:, None, :]).reshape(n, p * p)
+        parts[:, 1] = 0.0
+        parts[b.ev, 1] = parts[b.ev, 0]
+        sums = _risk_sums(b, parts.reshape(n, -1)).reshape(b.shape + (2, 1 + p + p * p))
         r, f, e, frac = b.ev_row, b.ev_first, b.ev_end, b.frac
-        d0, d1, d2 = D0[r, f] - D0[r, e], D1[r, f] - D1[r, e], D2[r, f] - D2[r, e]
-        s0 = S0[r, f] - frac * d0
-        s1 = S1[r, f] - frac[:, None] * d1
-        s2 = S2[r, f] - frac[:, None, None] * d2
+        at_risk = sums[r, f, 0]
+        tied = sums[r, f, 1] - sums[r, e, 1]  # the events of each event's tie
+        s = at_risk - frac[:, None] * tied
+        s0, s1, s2 = s[:, 0], s[:, 1:1 + p], s[:, 1 + p:].reshape(-1, p, p)
         mean = s1 / s0[:, None]
         ll += float(np.sum(eta[b.ev] - shift[r] - np.log(s0)))
         score = score + (b.Xc[b.ev] - mean).sum(axis=0)

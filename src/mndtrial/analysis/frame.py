@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 
 __all__ = ["ArmContrast", "SurvivalFrame", "arm_contrast", "survival_frame", "parse_covariate",
-           "baseline_values", "jsonable"]
+           "baseline_values", "jsonable", "frames_reused"]
 
 TREATMENT = "treatment"
 _TRANSFORM = re.compile(r"^\s*(log|log2|log10|sqrt)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$")
@@ -205,6 +207,32 @@ def endpoint_events(trial: Trial, event_types: Sequence[str] | None) -> pd.DataF
     return df
 
 
+# (trial, frame) by the arguments that make it; set only inside `frames_reused()`
+_REUSED: ContextVar[dict | None] = ContextVar("mndtrial_survival_frames", default=None)
+
+
+@contextmanager
+def frames_reused() -> Iterator[None]:
+    """Inside this block `survival_frame` builds each frame once per trial and arguments.
+
+    `AnalysisPlan.run` runs its sections inside it: the survival, subgroup and interaction
+    sections read the same frames. A frame is read, never changed, by every analysis; a
+    `Trial` is not changed after validation. Failures are not kept (each analysis reports its own).
+
+    Example:
+        >>> from mndtrial.data.example import example_trial
+        >>> trial = example_trial()
+        >>> with frames_reused():
+        ...     survival_frame(trial) is survival_frame(trial)
+        True
+    """
+    token = _REUSED.set({})
+    try:
+        yield
+    finally:
+        _REUSED.reset(token)
+
+
 def survival_frame(trial: Trial, covariates: Iterable[str] = (), strata: Iterable[str] = (),
                    contrast: ArmContrast | None = None, event_types: Sequence[str] | None = None,
                    analysis: str = "survival") -> SurvivalFrame:
@@ -216,7 +244,20 @@ def survival_frame(trial: Trial, covariates: Iterable[str] = (), strata: Iterabl
         >>> sf.terms
         ('treatment', 'log_csf_pnfh', 'onset_site[bulbar]')
     """
+    covariates, strata = tuple(covariates), tuple(strata)
     contrast = contrast or arm_contrast(trial, analysis=analysis)
+    reused = _REUSED.get()
+    key = (id(trial), covariates, strata, contrast, None if event_types is None else tuple(event_types))
+    if reused is not None and key in reused:
+        return reused[key][1]
+    frame = _survival_frame(trial, covariates, strata, contrast, event_types, analysis)
+    if reused is not None:
+        reused[key] = (trial, frame)  # the trial kept alive with it, so that its id is not reused
+    return frame
+
+
+def _survival_frame(trial: Trial, covariates: tuple[str, ...], strata: tuple[str, ...], contrast: ArmContrast,
+                    event_types: Sequence[str] | None, analysis: str) -> SurvivalFrame:
     df = endpoint_events(trial, event_types)
     df = df.loc[df["arm"].isin([contrast.control, contrast.active])].reset_index(drop=True)
     out = pd.DataFrame({"subject_id": df["subject_id"], "time_days": df["time_days"].astype(float),

@@ -37,7 +37,7 @@ from ..data.toml_errors import check_keys, did_you_mean, located, read_toml, sch
 from ..errors import AnalysisError, ConfigFileError, ParameterError
 from .biomarker import BiomarkerRule
 from .endpoint_census import endpoint_census
-from .frame import ArmContrast, arm_contrast, baseline_values, jsonable, parse_covariate
+from .frame import ArmContrast, arm_contrast, baseline_values, frames_reused, jsonable, parse_covariate
 from .numbers import arm_labels
 from .registry import SectionConfig, registered_sections
 from .tidy import format_tidy, relabel_arms, tidy_summary
@@ -305,12 +305,13 @@ class AnalysisPlan(BaseModel):
                                       "analyses that need events are recorded as not computed")
             runner = self.model_copy(update={"on_error": "record"})
         outputs: dict[str, Any] = {}
-        for name, section in registered_sections().items():
-            config = self.section(name)
-            if not config.enabled:
-                continue
-            result = runner.attempt(name, lambda s=section, c=config: s.run(trial, runner, c))
-            outputs[name] = jsonable(_plain(result))
+        with frames_reused():  # the sections read the same survival frames: each is built once
+            for name, section in registered_sections().items():
+                config = self.section(name)
+                if not config.enabled:
+                    continue
+                result = runner.attempt(name, lambda s=section, c=config: s.run(trial, runner, c))
+                outputs[name] = jsonable(_plain(result))
         contrast = None
         try:
             contrast = self.contrast(trial).to_dict()
