@@ -30,8 +30,8 @@ __all__ = ["km_table", "median_survival", "rmst", "ArmComparison", "compare_at_h
            "difference_of_rmst_test"]
 
 
-def km_table(time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
-    """Kaplan–Meier at every distinct time: n at risk, events, S and Greenwood's cumulative sum."""
+def _km(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`km_table`'s columns as arrays: times, at risk, events, S, Greenwood's cumulative sum."""
     time = np.asarray(time, float)
     event = np.asarray(event).astype(int)
     times, inverse = np.unique(time, return_inverse=True)
@@ -42,15 +42,21 @@ def km_table(time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         # a step to S = 0 (n = d) has no Greenwood term: beyond it S is exactly 0
         terms = np.where(n_risk > deaths, deaths / (n_risk * (n_risk - deaths)), 0.0)
+    return times, n_risk, deaths, survival, np.cumsum(terms)
+
+
+def km_table(time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
+    """Kaplan–Meier at every distinct time: n at risk, events, S and Greenwood's cumulative sum."""
+    times, n_risk, deaths, survival, greenwood = _km(time, event)
     return pd.DataFrame({"time_days": times, "at_risk": n_risk, "events": deaths, "survival": survival,
-                         "greenwood": np.cumsum(terms)})
+                         "greenwood": greenwood})
 
 
 def median_survival(time: np.ndarray, event: np.ndarray) -> float:
     """KM median: the first time S(t) <= 0.5 (as lifelines and R); inf if the curve stays above 0.5."""
-    tab = km_table(time, event)
-    below = tab.loc[tab["survival"] <= 0.5, "time_days"]
-    return float(below.iloc[0]) if len(below) else float("inf")
+    times, _, _, survival, _ = _km(time, event)
+    below = times[survival <= 0.5]
+    return float(below[0]) if len(below) else float("inf")
 
 
 def _check_horizon(time: np.ndarray, tau: float, what: str, analysis: str) -> None:
@@ -68,12 +74,11 @@ def survival_at(time: np.ndarray, event: np.ndarray, tau: float, what: str = "ar
     """S(tau) and Greenwood's sum at tau (= var(log S(tau)))."""
     time = np.asarray(time, float)
     _check_horizon(time, tau, what, analysis)
-    tab = km_table(time, event)
-    before = tab.loc[tab["time_days"] <= tau]
-    if before.empty:
+    times, _, _, survival, greenwood = _km(time, event)
+    last = np.searchsorted(times, tau, side="right") - 1  # the last time <= tau
+    if last < 0:
         return 1.0, 0.0
-    last = before.iloc[-1]
-    return float(last["survival"]), float(last["greenwood"])
+    return float(survival[last]), float(greenwood[last])
 
 
 def rmst(time: np.ndarray, event: np.ndarray, tau: float, what: str = "arm",
@@ -86,13 +91,13 @@ def rmst(time: np.ndarray, event: np.ndarray, tau: float, what: str = "arm",
     """
     time = np.asarray(time, float)
     _check_horizon(time, tau, what, analysis)
-    tab = km_table(time, event)
-    tab = tab.loc[tab["time_days"] <= tau]
-    knots = np.concatenate([[0.0], tab["time_days"].to_numpy(), [tau]])
-    level = np.concatenate([[1.0], tab["survival"].to_numpy()])
+    times, n_risk, deaths, survival, _ = _km(time, event)
+    upto = times <= tau
+    knots = np.concatenate([[0.0], times[upto], [tau]])
+    level = np.concatenate([[1.0], survival[upto]])
     areas = np.diff(knots) * level  # area of each step, the last one ending at tau
     area_after = np.cumsum(areas[::-1])[::-1][1:]  # A_i: area from the i-th time to tau
-    n, d = tab["at_risk"].to_numpy(float), tab["events"].to_numpy(float)
+    n, d = n_risk[upto].astype(float), deaths[upto].astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(n > d, d / (n * (n - d)), 0.0)
     return float(areas.sum()), float(np.sum(area_after ** 2 * w))

@@ -20,8 +20,10 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -376,15 +378,28 @@ def _plain(value: Any) -> Any:
 
 
 def _provenance() -> dict[str, Any]:
+    return {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": dict(_versions())}
+
+
+_OWN_VERSION = ("scipy", "numpy", "pandas")  # whose __version__ is their distribution's version
+
+
+@functools.cache
+def _versions() -> dict[str, str | None]:
+    """Installed versions, read once a process (the package metadata lookup costs ~10 ms a package)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("mndtrial", "lifelines", "statsmodels", "scipy", "numpy", "pandas"):
+        loaded = getattr(sys.modules.get(pkg), "__version__", None) if pkg in _OWN_VERSION else None
+        if isinstance(loaded, str):  # the imported package says it itself
+            versions[pkg] = loaded
+            continue
         try:
             versions[pkg] = version(pkg)
         except PackageNotFoundError:
             versions[pkg] = None
-    return {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions}
+    return versions
 
 
 def _open_ranges(rule: Any) -> Any:
