@@ -56,7 +56,13 @@ def slope_frame(trial: Trial, horizon_days: float | None = None,
     after = alsfrs["day"] > horizon_days if horizon_days is not None else pd.Series(False, index=alsfrs.index)
     excluded = {"visits_before_randomisation": int(before.sum()), "visits_after_horizon": int(after.sum())}
     visits = alsfrs.loc[~before & ~after, ["subject_id", "day", "total"]]
-    frame = visits.merge(participants[["subject_id", "arm", *covariates]], on="subject_id", how="inner")
+    # an inner join of the visits to their participant's arm and covariates, in the visits' order
+    row = pd.Index(participants["subject_id"]).get_indexer(visits["subject_id"])
+    visits = visits.loc[row >= 0]
+    row = row[row >= 0]
+    frame = visits.reset_index(drop=True)
+    for column in ("arm", *dict.fromkeys(c for c in covariates if c not in ("subject_id", "day", "total"))):
+        frame[column] = participants[column].iloc[row].set_axis(frame.index)  # dtype kept
     frame["months"] = frame["day"] / DAYS_PER_MONTH
     if frame.empty:
         raise AnalysisError(ANALYSIS, "no ALSFRS-R visits between day 0 and the horizon")
@@ -89,11 +95,11 @@ class SlopeFit:
 
     def to_dict(self) -> dict:
         comparisons: dict = {}
-        for (arm, quantity), row in self.comparisons.to_dict(orient="index").items():
+        for (arm, quantity), row in _rows(self.comparisons).items():
             comparisons.setdefault(arm, {})[quantity] = row
         return json_safe({
             "control_arm": self.control_arm,
-            "arms": self.arms.to_dict(orient="index"),
+            "arms": _rows(self.arms),
             "comparisons": comparisons,
             "random_effects": {"sd": self.lmm.random_sd.to_dict(), "correlation": self.lmm.random_correlation,
                                "residual_sd": float(np.sqrt(self.lmm.residual_variance))},
@@ -101,6 +107,12 @@ class SlopeFit:
             "n_participants": self.lmm.n_groups, "excluded_visits": self.excluded_visits,
             "converged": self.lmm.converged, "problems": list(self.lmm.problems),
             "warnings": list(self.lmm.warnings)})
+
+
+def _rows(table: pd.DataFrame) -> dict:
+    """`table.to_dict(orient="index")`, column by column (pandas' own is slow on small tables)."""
+    columns = {c: table[c].tolist() for c in table.columns}
+    return {key: {c: values[i] for c, values in columns.items()} for i, key in enumerate(table.index)}
 
 
 @dataclass(frozen=True)
@@ -185,23 +197,35 @@ class SlopeAnalysis(FittedEstimator):
             fixed += [f"arm[{arm}]", f"months:arm[{arm}]"]
         frame, covariate_terms = _covariate_terms(frame, self.covariates, self.covariates_on_slope)
         lmm = fit_random_slope_lmm(frame, "total", "months", "subject_id", fixed=fixed + covariate_terms)
-        counts = frame.groupby("arm").agg(n_participants=("subject_id", "nunique"), n_visits=("day", "size"))
+        counts = _counts_by_arm(frame, [control, *active])
         arm_rows = {control: {**wald(float(lmm.params["months"]), float(lmm.bse["months"]), self.level),
-                              **counts.loc[control].to_dict()}}
+                              **counts[control]}}
         comparisons = {}
         for arm in active:
             slope = lmm.linear_combination({"months": 1.0, f"months:arm[{arm}]": 1.0}, self.level)
-            arm_rows[arm] = {**slope, **counts.loc[arm].to_dict()}
+            arm_rows[arm] = {**slope, **counts[arm]}
             difference = lmm.linear_combination({f"months:arm[{arm}]": 1.0}, self.level)
             comparisons[(arm, "slope_difference_per_month")] = difference
             comparisons[(arm, "slope_ratio")] = _slope_ratio(lmm, arm, self.level)
-        arms = pd.DataFrame.from_dict(arm_rows, orient="index")
+        arms = pd.DataFrame(list(arm_rows.values()), index=pd.Index(list(arm_rows), name="arm"))
         arms = arms.astype({"n_participants": int, "n_visits": int})
-        arms.index.name = "arm"
-        comp = pd.DataFrame.from_dict(comparisons, orient="index")
-        comp.index = pd.MultiIndex.from_tuples(comp.index, names=["arm", "quantity"])
+        comp = pd.DataFrame(list(comparisons.values()),
+                            index=pd.MultiIndex.from_tuples(list(comparisons), names=["arm", "quantity"]))
         return SlopeFit(population=label, control_arm=control, arms=arms, comparisons=comp, lmm=lmm,
                         excluded_visits=excluded)
+
+
+def _counts_by_arm(frame: pd.DataFrame, arms: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Participants and visits per arm (an arm without visits is not in the model: a KeyError, as before)."""
+    arm_of_visit = frame["arm"].to_numpy()
+    subjects = frame["subject_id"].to_numpy()
+    out = {}
+    for arm in arms:
+        rows = arm_of_visit == arm
+        if not rows.any():
+            raise KeyError(arm)
+        out[arm] = {"n_participants": len(pd.unique(subjects[rows])), "n_visits": int(rows.sum())}
+    return out
 
 
 def _slope_ratio(lmm: MixedModelFit, arm: str, level: float) -> dict[str, float]:
@@ -211,7 +235,8 @@ def _slope_ratio(lmm: MixedModelFit, arm: str, level: float) -> dict[str, float]
     if beta1 == 0:
         raise AnalysisError(ANALYSIS, "the placebo slope is exactly zero: the slope ratio is undefined")
     gradient = np.array([delta / beta1 ** 2, -1.0 / beta1])
-    cov = lmm.cov_params.loc[names, names].to_numpy()
+    at = lmm.params.index.get_indexer(names)
+    cov = lmm.cov_params.to_numpy()[np.ix_(at, at)]
     se = float(np.sqrt(gradient @ cov @ gradient))
     return wald(-delta / beta1, se, level)
 

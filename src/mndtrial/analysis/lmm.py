@@ -137,10 +137,11 @@ def fit_random_slope_lmm(frame: pd.DataFrame, response: str, time: str | None, g
     if bad.any():
         raise AnalysisError("mixed model", f"{int(bad.sum())} rows have a missing value in {used}; "
                                            "remove or impute them explicitly before fitting")
-    n_groups = frame[group].nunique()
+    codes, labels = pd.factorize(frame[group])
+    n_groups = len(labels)
     if n_groups < 2:
         raise AnalysisError("mixed model", f"needs at least 2 groups ('{group}'); got {n_groups}")
-    if time is not None and frame.groupby(group)[time].nunique().max() < 2:
+    if time is not None and not _some_group_varies(codes, frame[time].to_numpy(dtype=float)):
         raise AnalysisError("mixed model", f"no group has two distinct values of '{time}': "
                                            "a random slope cannot be estimated")
     exog = frame[fixed].astype(float)
@@ -168,6 +169,15 @@ def fit_random_slope_lmm(frame: pd.DataFrame, response: str, time: str | None, g
                          cov_re=cov_re, residual_variance=scale, reml=reml, reml_criterion=float(fit.criterion),
                          n_obs=len(frame), n_groups=int(n_groups), converged=bool(fit.converged),
                          problems=problems, warnings=messages, method="REML" if reml else "ML")
+
+
+def _some_group_varies(codes: np.ndarray, values: np.ndarray) -> bool:
+    """Whether some group has two distinct values (NaN already refused)."""
+    low = np.full(codes.max() + 1, np.inf)
+    high = np.full(codes.max() + 1, -np.inf)
+    np.minimum.at(low, codes, values)
+    np.maximum.at(high, codes, values)
+    return bool(np.any(high > low))
 
 
 def _boundary_problems(cov_re: pd.DataFrame, residual_variance: float) -> tuple[str, ...]:
