@@ -81,13 +81,14 @@ class MixedModelFit:
 
     def linear_combination(self, weights: dict[str, float], level: float = 0.95) -> dict[str, float]:
         """Estimate, SE, Wald CI and two-sided p of Σ w·β (normal reference, as statsmodels)."""
-        w = pd.Series(0.0, index=self.params.index)
+        names = list(self.params.index)
+        w = np.zeros(len(names))
         for name, value in weights.items():
-            if name not in w.index:
-                raise ParameterError("weights", name, f"must name fixed effects {list(w.index)}")
-            w[name] = value
-        estimate = float(w @ self.params)
-        se = float(np.sqrt(w @ self.cov_params @ w))
+            if name not in names:
+                raise ParameterError("weights", name, f"must name fixed effects {names}")
+            w[names.index(name)] = value
+        estimate = float(w @ self.params.to_numpy())
+        se = float(np.sqrt(w @ self.cov_params.to_numpy() @ w))
         return wald(estimate, se, level)
 
     @property

@@ -75,9 +75,13 @@ class Trial:
         return len(self._tables["participants"])
 
     def survival_by_subject(self) -> pd.DataFrame:
-        """participants joined with their survival row (one row per participant)."""
-        return self._tables["participants"].merge(self._tables["survival"], on="subject_id", how="left",
-                                                  validate="one_to_one")
+        """participants joined with their survival row (one row per participant; a copy)."""
+        joined = getattr(self, "_by_subject", None)
+        if joined is None:  # joined once per trial: the tables do not change after validation
+            joined = self._tables["participants"].merge(self._tables["survival"], on="subject_id", how="left",
+                                                        validate="one_to_one")
+            self._by_subject = joined
+        return joined.copy()
 
     # -- derived trials -----------------------------------------------------------------------
     def select(self, subject_ids: Iterable[str], name: str | None = None) -> "Trial":
