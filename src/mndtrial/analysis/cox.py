@@ -54,6 +54,7 @@ FIT_OPTIONS = {"precision": NEWTON_PRECISION, "r_precision": 0.0}
 SCORE_STEP_TOL = 1e-7
 _NEWTON_WARNING = "Newton-Raphson"  # in each of lifelines' warnings that its iterations did not end well
 NEWTON_ROUTE = "Newton-Raphson with step halving (mndtrial)"
+SUMMARY_COLUMNS = ["coef", "se", "hr", "hr_lower", "hr_upper", "z", "p"]  # `CoxResult.summary`, in this order
 PH_METHOD = "scaled Schoenfeld residuals, time transform km (lifelines' statistic)"
 
 
@@ -225,10 +226,9 @@ def fit_cox_arrays(time: np.ndarray, event: np.ndarray, X: np.ndarray, terms: Se
     se = np.sqrt(np.diag(variance))
     z_scores = newton.coef / se
     zq = norm_ppf(1 - alpha / 2)
-    summary = pd.DataFrame({"coef": newton.coef, "se": se, "hr": np.exp(newton.coef),
-                            "hr_lower": np.exp(newton.coef - zq * se), "hr_upper": np.exp(newton.coef + zq * se),
-                            "z": z_scores, "p": 2 * norm_sf(np.abs(z_scores))},
-                           index=pd.Index(terms, name="term"))
+    summary = pd.DataFrame(np.column_stack([newton.coef, se, np.exp(newton.coef), np.exp(newton.coef - zq * se),
+                                            np.exp(newton.coef + zq * se), z_scores, 2 * norm_sf(np.abs(z_scores))]),
+                           columns=SUMMARY_COLUMNS, index=pd.Index(terms, name="term"))
     lr_chi2 = 2.0 * (newton.loglik - newton.loglik_null)
     ph = None
     if ph_test:

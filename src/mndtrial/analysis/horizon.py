@@ -184,13 +184,14 @@ def compare_at_horizon(data: dict[str, tuple[np.ndarray, np.ndarray]], arms: Arm
             lo, hi = s - z * se, s + z * se
             log_var[arm] = var / s ** 2
         rows[arm] = {"n": len(t), "events": int(e.sum()), "estimate": s, "se": se, "ci_lower": lo, "ci_upper": hi}
-    per_arm = pd.DataFrame.from_dict(rows, orient="index")
-    per_arm.index.name = "arm"
-    a, c = per_arm.loc[arms.active], per_arm.loc[arms.control]
-    difference = _wald(float(a.estimate - c.estimate), float(np.hypot(a.se, c.se)), z)
-    ratio = _log_ratio(float(a.estimate), float(c.estimate), float(np.sqrt(log_var[arms.active] + log_var[arms.control])), z)
+    per_arm = pd.DataFrame([list(r.values()) for r in rows.values()], columns=list(rows[arms.control]),
+                           index=pd.Index(list(rows), name="arm"))
+    a, c = rows[arms.active], rows[arms.control]
+    difference = _wald(float(a["estimate"] - c["estimate"]), float(np.hypot(a["se"], c["se"])), z)
+    ratio = _log_ratio(float(a["estimate"]), float(c["estimate"]),
+                       float(np.sqrt(log_var[arms.active] + log_var[arms.control])), z)
     note = None
-    if (per_arm["se"] == 0).any():
+    if any(r["se"] == 0 for r in rows.values()):
         note = "an arm has no events before the horizon: its variance is 0 and the Wald p is not defined"
     return ArmComparison(measure=measure, horizon_days=float(horizon_days), arms=arms, per_arm=per_arm,
                          difference=difference, ratio=ratio, alpha=alpha, note=note)

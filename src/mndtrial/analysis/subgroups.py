@@ -79,9 +79,9 @@ def _estimate(c: _Columns, contrast: ArmContrast, alpha: float, horizon_days: fl
         try:
             res = fit_cox_arrays(c.time, c.event, c.treatment[:, None], ["treatment"], alpha=alpha, ph_test=False,
                                  label=analysis, analysis=analysis)
-            t = res.summary.loc["treatment"]
-            row.update({"coef": t.coef, "se": t.se, "hr": t.hr, "ci": [t.hr_lower, t.hr_upper], "p": t.p,
-                        **_fit_notes(res)})
+            t = dict(zip(res.summary.columns, res.summary.to_numpy()[0]))  # the one term: treatment
+            row.update({"coef": t["coef"], "se": t["se"], "hr": t["hr"], "ci": [t["hr_lower"], t["hr_upper"]],
+                        "p": t["p"], **_fit_notes(res)})
         except AnalysisError as exc:
             reason = exc.reason
     row["estimable"] = reason is None
@@ -94,8 +94,9 @@ def _estimate(c: _Columns, contrast: ArmContrast, alpha: float, horizon_days: fl
         if horizon_days is not None:
             try:
                 cmp = compare_at_horizon(arms, contrast, horizon_days, "survival", alpha)
-                for arm, r in cmp.per_arm.iterrows():
-                    row["arms"][arm]["survival_at_horizon"] = {"estimate": r.estimate, "ci": [r.ci_lower, r.ci_upper]}
+                at = cmp.per_arm[["estimate", "ci_lower", "ci_upper"]].to_numpy()
+                for arm, (estimate, lower, upper) in zip(cmp.per_arm.index, at):
+                    row["arms"][arm]["survival_at_horizon"] = {"estimate": estimate, "ci": [lower, upper]}
                 row["survival_difference"] = cmp.difference
             except AnalysisError as exc:
                 row["survival_at_horizon_not_computed"] = exc.reason
