@@ -10,7 +10,6 @@ from .cafs import CAFS, CAFSResult, finkelstein_schoenfeld, pairwise_scores
 from .cox import CoxModel, CoxResult, fit_cox
 from .frame import ArmContrast, arm_contrast, survival_frame
 from .function import SlopeAnalysis, SlopeFit, SlopeResult
-from .joint import JointFit, JointModel, JointResult
 from .horizon import ArmComparison, difference_of_rmst_test, rmst, rmst_test, survival_at_horizon
 from .km import KaplanMeierResult, kaplan_meier
 from .lmm import MixedModelFit, fit_random_slope_lmm
@@ -19,6 +18,21 @@ from .population import population_mask
 from .registry import SectionConfig, register_section, registered_sections
 from .plan import AnalysisPlan, AnalysisResults
 from .treg import TregAnalysis, TregResult
+
+# The joint model (off in a plan by default; its modules cost more to import than `mndtrial analyze`
+# of a default plan takes to run them all) is imported on first use of these names.
+_LAZY = {"JointFit": ".joint", "JointModel": ".joint", "JointResult": ".joint"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Plan sections (each registers itself on import).
 from . import joint_section, outcome_sections, subgroup_section, survival_section  # noqa: E402,F401

@@ -18,15 +18,15 @@ from pydantic import Field, model_validator
 
 from ..data import Trial
 from ..errors import AnalysisError
-from .cutoff_search import CutoffSearch
-from .effect_curve import cox_spline_interaction, marker_values, slope_spline_interaction
 from .frame import survival_frame
 from .outcome_sections import compared_trial
 from .registry import SectionConfig, register_section
-from .stepp import stepp
 
 if TYPE_CHECKING:
     from .plan import AnalysisPlan
+
+# The estimators (splines, STEPP, cut-off search) are imported when a section runs: both sections
+# are off by default, and `mndtrial analyze` should not pay for importing what it does not run.
 
 __all__ = ["EffectAlongBiomarkerConfig", "CutoffSearchConfig", "run_effect_along_biomarker", "run_cutoff_search"]
 
@@ -90,6 +90,8 @@ def _marked(config: EffectAlongBiomarkerConfig) -> list[float]:
 
 def _survival_marker(trial: Trial, plan: "AnalysisPlan", biomarker: str, analysis: str):
     """Survival frame rows with the biomarker (raw units), their values, and the number without one."""
+    from .effect_curve import marker_values
+
     contrast = plan.contrast(trial, analysis=analysis)
     values, n_missing = marker_values(trial, biomarker, "none", f"{analysis}.biomarker")
     frame = survival_frame(trial, contrast=contrast, event_types=plan.event_types, analysis=analysis).data
@@ -99,6 +101,9 @@ def _survival_marker(trial: Trial, plan: "AnalysisPlan", biomarker: str, analysi
 
 def run_effect_along_biomarker(trial: Trial, plan: "AnalysisPlan", config: EffectAlongBiomarkerConfig
                                ) -> dict[str, Any]:
+    from .effect_curve import cox_spline_interaction, slope_spline_interaction
+    from .stepp import stepp
+
     name = "effect_along_biomarker"
     options = dict(spline_df=config.spline_df, knots=config.knots, transform=config.transform, alpha=plan.alpha,
                    grid_points=config.grid_points, draws=config.simultaneous_draws, seed=config.seed)
@@ -143,6 +148,8 @@ def candidate_cutoffs(values: np.ndarray, config: CutoffSearchConfig) -> tuple[n
 
 
 def run_cutoff_search(trial: Trial, plan: "AnalysisPlan", config: CutoffSearchConfig) -> dict[str, Any]:
+    from .cutoff_search import CutoffSearch
+
     frame, marker, n_missing = _survival_marker(trial, plan, config.biomarker, "cutoff_search")
     cutoffs, origin = candidate_cutoffs(marker, config)
     search = CutoffSearch(cutoffs, statistic=config.statistic, min_events=config.min_events,

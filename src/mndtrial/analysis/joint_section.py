@@ -16,13 +16,14 @@ from pydantic import Field
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .biomarker import MISSING, OUTSIDE
-from .joint import JointModel
 from .outcome_sections import compared_trial
 from .registry import SectionConfig, register_section
 from .subgroup_section import plan_biomarker_rules
 
 if TYPE_CHECKING:
     from .plan import AnalysisPlan
+
+# The joint model's modules are imported when the section runs (it is off by default).
 
 __all__ = ["JointConfig", "run_joint", "summarize_joint"]
 
@@ -45,6 +46,8 @@ class JointConfig(SectionConfig):
 
 
 def run_joint(trial: Trial, plan: "AnalysisPlan", config: JointConfig) -> dict[str, Any]:
+    from .joint import JointModel
+
     if trial.alsfrs is None:
         return {"not_computed": "the trial has no alsfrs table"}
     trial = compared_trial(trial, plan, "joint")
