@@ -145,21 +145,21 @@ def fit_random_slope_lmm(frame: pd.DataFrame, response: str, time: str | None, g
     if time is not None and not _some_group_varies(codes, frame[time].to_numpy(dtype=float)):
         raise AnalysisError("mixed model", f"no group has two distinct values of '{time}': "
                                            "a random slope cannot be estimated")
-    exog = frame[fixed].astype(float)
+    names = (["Intercept"] if intercept else []) + fixed
+    X = frame[fixed].to_numpy(dtype=float).reshape(len(frame), len(fixed))
     if intercept:
-        exog.insert(0, "Intercept", 1.0)
-    if not full_column_rank(exog.to_numpy()):
-        raise AnalysisError("mixed model", f"the fixed-effect design {list(exog.columns)} is not of full "
+        X = np.column_stack([np.ones(len(frame)), X])
+    if not full_column_rank(X):
+        raise AnalysisError("mixed model", f"the fixed-effect design {names} is not of full "
                                            "rank (a covariate is constant or collinear in these data)")
     names_re = ["Intercept"] + ([time] if time is not None else [])
     Z = np.ones((len(frame), len(names_re)))
     if time is not None:
         Z[:, 1] = frame[time].to_numpy(dtype=float)
-    fit = fit_reml(frame[response].to_numpy(dtype=float), exog.to_numpy(), Z, frame[group].to_numpy(), reml=reml)
+    fit = fit_reml(frame[response].to_numpy(dtype=float), X, Z, frame[group].to_numpy(), reml=reml)
     messages = tuple(fit.messages)
     for message in messages:  # surfaced to the caller as well as recorded in the result
         warnings.warn(f"mixed model: {message}", RuntimeWarning, stacklevel=2)
-    names = list(exog.columns)
     cov_re = pd.DataFrame(fit.cov_random, index=names_re, columns=names_re)
     scale = float(fit.residual_variance)
     problems = _boundary_problems(cov_re, scale) if np.isfinite(scale) else ()
