@@ -47,6 +47,25 @@ def test_streaming_to_parquet_gives_the_in_memory_result(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".*part"))  # the per-point parts are cleaned up
 
 
+def test_a_run_in_one_window_writes_the_file_of_a_run_in_many(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from mndtrial.power import engine, power
+
+    points = design_points(family("mirocals"), [100], ["all-comers", "enriched", "stratified"], slope=False)
+    memory = power(points, n_trials=40, seed=3, chunk_size=8, n_workers=1)
+    one = power(points, n_trials=40, seed=3, chunk_size=8, n_workers=1, trials_path=tmp_path / "one.parquet")
+    monkeypatch.setattr(engine, "STREAM_WINDOW_TRIALS", 16)  # several windows: part files joined
+    many = power(points, n_trials=40, seed=3, chunk_size=8, n_workers=1, trials_path=tmp_path / "many.parquet")
+    pd.testing.assert_frame_equal(one.table, memory.table)
+    pd.testing.assert_frame_equal(many.table, memory.table)
+    a, b = pq.read_table(one.trials_file), pq.read_table(many.trials_file)
+    assert a.schema.equals(b.schema) and a.num_rows == 3 * 40
+    assert a.combine_chunks().equals(b.combine_chunks())
+    cols = list(memory.trials.columns)
+    pd.testing.assert_frame_equal(one.read_trials()[cols].astype(float), memory.trials[cols].astype(float))
+
+
 def test_stratum_codes_number_strata_as_pandas_groupby():
     import numpy as np
 

@@ -10,7 +10,11 @@ A *section* is one named part of a plan and of `results.json` (`survival`, `subg
 - optionally `summarize(output) -> {title: DataFrame}`, the tables the CLI prints (and a later
   HTML report renders) from the JSON-able output alone, so computing and printing stay apart.
 
-Example (what a new module adds, and one import line in `mndtrial/analysis/__init__.py`):
+The project's own sections live in the modules named in `BUILTIN_SECTION_MODULES`, imported
+the first time the registry is read or written (so `import mndtrial.analysis` stays light for
+callers that never build a plan, e.g. `mndtrial power`).
+
+Example (what a new module adds, and its name in `BUILTIN_SECTION_MODULES` for a built-in one):
 
     >>> from mndtrial.analysis.registry import SectionConfig, register_section
     >>> class CountConfig(SectionConfig):
@@ -73,12 +77,28 @@ class Section:
 
 
 _REGISTRY: dict[str, Section] = {}
+# Modules of mndtrial.analysis whose import registers the built-in sections.
+BUILTIN_SECTION_MODULES = ("joint_section", "outcome_sections", "subgroup_section", "survival_section",
+                           "benefit_sections")
+_builtins_loaded = False
+
+
+def _load_builtin_sections() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True  # set first: the modules call register_section while they import
+    from importlib import import_module
+
+    for module in BUILTIN_SECTION_MODULES:
+        import_module(f"{__package__}.{module}")
 
 
 def register_section(name: str, config_model: type[SectionConfig], run: SectionRun, *,
                      summarize: SectionSummary | None = None, description: str = "", order: int = 100,
                      replace: bool = False) -> Section:
     """Add a section to every `AnalysisPlan`. Sections run, and appear in results, by `order`."""
+    _load_builtin_sections()
     if not name.isidentifier() or name in PLAN_FIELDS_RESERVED:
         raise ParameterError("section name", name, f"must be an identifier and not one of {sorted(PLAN_FIELDS_RESERVED)}")
     if not (isinstance(config_model, type) and issubclass(config_model, SectionConfig)):
@@ -93,9 +113,11 @@ def register_section(name: str, config_model: type[SectionConfig], run: SectionR
 
 def unregister_section(name: str) -> None:
     """Remove a section (for tests and experiments)."""
+    _load_builtin_sections()
     _REGISTRY.pop(name, None)
 
 
 def registered_sections() -> dict[str, Section]:
     """The registered sections in run order (a copy)."""
+    _load_builtin_sections()
     return dict(sorted(_REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0])))

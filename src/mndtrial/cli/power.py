@@ -152,7 +152,6 @@ def power_command(
         return
     from ..power import STRATEGIES, family, power
     from ..report import collect_provenance
-    from ..report.power_html import fixed_decimals, write_power_outputs
 
     if hazard_ratio is not None and design != "exponential":
         raise ParameterError("--hazard-ratio", hazard_ratio, f"applies to --design exponential only; the '{design}' "
@@ -194,6 +193,9 @@ def power_command(
             **({"hazard_ratio": hazard_ratio} if hazard_ratio is not None else {}),
             **({"power_column": "type I error (no treatment effect)"} if null else {})})
         with step("Writing the power table and power.html"):
+            # matplotlib and the page code load here, not before the run (its workers never need them)
+            from ..report.power_html import fixed_decimals, write_power_outputs
+
             paths = write_power_outputs(staging, res, provenance,
                                         title=f"Monte Carlo {'type I error' if null else 'power'}: {fam.name}",
                                         settings=provenance.extra)

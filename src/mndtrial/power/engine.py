@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import multiprocessing
+import os
 import shutil
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -212,47 +215,104 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
              for ks in members for s, n in zip(starts, sizes)]
     task_points = [ks for ks in members for _ in starts]
     assumptions = simulation_assumptions(points, n_trials, seed)
+    if _forks_workers(backend, n_workers, len(tasks)):
+        warm_before_fork(tasks)
     if trials_path is not None:
         res = _power_streamed(points, tasks, task_points, sizes * len(members), Path(trials_path), n_trials, seed,
                               backend=backend, n_workers=n_workers, client=client, progress=progress)
         return replace(res, assumptions=assumptions)
     frames = run_chunks(tasks, sizes * len(members), backend=backend, n_workers=n_workers, client=client,
                         progress=progress)
-    per_point: list[list[pd.DataFrame]] = [[] for _ in points]
-    for ks, chunk in zip(task_points, frames):
-        for j, k in enumerate(ks):
-            per_point[k].append(chunk[j])
     rows, trials = [], []
-    for k, (p, parts) in enumerate(zip(points, per_point)):
-        df = pd.concat(parts, ignore_index=True)
+    for k, (p, df) in enumerate(zip(points, _point_frames(frames, task_points, len(points)))):
         rows.append({"point": k, **p.labels, **operating_characteristics(df, p.analysis)})
         trials.append(df.assign(point=k))
     return PowerResult(table=pd.DataFrame(rows), trials=pd.concat(trials, ignore_index=True),
                        n_trials=n_trials, seed=seed, assumptions=assumptions)
 
 
+# (source type, analyses) already run in this process: their kernels are loaded here
+_WARMED: set = set()
+
+
+def _forks_workers(backend: str, n_workers: int | None, n_tasks: int) -> bool:
+    """Whether `run_chunks` will run these tasks on local worker processes started by fork."""
+    if backend != "local" or n_tasks < 2 or min(n_workers or os.cpu_count() or 1, n_tasks) < 2:
+        return False
+    method = multiprocessing.get_start_method(allow_none=True)
+    if method is None:  # the platform's default: fork on Linux before Python 3.14
+        return sys.platform.startswith("linux") and sys.version_info < (3, 14)
+    return method == "fork"
+
+
+def warm_before_fork(tasks: Sequence[tuple]) -> None:
+    """Run one trial of each kind of chunk in this process, once per process, before the workers
+    fork: the modules a chunk imports and the compiled kernels it loads from numba's cache
+    (~0.5 s of CPU) are then inherited by every worker instead of being loaded in each of them,
+    and by the workers of every later run. The trial's rows are discarded; the run's numbers do
+    not depend on it (each trial has its own random stream)."""
+    seen: set[tuple] = set()
+    for fn, args in tasks:
+        if fn is not _chunk:
+            continue
+        source, analyses, first, _, seed = args
+        ids = (id(source), *map(id, analyses))
+        if ids in seen:
+            continue
+        seen.add(ids)
+        try:
+            key = (type(source), analyses)
+            if key in _WARMED:
+                continue
+        except TypeError:  # an analysis that cannot be hashed: warmed in this run only
+            key = None
+        try:
+            _chunk(source, analyses, first, 1, seed)
+        except Exception:  # noqa: BLE001 - only a head start; the run itself reports any error
+            continue
+        if key is not None:
+            _WARMED.add(key)
+
+
 def _power_streamed(points, tasks, task_points, sizes, path: Path, n_trials: int, seed: int,
                     **backend_options) -> PowerResult:
-    """`power` with each window of chunks written to Parquet (one file per point, then joined)."""
-    import pyarrow as pa
+    """`power` with every trial's row written to Parquet, one window of chunks in memory at a time.
+
+    A run that fits one window (e.g. 10,000 trials of three points) is written straight to
+    `path`; a longer one writes each point's rows to a part file, window by window, and joins the
+    parts (points in order) at the end. Either way each point's rows of a window are joined in
+    pandas and converted to Arrow once (a conversion per chunk cost ~10 ms each: seconds a run).
+    """
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    window = max(1, STREAM_WINDOW_TRIALS // max(1, sizes[0]))
+    starts = range(0, len(tasks), window)
+    if len(starts) == 1:
+        frames = _point_frames(run_chunks(tasks, sizes, **backend_options), task_points, len(points))
+        rows = [{"point": k, **p.labels, **operating_characteristics(df, p.analysis)}
+                for k, (p, df) in enumerate(zip(points, frames))]
+        tables = [_arrow(df, k) for k, df in enumerate(frames)]
+        del frames
+        _write_points(tables, path)
+        return PowerResult(table=pd.DataFrame(rows), trials=None, n_trials=n_trials, seed=seed, trials_file=path)
     parts = [path.with_name(f".{path.name}.point{k}.part") for k in range(len(points))]
     writers: list[Any] = [None] * len(points)
-    window = max(1, STREAM_WINDOW_TRIALS // max(1, sizes[0]))
     try:
-        for lo in range(0, len(tasks), window):
-            frames = run_chunks(tasks[lo:lo + window], sizes[lo:lo + window], **backend_options)
-            for ks, chunk in zip(task_points[lo:lo + window], frames):
-                for j, k in enumerate(ks):
-                    table = pa.Table.from_pandas(chunk[j].assign(point=k), preserve_index=False)
-                    if writers[k] is None:
-                        writers[k] = pq.ParquetWriter(parts[k], table.schema)
-                    writers[k].write_table(table.cast(writers[k].schema))
+        for lo in starts:
+            frames = _point_frames(run_chunks(tasks[lo:lo + window], sizes[lo:lo + window], **backend_options),
+                                   task_points[lo:lo + window], len(points))
+            for k, df in enumerate(frames):
+                if df is None:
+                    continue
+                table = _arrow(df, k)
+                if writers[k] is None:
+                    writers[k] = pq.ParquetWriter(parts[k], table.schema)
+                writers[k].write_table(table.cast(writers[k].schema))
             del frames
         for w in writers:
-            w.close()
+            if w is not None:
+                w.close()
         writers = []
         rows = []
         for k, p in enumerate(points):  # one point's trials in memory at a time
@@ -268,22 +328,54 @@ def _power_streamed(points, tasks, task_points, sizes, path: Path, n_trials: int
     return PowerResult(table=pd.DataFrame(rows), trials=None, n_trials=n_trials, seed=seed, trials_file=path)
 
 
-def _join_parquet(parts: Sequence[Path], path: Path) -> None:
+def _point_frames(chunks: Sequence[list[pd.DataFrame]], task_points: Sequence[list[int]],
+                  n_points: int) -> list[pd.DataFrame | None]:
+    """Each point's rows of these chunks (in trial order) as one frame; None for a point without any."""
+    per_point: list[list[pd.DataFrame]] = [[] for _ in range(n_points)]
+    for ks, chunk in zip(task_points, chunks):
+        for j, k in enumerate(ks):
+            per_point[k].append(chunk[j])
+    return [pd.concat(parts, ignore_index=True) if parts else None for parts in per_point]
+
+
+def _arrow(df: pd.DataFrame, point: int):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(df.assign(point=point), preserve_index=False)
+
+
+def _write_points(tables: Sequence[Any], path: Path) -> None:
     """Points in order in one file; columns a point lacks (another strategy's tests) are null."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schemas = [pq.read_schema(p) for p in parts]
-    schema = pa.unify_schemas(schemas)
+    schema = pa.unify_schemas([t.schema for t in tables])
+    with pq.ParquetWriter(path, schema) as writer:
+        for table in tables:
+            writer.write_table(_conform(table, schema))
+
+
+def _conform(table, schema):
+    import pyarrow as pa
+
+    present = set(table.column_names)
+    for field in schema:
+        if field.name not in present:
+            table = table.append_column(field.name, pa.nulls(len(table), field.type))
+    return table.select(schema.names).cast(schema)
+
+
+def _join_parquet(parts: Sequence[Path], path: Path) -> None:
+    """The points' part files joined in order into one file (as `_write_points`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.unify_schemas([pq.read_schema(p) for p in parts])
     with pq.ParquetWriter(path, schema) as writer:
         for part in parts:
             f = pq.ParquetFile(part)
             for i in range(f.num_row_groups):
-                group = f.read_row_group(i)
-                for name in schema.names:
-                    if name not in group.column_names:
-                        group = group.append_column(name, pa.nulls(len(group), schema.field(name).type))
-                writer.write_table(group.select(schema.names).cast(schema))
+                writer.write_table(_conform(f.read_row_group(i), schema))
 
 
 def _points(design, analysis) -> list[DesignPoint]:

@@ -7,10 +7,16 @@
 - `power_report` / `write_power_report`: power.html for Monte Carlo power results.
 """
 
-from .descriptives import consort_flow, visit_means
-from .html import TrialReport, trial_report, write_trial_report
-from .power_html import PowerReport, power_report, write_power_report
+from .._lazy import lazy_names
 from .provenance import Provenance, collect_provenance, hash_inputs, sha256_file
+
+# The report pages (matplotlib, the analysis stack for trial reports) are imported on first use
+# (PEP 562): a command that only records provenance, or writes one kind of page, loads that alone.
+_LAZY = {**dict.fromkeys(("consort_flow", "visit_means"), "descriptives"),
+         **dict.fromkeys(("TrialReport", "trial_report", "write_trial_report"), "html"),
+         **dict.fromkeys(("PowerReport", "power_report", "write_power_report"), "power_html")}
+
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY, submodules=True)
 
 __all__ = ["PowerReport", "Provenance", "TrialReport", "collect_provenance",
            "consort_flow", "hash_inputs", "power_report", "sha256_file", "trial_report", "visit_means",
