@@ -15,7 +15,11 @@ rendering (the same text boxes; pixels within anti-aliasing).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.font_manager import fontManager, get_font
@@ -40,25 +44,82 @@ def _line_metrics(font_paths: tuple[str, ...], size_pt: float, dpi: float) -> tu
     return None
 
 
+class _LaidOut(NamedTuple):
+    """One string as FreeType laid it out: its size (pixels) and its bitmap, ready to blit."""
+
+    width: float
+    height: float
+    descent: float
+    bitmap: np.ndarray
+    x_offset: float
+    y_offset: float
+
+
+_LAID_OUT: OrderedDict[tuple, _LaidOut] = OrderedDict()
+MAX_LAID_OUT = 2048  # strings kept (a few KiB each): a report draws a few hundred distinct ones
+
+
+def _lay_out(renderer: RendererAgg, s: str, prop) -> _LaidOut:
+    """The string laid out and rasterised once per font, size, dpi and hinting (shared by every
+    figure drawn in this process): measuring a label and then drawing it cost one FreeType layout."""
+    key = (renderer._fonts(prop), float(prop.get_size_in_points()), float(renderer.dpi), get_hinting_flag(), s)
+    found = _LAID_OUT.get(key)
+    if found is not None:
+        _LAID_OUT.move_to_end(key)
+        return found
+    font = renderer._prepare_font(prop)
+    # angle 0: draw_text_image turns the bitmap by the text's angle (as matplotlib 3.10's draw_text)
+    font.set_text(s, 0.0, flags=get_hinting_flag())
+    width, height = font.get_width_height()
+    descent = font.get_descent()
+    font.draw_glyphs_to_bitmap(antialiased=True)
+    x_offset, y_offset = font.get_bitmap_offset()
+    found = _LaidOut(width / 64.0, height / 64.0, descent / 64.0, np.array(font.get_image()), x_offset / 64.0,
+                     y_offset / 64.0)
+    _LAID_OUT[key] = found
+    if len(_LAID_OUT) > MAX_LAID_OUT:
+        _LAID_OUT.popitem(last=False)
+    return found
+
+
+def _plain(mtext) -> bool:
+    """Text drawn with the font's default features and language (all the report draws)."""
+    get = getattr(mtext, "get_fontfeatures", None)
+    return mtext is None or get is None or (get() is None and mtext.get_language() is None)
+
+
 class _StringTextRenderer(RendererAgg):
-    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+    def __init__(self, width, height, dpi):
+        super().__init__(width, height, dpi)
+        self._font_files: dict[int, tuple[str, ...]] = {}
+
+    def _fonts(self, prop) -> tuple[str, ...]:
+        """The font files `prop` resolves to (as `_prepare_font` finds them), looked up once per
+        renderer: a renderer draws one figure, so rcParams do not change under it."""
+        key = hash(prop)
+        found = self._font_files.get(key)
+        if found is None:
+            found = self._font_files[key] = tuple(fontManager._find_fonts_by_props(prop))
+        return found
+
+    def get_text_width_height_descent(self, s, prop, ismath):
         if ismath:
+            return super().get_text_width_height_descent(s, prop, ismath)
+        laid = _lay_out(self, s, prop)
+        return laid.width, laid.height, laid.descent
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if ismath or not gc.get_antialiased() or not _plain(mtext):
             return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
-        font = self._prepare_font(prop)
-        # angle 0 here: draw_text_image turns the bitmap by `angle` (matplotlib 3.10's draw_text)
-        font.set_text(s, 0, flags=get_hinting_flag())
-        font.draw_glyphs_to_bitmap(antialiased=gc.get_antialiased())
-        descent = font.get_descent() / 64.0
-        x_offset, y_offset = (v / 64.0 for v in font.get_bitmap_offset())
+        laid = _lay_out(self, s, prop)
         rad = math.radians(angle)
-        x = round(x + x_offset + descent * math.sin(rad))
-        y = round(y + y_offset + descent * math.cos(rad))
-        self._renderer.draw_text_image(font.get_image(), x, y + 1, angle, gc)
+        x = round(x + laid.x_offset + laid.descent * math.sin(rad))
+        y = round(y + laid.y_offset + laid.descent * math.cos(rad))
+        self._renderer.draw_text_image(laid.bitmap, x, y + 1, angle, gc)
 
     def _get_font_height_metrics(self, prop):
         # read by Text._get_layout (matplotlib >= 3.11) in place of the font tables on every layout
-        metrics = _line_metrics(tuple(fontManager._find_fonts_by_props(prop)), float(prop.get_size_in_points()),
-                                float(self.dpi))
+        metrics = _line_metrics(self._fonts(prop), float(prop.get_size_in_points()), float(self.dpi))
         return metrics if metrics is not None else (None, None, None)
 
 
