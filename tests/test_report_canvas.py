@@ -179,3 +179,15 @@ def test_png_is_a_valid_image_of_the_figure_size_with_savefigs_pixels(report_fig
     theirs = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")).astype(int)
     assert np.array_equal(ours, theirs)
     assert (ours < 128).any() and (ours > 250).mean() > 0.5  # drawn, on white
+
+
+def test_figures_are_drawn_in_worker_processes_only_when_there_are_several_per_worker(monkeypatch):
+    from mndtrial.report import render
+
+    monkeypatch.delenv("MNDTRIAL_FIGURE_PROCESSES", raising=False)
+    monkeypatch.setattr(render.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(render.sys, "platform", "linux")
+    assert render.figure_processes(2) == 1  # power.html: two figures, drawn here
+    assert render.figure_processes(8) == 2  # the trial report: 8 figures on two CPUs
+    monkeypatch.setenv("MNDTRIAL_FIGURE_PROCESSES", "1")
+    assert render.figure_processes(8) == 1
