@@ -5,11 +5,20 @@ From matplotlib 3.11 Agg renders text one glyph at a time in Python (a FreeType 
 and a blit per glyph, ~0.2 ms each), and every text layout reads the font's OS/2 and head tables
 again. This canvas draws a plain (non-math) string as matplotlib up to 3.10 did: FreeType lays
 out and rasterises the whole string into one bitmap in C (`FT2Font.set_text`,
-`draw_glyphs_to_bitmap`), blitted once; and it keeps each font's line metrics (the numbers
-`Text._get_layout` reads from those tables) per font, size and dpi. Math text, and every
-matplotlib whose Agg renderer has no glyph-by-glyph route (3.8–3.10, already string at a time),
-take matplotlib's own path. `tests/test_report_canvas.py` holds the pictures to matplotlib's own
-rendering (the same text boxes; pixels within anti-aliasing).
+`draw_glyphs_to_bitmap`), blitted once. Each laid-out string (its size and bitmap) is kept per
+font, size, dpi and hinting, shared by measuring and drawing and by every figure of the process,
+and each font's line metrics (the numbers `Text._get_layout` reads from those tables) likewise.
+Math text, text that is not anti-aliased or asks for font features, and every matplotlib whose Agg
+renderer has no glyph-by-glyph route (3.8–3.10, already string at a time) take matplotlib's own
+path. `tests/test_report_canvas.py` holds the pictures to matplotlib's own rendering (the same
+text boxes; glyph edges within a pixel, whole-pixel rather than sub-pixel glyph positions).
+
+Example:
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure(figsize=(2, 1)); canvas = ReportCanvas(fig)
+    >>> _ = fig.text(0.1, 0.5, "Number at risk"); canvas.draw()
+    >>> bool((np.asarray(canvas.buffer_rgba())[..., :3] < 128).any())  # the text is drawn
+    True
 """
 
 from __future__ import annotations

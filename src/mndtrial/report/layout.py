@@ -11,7 +11,7 @@ Example:
     >>> ax = fig.add_subplot()
     >>> _ = ax.plot([0, 1000], [0, 1]); _ = ax.set_ylabel("y"); _ = ax.set_xlabel("x")
     >>> fit_row(fig, [ax])
-    >>> 0.05 < ax.get_position().x0 < 0.2
+    >>> bool(0.05 < ax.get_position().x0 < 0.2)
     True
 """
 
