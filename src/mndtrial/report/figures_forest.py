@@ -148,7 +148,7 @@ def forest_figure(subgroups: Any, interaction_p: Mapping[str, float | None] | No
     ax.set_xlabel(f"Hazard ratio (active vs control), {100 * ci_level:.10g}% CI, log scale; < 1 favours active")
     ax.grid(axis="x", alpha=0.3, which="both")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=10, y=1.0)  # placed, not searched for (see report.layout)
     _fit_margins(fig, ax, left_texts)
     return fig
 

@@ -14,6 +14,7 @@ from ..data import Trial, TrialInfo
 from ..errors import AnalysisError, ParameterError
 from ..data.schema import DAYS_PER_MONTH
 from .descriptives import arm_order, arm_order_of, visit_means
+from .layout import fit_row
 from .style import arm_colours, new_figure
 
 __all__ = ["alsfrs_figure", "treg_figure", "treg_by_visit"]
@@ -40,7 +41,7 @@ def alsfrs_figure(trial: Trial, n_individual: int = 40, seed: int = 0, level: fl
     unit = means.attrs["visit_unit"]
     order = arm_order(trial)
     colours = arm_colours(order, trial.info.control_arm)
-    fig = new_figure(7.5, 4.5)
+    fig = new_figure(7.5, 4.5, layout=None)
     ax = fig.add_subplot(1, 1, 1)
     arms = trial.participants.set_index("subject_id")["arm"]
     ids = np.sort(alsfrs["subject_id"].unique())
@@ -59,10 +60,12 @@ def alsfrs_figure(trial: Trial, n_individual: int = 40, seed: int = 0, level: fl
                 label=f"{arm_labels(trial.info).get(arm, arm)}: mean ({int(level * 100)}% CI)")
     ax.set_xlabel("Months since randomisation" if unit == "month" else "Day since randomisation")
     ax.set_ylabel("ALSFRS-R total (0–48)")
-    ax.set_title(f"ALSFRS-R over time (thin lines: {len(sample)} randomly chosen participants)", fontsize=10)
+    ax.set_title(f"ALSFRS-R over time (thin lines: {len(sample)} randomly chosen participants)", fontsize=10,
+                 y=1.0)
     ax.set_ylim(max(0, float(alsfrs["total"].min()) - 2), min(48, float(alsfrs["total"].max()) + 2))
     ax.legend(fontsize=8, frameon=False, loc="lower left")
     ax.grid(alpha=0.3)
+    fit_row(fig, [ax])
     return fig
 
 
@@ -109,8 +112,8 @@ def treg_figure(source: Any, analyte: str = "treg_pct_cd4", info: TrialInfo | No
     order = [a for a in arm_order_of(info) if a in set(change["arm"])]
     colours = arm_colours(order, info.control_arm)
     label = {"treg_pct_cd4": "Treg (% of CD4+)", "treg_count": "Treg count (cells/µL)"}.get(analyte, analyte)
-    fig = new_figure(10.0, 4.2)
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
+    fig = new_figure(10.0, 4.2, layout=None)
+    left, right = fig.subplots(1, 2)
     for arm in order:
         m = change.loc[change["arm"] == arm].sort_values("visit")
         yerr = np.vstack([m["mean"] - m["ci_lower"], m["ci_upper"] - m["mean"]])
@@ -119,20 +122,21 @@ def treg_figure(source: Any, analyte: str = "treg_pct_cd4", info: TrialInfo | No
     left.axhline(0, color="#444444", lw=0.8)
     left.set_xlabel("Day")
     left.set_ylabel(f"Change from baseline in {label}")
-    left.set_title("Change from baseline by visit", fontsize=10)
+    left.set_title("Change from baseline by visit", fontsize=10, y=1.0)
     left.legend(fontsize=8, frameon=False)
     left.grid(alpha=0.3)
     doses = _doses(info, order)
     for visit, g in change.groupby("visit", sort=True):
-        g = g.set_index("arm")
-        g = g.reindex([a for a in order if a in g.index])
-        right.plot([doses[a] for a in g.index], g["mean"], "o-", lw=1.2, label=f"day {visit:g}")
+        means = dict(zip(g["arm"], g["mean"]))
+        shown = [a for a in order if a in means]  # in dose order
+        right.plot([doses[a] for a in shown], [means[a] for a in shown], "o-", lw=1.2, label=f"day {visit:g}")
     right.axhline(0, color="#444444", lw=0.8)
     right.set_xlabel("Dose (million IU per day)")
     right.set_ylabel("Mean change from baseline")
-    right.set_title("Dose–response", fontsize=10)
+    right.set_title("Dose–response", fontsize=10, y=1.0)
     right.legend(fontsize=8, frameon=False)
     right.grid(alpha=0.3)
+    fit_row(fig, [left, right], width_ratios=[1.4, 1])
     return fig
 
 

@@ -25,6 +25,7 @@ from ..analysis.distributions import chi2_sf
 from ..analysis.numbers import fmt_fixed, fmt_p
 from ..data import Trial
 from ..errors import AnalysisError
+from .layout import LEGEND_ROW_IN, fit_row
 from .style import new_figure
 
 __all__ = ["ph_check_figure", "spline_smooth"]
@@ -97,7 +98,7 @@ def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[st
         p, source = float(chi2_sf(chi2, 1)), "KM time transform"
     grid = np.linspace(times.min(), times.max(), 200)
     smooth, se = spline_smooth(times, beta_t, grid)
-    fig = new_figure(7.5, 4.6)
+    fig = new_figure(7.5, 4.6, layout=None)
     ax = fig.add_subplot(1, 1, 1)
     ax.scatter(times, beta_t, s=10, color="#999999", alpha=0.7, label="scaled Schoenfeld residual + β")
     ax.fill_between(grid, smooth - 2 * se, smooth + 2 * se, color="#D55E00", alpha=0.18, lw=0, label="± 2 SE")
@@ -108,8 +109,10 @@ def ph_check_figure(trial: Trial, active: str | None = None, ph_test: Mapping[st
     ax.set_ylabel(f"β(t) for {labels.get(active, active)} vs {labels.get(control, control)}")
     p_text = fmt_p(p)
     ax.set_title(f"Proportional-hazards check: test p {p_text if p_text.startswith('<') else '= ' + p_text} "
-                 f"({source})", fontsize=10)
+                 f"({source})", fontsize=10, y=1.0)
     # below the axes, never over the residuals or the smoother
-    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
+    ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=4,
+              bbox_transform=fig.transFigure)
     ax.grid(alpha=0.3)
+    fit_row(fig, [ax], bottom_extra_in=LEGEND_ROW_IN)
     return fig

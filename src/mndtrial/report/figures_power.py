@@ -7,8 +7,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator
 
 from ..errors import ParameterError
+from .layout import fit_row
 from .style import PALETTE, new_figure
 
 __all__ = ["power_figure", "power_frame", "burden_figure", "series_style", "coinciding_series", "plot_series"]
@@ -97,7 +99,7 @@ def power_figure(table: Any, x: str = "n", y: str = "power", by: str = "design",
     if missing:
         raise ParameterError("table", sorted(df.columns), f"power table needs columns {missing}")
     groups = dict(list(df.groupby(by, sort=False))) if by in df.columns else {"": df}
-    fig = new_figure(7.0, 4.5)
+    fig = new_figure(7.0, 4.5, layout=None)
     ax = fig.add_subplot(1, 1, 1)
     plot_series(ax, groups, x, y, mcse)
     if target is not None:
@@ -109,11 +111,12 @@ def power_figure(table: Any, x: str = "n", y: str = "power", by: str = "design",
     ax.set_ylabel("Power (fraction of simulated trials that succeed)")
     if title:
         ax.set_title(title + (" (error bars: ± 2 Monte Carlo SE)" if mcse and mcse in df.columns else ""),
-                     fontsize=10)
+                     fontsize=10, y=1.0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False, loc="best")
     if np.issubdtype(df[x].dtype, np.number):
-        ax.set_xticks(sorted(df[x].unique()))
+        ax.xaxis.set_major_locator(FixedLocator(sorted(df[x].unique())))
+    fit_row(fig, [ax])
     return fig
 
 
@@ -142,7 +145,7 @@ def burden_figure(table: Any, by: Sequence[str] = ("strategy",), label: str | No
         raise ParameterError("table", sorted(df.columns), "the burden figure needs a power column")
     keys = [c for c in by if c in df.columns]
     groups = df.groupby(keys, sort=False) if keys else [((), df)]
-    fig = new_figure(7.0, 4.5)
+    fig = new_figure(7.0, 4.5, layout=None)
     ax = fig.add_subplot(1, 1, 1)
     for i, (name, g) in enumerate(groups):
         g = g.sort_values("screened_per_randomised")
@@ -163,7 +166,8 @@ def burden_figure(table: Any, by: Sequence[str] = ("strategy",), label: str | No
     ax.set_xlabel("Screening burden (candidates screened per participant randomised)")
     ax.set_ylabel("Power (fraction of simulated trials that succeed)")
     ax.set_title("Power against screening burden" + (f" (points: {label})" if label and label in df.columns else ""),
-                 fontsize=10)
+                 fontsize=10, y=1.0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
+    fit_row(fig, [ax])
     return fig

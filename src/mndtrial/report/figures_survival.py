@@ -1,7 +1,7 @@
 """Kaplan–Meier figures: curves by arm with censoring ticks, numbers at risk, HR and log-rank p.
 
 The functions take Kaplan–Meier results (an object with `curves`, or its `to_dict()` form from
-results.json) or a `Trial`, whose curves are then estimated by `mndtrial.analysis.kaplan_meier`
+results.json) or a `Trial`, whose curves are then estimated by `mndtrial.analysis.km.km_curve` per arm
 (lifelines' `KaplanMeierFitter`). Numbers at risk at day t count participants whose time is >= t
 (as R's `summary(survfit, times = t)$n.risk`); the rows are drawn at the days of the analysis's
 at-risk table when those are given, so figure and table agree. As survminer's `ggsurvplot`,
@@ -12,27 +12,33 @@ and the log-rank p. The forest plot and the PH check live in `figures_forest` an
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure, SubFigure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator
 
-from ..analysis import arm_contrast, kaplan_meier
+from ..analysis import arm_contrast
 from ..analysis.cox import fit_cox
+from ..analysis.km import km_curve
 from ..analysis.logrank import logrank
 from ..analysis.numbers import arm_labels, fmt_p, fmt_ratio_ci
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .figures_forest import forest_figure, forest_rows
 from .figures_ph import ph_check_figure
+from .layout import PAD_PT, line_height_pt, text_size_pt
 from .style import CONTROL_COLOUR, arm_colours, new_figure
 
 __all__ = ["km_curves", "km_figure", "km_subgroups_figure", "forest_figure", "forest_rows", "ph_check_figure",
            "censored_marks", "km_effect", "effect_text", "at_risk_at"]
 
 CURVE_COLUMNS = ("time_days", "survival", "ci_lower", "ci_upper", "at_risk")
+RISK_FONT_PT = 8.0  # the at-risk table's numbers and row labels
+RISK_LABEL_PAD_PT = 8.0
+_BY_SUBJECT: "weakref.WeakKeyDictionary[Trial, pd.DataFrame]" = weakref.WeakKeyDictionary()
 
 
 def km_curves(source: Any, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
@@ -42,7 +48,12 @@ def km_curves(source: Any, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
     time_days), or a dict `{"arms": {arm: {"curve": {...}}}}` as in results.json.
     """
     if isinstance(source, Trial):
-        source = kaplan_meier(source, alpha=alpha)
+        # the curves only (kaplan_meier adds medians and follow-up a figure does not show)
+        df = _by_subject(source)
+        arm = df["arm"].to_numpy(object)
+        time, event = df["time_days"].to_numpy(float), df["event"].to_numpy(int)
+        return {str(a): km_curve(time[arm == a], event[arm == a], alpha).reset_index()[list(CURVE_COLUMNS)]
+                .astype(float) for a in source.info.arm_names if (arm == a).any()}
     if hasattr(source, "curves"):
         return {str(a): c.reset_index().rename(columns={c.index.name or "index": "time_days"})[list(CURVE_COLUMNS)]
                 .astype(float) for a, c in source.curves.items()}
@@ -104,7 +115,7 @@ def km_effect(trial: Trial, control: str | None = None, active: str | None = Non
         contrast = arm_contrast(trial, active=active, control=control, analysis="KM panel")
     except (AnalysisError, ParameterError):
         return None
-    df = trial.survival_by_subject()
+    df = _by_subject(trial)
     df = df.loc[df["arm"].isin([contrast.control, contrast.active]), ["time_days", "event", "arm"]]
     treated = (df["arm"] == contrast.active).to_numpy()
     if df.loc[treated, "event"].sum() == 0 or df.loc[~treated, "event"].sum() == 0:
@@ -132,13 +143,45 @@ def effect_text(effect: Mapping[str, Any] | None) -> str | None:
     return "\n".join(lines)
 
 
-def _draw_km(container: Figure | SubFigure, curves: Mapping[str, pd.DataFrame], colours: Mapping[str, str],
-             title: str | None, horizon_days: float | None, ci: bool, labels: Mapping[str, str],
-             at_risk_days: Sequence[float] | None, annotation: str | None) -> None:
+def _by_subject(trial: Trial) -> pd.DataFrame:
+    """`trial.survival_by_subject()`, merged once per trial however many panels and tests read it."""
+    found = _BY_SUBJECT.get(trial)
+    if found is None:
+        found = _BY_SUBJECT[trial] = trial.survival_by_subject()
+    return found
+
+
+def _risk_label_width_in(labels: Sequence[str]) -> float:
+    return max((text_size_pt(str(s), RISK_FONT_PT)[0] for s in labels), default=0.0) / 72
+
+
+def _km_margins_in(arms: Sequence[str], labels: Mapping[str, str], title: bool) -> dict[str, float]:
+    """Room round a KM panel's two axes, in inches: the survival axis's labels (ticks 0.0–1.0 and
+    its label) or the at-risk row labels, whichever is wider, the title, the day axis under the
+    table; `gap` between the survival axes and the at-risk table holds the table's title."""
+    pad = PAD_PT / 72
+    survival_left = (text_size_pt("0.0", 10)[0] + 7 + 4 + line_height_pt(10)) / 72
+    risk_left = _risk_label_width_in([labels.get(a, a) for a in arms]) + (RISK_LABEL_PAD_PT + 1) / 72
+    return {"left": pad + max(survival_left, risk_left), "right": 0.22,
+            "top": pad + ((6 + line_height_pt(10)) / 72 if title else 0.0),
+            "bottom": pad + (7 + line_height_pt(10) + 4 + line_height_pt(10)) / 72,
+            "gap": (8 + 6 + line_height_pt(8.5)) / 72, "risk": 0.12 + 0.3 * len(arms)}
+
+
+def _draw_km(fig: Figure, rect_in: tuple[float, float, float, float], curves: Mapping[str, pd.DataFrame],
+             colours: Mapping[str, str], title: str | None, horizon_days: float | None, ci: bool,
+             labels: Mapping[str, str], at_risk_days: Sequence[float] | None, annotation: str | None) -> None:
+    """One KM panel (survival axes over its at-risk table) in the figure's `rect_in` (x, y, w, h inches)."""
     n_rows = len(curves)
-    gs = container.add_gridspec(2, 1, height_ratios=[5, 0.75 + 0.32 * n_rows], hspace=0.08)
-    ax = container.add_subplot(gs[0])
-    risk = container.add_subplot(gs[1], sharex=ax)
+    fig_w, fig_h = fig.get_size_inches()
+    x0, y0, width, height = rect_in
+    m = _km_margins_in(list(curves), labels, bool(title))
+    left, plot_w = x0 + m["left"], width - m["left"] - m["right"]
+    risk_bottom = y0 + m["bottom"]
+    plot_bottom = risk_bottom + m["risk"] + m["gap"]
+    plot_h = y0 + height - m["top"] - plot_bottom
+    ax = fig.add_axes((left / fig_w, plot_bottom / fig_h, plot_w / fig_w, plot_h / fig_h))
+    risk = fig.add_axes((left / fig_w, risk_bottom / fig_h, plot_w / fig_w, m["risk"] / fig_h), sharex=ax)
     t_max = max(float(c["time_days"].max()) for c in curves.values())
     if horizon_days is not None:
         t_max = max(t_max, float(horizon_days))
@@ -158,6 +201,7 @@ def _draw_km(container: Figure | SubFigure, curves: Mapping[str, pd.DataFrame], 
         ax.axvline(float(horizon_days), color="#444444", lw=0.9, ls=":", label=f"horizon (day {horizon_days:g})")
     ax.set_ylim(0, 1.02)
     ax.set_xlim(-0.04 * t_max, t_max * 1.03)
+    ax.yaxis.set_major_locator(FixedLocator([0.0, 0.2, 0.4, 0.6, 0.8, 1.0]))
     ax.set_ylabel("Survival probability")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8, frameon=False)
@@ -165,23 +209,24 @@ def _draw_km(container: Figure | SubFigure, curves: Mapping[str, pd.DataFrame], 
         ax.text(0.98, 0.97, annotation, transform=ax.transAxes, ha="right", va="top", fontsize=8.5,
                 bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#bbbbbb", "alpha": 0.9})
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=10, y=1.0)  # placed, not searched for (see report.layout)
     if at_risk_days:
         ticks = [float(d) for d in at_risk_days if 0 <= d <= t_max * 1.02]
-        ax.set_xticks(ticks)
     else:
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10], integer=True))
-        ticks = [t for t in ax.get_xticks() if 0 <= t <= t_max * 1.02]
+        locator = MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10], integer=True)
+        ticks = [float(t) for t in locator.tick_values(-0.04 * t_max, t_max * 1.03) if 0 <= t <= t_max * 1.02]
+    # one fixed locator, shared by both axes: ticks are made once, at the days the table shows
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.tick_params(labelbottom=False)
     risk.set_ylim(-0.5, n_rows - 0.5)
-    risk.set_yticks(range(n_rows))
-    risk.set_yticklabels([labels.get(a, a) for a in list(curves)[::-1]], fontsize=8)
+    risk.yaxis.set_major_locator(FixedLocator(list(range(n_rows))))
+    risk.yaxis.set_major_formatter(FixedFormatter([labels.get(a, a) for a in list(curves)[::-1]]))
     for row, (arm, c) in enumerate(reversed(list(curves.items()))):
         for tick, n in zip(ticks, at_risk_at(c, ticks)):
             risk.text(tick, row, str(n), ha="center", va="center", fontsize=8, color=colours.get(arm, "k"))
-    risk.set_title("Number at risk", fontsize=8.5, loc="left")
+    risk.set_title("Number at risk", fontsize=8.5, loc="left", y=1.0)
     risk.set_xlabel("Days since randomisation")
-    risk.tick_params(axis="y", length=0, pad=8)
+    risk.tick_params(axis="y", length=0, pad=RISK_LABEL_PAD_PT, labelsize=RISK_FONT_PT)
     for side in ("top", "right", "left"):
         risk.spines[side].set_visible(False)
 
@@ -211,9 +256,10 @@ def km_figure(source: Any, title: str | None = "Kaplan–Meier survival by arm",
         if effect is True:
             effect = km_effect(source, control=control)
     curves = km_curves(source, alpha)
-    fig = new_figure(7.0, 4.5 + 0.22 * len(curves))
-    _draw_km(fig, curves, arm_colours(list(curves), control), title, horizon_days, ci, dict(labels or {}),
-             at_risk_days, effect_text(effect) if isinstance(effect, Mapping) else None)
+    width, height = 7.0, 4.5 + 0.22 * len(curves)
+    fig = new_figure(width, height, layout=None)
+    _draw_km(fig, (0.0, 0.0, width, height), curves, arm_colours(list(curves), control), title, horizon_days, ci,
+             dict(labels or {}), at_risk_days, effect_text(effect) if isinstance(effect, Mapping) else None)
     return fig
 
 
@@ -240,10 +286,13 @@ def km_subgroups_figure(groups: Mapping[str, Any], control: str | None = None, n
     colours = arm_colours(arms, control)
     ncols = max(1, min(ncols, len(curves)))
     nrows = math.ceil(len(curves) / ncols)
-    fig = new_figure(6.0 * ncols, (4.5 + 0.22 * len(arms)) * nrows)
-    subs = np.atleast_1d(fig.subfigures(nrows, ncols)).ravel()
-    for sub, (label, c) in zip(subs, curves.items()):
+    panel_w, panel_h = 6.0, 4.5 + 0.22 * len(arms)
+    fig = new_figure(panel_w * ncols, panel_h * nrows, layout=None)
+    for i, (label, c) in enumerate(curves.items()):
         src = groups[label]
         effect = km_effect(src, control=control) if isinstance(src, Trial) else None
-        _draw_km(sub, c, colours, label, horizon_days, True, dict(labels or {}), at_risk_days, effect_text(effect))
+        row, col = divmod(i, ncols)
+        rect = (col * panel_w, (nrows - 1 - row) * panel_h, panel_w, panel_h)
+        _draw_km(fig, rect, c, colours, label, horizon_days, True, dict(labels or {}), at_risk_days,
+                 effect_text(effect))
     return fig

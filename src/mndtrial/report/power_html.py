@@ -31,6 +31,7 @@ from ..errors import ParameterError
 from .figures_power import burden_figure, plot_series, power_figure, power_frame
 from .page import ReportPage, Section, df_html, key_values_html, provenance_section
 from .provenance import Provenance
+from .layout import fit_row
 from .style import new_figure
 
 __all__ = ["PowerReport", "power_report", "write_power_report", "write_power_outputs", "COLUMN_SYNONYMS"]
@@ -121,15 +122,16 @@ def _needs_figure(table: pd.DataFrame):
     cols = [c for c in ("events", "screened") if c in table.columns and table[c].notna().any()]
     if not cols:
         return None
-    fig = new_figure(5.0 * len(cols), 4.0)
+    fig = new_figure(5.0 * len(cols), 4.0, layout=None)
     axes = np.atleast_1d(fig.subplots(1, len(cols)))
     for ax, col in zip(axes, cols):
         plot_series(ax, dict(list(table.groupby("curve", sort=False))), "n", col)
         ax.set_xlabel("Participants randomised")
         ax.set_ylabel({"events": "Mean number of events", "screened": "Mean number screened"}[col])
-        ax.set_title({"events": "Events needed", "screened": "Screening needed"}[col], fontsize=10)
+        ax.set_title({"events": "Events needed", "screened": "Screening needed"}[col], fontsize=10, y=1.0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, frameon=False)
+    fit_row(fig, list(axes))
     return fig
 
 

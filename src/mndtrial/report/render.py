@@ -1,13 +1,14 @@
 """Drawing a page's figures to PNG/SVG bytes, side by side in forked processes where that pays.
 
-Drawing (layout, Agg rasterising, SVG writing) is most of what a report costs -- about 0.3–0.5 s
-of CPU per figure here, against milliseconds for the numbers in it -- and each figure is drawn
-on its own canvas, so the figures of a page can be drawn at the same time. On Linux the
-figures are handed to worker processes by `fork` (they inherit the figures already built: nothing
-is pickled but the bytes coming back); elsewhere, with one CPU, or for a single figure they are
-drawn here one after the other. Either way each figure gives the same bytes: the PNG first (its
-constrained-layout pass places every axes), then the SVG on those positions with the layout
-engine off (about a third of an SVG's cost saved; the same picture).
+Drawing (Agg rasterising, PNG encoding, SVG writing) is most of what a report costs -- 0.05–0.3 s
+of CPU per figure here (the trial and power figures are placed by `report.layout`, with no
+layout engine, and their text drawn by `report.canvas`), against milliseconds for the numbers in
+it -- and each figure is drawn on its own canvas, so the figures of a page can be drawn at the
+same time. On Linux the figures are handed to worker processes by `fork` (they inherit the
+figures already built: nothing is pickled but the bytes coming back); elsewhere, with one CPU,
+or for a single figure they are drawn here one after the other. Either way each figure gives the
+same bytes: the PNG first (a figure that still has a layout engine is placed within that draw),
+then the SVG on those positions with the layout engine off.
 
 `MNDTRIAL_FIGURE_PROCESSES` (an integer) caps the worker processes; 1 draws in this process.
 """
@@ -27,13 +28,17 @@ from .style import figure_bytes
 __all__ = ["render_figures", "figure_processes"]
 
 MAX_PROCESSES = 4
+# A worker pays for its start (fork, then its own font and text caches) only with several figures
+# to draw: power.html's two figures drew in 1.6–1.9 s wall with two processes and 0.8 s in one.
+MIN_FIGURES_PER_PROCESS = 4
 # The figures a forked worker draws: set just before the pool forks, read by the workers.
 _PENDING: dict[str, Figure] = {}
 _FORMATS: tuple[str, ...] = ()
 
 
 def figure_processes(n_figures: int) -> int:
-    """How many processes to draw `n_figures` figures with (1: in this process)."""
+    """How many processes to draw `n_figures` figures with (1: in this process): one per
+    `MIN_FIGURES_PER_PROCESS` figures, at most the usable CPUs and `MNDTRIAL_FIGURE_PROCESSES`."""
     setting = os.environ.get("MNDTRIAL_FIGURE_PROCESSES")
     try:
         cap = int(setting) if setting else MAX_PROCESSES
@@ -42,7 +47,7 @@ def figure_processes(n_figures: int) -> int:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
         return 1  # fork is Linux's to rely on (macOS: unsafe with system frameworks; Windows: absent)
-    return max(1, min(cap, usable, n_figures))
+    return max(1, min(cap, usable, n_figures // MIN_FIGURES_PER_PROCESS))
 
 
 def _draw(fig: Figure, formats: Sequence[str]) -> dict[str, bytes]:
