@@ -106,8 +106,10 @@ def _run(design: Design, seed: int, first_trial: int, n_trials: int, tables: tup
     lo = first_trial - first_block * B  # the kept trials are [lo, lo + n_trials) of the blocks'
     covered = n_blocks * B
     trials = np.arange(first_block * B, (first_block + n_blocks) * B)
-    P = {k: np.empty((covered, n), dtype=t) for k, t in PARTICIPANT_DTYPES.items() if k not in ("trial", "subject")}
-    S = {k: np.empty((covered, n), dtype=t) for k, t in SURVIVAL_DTYPES.items() if k not in ("trial", "subject")}
+    P, S = _columns((covered, n), PARTICIPANT_DTYPES, SURVIVAL_DTYPES)
+    for table in (P, S):
+        table["trial"][...] = trials[:, None]
+        table["subject"][...] = np.arange(n)
     keep = ("slope", "death", "dropout") + (("rise", "serum_nfl_true") if "biomarkers" in tables else ())
     K = {k: np.empty((covered, n)) for k in keep}
     generators, screening = [], []
@@ -120,14 +122,33 @@ def _run(design: Design, seed: int, first_trial: int, n_trials: int, tables: tup
         screening.append(counts)
         generators.append(rng)
     kept = slice(lo, lo + n_trials)
-    trial = np.repeat(trials[kept], n)
-    subject = np.tile(np.arange(n), n_trials)
-    out = {"participants": {"trial": trial, "subject": subject, **{c: a[kept].reshape(-1) for c, a in P.items()}},
-           "survival": {"trial": trial.copy(), "subject": subject.copy(), **{c: a[kept].reshape(-1) for c, a in S.items()}},
+    out = {"participants": {c: a[kept].reshape(-1) for c, a in P.items()},
+           "survival": {c: a[kept].reshape(-1) for c, a in S.items()},
            "screening": {"trial": trials[kept], **{c: np.concatenate([s[c] for s in screening])[kept]
                                                    for c in SCREENING_COLUMNS}}}
     if "alsfrs" in tables or "biomarkers" in tables:  # the biomarkers' draws come after these
         out.update(_visit_tables(design, generators, P["alsfrs_r_baseline"], K, first_block * B, lo, n_trials, tables))
+    return out
+
+
+def _columns(shape: tuple[int, ...], *tables: dict) -> list[dict]:
+    """Empty columns of `shape` for each {column: dtype} of `tables`, cut from one allocation.
+
+    One large allocation is mapped in far fewer page faults than many (the kernel backs it with
+    huge pages where it can, and numpy asks for them from 4 MiB on); the page faults of fresh
+    output columns were a large part of the system time of a run. The columns are views that
+    keep the allocation alive together, as the tables of one batch do anyway.
+    """
+    size = int(np.prod(shape))
+    specs = [(t, k, np.dtype(d)) for t, table in enumerate(tables) for k, d in table.items()]
+    offsets, at = [], 0
+    for _, _, d in specs:
+        offsets.append(at)
+        at += -(-size * d.itemsize // 64) * 64  # each column on a 64-byte boundary
+    buffer = np.empty(max(at, 1), dtype=np.uint8)
+    out: list[dict] = [{} for _ in tables]
+    for (t, k, d), o in zip(specs, offsets):
+        out[t][k] = buffer[o:o + size * d.itemsize].view(d).reshape(shape)
     return out
 
 
@@ -214,7 +235,8 @@ def _visit_tables(design: Design, generators: list, baseline: np.ndarray, K: dic
     out = {}
     if "alsfrs" in tables:
         rows = visit_rows(visits, horizon, K["death"][kept], K["dropout"][kept])
-        A = (np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(rows), np.empty(rows))
+        A = tuple(_columns((rows,), dict(zip(("trial", "subject", "day", "total"),
+                                             (np.int64, np.int64, float, float))))[0].values())
         decline = np.asarray(design.cohort.decline(visits / DAYS_PER_MONTH), dtype=float)
         sd = float(design.cohort.p["trajectory"]["residual_sd_points"])
     noise = np.empty((B, n, len(visits)))
