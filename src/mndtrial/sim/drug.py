@@ -21,6 +21,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import ParameterError
+from ._normal import standard_normal
 from .parameters import SimParameters, load_parameters
 
 __all__ = ["DrugModel", "EffectFunction", "no_effect"]
@@ -107,7 +108,7 @@ class DrugModel:
         """
         cv = self.p["treg_response_cv"]
         sigma = np.sqrt(np.log1p(cv ** 2))
-        factor = np.exp(sigma * rng.standard_normal(np.shape(dose_miu)) - sigma ** 2 / 2)
+        factor = np.exp(sigma * standard_normal(rng, np.shape(dose_miu)) - sigma ** 2 / 2)
         return (self.treg_rise_mean(dose_miu) if mean is None else mean) * factor
 
     def kinetics(self, day: np.ndarray, treatment_days: float) -> np.ndarray:

@@ -16,6 +16,7 @@ import pandas as pd
 from ..data.batch import TrialBatch
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import ParameterError
+from ._normal import standard_normal
 from ._kernels import alsfrs_rows, biomarker_rows, visit_rows
 from .design import Design
 from .measurement import assay_rng
@@ -242,7 +243,7 @@ def _visit_tables(design: Design, generators: list, baseline: np.ndarray, K: dic
     noise = np.empty((B, n, len(visits)))
     at, parts = 0, []
     for k, rng in enumerate(generators):
-        rng.standard_normal(out=noise)
+        standard_normal(rng, out=noise)
         block = slice(k * B, (k + 1) * B)
         if "alsfrs" in tables:
             at = alsfrs_rows(baseline[block], K["slope"][block], decline, noise, sd, visits, horizon,
@@ -266,9 +267,9 @@ def _biomarkers(design: Design, rng: np.random.Generator, serum_nfl: np.ndarray,
     dp, meas = design.drug.p, design.cohort.p["measurement"]
     t_days = np.asarray(design.treg_visit_days, dtype=float)
     n_days = np.asarray(design.serum_nfl_visit_days, dtype=float)
-    treg_base = np.maximum(dp["treg_baseline_mean_pct"] + dp["treg_baseline_sd_pct"] * rng.standard_normal((B, n)), 0.5)
-    treg_z = rng.standard_normal((B, n, len(t_days)))
-    nfl_factor = np.exp(meas["serum_nfl_visit_log_sd"] * rng.standard_normal((B, n, len(n_days))))
+    treg_base = np.maximum(dp["treg_baseline_mean_pct"] + dp["treg_baseline_sd_pct"] * standard_normal(rng, (B, n)), 0.5)
+    treg_z = standard_normal(rng, (B, n, len(t_days)))
+    nfl_factor = np.exp(meas["serum_nfl_visit_log_sd"] * standard_normal(rng, (B, n, len(n_days))))
     u = rng.random((B, n, len(t_days) + len(n_days)))
     kinetics = np.asarray(design.drug.kinetics(t_days, design.treatment_days), dtype=float)
     cols = biomarker_rows(treg_base, rise, kinetics, treg_z, float(dp["treg_measurement_sd_pct"]), serum_nfl,
