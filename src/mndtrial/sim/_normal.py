@@ -116,10 +116,12 @@ def standard_normal(rng: np.random.Generator, shape=None, out: np.ndarray | None
     if _TABLES is None or type(rng.bit_generator) is not np.random.PCG64 or not out.flags.c_contiguous \
             or out.dtype != np.float64:
         return rng.standard_normal(out=out)
-    st = rng.bit_generator.state
-    s, inc = st["state"]["state"], st["state"]["inc"]
-    state = np.array([s >> 64, s & _MASK64, inc >> 64, inc & _MASK64], dtype=np.uint64)
-    _fill(state, out.reshape(-1), *_TABLES)
-    st["state"]["state"] = (int(state[0]) << 64) | int(state[1])
-    rng.bit_generator.state = st
+    bits = rng.bit_generator
+    with bits.lock:  # as numpy holds it while it draws: one generator shared by threads stays one stream
+        st = bits.state
+        s, inc = st["state"]["state"], st["state"]["inc"]
+        state = np.array([s >> 64, s & _MASK64, inc >> 64, inc & _MASK64], dtype=np.uint64)
+        _fill(state, out.reshape(-1), *_TABLES)
+        st["state"]["state"] = (int(state[0]) << 64) | int(state[1])
+        bits.state = st
     return out
