@@ -57,25 +57,30 @@ def _seen(day, horizon, death, dropout):
 
 
 @njit(cache=True)
-def alsfrs_rows(baseline, slope, decline, z, sd, visits, horizon, death, dropout, first_trial):
-    """(trial, subject, day, total) of the ALSFRS-R visits that happened.
+def visit_rows(visits, horizon, death, dropout):
+    """How many of the (participant, visit) pairs of `death`'s participants happened (`alsfrs_rows`)."""
+    n_trials, n = death.shape
+    rows = 0
+    for t in range(n_trials):
+        for i in range(n):
+            for v in range(visits.shape[0]):
+                if _seen(visits[v], horizon, death[t, i], dropout[t, i]):
+                    rows += 1
+    return rows
+
+
+@njit(cache=True)
+def alsfrs_rows(baseline, slope, decline, z, sd, visits, horizon, death, dropout, first_trial, t_lo, t_hi,
+                trial, subject, day, total, k):
+    """Writes (trial, subject, day, total) of the ALSFRS-R visits that happened, trials t_lo .. t_hi − 1
+    of the block, into the columns from row `k`; returns the next free row.
 
     total = clip(rint(baseline − slope·decline + z·sd), 0, 48), no noise at day 0 (the screening
     score), evaluated as numpy evaluates it on the (trial, participant, visit) grid.
     """
-    n_trials, n, n_visits = z.shape
-    rows = 0
-    for t in range(n_trials):
-        for i in range(n):
-            for v in range(n_visits):
-                if _seen(visits[v], horizon, death[t, i], dropout[t, i]):
-                    rows += 1
-    trial = np.empty(rows, np.int64)
-    subject = np.empty(rows, np.int64)
-    day = np.empty(rows)
-    total = np.empty(rows)
-    k = 0
-    for t in range(n_trials):
+    n_visits = z.shape[2]
+    n = z.shape[1]
+    for t in range(t_lo, t_hi):
         for i in range(n):
             for v in range(n_visits):
                 if not _seen(visits[v], horizon, death[t, i], dropout[t, i]):
@@ -89,7 +94,7 @@ def alsfrs_rows(baseline, slope, decline, z, sd, visits, horizon, death, dropout
                 day[k] = visits[v]
                 total[k] = x
                 k += 1
-    return trial, subject, day, total
+    return k
 
 
 @njit(cache=True)

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import ParameterError
+from ._normal import standard_normal
 from .parameters import SimParameters, load_parameters
 
 __all__ = ["CohortModel", "Eligibility", "lognormal_params"]
@@ -127,7 +128,7 @@ class CohortModel:
     def draw_raw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
         """The random draws behind `draw`, in stream order: normals `z` (7, *shape), `male`, `bulbar`."""
         c = self.p["cohort"]
-        z = rng.standard_normal((7, *shape))
+        z = standard_normal(rng, (7, *shape))
         male = rng.random(shape) < c["male_fraction"]
         bulbar = rng.random(shape) < c["bulbar_onset_fraction"]
         return {"z": z, "male": male, "bulbar": bulbar}

@@ -21,6 +21,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import ParameterError
+from ._normal import standard_normal
 from .parameters import SimParameters, load_parameters
 
 __all__ = ["DrugModel", "EffectFunction", "no_effect"]
@@ -99,12 +100,16 @@ class DrugModel:
             raise ParameterError("dose_miu", dose_miu, "doses must be >= 0")
         return np.where(dose > 0, self.treg_a * np.power(np.maximum(dose, 1e-300), self.treg_gamma), 0.0)
 
-    def treg_rise(self, rng: np.random.Generator, dose_miu: np.ndarray) -> np.ndarray:
-        """Each participant's rise: the mean times a log-normal factor of mean 1."""
+    def treg_rise(self, rng: np.random.Generator, dose_miu: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+        """Each participant's rise: the mean times a log-normal factor of mean 1.
+
+        `mean`: `treg_rise_mean(dose_miu)` when the caller has it (a simulator computes it once per
+        arm and indexes it by participant: the same numbers without a power per participant).
+        """
         cv = self.p["treg_response_cv"]
         sigma = np.sqrt(np.log1p(cv ** 2))
-        factor = np.exp(sigma * rng.standard_normal(np.shape(dose_miu)) - sigma ** 2 / 2)
-        return self.treg_rise_mean(dose_miu) * factor
+        factor = np.exp(sigma * standard_normal(rng, np.shape(dose_miu)) - sigma ** 2 / 2)
+        return (self.treg_rise_mean(dose_miu) if mean is None else mean) * factor
 
     def kinetics(self, day: np.ndarray, treatment_days: float) -> np.ndarray:
         """Fraction of the end-of-course rise present on `day` (0 before the first dose).

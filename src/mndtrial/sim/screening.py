@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._normal import standard_normal
 from .design import Design
 from .measurement import MARKERS, REPLICATES, assay_cvs, assay_normals, screening_value, screening_values
 
@@ -35,7 +36,7 @@ def _assay_normals(assay: np.random.Generator, shape: tuple[int, int], retest: b
         return assay_normals(assay, shape)
     z = np.empty((len(MARKERS), REPLICATES, *shape))
     flat = z.reshape(len(MARKERS) * REPLICATES, -1)
-    assay.standard_normal(out=flat[:-1])  # the stream's order: (marker, replicate, trial, candidate)
+    standard_normal(assay, out=flat[:-1])  # the stream's order: (marker, replicate, trial, candidate)
     flat[-1] = np.nan
     return z
 

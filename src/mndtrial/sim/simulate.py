@@ -16,7 +16,8 @@ import pandas as pd
 from ..data.batch import TrialBatch
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import ParameterError
-from ._kernels import alsfrs_rows, biomarker_rows
+from ._normal import standard_normal
+from ._kernels import alsfrs_rows, biomarker_rows, visit_rows
 from .design import Design
 from .measurement import assay_rng
 from .randomise import permuted_blocks
@@ -72,14 +73,7 @@ def simulate(design: Design, n_trials: int, seed: int, first_trial: int = 0,
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ParameterError("seed", seed, "must be a whole number >= 0")
     tables = _checked_tables(tables)
-    first_block = first_trial // TRIALS_PER_BLOCK
-    last_block = (first_trial + n_trials - 1) // TRIALS_PER_BLOCK
-    blocks = [_simulate_block(design, int(seed), b, tables) for b in range(first_block, last_block + 1)]
-    lo = first_trial - first_block * TRIALS_PER_BLOCK
-    # Table by table, so that each block's arrays are freed once joined (peak memory).
-    joined = {name: _join([b.pop(name) for b in blocks], first_block, lo, n_trials)
-              for name in (*tables, "screening")}
-    return _batch(design, joined, n_trials, first_trial, int(seed))
+    return _batch(design, _run(design, int(seed), int(first_trial), int(n_trials), tables), n_trials, first_trial, int(seed))
 
 
 def simulate_chunk(design: Design, seed: int, first_trial: int, n_trials: int,
@@ -92,7 +86,73 @@ def simulate_chunk(design: Design, seed: int, first_trial: int, n_trials: int,
     return simulate(design, n_trials=n_trials, seed=seed, first_trial=first_trial, tables=tables)
 
 
-# -- one block of trials ------------------------------------------------------------------------
+# -- the run: every block's participants, then the visit tables ----------------------------------
+# Each block draws from its own stream in a fixed order: screening, entry, randomisation, Treg rise,
+# death, dropout (phase 1), then the ALSFRS-R noise and the biomarker samples (phase 2). Phase 2
+# runs once phase 1 has made every block, on the same generators (each left where its phase 1
+# ended), so that the visit tables are written once into columns of their final size; the draws
+# and the arithmetic are those of one block made start to finish.
+PARTICIPANT_DTYPES = {"trial": np.int64, "subject": np.int64, "arm": np.int8, "age": float, "sex": np.int8,
+                      "onset_site": np.int8, "symptom_duration_months": float, "alsfrs_r_baseline": float,
+                      "delta_fs": float, "riluzole": bool, "country": np.int16, "csf_pnfh": float,
+                      "serum_nfl": float, "vital_capacity_pct": float, "entry_day": float, "withdrawal_day": float}
+SURVIVAL_DTYPES = {"trial": np.int64, "subject": np.int64, "time_days": float, "event": np.int64}
+
+
+def _run(design: Design, seed: int, first_trial: int, n_trials: int, tables: tuple[str, ...]) -> dict:
+    """{table: {column: array}} of trials [first_trial, first_trial + n_trials), and "screening"."""
+    B, n = TRIALS_PER_BLOCK, design.n_randomised
+    first_block = first_trial // B
+    n_blocks = (first_trial + n_trials - 1) // B - first_block + 1
+    lo = first_trial - first_block * B  # the kept trials are [lo, lo + n_trials) of the blocks'
+    covered = n_blocks * B
+    trials = np.arange(first_block * B, (first_block + n_blocks) * B)
+    P, S = _columns((covered, n), PARTICIPANT_DTYPES, SURVIVAL_DTYPES)
+    for table in (P, S):
+        table["trial"][...] = trials[:, None]
+        table["subject"][...] = np.arange(n)
+    keep = ("slope", "death", "dropout") + (("rise", "serum_nfl_true") if "biomarkers" in tables else ())
+    K = {k: np.empty((covered, n)) for k in keep}
+    generators, screening = [], []
+    for k in range(n_blocks):
+        rows = slice(k * B, (k + 1) * B)
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(first_block + k,)))
+        counts = _participants_block(design, rng, assay_rng(seed, (first_block + k,)),
+                                     {c: a[rows] for c, a in P.items()}, {c: a[rows] for c, a in S.items()},
+                                     {c: a[rows] for c, a in K.items()})
+        screening.append(counts)
+        generators.append(rng)
+    kept = slice(lo, lo + n_trials)
+    out = {"participants": {c: a[kept].reshape(-1) for c, a in P.items()},
+           "survival": {c: a[kept].reshape(-1) for c, a in S.items()},
+           "screening": {"trial": trials[kept], **{c: np.concatenate([s[c] for s in screening])[kept]
+                                                   for c in SCREENING_COLUMNS}}}
+    if "alsfrs" in tables or "biomarkers" in tables:  # the biomarkers' draws come after these
+        out.update(_visit_tables(design, generators, P["alsfrs_r_baseline"], K, first_block * B, lo, n_trials, tables))
+    return out
+
+
+def _columns(shape: tuple[int, ...], *tables: dict) -> list[dict]:
+    """Empty columns of `shape` for each {column: dtype} of `tables`, cut from one allocation.
+
+    One large allocation is mapped in far fewer page faults than many (the kernel backs it with
+    huge pages where it can, and numpy asks for them from 4 MiB on); the page faults of fresh
+    output columns were a large part of the system time of a run. The columns are views that
+    keep the allocation alive together, as the tables of one batch do anyway.
+    """
+    size = int(np.prod(shape))
+    specs = [(t, k, np.dtype(d)) for t, table in enumerate(tables) for k, d in table.items()]
+    offsets, at = [], 0
+    for _, _, d in specs:
+        offsets.append(at)
+        at += -(-size * d.itemsize // 64) * 64  # each column on a 64-byte boundary
+    buffer = np.empty(max(at, 1), dtype=np.uint8)
+    out: list[dict] = [{} for _ in tables]
+    for (t, k, d), o in zip(specs, offsets):
+        out[t][k] = buffer[o:o + size * d.itemsize].view(d).reshape(shape)
+    return out
+
+
 def _strata_codes(design: Design, p: dict) -> tuple[np.ndarray, int]:
     codes = {"country": (p["country"], len(design.countries)),
              "onset_site": (p["bulbar"].astype(int), 2), "sex": (p["male"].astype(int), 2)}
@@ -105,100 +165,123 @@ def _strata_codes(design: Design, p: dict) -> tuple[np.ndarray, int]:
     return stratum, n_strata
 
 
-def _simulate_block(design: Design, seed: int, block: int, tables: tuple[str, ...] = TABLES) -> dict:
-    """One block's tables (`tables`), as flat columns. The block's stream is drawn in a fixed
-    order, the biomarker samples last, so a table left out changes none of the others."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
+def _participants_block(design: Design, rng: np.random.Generator, assay: np.random.Generator, P: dict, S: dict,
+                        K: dict) -> dict:
+    """Phase 1 of one block: screening to survival, written into the block's rows of P (participants),
+    S (survival) and K (what phase 2 reads); returns the screening counts."""
     B, n = TRIALS_PER_BLOCK, design.n_randomised
-    p, counts = screen(design, rng, B, assay_rng(seed, (block,)))
-    entry = np.sort(rng.random((B, n)), axis=1) * design.accrual_days
+    p, counts = screen(design, rng, B, assay)
+    entry = rng.random((B, n))
+    entry.sort(axis=1)
+    np.multiply(entry, design.accrual_days, out=entry)
     stratum, n_strata = _strata_codes(design, p)
     arm = permuted_blocks(rng, stratum, n_strata, design.weights, design.block_size)
-    dose = np.array([a.dose_miu for a in design.arms])[arm]
-    rise = design.drug.treg_rise(rng, dose)
+    arm_doses = np.array([a.dose_miu for a in design.arms])
+    dose = arm_doses[arm]
+    rise = design.drug.treg_rise(rng, dose, mean=design.drug.treg_rise_mean(arm_doses)[arm])
     covariates = {"csf_pnfh": p["csf_pnfh"], "serum_nfl": p["serum_nfl"], "delta_fs": p["delta_fs_true"],
                   "age": p["age"], "bulbar": p["bulbar"]}
     log_hr, slope_ratio = design.drug.effect(dose, rise, covariates)
-    slope = p["slope_per_month"] * slope_ratio
+    slope = np.multiply(p["slope_per_month"], slope_ratio, out=K["slope"])
+    death = K["death"]
     if design.cohort.p["survival"]["death_log_hr_per_alsfrs_point"] == 0:
-        death = np.maximum(np.ceil(design.cohort.death_days(rng, p["log_hazard"] + log_hr)), 1.0)
+        np.maximum(np.ceil(design.cohort.death_days(rng, p["log_hazard"] + log_hr)), 1.0, out=death)
     else:  # informative dropout: the hazard follows the true ALSFRS-R (same draws from rng)
-        death = np.maximum(design.cohort.death_days_given_alsfrs(
-            rng, p["log_hazard"] + log_hr, p["alsfrs_r_baseline"], slope, design.horizon_days), 1.0)
+        np.maximum(design.cohort.death_days_given_alsfrs(
+            rng, p["log_hazard"] + log_hr, p["alsfrs_r_baseline"], slope, design.horizon_days), 1.0, out=death)
+    dropout = K["dropout"]
     if design.dropout_weibull is None:
-        dropout = np.full((B, n), np.inf)
+        dropout.fill(np.inf)
     else:
         shape, scale = design.dropout_weibull
-        dropout = np.maximum(np.ceil(scale * rng.standard_exponential((B, n)) ** (1 / shape)), 1.0)
+        np.maximum(np.ceil(scale * rng.standard_exponential((B, n)) ** (1 / shape)), 1.0, out=dropout)
     end = np.minimum(design.horizon_days, dropout) if design.dropout_censors_survival else np.full((B, n), design.horizon_days)
-    event = death <= end
-    time = np.where(event, death, end)
-    first = block * B
-    out = {"participants": _participants(design, p, arm, entry, death, dropout, first),
-           "survival": {"trial": np.repeat(first + np.arange(B), n), "subject": np.tile(np.arange(n), B),
-                        "time_days": time.ravel(), "event": event.ravel().astype(np.int64)},
-           "screening": {"trial": first + np.arange(B), **counts}}
-    horizon = float(design.horizon_days)
-    # ALSFRS-R: the baseline visit is the screening score; later visits follow the slope plus noise.
-    if "alsfrs" in tables or "biomarkers" in tables:  # the biomarkers' draws come after these
-        visits = np.asarray(design.alsfrs_visit_days, dtype=float)
-        noise = rng.standard_normal((B, n, len(visits)))
-        if "alsfrs" in tables:
-            decline = np.asarray(design.cohort.decline(visits / DAYS_PER_MONTH), dtype=float)
-            cols = alsfrs_rows(p["alsfrs_r_baseline"], slope, decline, noise,
-                               float(design.cohort.p["trajectory"]["residual_sd_points"]), visits, horizon,
-                               death, dropout, first)
-            out["alsfrs"] = dict(zip(("trial", "subject", "day", "total"), cols))
-    if "biomarkers" in tables:
-        out["biomarkers"] = _biomarkers(design, rng, p, rise, death, dropout, first)
-    return out
+    event = np.less_equal(death, end)
+    np.copyto(S["time_days"], np.where(event, death, end))
+    S["event"][...] = event
+    if "rise" in K:
+        K["rise"][...] = rise
+        K["serum_nfl_true"][...] = p["serum_nfl"]
+    _participants(design, p, arm, entry, death, dropout, P)
+    return counts
 
 
 def _participants(design: Design, p: dict, arm: np.ndarray, entry: np.ndarray, death: np.ndarray,
-                  dropout: np.ndarray, first: int) -> dict:
+                  dropout: np.ndarray, P: dict) -> None:
     # csf_pnfh / serum_nfl are the screening measurements (what an enrichment rule saw, assay
     # error included; the effect used the true levels).
-    B, n = arm.shape
-    duration = np.round(p["symptom_duration_months"], 1)
-    return {
-        "trial": np.repeat(first + np.arange(B), n), "subject": np.tile(np.arange(n), B),
-        "arm": arm.ravel().astype(np.int8),
-        "age": np.round(p["age"], 1).ravel(), "sex": (~p["male"]).ravel().astype(np.int8),
-        "onset_site": p["bulbar"].ravel().astype(np.int8),
-        "symptom_duration_months": duration.ravel(), "alsfrs_r_baseline": p["alsfrs_r_baseline"].ravel(),
-        "delta_fs": np.round((48 - p["alsfrs_r_baseline"]) / duration, 3).ravel(),
-        "riluzole": p["riluzole"].ravel(), "country": p["country"].ravel().astype(np.int16),
-        "csf_pnfh": np.where(p["pnfh_missing"], np.nan, np.round(p["csf_pnfh_measured"], 1)).ravel(),
-        "serum_nfl": np.round(p["serum_nfl_measured"], 1).ravel(),
-        "vital_capacity_pct": np.round(p["vital_capacity_pct"], 1).ravel(),
-        "entry_day": np.floor(entry).ravel(),
-        "withdrawal_day": np.where((dropout < death) & (dropout <= design.horizon_days), dropout, np.nan).ravel(),
-    }
+    P["arm"][...] = arm
+    np.round(p["age"], 1, out=P["age"])
+    P["sex"][...] = ~p["male"]
+    P["onset_site"][...] = p["bulbar"]
+    duration = np.round(p["symptom_duration_months"], 1, out=P["symptom_duration_months"])
+    P["alsfrs_r_baseline"][...] = p["alsfrs_r_baseline"]
+    np.round((48 - p["alsfrs_r_baseline"]) / duration, 3, out=P["delta_fs"])
+    P["riluzole"][...] = p["riluzole"]
+    P["country"][...] = p["country"]
+    np.copyto(P["csf_pnfh"], np.where(p["pnfh_missing"], np.nan, np.round(p["csf_pnfh_measured"], 1)))
+    np.round(p["serum_nfl_measured"], 1, out=P["serum_nfl"])
+    np.round(p["vital_capacity_pct"], 1, out=P["vital_capacity_pct"])
+    np.floor(entry, out=P["entry_day"])
+    np.copyto(P["withdrawal_day"], np.where((dropout < death) & (dropout <= design.horizon_days), dropout, np.nan))
 
 
-def _biomarkers(design: Design, rng: np.random.Generator, p: dict, rise: np.ndarray, death: np.ndarray,
-                dropout: np.ndarray, first: int) -> dict:
+def _visit_tables(design: Design, generators: list, baseline: np.ndarray, K: dict, first: int, lo: int,
+                  n_trials: int, tables: tuple[str, ...]) -> dict:
+    """Phase 2: the ALSFRS-R visits (into columns of their final size) and the biomarker samples."""
+    B, n = TRIALS_PER_BLOCK, design.n_randomised
+    horizon = float(design.horizon_days)
+    visits = np.asarray(design.alsfrs_visit_days, dtype=float)
+    kept = slice(lo, lo + n_trials)
+    out = {}
+    if "alsfrs" in tables:
+        rows = visit_rows(visits, horizon, K["death"][kept], K["dropout"][kept])
+        A = tuple(_columns((rows,), dict(zip(("trial", "subject", "day", "total"),
+                                             (np.int64, np.int64, float, float))))[0].values())
+        decline = np.asarray(design.cohort.decline(visits / DAYS_PER_MONTH), dtype=float)
+        sd = float(design.cohort.p["trajectory"]["residual_sd_points"])
+    noise = np.empty((B, n, len(visits)))
+    at, parts = 0, []
+    for k, rng in enumerate(generators):
+        standard_normal(rng, out=noise)
+        block = slice(k * B, (k + 1) * B)
+        if "alsfrs" in tables:
+            at = alsfrs_rows(baseline[block], K["slope"][block], decline, noise, sd, visits, horizon,
+                             K["death"][block], K["dropout"][block], first + k * B,
+                             max(lo - k * B, 0), min(lo + n_trials - k * B, B), *A, at)
+        if "biomarkers" in tables:
+            parts.append(_biomarkers(design, rng, K["serum_nfl_true"][block], K["rise"][block], K["death"][block],
+                                     K["dropout"][block], first + k * B))
+    if "alsfrs" in tables:
+        out["alsfrs"] = dict(zip(("trial", "subject", "day", "total"), A))
+    if "biomarkers" in tables:
+        out["biomarkers"] = _join(parts, first + lo, n_trials)
+    return out
+
+
+def _biomarkers(design: Design, rng: np.random.Generator, serum_nfl: np.ndarray, rise: np.ndarray,
+                death: np.ndarray, dropout: np.ndarray, first: int) -> dict:
     """Tregs follow the IL-2 courses; serum NfL varies around its baseline level. The samples
     (day 0 included) each have their own variation; some are missing at random."""
     B, n = rise.shape
     dp, meas = design.drug.p, design.cohort.p["measurement"]
     t_days = np.asarray(design.treg_visit_days, dtype=float)
     n_days = np.asarray(design.serum_nfl_visit_days, dtype=float)
-    treg_base = np.maximum(dp["treg_baseline_mean_pct"] + dp["treg_baseline_sd_pct"] * rng.standard_normal((B, n)), 0.5)
-    treg_z = rng.standard_normal((B, n, len(t_days)))
-    nfl_factor = np.exp(meas["serum_nfl_visit_log_sd"] * rng.standard_normal((B, n, len(n_days))))
+    treg_base = np.maximum(dp["treg_baseline_mean_pct"] + dp["treg_baseline_sd_pct"] * standard_normal(rng, (B, n)), 0.5)
+    treg_z = standard_normal(rng, (B, n, len(t_days)))
+    nfl_factor = np.exp(meas["serum_nfl_visit_log_sd"] * standard_normal(rng, (B, n, len(n_days))))
     u = rng.random((B, n, len(t_days) + len(n_days)))
     kinetics = np.asarray(design.drug.kinetics(t_days, design.treatment_days), dtype=float)
-    cols = biomarker_rows(treg_base, rise, kinetics, treg_z, float(dp["treg_measurement_sd_pct"]), p["serum_nfl"],
+    cols = biomarker_rows(treg_base, rise, kinetics, treg_z, float(dp["treg_measurement_sd_pct"]), serum_nfl,
                           nfl_factor, u, float(meas["biomarker_missing_fraction"]), np.concatenate([t_days, n_days]),
                           float(design.horizon_days), death, dropout, first)
     return dict(zip(("trial", "subject", "day", "analyte", "value"), cols))
 
 
 # -- assembling the batch -----------------------------------------------------------------------
-def _join(parts: list[dict], first_block: int, lo: int, n_trials: int) -> dict:
+def _join(parts: list[dict], start: int, n_trials: int) -> dict:
+    """The blocks' rows of trials [start, start + n_trials)."""
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    start = first_block * TRIALS_PER_BLOCK + lo
     t = cols["trial"]
     a, b = np.searchsorted(t, start, "left"), np.searchsorted(t, start + n_trials, "left")
     return {k: v[a:b] for k, v in cols.items()}
