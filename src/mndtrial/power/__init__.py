@@ -11,6 +11,7 @@ from .group_sequential import GroupSequentialTrial, simulate_group_sequential
 from .confirmatory import build_strategies, run_confirmatory
 from .confirmatory_spec import ConfirmatorySpec, load_confirmatory
 from .samplesize import SampleSizeResult, sample_size, schoenfeld_events, schoenfeld_power
+from .backends import PoolScope, WorkerPool
 from .accelerated import AcceleratedPowerResult, power_exponential_accelerated  # JAX imported only when called
 
 __all__ = ["Analysis", "Criterion", "Population", "Test", "EVERYONE", "LOW_PNFH", "STRATEGIES", "DesignFamily",
@@ -19,4 +20,5 @@ __all__ = ["Analysis", "Criterion", "Population", "Test", "EVERYONE", "LOW_PNFH"
            "schoenfeld_events", "schoenfeld_power", "AdaptiveEnrichmentDesign", "EventReestimation",
            "simulate_enrichment", "ExponentialPool", "SimPool", "GroupSequentialTrial", "simulate_group_sequential",
            "run_confirmatory", "ConfirmatorySpec", "load_confirmatory", "operating_characteristics",
-           "build_strategies", "AcceleratedPowerResult", "power_exponential_accelerated"]
+           "build_strategies", "AcceleratedPowerResult", "power_exponential_accelerated",
+           "WorkerPool", "PoolScope"]
