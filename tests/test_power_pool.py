@@ -111,7 +111,8 @@ def test_a_refinement_on_the_pool_equals_one_power_run():
     spec = parse_form({"family": "exponential", "n_min": 60, "n_max": 100, "n_step": 40, "hr_low": 0.6,
                        "n_trials": 70, "seed": 3, "strategies": ["all-comers", "stratified"]})
     with WorkerPool(n_workers=2) as p:
-        snap = Refinement(spec.points(), spec.n_trials, spec.seed, first_trials=32, executor=p.start()).start().wait(300)
+        run = Refinement(spec.points(), spec.n_trials, spec.seed, first_trials=32, executor=p.start())
+        snap = run.start().wait(300)
         workers = _pids(p)
     whole = power(spec.points(), n_trials=70, seed=3, n_workers=1).table
     assert (snap.state, snap.done) == ("done", 70)
@@ -143,3 +144,4 @@ def test_an_executor_is_refused_with_options_it_replaces(pool, kw, words):
 def test_a_pool_of_no_workers_is_refused():
     with pytest.raises(ParameterError, match="n_workers"):
         WorkerPool(n_workers=0)
+

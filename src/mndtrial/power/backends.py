@@ -21,11 +21,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import queue
 import signal
 import sys
 import threading
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_all
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
@@ -120,11 +121,7 @@ def run_chunks(tasks: Sequence[Task], sizes: Sequence[int], backend: str = "loca
 def _run_local(tasks, sizes, results, n_workers, advance) -> None:
     pool = ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(tasks)}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            results[i] = fut.result()
-            advance(sizes[i])
+        _gather(pool, tasks, sizes, results, advance, [])
     except BaseException:
         # Ctrl-C, SIGTERM (raised as KeyboardInterrupt by the CLI) or a failed chunk: the pool's
         # own shutdown would wait for every running chunk, so its workers are ended first.
@@ -133,13 +130,75 @@ def _run_local(tasks, sizes, results, n_workers, advance) -> None:
     pool.shutdown(wait=True)
 
 
-def _run_on(executor: Executor, tasks, sizes, results, advance) -> None:
-    futures = {executor.submit(fn, *args): i for i, (fn, args) in enumerate(tasks)}
-    try:
-        for fut in as_completed(futures):
-            i = futures[fut]
-            results[i] = fut.result()
+def _gather(executor: Executor, tasks, sizes, results, advance, futures: list[Future]) -> None:
+    """Submit every task (appending its future to `futures`) and put the results in place as they
+    come. SIGINT and SIGTERM are held while this thread may hold one of the pool's locks and
+    handed to their handler between two results (see `_signals_held`)."""
+    finished: queue.SimpleQueue = queue.SimpleQueue()  # task indices, put by the pool's own thread
+    with _signals_held(wake=lambda: finished.put(None)) as hand_on:
+        for i, (fn, args) in enumerate(tasks):
+            futures.append(executor.submit(fn, *args))
+            futures[-1].add_done_callback(lambda _, i=i: finished.put(i))
+            hand_on()
+        left = len(futures)
+        while left:
+            i = finished.get()
+            hand_on()  # the CLI's handler raises KeyboardInterrupt here, where no lock is held
+            if i is None:  # woken by a signal
+                continue
+            left -= 1
+            results[i] = futures[i].result()  # a failed (or cancelled) chunk raises here
             advance(sizes[i])
+
+
+@contextmanager
+def _signals_held(wake: Callable[[], None]) -> Iterator[Callable[[], None]]:
+    """SIGINT and SIGTERM received in the block are noted (and `wake()` called), not acted on;
+    the function it gives hands those noted to the handler that was there before, and leaving the
+    block puts those handlers back (handing on any still noted).
+
+    A handler that raises (KeyboardInterrupt) at any bytecode can raise while this thread holds
+    a lock of the pool's machinery (an `Event`'s condition inside a wait, the executor's shutdown
+    lock inside `submit`): the pool's manager thread then blocks on it for ever, and the process,
+    which joins that thread at exit, never ends. Held, a signal is acted on only where the caller
+    holds none. `wake` must be safe in a signal handler (`SimpleQueue.put` is). Only the main
+    thread receives signals; elsewhere the block changes nothing.
+    """
+    held = (signal.SIGINT, signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or any(signal.getsignal(s) is None for s in held):
+        yield lambda: None  # no signals here, or a handler not set from Python (it could not be put back)
+        return
+    noted: list[tuple[int, Any]] = []
+
+    def hold(signum, frame) -> None:
+        noted.append((signum, frame))
+        wake()
+
+    previous = {sig: signal.signal(sig, hold) for sig in held}
+
+    def hand_on() -> None:
+        while noted:
+            signum, frame = noted.pop(0)
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                for sig, old in previous.items():  # the default action: the process ends
+                    signal.signal(sig, old)
+                signal.raise_signal(signum)
+
+    try:
+        yield hand_on
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        hand_on()
+
+
+def _run_on(executor: Executor, tasks, sizes, results, advance) -> None:
+    futures: list[Future] = []
+    try:
+        _gather(executor, tasks, sizes, results, advance, futures)
     except BaseException:
         # the executor belongs to the caller: this run's chunks not yet started are dropped, the
         # running ones finish on their worker (their results unused), the workers stay
@@ -241,7 +300,7 @@ class PoolScope(Executor):
             if self._cancelled:
                 fut: Future = Future()
                 fut.cancel()
-                fut.set_running_or_notify_cancel()  # as_completed and wait see it done at once
+                fut.set_running_or_notify_cancel()  # waiters (concurrent.futures.wait) see it done at once
                 return fut
             fut = self._pool.submit(fn, *args, **kwargs)
             self._futures = [f for f in self._futures if not f.done()]
