@@ -104,6 +104,7 @@ def test_a_signal_during_a_local_run_is_held_and_handed_on_between_results():
     calls: list[int] = []
     during: list[object] = []
     before = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
+    before_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # pytest-xdist workers ignore it
     try:
         threading.Timer(0.5, lambda: (during.append(signal.getsignal(signal.SIGINT)),
                                       os.kill(os.getpid(), signal.SIGTERM))).start()
@@ -114,6 +115,7 @@ def test_a_signal_during_a_local_run_is_held_and_handed_on_between_results():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, before_int)
 
 
 def test_ctrl_c_during_a_local_run_raises_once_the_run_holds_no_lock_and_ends_the_workers():
@@ -121,12 +123,16 @@ def test_ctrl_c_during_a_local_run_raises_once_the_run_holds_no_lock_and_ends_th
 
     from mndtrial.power.backends import run_chunks
 
-    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        run_chunks([(_sleep_until_done, (0.4,)) for _ in range(200)], [1] * 200, n_workers=2, progress=False)
-    assert time.monotonic() - started < 20  # not the whole run (40 s)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C's (pytest-xdist workers ignore it)
+    try:
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            run_chunks([(_sleep_until_done, (0.4,)) for _ in range(200)], [1] * 200, n_workers=2, progress=False)
+        assert time.monotonic() - started < 20  # not the whole run (40 s)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
     left = [p for p in _children(os.getpid()) if _alive(p)]
     for _ in range(20):
         if not left:
