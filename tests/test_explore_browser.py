@@ -70,6 +70,8 @@ def server():
         line = proc.stdout.readline()
     url = re.search(r"http://127\.0\.0\.1:\d+/", line)
     assert url, f"no URL printed; exit {proc.poll()}: {line}"
+    workers = _children(proc.pid)  # the app's worker pool, started before the URL is printed
+    assert len(workers) == 1 or not Path("/proc/self/stat").exists(), workers
     yield url.group(0)
     proc.send_signal(signal.SIGINT)  # Ctrl-C: the server stops within seconds, with the usual message
     try:
@@ -78,6 +80,34 @@ def server():
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130 and "interrupted (SIGINT)" in out, (proc.returncode, out[-2000:])
+    deadline = time.monotonic() + 5
+    while _children_alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _children_alive(workers), "the app's worker processes outlived it"
+
+
+def _children(pid: int) -> list[int]:
+    """Live child processes of `pid` (Linux /proc; none found elsewhere)."""
+    kids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(entry.name))
+    return kids
+
+
+def _children_alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            if (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z":
+                alive.append(pid)
+        except (OSError, IndexError):
+            continue
+    return alive
 
 
 @pytest.fixture(scope="module")

@@ -84,3 +84,59 @@ def test_power_stops_on_signal_without_outputs_or_workers(tmp_path, sig, code):
     assert left == [], f"worker processes still running: {left}"
     assert not any((out / name).exists() for name in OUTPUTS)
     assert not out.exists() or not any(out.iterdir())
+
+
+def _sleep_until_done(seconds: float) -> float:
+    time.sleep(seconds)
+    return time.monotonic()
+
+
+def test_a_signal_during_a_local_run_is_held_and_handed_on_between_results():
+    """A handler that raises at any bytecode could raise while this thread holds a lock the
+    pool's manager thread needs (the run would then never exit): while `run_chunks` waits on its
+    workers, SIGINT and SIGTERM are held (their handler is not the one installed) and handed to
+    the previous handler between two results. A handler that only records is called once and
+    the run finishes; the handlers are put back."""
+    import threading
+
+    from mndtrial.power.backends import run_chunks
+
+    calls: list[int] = []
+    during: list[object] = []
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
+    before_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # pytest-xdist workers ignore it
+    try:
+        threading.Timer(0.5, lambda: (during.append(signal.getsignal(signal.SIGINT)),
+                                      os.kill(os.getpid(), signal.SIGTERM))).start()
+        ends = run_chunks([(_sleep_until_done, (0.4,)) for _ in range(8)], [1] * 8, n_workers=2, progress=False)
+        assert len(ends) == 8 and all(isinstance(e, float) for e in ends)
+        assert calls == [signal.SIGTERM]
+        assert during and during[0] is not signal.default_int_handler  # held while the run was under way
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, before_int)
+
+
+def test_ctrl_c_during_a_local_run_raises_once_the_run_holds_no_lock_and_ends_the_workers():
+    import threading
+
+    from mndtrial.power.backends import run_chunks
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C's (pytest-xdist workers ignore it)
+    try:
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            run_chunks([(_sleep_until_done, (0.4,)) for _ in range(200)], [1] * 200, n_workers=2, progress=False)
+        assert time.monotonic() - started < 20  # not the whole run (40 s)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
+    left = [p for p in _children(os.getpid()) if _alive(p)]
+    for _ in range(20):
+        if not left:
+            break
+        time.sleep(0.1)
+        left = [p for p in left if _alive(p)]
+    assert left == []

@@ -8,8 +8,10 @@ exactly the rows of one `mndtrial power --n-trials N` run, and the final table i
 
 A run is cancelled at the next chunk of trials (a new design in the form cancels the old run):
 the shifted sources look for a cancel marker file before simulating, which works in this process
-and in the worker processes alike. `snapshot()` is what the page shows: the table so far, trials
-done, state and message.
+and in the worker processes alike. The app's runs share one `mndtrial.power.WorkerPool` (workers
+started and warmed once, `executor=`): each run has its own scope of it, whose cancel drops the
+run's chunks not yet started, so the next design gets the workers as soon as the chunks under way
+are done. `snapshot()` is what the page shows: the table so far, trials done, state and message.
 
 Example:
     >>> from mndtrial.power import ExponentialDesign, family, design_points
@@ -27,6 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -39,6 +42,7 @@ __all__ = ["Refinement", "ConfirmatoryRun", "Snapshot", "OffsetSource", "RunCanc
 FIRST_TRIALS = 256  # a multiple of the simulator's block of 32 trials: no block simulated twice
 LARGEST_STAGE = 2048
 LARGEST_CHUNK = 128  # trials between two looks at the cancel marker
+CONFIRMATORY_CHUNK = 64  # trials per chunk of a confirmatory run on a pool: a cancel waits for at most one
 
 
 class RunCancelled(Exception):
@@ -98,6 +102,15 @@ class _BackgroundRun:
 
     def __post_init__(self) -> None:
         self._snapshot = Snapshot("running", 0, self.n_trials)
+        pool = getattr(self, "executor", None)
+        self._scope = None if pool is None else pool.scope()
+
+    def _workers(self) -> int:
+        return self.executor.n_workers if self._scope is not None else (self.n_workers or 1)
+
+    def _where(self) -> dict[str, Any]:
+        """Where the run's chunks go: this run's scope of the shared pool, or processes of its own."""
+        return {"executor": self._scope} if self._scope is not None else {"n_workers": self.n_workers}
 
     def start(self):
         self._started = time.perf_counter()
@@ -128,13 +141,17 @@ class _BackgroundRun:
 
 @dataclass(eq=False)
 class Refinement(_BackgroundRun):
-    """One design's power, refined in a background thread; `start()`, `cancel()`, `snapshot()`."""
+    """One design's power, refined in a background thread; `start()`, `cancel()`, `snapshot()`.
+
+    `executor`: a `mndtrial.power.WorkerPool` kept between runs (the run uses a scope of it and
+    starts no processes); else `n_workers` processes are started for each stage."""
 
     points: Sequence[Any] = ()
     n_trials: int = 0
     seed: int = 1
     first_trials: int = FIRST_TRIALS
     n_workers: int | None = None
+    executor: Any = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -143,6 +160,8 @@ class Refinement(_BackgroundRun):
     def cancel(self) -> None:
         """Stop at the next chunk of trials (the stage under way is dropped; the table so far is kept)."""
         self._cancel.set()
+        if self._scope is not None:
+            self._scope.cancel()
         with self._lock:  # never a marker left behind by a run that has just ended
             if not self._finished.is_set():
                 open(self._marker, "w").close()
@@ -161,8 +180,8 @@ class Refinement(_BackgroundRun):
                 stage = [DesignPoint(shifted.setdefault(id(p.source), OffsetSource(p.source, done, self._marker)),
                                      p.analysis, p.labels) for p in self.points]
                 size = end - done
-                res = power(stage, n_trials=size, seed=self.seed, n_workers=self.n_workers,
-                            chunk_size=_chunk_size(size, len(shifted), self.n_workers))
+                res = power(stage, n_trials=size, seed=self.seed, **self._where(),
+                            chunk_size=_chunk_size(size, len(shifted), self._workers()))
                 if self._cancel.is_set():
                     self._publish(state="cancelled", message=f"cancelled after {done:,} trials per point")
                     return
@@ -175,7 +194,7 @@ class Refinement(_BackgroundRun):
                                       for k, p in enumerate(self.points)])
                 self._publish(table=table, done=done, state="running" if done < self.n_trials else "done",
                               message="")
-        except RunCancelled:
+        except (RunCancelled, CancelledError):
             self._publish(state="cancelled", message=f"cancelled after {done:,} trials per point")
         except Exception as exc:  # the page must stay usable: report, never a traceback page
             self._fail(exc)
@@ -200,8 +219,11 @@ class ConfirmatoryRun(_BackgroundRun):
     answer from `first_trials` trials per strategy, then the whole run of `n_trials` (the same seed,
     so its numbers are those of `mndtrial power --confirmatory FILE --n-trials N --seed S`).
 
-    `cancel()` takes effect between the two runs (a run under way finishes in the background and
-    is dropped). Same `start`/`cancel`/`snapshot`/`wait`/`version` as `Refinement`.
+    With `executor` (a `mndtrial.power.WorkerPool`) the run goes in chunks of at most
+    `CONFIRMATORY_CHUNK` trials on the pool's workers and `cancel()` stops it within the run, at
+    the next chunk; without, `cancel()` takes effect between the two runs (a run under way finishes
+    in the background and is dropped). Same `start`/`cancel`/`snapshot`/`wait`/`version` as
+    `Refinement`.
 
     Example:
         >>> from mndtrial.power import ConfirmatorySpec
@@ -218,9 +240,18 @@ class ConfirmatoryRun(_BackgroundRun):
     first_trials: int = FIRST_TRIALS
     n_workers: int | None = None
     chunk_size: int = 256  # `mndtrial power --confirmatory`'s default (the numbers do not depend on it)
+    executor: Any = None
 
     def cancel(self) -> None:
         self._cancel.set()
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def _chunk(self, n_trials: int) -> int:
+        if self._scope is None:
+            return self.chunk_size
+        # every worker busy, and a cancel never waits for more than one chunk per worker
+        return min(self.chunk_size, CONFIRMATORY_CHUNK, max(4, math.ceil(n_trials / self._workers())))
 
     def _run(self) -> None:
         from ..power import run_confirmatory
@@ -230,8 +261,8 @@ class ConfirmatoryRun(_BackgroundRun):
             for end in sorted({min(self.first_trials, self.n_trials), self.n_trials}):
                 if self._cancel.is_set():
                     break
-                res = run_confirmatory(self.spec, n_trials=end, seed=self.seed, chunk_size=self.chunk_size,
-                                       n_workers=self.n_workers)
+                res = run_confirmatory(self.spec, n_trials=end, seed=self.seed, chunk_size=self._chunk(end),
+                                       **self._where())
                 if self._cancel.is_set():
                     break
                 done = end
@@ -239,6 +270,8 @@ class ConfirmatoryRun(_BackgroundRun):
                               state="running" if done < self.n_trials else "done", message="")
             if self._cancel.is_set():
                 self._publish(state="cancelled", message=f"cancelled after {done:,} trials per strategy")
+        except CancelledError:
+            self._publish(state="cancelled", message=f"cancelled after {done:,} trials per strategy")
         except Exception as exc:  # the page must stay usable: report, never a traceback page
             self._fail(exc)
         finally:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ParameterError
 from .confirm import CONFIRMATORY_DEFAULTS, FUTILITY, SELECTION, SPENDING, checked_spec
+from .pool import start_pool
 from .refine import ConfirmatoryRun, Refinement
 from .spec import (ALLOCATIONS, DEFAULTS, FAMILIES, MARKERS, MODES, PRIMARY, STRATEGY_CHOICES, ExploreSpec,
                    FormError, family_defaults, form_values_from_toml, parse_form)
@@ -34,8 +35,8 @@ FIELDS = ("mode", "family", "parameters_path", "n_min", "n_max", "n_step", "allo
 UPLOADS = ("parameters_upload", "design_upload")
 CONFIRMATORY_FILE = "confirmatory.toml"
 RELOAD_WINDOW_S = 5.0  # a reloaded design's values win over the defaults a family switch sends meanwhile
-QUIET_S = 0.15  # a design must stay unchanged this long before it runs (a family switch sends several updates)
-POLL_S = 0.2
+QUIET_S = 0.1  # a design must stay unchanged this long before it runs (a family switch sends several updates)
+POLL_S = 0.05  # how often the page looks at the run (a cheap check: the run's id and version)
 PARAMETERS_FILE = "parameters.toml"
 FOLLOW_UP_LABEL = {True: "Follow-up horizon (days)", False: "Follow-up after the last randomisation (days)"}
 DROPOUT_LABEL = {True: "Attrition at 12 months (proportion, deaths included)", False: "Dropout (rate per year)"}
@@ -49,6 +50,9 @@ def _ui(ui: Any, family: str, parameters_path: str, start: dict[str, float]):
     def numeric(name: str, label: str, value: Any, **kw: Any):
         return ui.div(ui.input_numeric(name, label, value, **kw), err(name))
 
+    def listed(name: str, label: str, values: Any):
+        return ui.div(ui.input_text(name, label, ", ".join(f"{v:g}" for v in values)), err(name))
+
     fixed_only = "input.mode !== 'confirmatory'"
     c = CONFIRMATORY_DEFAULTS
     confirmatory = ui.panel_conditional(
@@ -57,8 +61,20 @@ def _ui(ui: Any, family: str, parameters_path: str, start: dict[str, float]):
         ui.div(ui.input_text("cf_info_rates", "Looks: information fractions", ", ".join(f"{r:g}" for r in c["cf_info_rates"])),
                err("cf_info_rates")),
         ui.div(ui.input_select("cf_spending", "Alpha spending", SPENDING, selected=c["cf_spending"]), err("cf_spending")),
+        ui.panel_conditional("['asHSD', 'asKD'].includes(input.cf_spending)",
+                             numeric("cf_gamma_a", "Spending parameter: γ (asHSD) or ρ (asKD)", c["cf_gamma_a"],
+                                     step=0.5)),
+        ui.panel_conditional("input.cf_spending === 'asUser'",
+                             listed("cf_user_spending", "Cumulative α spent at each look", c["cf_user_spending"])),
         ui.div(ui.input_select("cf_futility", "Futility", FUTILITY, selected=c["cf_futility"]), err("cf_futility")),
-        numeric("cf_futility_hr", "Futility: observed hazard ratio at or above", c["cf_futility_hr"], step=0.05),
+        ui.panel_conditional("input.cf_futility === 'hazard_ratio'",
+                             numeric("cf_futility_hr", "Futility: observed hazard ratio at or above",
+                                     c["cf_futility_hr"], step=0.05)),
+        ui.panel_conditional("input.cf_futility === 'conditional_power'",
+                             numeric("cf_futility_cp", "Futility: conditional power below", c["cf_futility_cp"],
+                                     min=0, max=1, step=0.05)),
+        ui.panel_conditional("input.cf_futility === 'z'",
+                             listed("cf_futility_z", "Futility: Z bound at each interim look", c["cf_futility_z"])),
         ui.layout_columns(numeric("cf_n_max", "Randomised at most", c["cf_n_max"], min=4),
                           numeric("cf_events", "Events at the last look", c["cf_events"], min=2)),
         ui.div(ui.input_checkbox("cf_adaptive", "Adaptive enrichment (interim selection of S)", c["cf_adaptive"]),
@@ -68,6 +84,12 @@ def _ui(ui: Any, family: str, parameters_path: str, start: dict[str, float]):
                                   step=0.1)),
         ui.div(ui.input_select("cf_selection", "Selection at the interim", SELECTION, selected=c["cf_selection"]),
                err("cf_selection")),
+        ui.input_checkbox("cf_reestimate", "Re-estimate the stage-2 events (conditional power)", c["cf_reestimate"]),
+        ui.panel_conditional("input.cf_reestimate",
+                             numeric("cf_re_cp", "Conditional power aimed at", c["cf_re_cp"], min=0, max=1,
+                                     step=0.05),
+                             ui.layout_columns(numeric("cf_re_min", "Stage-2 events at least", c["cf_re_min"], min=1),
+                                               numeric("cf_re_max", "at most", c["cf_re_max"], min=1))),
     )
     form = ui.sidebar(
         ui.div(ui.input_file("design_upload", "Load a saved design (design.toml)", accept=[".toml"]),
@@ -129,10 +151,12 @@ def _ui(ui: Any, family: str, parameters_path: str, start: dict[str, float]):
 
 
 def create_app(n_workers: int | None = None, first_trials: int | None = None, family: str = DEFAULTS["family"],
-               parameters_path: str | None = None):
-    """The Shiny app. `n_workers`: processes per run (default: up to 4 of this machine's cores);
+               parameters_path: str | None = None, pool: Any = None):
+    """The Shiny app. `n_workers`: worker processes (default: up to 4 of this machine's cores);
     `first_trials`: trials per point in the first answer (default `refine.FIRST_TRIALS`);
-    `family` and `parameters_path`: the design the form starts from ('file' with a parameter file)."""
+    `family` and `parameters_path`: the design the form starts from ('file' with a parameter file).
+    `pool`: a started `mndtrial.power.WorkerPool` every run uses; by default the app starts one
+    (warm, see `mndtrial.app.pool`) and ends it when the server stops."""
     from shiny import App, reactive, render, req, ui
 
     if family not in FAMILIES:
@@ -140,6 +164,9 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
     workers = n_workers or max(1, min(4, os.cpu_count() or 1))
     start = family_defaults(family, parameters_path)  # a bad file is refused here, before the server starts
     page = _ui(ui, family, parameters_path or "", start)
+    own_pool = pool is None
+    if own_pool:
+        pool = start_pool(workers)
 
     def server(input, output, session):
         holder: dict[str, Any] = {"run": None, "spec": None, "loaded": None}
@@ -190,11 +217,11 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
                     ui.update_select(name, selected=value)
                 elif name == "strategies":
                     ui.update_checkbox_group(name, selected=list(value))
-                elif name == "cf_adaptive":
+                elif name in ("cf_adaptive", "cf_reestimate"):
                     ui.update_checkbox(name, value=bool(value))
                 elif name == "parameters_path":
                     ui.update_text(name, value=value or "")
-                elif name == "cf_info_rates":
+                elif name in ("cf_info_rates", "cf_user_spending", "cf_futility_z"):
                     ui.update_text(name, value=", ".join(f"{float(r):g}" for r in value))
                 else:
                     ui.update_numeric(name, value=value)
@@ -299,9 +326,9 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
             holder["errors"] = {}
             stage = {"first_trials": first_trials} if first_trials else {}
             if spec.confirmatory:
-                holder["run"] = ConfirmatoryRun(work, spec.n_trials, spec.seed, n_workers=workers, **stage).start()
+                holder["run"] = ConfirmatoryRun(work, spec.n_trials, spec.seed, executor=pool, **stage).start()
             else:
-                holder["run"] = Refinement(work, spec.n_trials, spec.seed, n_workers=workers, **stage).start()
+                holder["run"] = Refinement(work, spec.n_trials, spec.seed, executor=pool, **stage).start()
             launched.set(launched() + 1)
 
         @reactive.effect
@@ -477,4 +504,7 @@ def create_app(n_workers: int | None = None, first_trials: int | None = None, fa
 
         session.on_ended(ended)
 
-    return App(page, server)
+    web = App(page, server)
+    if own_pool:
+        web.on_shutdown(pool.terminate)
+    return web

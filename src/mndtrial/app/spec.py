@@ -116,6 +116,14 @@ class ExploreSpec:
     cf_interim_events: int | None = None
     cf_selection: str | None = None
     cf_arrivals_per_day: float | None = None
+    cf_gamma_a: float | None = None
+    cf_user_spending: tuple[float, ...] | None = None
+    cf_futility_cp: float | None = None
+    cf_futility_z: tuple[float, ...] | None = None
+    cf_reestimate: bool | None = None
+    cf_re_cp: float | None = None
+    cf_re_min: int | None = None
+    cf_re_max: int | None = None
 
     @property
     def n_values(self) -> list[int]:

@@ -27,11 +27,34 @@ SHOWN = {"strategy": "strategy", "n": "n", "power": "power", "power_mcse": "MC S
          "n_randomised_mean": "randomised", "n_screened_mean": "screened"}
 
 
+MARGINS_IN = {"left": 0.75, "right": 0.15, "bottom": 0.55, "top": 0.35}  # room for the labels and title
+
+
+def _fixed_margins():
+    """A layout engine that sets the margins above, in inches, whatever size the page draws the
+    figure at: the curve's layout never changes, so the constrained or tight layout (a third of
+    the time to draw the figure) is not needed; Shiny keeps an engine that says it is compatible."""
+    from matplotlib.layout_engine import LayoutEngine
+
+    class FixedMargins(LayoutEngine):
+        _adjust_compatible = True
+        _colorbar_gridspec = True
+
+        def execute(self, fig) -> None:
+            w, h = fig.get_size_inches()
+            m = MARGINS_IN
+            fig.subplots_adjust(left=min(0.4, m["left"] / w), right=max(0.6, 1 - m["right"] / w),
+                                bottom=min(0.4, m["bottom"] / h), top=max(0.6, 1 - m["top"] / h))
+
+    return FixedMargins()
+
+
 def power_curve_figure(table: pd.DataFrame, target: float, title: str = ""):
     """Power against n, one line per strategy, shaded ± 2 Monte Carlo SE, the target dashed."""
     from ..report.style import PALETTE, new_figure
 
-    fig = new_figure(7.0, 4.2)
+    fig = new_figure(7.0, 4.2, layout=None)
+    fig.set_layout_engine(_fixed_margins())
     ax = fig.add_subplot(1, 1, 1)
     for i, (strategy, g) in enumerate(table.groupby("strategy", sort=False)):
         g = g.sort_values("n")

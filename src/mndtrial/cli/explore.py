@@ -34,7 +34,8 @@ def explore_command(
                                                                "file (e.g. from `mndtrial calibrate`)."),
     port: int = typer.Option(8765, "--port", help="Port of the local web server."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
-    workers: int = typer.Option(None, "--workers", help="Processes per power run (default: up to 4 cores)."),
+    workers: int = typer.Option(None, "--workers",
+                                help="Worker processes the app keeps for its runs (default: up to 4 cores)."),
     first_trials: int = typer.Option(None, "--first-trials",
                                      help="Trials per design point in the first answer (default 256)."),
 ) -> None:

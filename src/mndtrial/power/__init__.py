@@ -7,6 +7,7 @@ from .designs import (LOW_PNFH, STRATEGIES, DesignFamily, ExponentialFamily, Sim
 from .engine import DesignPoint, PowerResult, TrialSource, operating_characteristics, power
 from .exponential import ExponentialDesign
 from .samplesize import SampleSizeResult, sample_size, schoenfeld_events, schoenfeld_power
+from .backends import PoolScope, WorkerPool
 from .accelerated import AcceleratedPowerResult, power_exponential_accelerated  # JAX imported only when called
 
 __all__ = ["Analysis", "Criterion", "Population", "Test", "EVERYONE", "LOW_PNFH", "STRATEGIES", "DesignFamily",
@@ -15,7 +16,8 @@ __all__ = ["Analysis", "Criterion", "Population", "Test", "EVERYONE", "LOW_PNFH"
            "schoenfeld_events", "schoenfeld_power", "AdaptiveEnrichmentDesign", "EventReestimation",
            "simulate_enrichment", "ExponentialPool", "SimPool", "GroupSequentialTrial", "simulate_group_sequential",
            "run_confirmatory", "ConfirmatorySpec", "load_confirmatory", "operating_characteristics",
-           "build_strategies", "AcceleratedPowerResult", "power_exponential_accelerated"]
+           "build_strategies", "AcceleratedPowerResult", "power_exponential_accelerated",
+           "WorkerPool", "PoolScope"]
 
 # The confirmatory designs (group-sequential boundaries: scipy.optimize; adaptive enrichment) are
 # imported on first use (PEP 562): a fixed-design run (`mndtrial power`) never needs them.

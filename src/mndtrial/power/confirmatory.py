@@ -272,13 +272,15 @@ def _design_record(sim, gsd: GroupSequentialDesign, events: list[int], spec: Con
 
 def run_confirmatory(spec: ConfirmatorySpec, n_trials: int = 1000, seed: int = 1, *, null: bool = False,
                      chunk_size: int = 256, n_workers: int | None = 1, backend: str = "local",
-                     progress: bool = False) -> ConfirmatoryResult:
-    """Simulate every strategy of `spec` on the same seed (see the module docstring)."""
+                     progress: bool = False, executor: Any = None) -> ConfirmatoryResult:
+    """Simulate every strategy of `spec` on the same seed (see the module docstring). `executor`:
+    worker processes kept between runs (`mndtrial.power.backends.WorkerPool` or a scope of it),
+    used in place of `n_workers`."""
     rows, looks, trials, designs = [], [], {}, {}
     selection = None
     for name, sim in build_strategies(spec, null).items():
         kw = dict(n_trials=n_trials, seed=seed, chunk_size=chunk_size, n_workers=n_workers, backend=backend,
-                  progress=progress)
+                  progress=progress, executor=executor)
         if isinstance(sim, GroupSequentialTrial):
             res = simulate_group_sequential(sim, **kw)
             row = res.table.iloc[0].to_dict()

@@ -174,7 +174,8 @@ def summary_columns(table: pd.DataFrame) -> pd.DataFrame:
 
 def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None = None, n_trials: int = 1000,
           seed: int = 1, backend: str = "local", chunk_size: int | None = DEFAULT_CHUNK, n_workers: int | None = None,
-          client: Any = None, progress: bool | None = None, trials_path: str | Path | None = None) -> PowerResult:
+          client: Any = None, progress: bool | None = None, trials_path: str | Path | None = None,
+          executor: Any = None) -> PowerResult:
     """Simulate `n_trials` trials per design point and tabulate their operating characteristics.
 
     `design` is one trial source (a `mndtrial.sim.Design` such as `mirocals()`, or anything with
@@ -187,7 +188,9 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
     `progress`: a progress bar; None (default) shows one only in an interactive session (a
     notebook or a Python prompt), never in scripts, tests or pipes. The result carries the
     simulation assumptions of every point (`assumptions`, also in power.json and power.html).
-    `chunk_size=None` sizes the chunks by the trials' size (`chunk_size_for`).
+    `chunk_size=None` sizes the chunks by the trials' size (`chunk_size_for`). `executor`: run the
+    chunks on worker processes kept between runs (a `WorkerPool` or its `scope()`, see
+    `mndtrial.power.backends`; not with `n_workers`) instead of starting new ones.
 
     Example:
         >>> from mndtrial.power import ExponentialDesign, power, logrank_analysis
@@ -215,14 +218,15 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
              for ks in members for s, n in zip(starts, sizes)]
     task_points = [ks for ks in members for _ in starts]
     assumptions = simulation_assumptions(points, n_trials, seed)
-    if _forks_workers(backend, n_workers, len(tasks)):
-        warm_before_fork(tasks)
+    if executor is None and _forks_workers(backend, n_workers, len(tasks)):
+        warm_before_fork(tasks)  # a pool passed in has warmed its own workers
     if trials_path is not None:
         res = _power_streamed(points, tasks, task_points, sizes * len(members), Path(trials_path), n_trials, seed,
-                              backend=backend, n_workers=n_workers, client=client, progress=progress)
+                              backend=backend, n_workers=n_workers, client=client, progress=progress,
+                              executor=executor)
         return replace(res, assumptions=assumptions)
     frames = run_chunks(tasks, sizes * len(members), backend=backend, n_workers=n_workers, client=client,
-                        progress=progress)
+                        progress=progress, executor=executor)
     rows, trials = [], []
     for k, (p, df) in enumerate(zip(points, _point_frames(frames, task_points, len(points)))):
         rows.append({"point": k, **p.labels, **operating_characteristics(df, p.analysis)})

@@ -28,7 +28,7 @@ seed gives the same trials whatever the chunking or the number of processes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -302,10 +302,11 @@ def _chunk(design: AdaptiveEnrichmentDesign, first_trial: int, n_trials: int, se
 
 def simulate_enrichment(design: AdaptiveEnrichmentDesign, n_trials: int = 1000, seed: int = 1,
                         chunk_size: int = 256, n_workers: int | None = 1, backend: str = "local",
-                        progress: bool = False) -> PowerResult:
+                        progress: bool = False, executor: Any = None) -> PowerResult:
     """Simulate `n_trials` adaptive-enrichment trials and tabulate their operating characteristics
     (`table`: one row, see `enrichment_summary.operating_characteristics`; `trials`: one row per
-    trial). Same seed, same trials, whatever `chunk_size`, `n_workers` or `backend`.
+    trial). Same seed, same trials, whatever `chunk_size`, `n_workers` or `backend`;
+    `executor`: worker processes kept between runs (`mndtrial.power.backends.WorkerPool`).
 
     Example:
         >>> d = AdaptiveEnrichmentDesign(ExponentialPool(hazard_ratio_s=0.7, arrivals_per_day=2),
@@ -320,7 +321,8 @@ def simulate_enrichment(design: AdaptiveEnrichmentDesign, n_trials: int = 1000, 
     starts = list(range(0, n_trials, chunk_size))
     sizes = [min(chunk_size, n_trials - s) for s in starts]
     tasks = [(enrichment_chunk, (design, s, n, seed)) for s, n in zip(starts, sizes)]
-    frames = run_chunks(tasks, sizes, backend=backend, n_workers=n_workers, progress=progress)
+    frames = run_chunks(tasks, sizes, backend=backend, n_workers=None if executor is not None else n_workers,
+                        progress=progress, executor=executor)
     trials = pd.concat(frames, ignore_index=True)
     return PowerResult(table=pd.DataFrame([operating_characteristics(trials, design)]), trials=trials,
                             n_trials=n_trials, seed=seed)

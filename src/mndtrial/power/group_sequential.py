@@ -23,6 +23,7 @@ seed gives the same trials whatever the chunking or the number of processes.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -216,10 +217,11 @@ def _decisions(z: np.ndarray, design: GroupSequentialDesign) -> tuple[np.ndarray
 
 def simulate_group_sequential(trial: GroupSequentialTrial, n_trials: int = 1000, seed: int = 1,
                               chunk_size: int = 256, n_workers: int | None = 1, backend: str = "local",
-                              progress: bool = False) -> GroupSequentialResult:
+                              progress: bool = False, executor: Any = None) -> GroupSequentialResult:
     """Simulate `n_trials` group-sequential trials: operating characteristics (`table`, one row),
     stopping probabilities per look beside the design's analytic ones (`looks`), and one row per
-    trial (`trials`). Same seed, same trials, whatever `chunk_size`, `n_workers` or `backend`.
+    trial (`trials`). Same seed, same trials, whatever `chunk_size`, `n_workers` or `backend`;
+    `executor`: worker processes kept between runs (`mndtrial.power.backends.WorkerPool`).
 
     Example:
         >>> from mndtrial.design import group_sequential_design
@@ -235,7 +237,8 @@ def simulate_group_sequential(trial: GroupSequentialTrial, n_trials: int = 1000,
     starts = list(range(0, n_trials, chunk_size))
     sizes = [min(chunk_size, n_trials - s) for s in starts]
     tasks = [(group_sequential_chunk, (trial, s, n, seed)) for s, n in zip(starts, sizes)]
-    frames = run_chunks(tasks, sizes, backend=backend, n_workers=n_workers, progress=progress)
+    frames = run_chunks(tasks, sizes, backend=backend, n_workers=None if executor is not None else n_workers,
+                        progress=progress, executor=executor)
     trials = pd.concat(frames, ignore_index=True)
     return GroupSequentialResult(table=pd.DataFrame([gs_operating_characteristics(trials, trial)]),
                                  looks=look_table(trials, trial), trials=trials, n_trials=n_trials, seed=seed)
