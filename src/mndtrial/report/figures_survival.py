@@ -12,7 +12,6 @@ and the log-rank p. The forest plot and the PH check live in `figures_forest` an
 from __future__ import annotations
 
 import math
-import weakref
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -38,7 +37,6 @@ __all__ = ["km_curves", "km_figure", "km_subgroups_figure", "forest_figure", "fo
 CURVE_COLUMNS = ("time_days", "survival", "ci_lower", "ci_upper", "at_risk")
 RISK_FONT_PT = 8.0  # the at-risk table's numbers and row labels
 RISK_LABEL_PAD_PT = 8.0
-_BY_SUBJECT: "weakref.WeakKeyDictionary[Trial, pd.DataFrame]" = weakref.WeakKeyDictionary()
 
 
 def km_curves(source: Any, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
@@ -49,7 +47,7 @@ def km_curves(source: Any, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
     """
     if isinstance(source, Trial):
         # the curves only (kaplan_meier adds medians and follow-up a figure does not show)
-        df = _by_subject(source)
+        df = source.survival_by_subject()  # joined once per trial by the Trial itself
         arm = df["arm"].to_numpy(object)
         time, event = df["time_days"].to_numpy(float), df["event"].to_numpy(int)
         return {str(a): km_curve(time[arm == a], event[arm == a], alpha).reset_index()[list(CURVE_COLUMNS)]
@@ -115,7 +113,7 @@ def km_effect(trial: Trial, control: str | None = None, active: str | None = Non
         contrast = arm_contrast(trial, active=active, control=control, analysis="KM panel")
     except (AnalysisError, ParameterError):
         return None
-    df = _by_subject(trial)
+    df = trial.survival_by_subject()
     df = df.loc[df["arm"].isin([contrast.control, contrast.active]), ["time_days", "event", "arm"]]
     treated = (df["arm"] == contrast.active).to_numpy()
     if df.loc[treated, "event"].sum() == 0 or df.loc[~treated, "event"].sum() == 0:
@@ -141,14 +139,6 @@ def effect_text(effect: Mapping[str, Any] | None) -> str | None:
         p = fmt_p(effect["p"])
         lines.append(f"log-rank p {p if p.startswith('<') else '= ' + p}")
     return "\n".join(lines)
-
-
-def _by_subject(trial: Trial) -> pd.DataFrame:
-    """`trial.survival_by_subject()`, merged once per trial however many panels and tests read it."""
-    found = _BY_SUBJECT.get(trial)
-    if found is None:
-        found = _BY_SUBJECT[trial] = trial.survival_by_subject()
-    return found
 
 
 def _risk_label_width_in(labels: Sequence[str]) -> float:
