@@ -182,7 +182,7 @@ def test_png_is_a_valid_image_of_the_figure_size_with_savefigs_pixels(report_fig
 
 
 def test_figures_are_drawn_in_worker_processes_only_when_there_are_several_per_worker(monkeypatch):
-    from mndtrial.report import render
+    from mndtrial.report import processes as render  # the rule render.py draws by
 
     monkeypatch.delenv("MNDTRIAL_FIGURE_PROCESSES", raising=False)
     monkeypatch.setattr(render.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)

@@ -102,6 +102,9 @@ class TrialDataError(ValueError):
             raise ValueError("TrialDataError needs at least one problem")
         super().__init__(self._message())
 
+    def __reduce__(self):
+        return type(self), (self.problems,)
+
     def _message(self) -> str:
         n = len(self.problems)
         shown = problem_lines(self.problems)
@@ -127,6 +130,11 @@ class ParameterError(ValueError):
         text = f"parameter '{parameter}' = {value!r}: {rule}"
         super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
 
+    def __reduce__(self):
+        # rebuilt from what it carries, so the error crosses a process boundary (a worker, a
+        # forked report writer) as itself: pickle's default would call __init__(message) alone
+        return type(self), (self.parameter, self.value, self.rule)
+
 
 class ConfigFileError(ParameterError):
     """A setting of a TOML file (plan, parameter file, design) that breaks a rule, located in the
@@ -136,6 +144,9 @@ class ConfigFileError(ParameterError):
         super().__init__(parameter, value, rule)
         self.file = file
         self.line = line
+
+    def __reduce__(self):
+        return type(self), (self.parameter, self.value, self.rule, self.file, self.line)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -149,3 +160,6 @@ class AnalysisError(ValueError):
         self.analysis = analysis
         self.reason = reason
         super().__init__(f"{analysis}: {reason}")
+
+    def __reduce__(self):
+        return type(self), (self.analysis, self.reason)

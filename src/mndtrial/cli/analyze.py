@@ -90,28 +90,65 @@ def analyze(ctx: typer.Context,
     OUT/plan.toml is the plan as run, every default written out, so the run can be repeated;
     OUT/figures/ holds the report's figures as PNG (and SVG with --svg).
     """
-    from rich.console import Console
-
     from ..analysis import AnalysisPlan
     from ..data import read_trial
     from ..report import collect_provenance
-    from ..report.analysis_report import write_analysis_outputs
+    from ..report.background import ReportProcess
 
     trial = read_trial(folder)
     analysis_plan = AnalysisPlan.from_toml(plan) if plan is not None else AnalysisPlan()
     if keep_going:
         analysis_plan = analysis_plan.model_copy(update={"on_error": "record"})
-    with step("Running the analysis plan"):
-        results = analysis_plan.run(trial)
-    provenance = collect_provenance(inputs=[folder] + ([plan] if plan is not None else []),
-                                    plan=analysis_plan.to_dict(), command=command_line(ctx))
-    with step("Writing results.json, the report and figures"):
-        written = write_analysis_outputs(out, trial, results, provenance,
-                                         figure_formats=("png", "svg") if svg else ("png",))
+    formats = ("png", "svg") if svg else ("png",)
+    # forked here, the report's writer imports matplotlib while this process runs the analysis
+    report_writer = ReportProcess.start(trial)
+    try:
+        with step("Running the analysis plan"):
+            results = analysis_plan.run(trial)
+        provenance = collect_provenance(inputs=[folder] + ([plan] if plan is not None else []),
+                                        plan=analysis_plan.to_dict(), command=command_line(ctx))
+        with step("Writing results.json, the report and figures"):
+            written, summary = _write_outputs(out, trial, results, provenance, formats, report_writer)
+    finally:
+        if report_writer is not None:
+            report_writer.close()
     (Path(out) / "plan.toml").write_text(analysis_plan.to_toml(), encoding="utf-8")
     if state["quiet"]:
         echo_paths(written["results"], written["report"])
         return
-    print_summary(results, Console(width=120))
+    typer.echo(summary, nl=False)
     typer.echo(f"results written to {written['results']}")
     typer.echo(f"report written to {written['report']}")
+
+
+def _write_outputs(out: Path, trial, results: AnalysisResults, provenance, formats: tuple[str, ...],
+                   report_writer) -> tuple[dict, str]:
+    """results.json, report.html and the figures; and the summary as printed text.
+
+    With a report writer (a forked process, `report.background`) this process writes
+    results.json and formats the summary while the fork draws the figures.
+    """
+    from ..report.provenance import results_with_provenance
+
+    if report_writer is None:
+        from ..report.analysis_report import write_analysis_outputs
+
+        written = write_analysis_outputs(out, trial, results, provenance, figure_formats=formats)
+        return written, _summary_text(results)
+    results = results_with_provenance(results, provenance)
+    path = results.write_json(Path(out) / "results.json")
+    report_writer.submit(out, results, formats)
+    summary = _summary_text(results)
+    return {"results": path, **report_writer.result()}, summary
+
+
+def _summary_text(results: AnalysisResults) -> str:
+    """`print_summary`'s output as text, for printing after the outputs are written."""
+    if state["quiet"]:
+        return ""
+    from rich.console import Console
+
+    console = Console(width=120)
+    with console.capture() as captured:
+        print_summary(results, console)
+    return captured.get()

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -25,10 +24,10 @@ from ..analysis.subgroup_section import plan_biomarker_rules
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .html import TrialReport, endpoint_trial, km_groups_from_assignments, km_left_out, trial_report
-from .provenance import Provenance, hash_inputs
+from .provenance import Provenance, hash_inputs, results_with_provenance
 
 __all__ = ["analysis_report", "write_analysis_report", "write_analysis_outputs", "rebuild_report",
-           "check_trial_matches"]
+           "check_trial_matches", "results_with_provenance"]
 
 
 def analysis_report(trial: Trial, results: AnalysisResults, plan: AnalysisPlan | None = None,
@@ -62,8 +61,7 @@ def write_analysis_outputs(out_dir: str | Path, trial: Trial, results: AnalysisR
     `provenance` (input hashes, plan, seed, reproducing command) is merged into the results'
     own provenance block, so results.json and report.html carry the same record.
     """
-    if provenance is not None:
-        results = replace(results, provenance={**results.provenance, **provenance.to_dict()})
+    results = results_with_provenance(results, provenance)
     path = results.write_json(Path(out_dir) / "results.json")
     written = write_analysis_report(out_dir, trial, results, figure_formats=figure_formats)
     return {"results": path, **written}

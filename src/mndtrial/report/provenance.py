@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-__all__ = ["Provenance", "collect_provenance", "sha256_file", "hash_inputs", "DEPENDENCIES"]
+__all__ = ["Provenance", "collect_provenance", "sha256_file", "hash_inputs", "results_with_provenance", "DEPENDENCIES"]
 
 # The libraries whose versions can change a number in an output.
 DEPENDENCIES = ("numpy", "scipy", "pandas", "pyarrow", "lifelines", "statsmodels", "matplotlib",
@@ -207,3 +207,13 @@ def collect_provenance(inputs: str | Path | Iterable[str | Path] = (), plan: Any
         command=command if (command is None or isinstance(command, str)) else tuple(str(c) for c in command),
         extra=dict(extra or {}),
     )
+
+
+def results_with_provenance(results: Any, provenance: Provenance | None) -> Any:
+    """A copy of `results` (a dataclass with a `provenance` dict, e.g. `AnalysisResults`) with
+    `provenance` merged into that block; `results` itself when `provenance` is None."""
+    if provenance is None:
+        return results
+    from dataclasses import replace
+
+    return replace(results, provenance={**results.provenance, **provenance.to_dict()})

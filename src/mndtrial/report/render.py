@@ -16,38 +16,19 @@ then the SVG on those positions with the layout engine off.
 from __future__ import annotations
 
 import multiprocessing
-import os
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from .processes import MAX_PROCESSES, MIN_FIGURES_PER_PROCESS, figure_processes
 from .style import figure_bytes
 
 __all__ = ["render_figures", "figure_processes"]
 
-MAX_PROCESSES = 4
-# A worker pays for its start (fork, then its own font and text caches) only with several figures
-# to draw: power.html's two figures drew in 1.6–1.9 s wall with two processes and 0.8 s in one.
-MIN_FIGURES_PER_PROCESS = 4
 # The figures a forked worker draws: set just before the pool forks, read by the workers.
 _PENDING: dict[str, Figure] = {}
 _FORMATS: tuple[str, ...] = ()
-
-
-def figure_processes(n_figures: int) -> int:
-    """How many processes to draw `n_figures` figures with (1: in this process): one per
-    `MIN_FIGURES_PER_PROCESS` figures, at most the usable CPUs and `MNDTRIAL_FIGURE_PROCESSES`."""
-    setting = os.environ.get("MNDTRIAL_FIGURE_PROCESSES")
-    try:
-        cap = int(setting) if setting else MAX_PROCESSES
-    except ValueError:
-        cap = 1
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
-        return 1  # fork is Linux's to rely on (macOS: unsafe with system frameworks; Windows: absent)
-    return max(1, min(cap, usable, n_figures // MIN_FIGURES_PER_PROCESS))
 
 
 def _draw(fig: Figure, formats: Sequence[str]) -> dict[str, bytes]:

@@ -1,0 +1,140 @@
+"""`mndtrial analyze` writes the report from a forked process (`report.background`) while the
+analysis runs: the same bytes as writing it in one process, errors raised where the CLI sees
+them, and no process left behind."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mndtrial.analysis import AnalysisPlan, BiomarkerRule
+from mndtrial.cli import app
+from mndtrial.errors import AnalysisError, ConfigFileError, ParameterError, Problem, TrialDataError
+from mndtrial.report.background import ReportProcess
+from mndtrial.report.processes import figure_processes
+
+PLAN = AnalysisPlan(name="primary", covariates=("log(csf_pnfh)",),
+                    biomarker_rules=(BiomarkerRule(biomarker="csf_pnfh", cutoffs=(3700.0,)),))
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+forks = pytest.mark.skipif(figure_processes(8) < 2, reason="the report is written in a fork only on Linux "
+                                                             "with two usable CPUs")
+
+
+def _analyze(folder: Path, plan: Path, out: Path, *extra: str) -> None:
+    res = CliRunner().invoke(app, ["--quiet", "analyze", str(folder), "--plan", str(plan), "--out", str(out),
+                                   *extra])
+    assert res.exit_code == 0, res.output
+
+
+def _without_run_details(html: str, out: Path) -> str:
+    # what differs between two runs by design: the output folder named in the command, the time
+    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "TIME", html.replace(str(out), "OUT"))
+
+
+@forks
+def test_the_forked_report_is_the_report_written_in_one_process(tmp_path, example_trial, monkeypatch):
+    folder = example_trial.write(tmp_path / "trial")
+    plan = tmp_path / "plan.toml"
+    plan.write_text(PLAN.to_toml(), encoding="utf-8")
+    monkeypatch.delenv("MNDTRIAL_FIGURE_PROCESSES", raising=False)
+    _analyze(folder, plan, tmp_path / "forked", "--svg")
+    monkeypatch.setenv("MNDTRIAL_FIGURE_PROCESSES", "1")  # one process: no fork, figures one by one
+    _analyze(folder, plan, tmp_path / "serial", "--svg")
+    forked, serial = tmp_path / "forked", tmp_path / "serial"
+    names = sorted(p.relative_to(serial).as_posix() for p in serial.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(forked).as_posix() for p in forked.rglob("*") if p.is_file())
+    assert any(n.endswith(".svg") for n in names) and len([n for n in names if n.endswith(".png")]) >= 5
+    for name in names:
+        if name.startswith("figures/") or name == "plan.toml":
+            assert (forked / name).read_bytes() == (serial / name).read_bytes(), name
+    for name in ("report.html", "results.json"):
+        assert (_without_run_details((forked / name).read_text(encoding="utf-8"), forked)
+                == _without_run_details((serial / name).read_text(encoding="utf-8"), serial)), name
+
+
+@forks
+def test_an_error_in_the_fork_is_raised_here_as_itself(tmp_path, example_trial, monkeypatch):
+    from mndtrial.report import analysis_report
+
+    def broken(*args, **kwargs):
+        raise ParameterError("figure_formats", ("png",), "broken on purpose")
+
+    monkeypatch.setattr(analysis_report, "write_analysis_report", broken)  # the fork inherits the patch
+    writer = ReportProcess.start(example_trial)
+    assert writer is not None
+    with writer:
+        writer.submit(tmp_path / "out", PLAN.run(example_trial), ("png",))
+        with pytest.raises(ParameterError, match="broken on purpose") as raised:
+            writer.result()
+    assert (raised.value.parameter, raised.value.rule) == ("figure_formats", "broken on purpose")
+    assert writer._process.exitcode == 0
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+@forks
+def test_a_writer_closed_before_any_results_ends_and_writes_nothing(tmp_path, example_trial):
+    writer = ReportProcess.start(example_trial)
+    assert writer is not None
+    pid = writer._process.pid
+    writer.close()
+    assert writer._process.exitcode is not None  # ended, not left waiting
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not list(tmp_path.iterdir())
+
+
+@forks
+def test_the_parent_never_imports_matplotlib(tmp_path, example_trial):
+    # the point of the fork: matplotlib's import and the drawing happen beside the analysis
+    folder = example_trial.write(tmp_path / "trial")
+    script = ("import sys; from mndtrial.cli import main\n"
+              f"sys.argv = ['mndtrial', '--quiet', 'analyze', {str(folder)!r}, '--out', {str(tmp_path / 'out')!r}]\n"
+              "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+              "print('matplotlib' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k != "MNDTRIAL_FIGURE_PROCESSES"}
+    env["PYTHONPATH"] = str(SRC)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "False"
+    assert (tmp_path / "out" / "report.html").exists()
+
+
+@pytest.mark.parametrize("error", [
+    ParameterError("alpha", 1.5, "must be in (0, 1)"),
+    ConfigFileError("alpha", 1.5, "must be in (0, 1)", "plan.toml", 3),
+    AnalysisError("cox", "no events"),
+    TrialDataError([Problem("survival", "allowed_values", "'event' must be 0 or 1", "event", "S01", 2, 0)]),
+])
+def test_errors_cross_a_process_boundary_as_themselves(error):
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error) and str(back) == str(error) and vars(back) == vars(error)
+
+
+@forks
+def test_closing_while_the_fork_draws_ends_it_and_its_drawing_processes(tmp_path, example_trial):
+    import time
+
+    results = PLAN.run(example_trial)
+    writer = ReportProcess.start(example_trial)
+    assert writer is not None
+    group = writer._process.pid  # the fork leads its own process group
+    writer.submit(tmp_path / "out", results, ("png", "svg"))
+    time.sleep(0.5)  # importing and drawing, maybe forking its drawing processes
+    writer.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("a process of the report writer's group is still running")
