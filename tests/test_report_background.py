@@ -138,3 +138,31 @@ def test_closing_while_the_fork_draws_ends_it_and_its_drawing_processes(tmp_path
         time.sleep(0.05)
     else:
         pytest.fail("a process of the report writer's group is still running")
+
+
+def test_figures_drawn_ahead_stand_in_only_for_the_same_calls(example_trial):
+    from mndtrial.report.ahead import draw_ahead
+    from mndtrial.report.analysis_report import analysis_report, figure_calls_ahead
+
+    results = PLAN.run(example_trial)
+    calls = figure_calls_ahead(example_trial, PLAN)
+    drawn = draw_ahead(calls, ("png",))
+    assert len(drawn) == len(calls) >= 2  # the subgroup KM panels and the ALSFRS-R trajectories
+    ahead = analysis_report(example_trial, results, drawn_ahead=drawn).page
+    now = analysis_report(example_trial, results).page
+    taken = [name for name in ahead._names if name not in ahead.figures]
+    assert sorted(taken) == sorted(n for n in now._names if n.startswith("km_subgroups") or n == "alsfrs_trajectories")
+    assert ahead.to_html() == now.to_html()  # the same PNG bytes in the page
+    # another plan (alpha) changes the panels' inputs: nothing drawn ahead for the old one is taken
+    other = PLAN.model_copy(update={"alpha": 0.1})
+    redrawn = analysis_report(example_trial, other.run(example_trial), drawn_ahead=drawn).page
+    assert [n for n in redrawn._names if n not in redrawn.figures] == ["alsfrs_trajectories"]
+
+
+def test_a_trial_pickles_without_its_cached_join(example_trial):
+    import pickle
+
+    before = pickle.dumps(example_trial)
+    example_trial.survival_by_subject()  # cached on the trial
+    assert pickle.dumps(example_trial) == before
+    assert pickle.loads(before).equals(example_trial)

@@ -101,7 +101,7 @@ def analyze(ctx: typer.Context,
         analysis_plan = analysis_plan.model_copy(update={"on_error": "record"})
     formats = ("png", "svg") if svg else ("png",)
     # forked here, the report's writer imports matplotlib while this process runs the analysis
-    report_writer = ReportProcess.start(trial)
+    report_writer = ReportProcess.start(trial, analysis_plan, formats)
     try:
         with step("Running the analysis plan"):
             results = analysis_plan.run(trial)

@@ -83,6 +83,10 @@ class Trial:
             self._by_subject = joined
         return joined.copy()
 
+    def __getstate__(self) -> dict:
+        # a trial pickles as its tables and info: a join cached for speed is not part of what it is
+        return {"_tables": self._tables, "_info": self._info}
+
     # -- derived trials -----------------------------------------------------------------------
     def select(self, subject_ids: Iterable[str], name: str | None = None) -> "Trial":
         """A trial restricted to these participants (arms left without participants are dropped)."""

@@ -23,17 +23,26 @@ from ..analysis import AnalysisPlan, AnalysisResults
 from ..analysis.subgroup_section import plan_biomarker_rules
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
-from .html import TrialReport, endpoint_trial, km_groups_from_assignments, km_left_out, trial_report
+from ..analysis.numbers import arm_labels
+from .ahead import FigureCall
+from .html import (BIOMARKER_COLUMNS, TrialReport, alsfrs_call, endpoint_trial, km_groups_from_assignments,
+                   km_left_out, km_subgroup_calls, trial_report)
 from .provenance import Provenance, hash_inputs, results_with_provenance
 
 __all__ = ["analysis_report", "write_analysis_report", "write_analysis_outputs", "rebuild_report",
-           "check_trial_matches", "results_with_provenance"]
+           "check_trial_matches", "results_with_provenance", "figure_calls_ahead"]
 
 
 def analysis_report(trial: Trial, results: AnalysisResults, plan: AnalysisPlan | None = None,
                     provenance: Provenance | Mapping[str, Any] | None = None, **kwargs: Any) -> TrialReport:
     """The trial report of `results` (from `plan.run(trial)`), with KM panels per biomarker subgroup."""
     plan = plan or results.plan
+    km_groups, km_notes = _km_subgroups(trial, plan)
+    return trial_report(trial, results, km_groups=km_groups, km_notes=km_notes, provenance=provenance, **kwargs)
+
+
+def _km_subgroups(trial: Trial, plan: AnalysisPlan) -> tuple[dict, list[str]]:
+    """The per-subgroup KM panels' trials, from the plan's biomarker rules, and the notes under them."""
     assignments = []
     if plan.section("subgroups").enabled:
         for rule in plan_biomarker_rules(plan, trial):
@@ -43,8 +52,25 @@ def analysis_report(trial: Trial, results: AnalysisResults, plan: AnalysisPlan |
                 continue  # the subgroup output already says why this rule could not split anyone
     # the subgroup curves count the plan's events only (event_types), as its survival analyses do
     km_trial = endpoint_trial(trial, plan.event_types)
-    return trial_report(trial, results, km_groups=km_groups_from_assignments(km_trial, assignments),
-                        km_notes=km_left_out(km_trial, assignments), provenance=provenance, **kwargs)
+    return km_groups_from_assignments(km_trial, assignments), km_left_out(km_trial, assignments)
+
+
+def figure_calls_ahead(trial: Trial, plan: AnalysisPlan) -> list[FigureCall]:
+    """The figures of `plan`'s report that the trial and plan alone determine, as the report will
+    call them: the per-subgroup KM panels and the ALSFRS-R trajectories. They can be drawn while
+    the analysis runs (`report.background`); the page uses a drawing only if its call is the same
+    as the page's own (`report.ahead`), so a guess here that proves wrong costs time, not truth.
+    """
+    calls = []
+    if plan.section("subgroups").enabled and any(c in trial.participants.columns for c in BIOMARKER_COLUMNS):
+        km_groups, _ = _km_subgroups(trial, plan)
+        # what the page reads back from the results: the plan's horizon and alpha, the KM's at-risk days
+        at_days = [float(d) for d in plan.at_risk_for(trial)] or None
+        calls += [call for _, call in km_subgroup_calls(km_groups, plan.horizon_or_none(trial), float(plan.alpha),
+                                                        arm_labels(trial.info), at_days).values()]
+    if trial.alsfrs is not None:
+        calls.append(alsfrs_call(trial))
+    return calls
 
 
 def write_analysis_report(out_dir: str | Path, trial: Trial, results: AnalysisResults,

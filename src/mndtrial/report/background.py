@@ -6,7 +6,10 @@ own start is costly: importing matplotlib (~0.5 s here) and drawing the figures 
 report's stack while this process runs the analysis, then receives the results (pickled, tens of
 kB), writes report.html and the figures (drawing them side by side itself,
 `render.render_figures`) and sends back the paths it wrote, while this process writes
-results.json and prepares the summary. The bytes written are those of writing in this process
+results.json and prepares the summary. Given the plan, it first draws the figures that need no
+results (`analysis_report.figure_calls_ahead`: per-subgroup Kaplan–Meier panels, ALSFRS-R
+trajectories) in the time it would otherwise wait; the page takes them only where every input
+is the same (`report.ahead`). The bytes written are those of writing in this process
 (`tests/test_report_background.py` holds the two equal).
 
 It is used where drawing side by side is (`processes.figure_processes`: Linux's fork, two usable
@@ -31,7 +34,7 @@ from .processes import MIN_FIGURES_PER_PROCESS, figure_processes
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-    from ..analysis import AnalysisResults
+    from ..analysis import AnalysisPlan, AnalysisResults
     from ..data import Trial
 
 __all__ = ["ReportProcess"]
@@ -60,8 +63,13 @@ class ReportProcess:
         self._answered = False
 
     @classmethod
-    def start(cls, trial: Trial) -> ReportProcess | None:
-        """Fork the writer for reports of `trial` (None where drawing side by side is not used)."""
+    def start(cls, trial: Trial, plan: AnalysisPlan | None = None,
+              figure_formats: Sequence[str] = ("png",)) -> ReportProcess | None:
+        """Fork the writer for reports of `trial` (None where drawing side by side is not used).
+
+        With the `plan` that will be run, the fork also draws, in `figure_formats`, the report's
+        figures that the trial and plan alone determine, while it waits (`report.ahead`).
+        """
         if figure_processes(2 * MIN_FIGURES_PER_PROCESS) < 2:
             return None
         ours, theirs = multiprocessing.Pipe()
@@ -69,7 +77,8 @@ class ReportProcess:
         for stream in (sys.stdout, sys.stderr):
             with suppress(Exception):
                 stream.flush()
-        process = multiprocessing.get_context("fork").Process(target=_serve, args=(theirs, ours, trial),
+        process = multiprocessing.get_context("fork").Process(target=_serve,
+                                                              args=(theirs, ours, trial, plan, tuple(figure_formats)),
                                                               name="mndtrial-report")
         process.start()
         theirs.close()
@@ -110,21 +119,34 @@ class ReportProcess:
         self.close()
 
 
-def _serve(connection: Connection, other_end: Connection, trial: Trial) -> None:
-    """The fork: import the report's stack, wait for results, write the report, send back the paths."""
+def _serve(connection: Connection, other_end: Connection, trial: Trial, plan: AnalysisPlan | None,
+           formats_ahead: tuple[str, ...]) -> None:
+    """The fork: import the report's stack, draw what it can ahead, wait for results, write the
+    report, send back the paths."""
     other_end.close()  # so that this end sees EOF when the parent goes
     os.setpgid(0, 0)  # the drawing processes forked from here are ended with this one
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's handler (which raises): just end
-    from .analysis_report import write_analysis_report  # matplotlib: imported while the parent computes
+    # matplotlib is imported, and the figures that need no results drawn, while the parent computes
+    from .ahead import draw_ahead
+    from .analysis_report import figure_calls_ahead, write_analysis_report
 
+    drawn: dict[str, dict[str, bytes]] = {}
+    if plan is not None:
+        try:
+            calls = figure_calls_ahead(trial, plan)
+        except Exception:  # the page will draw these figures, or say why it cannot
+            calls = []
+        drawn = draw_ahead(calls, formats_ahead, stop=connection.poll)
     try:
         message = connection.recv()
     except (EOFError, OSError):
         return  # the parent stopped before its results (an error, Ctrl-C): nothing to write
     _, out_dir, results, figure_formats = message
+    if figure_formats != formats_ahead:
+        drawn = {}
     try:
-        reply: tuple[str, Any] = ("written", write_analysis_report(out_dir, trial, results,
+        reply: tuple[str, Any] = ("written", write_analysis_report(out_dir, trial, results, drawn_ahead=drawn,
                                                                     figure_formats=figure_formats))
     except Exception as exc:  # sent back and raised in the parent, where the CLI reports it
         reply = ("error", _portable(exc))

@@ -27,6 +27,7 @@ from ..analysis.tidy import relabel_arms
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .benefit_report import who_benefits_section
+from .ahead import FigureCall
 from .descriptives import consort_flow
 from .joint_report import joint_section
 from .km_groups import (MARKER_NAMES, MIN_KM_PANEL_N, km_groups_from_assignments, km_left_out,  # noqa: F401
@@ -40,6 +41,7 @@ __all__ = ["TrialReport", "trial_report", "write_trial_report", "km_groups_from_
 
 BIOMARKER_COLUMNS = ("csf_pnfh", "serum_nfl")
 TREG_ANALYTES = ("treg_pct_cd4", "treg_count")
+DEFAULT_INDIVIDUAL_LINES = 40  # participants' ALSFRS-R lines drawn (a random sample, unlabelled)
 
 # Which results.json sections' printable tables go into which report section.
 TABLE_SECTIONS = {"survival": "cox", "subgroups": "forest", "interaction": "forest", "function": "alsfrs",
@@ -99,10 +101,9 @@ def _section_tables(tables: Mapping[str, pd.DataFrame], target: str) -> str:
 def _figure_or_note(page: ReportPage, name: str, make, alt: str, caption: str | None = None) -> str:
     """A figure, or the reason it cannot be drawn on these data (the report still renders)."""
     try:
-        fig = make()
+        return page.figure_or_drawn(name, make, alt, caption)
     except (AnalysisError, ParameterError) as exc:
         return absent_html(f"figure not drawn: {exc}")
-    return page.add_figure(name, fig, alt, caption)
 
 
 def endpoint_trial(trial: Trial, event_types: Iterable[str] | None) -> Trial:
@@ -222,7 +223,8 @@ def _has_biomarker(trial: Trial) -> list[str]:
 def trial_report(trial: Trial | None = None, results: Any = None,
                  km_groups: Mapping[str, Mapping[str, Trial]] | None = None,
                  provenance: Provenance | Mapping[str, Any] | None = None, title: str | None = None,
-                 n_individual_lines: int = 40, seed: int = 0, km_notes: Iterable[str] = ()) -> TrialReport:
+                 n_individual_lines: int = DEFAULT_INDIVIDUAL_LINES, seed: int = 0, km_notes: Iterable[str] = (),
+                 drawn_ahead: Mapping[str, Mapping[str, bytes]] | None = None) -> TrialReport:
     """Build the report of one trial.
 
     Args:
@@ -234,6 +236,8 @@ def trial_report(trial: Trial | None = None, results: Any = None,
         provenance: shown at the end (default: the `provenance` block of `results`).
         seed: which participants' ALSFRS-R lines are drawn (they are not labelled).
         km_notes: sentences under the subgroup KM panels (e.g. the groups too small for a panel).
+        drawn_ahead: figures drawn ahead (`report.ahead.draw_ahead`), used where their inputs are
+            the same as this page's.
     """
     if trial is None and results is None:
         raise ParameterError("trial/results", None, "give a trial, analysis results, or both")
@@ -241,7 +245,8 @@ def trial_report(trial: Trial | None = None, results: Any = None,
     name = trial.info.name if trial is not None else (data.get("trial") or {}).get("name", "trial")
     page = ReportPage(title=title or f"Trial report: {name}",
                       subtitle=f"Analysis '{(data.get('plan') or {}).get('name', '-')}'" if data else
-                      "Descriptive report (no analysis results given)")
+                      "Descriptive report (no analysis results given)",
+                      drawn_ahead=dict(drawn_ahead or {}))
     page.sections.append(_flow_section(trial, data))
     warned = _warnings_section(data)
     if warned is not None:
@@ -259,6 +264,22 @@ def trial_report(trial: Trial | None = None, results: Any = None,
         page.sections.append(Section("other", "Other analyses", body=other))
     page.sections.append(provenance_section(provenance if provenance is not None else data.get("provenance")))
     return TrialReport(page)
+
+
+def km_subgroup_calls(km_groups: Mapping[str, Mapping[str, Trial]], horizon_days: float | None, alpha: float,
+                      labels: Mapping[str, str], at_risk_days: list[float] | None
+                      ) -> dict[str, tuple[str, FigureCall]]:
+    """The per-subgroup KM figures of the report, `{figure name: (rule label, call)}`: one per rule
+    with groups (the same calls whether the page is built now or its figures drawn ahead)."""
+    return {f"km_subgroups_{i + 1}": (label, FigureCall(km_subgroups_figure, (groups,),
+                                                        {"horizon_days": horizon_days, "alpha": alpha,
+                                                         "labels": dict(labels), "at_risk_days": at_risk_days}))
+            for i, (label, groups) in enumerate(km_groups.items()) if groups}
+
+
+def alsfrs_call(trial: Trial, n_lines: int = DEFAULT_INDIVIDUAL_LINES, seed: int = 0) -> FigureCall:
+    """The ALSFRS-R trajectories figure of the report."""
+    return FigureCall(alsfrs_figure, (trial,), {"n_individual": n_lines, "seed": seed})
 
 
 def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str, Any],
@@ -298,14 +319,11 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
                       if trial is None else "absent: no biomarker rule in the analysis plan, so no subgroups were "
                                             "defined")
     else:
-        at_days = _km_at_days(data)
-        figs = [_figure_or_note(page, f"km_subgroups_{i + 1}",
-                                lambda g=groups: km_subgroups_figure(g, horizon_days=horizon, alpha=alpha,
-                                                                     labels=labels, at_risk_days=at_days),
-                                f"Kaplan–Meier curves by arm within subgroups of {label}",
+        calls = km_subgroup_calls(km_groups, horizon, alpha, labels, _km_at_days(data))
+        figs = [_figure_or_note(page, name, call, f"Kaplan–Meier curves by arm within subgroups of {label}",
                                 f"Subgroups: {label} (pointwise {level} CI; HR: unadjusted Cox model within the "
                                 "subgroup; p: log-rank test)")
-                for i, (label, groups) in enumerate(km_groups.items()) if groups]
+                for name, (label, call) in calls.items()]
         notes = "".join(f'<p class="note">{esc(n)}</p>' for n in (km_notes or ()))
         sub.body = join(figs) + notes
     out.append(sub)
@@ -362,8 +380,7 @@ def _function_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
     else:
         parts = []
         if trial is not None:
-            parts.append(_figure_or_note(page, "alsfrs_trajectories",
-                                         lambda: alsfrs_figure(trial, n_individual=n_lines, seed=seed),
+            parts.append(_figure_or_note(page, "alsfrs_trajectories", alsfrs_call(trial, n_lines, seed),
                                          "ALSFRS-R total by visit: means by arm and individual lines",
                                          "Mean ALSFRS-R by arm and visit with 95% CI; thin lines are a random "
                                          "sample of participants (unlabelled)."))

@@ -190,7 +190,10 @@ class ReportPage:
     subtitle: str = ""
     sections: list[Section] = field(default_factory=list)
     figures: dict[str, Figure] = field(default_factory=dict)
+    # drawings made ahead (`report.ahead`), by fingerprint of the call that builds each figure
+    drawn_ahead: dict[str, dict[str, bytes]] = field(default_factory=dict, repr=False)
     _encoded: dict[str, dict[str, bytes]] = field(default_factory=dict, repr=False)
+    _names: list[str] = field(default_factory=list, repr=False)  # every figure of the page, in order
 
     def add_figure(self, name: str, fig: Figure, alt: str, caption: str | None = None) -> str:
         """Keep the figure and return its embedded HTML.
@@ -200,10 +203,34 @@ class ReportPage:
         """
         self.figures[name] = fig
         self._encoded.pop(name, None)
+        if name not in self._names:
+            self._names.append(name)
         return figure_html(_placeholder(name), alt, caption, name)
+
+    def add_drawn(self, name: str, encoded: Mapping[str, bytes], alt: str, caption: str | None = None) -> str:
+        """A figure already drawn (`{"png": bytes, ...}`, e.g. ahead of the page): kept as bytes, no `Figure`."""
+        self.figures.pop(name, None)
+        self._encoded[name] = dict(encoded)
+        if name not in self._names:
+            self._names.append(name)
+        return figure_html(_placeholder(name), alt, caption, name)
+
+    def figure_or_drawn(self, name: str, make, alt: str, caption: str | None = None) -> str:
+        """`add_figure(name, make(), ...)`, or the drawing made ahead when `make` is a `FigureCall`
+        with every input the same as that drawing's."""
+        from .ahead import drawn_for
+
+        drawn = drawn_for(make, self.drawn_ahead)
+        if drawn is not None:
+            return self.add_drawn(name, drawn, alt, caption)
+        return self.add_figure(name, make(), alt, caption)
 
     def _render(self, formats: tuple[str, ...]) -> None:
         """Draw every figure not yet drawn in each of `formats` (one pass: PNG first, then SVG)."""
+        missing = [n for n in self._names if n not in self.figures and not set(formats) <= set(self._encoded[n])]
+        if missing:  # a figure drawn ahead in fewer formats: built again from nothing is not possible
+            raise ParameterError("figure_formats", list(formats), f"figures {missing} were drawn ahead in "
+                                                                  "other formats")
         todo = {n: f for n, f in self.figures.items() if not set(formats) <= set(self._encoded.get(n, {}))}
         done = render_figures(todo, formats)
         for name, encoded in done.items():
@@ -216,7 +243,7 @@ class ReportPage:
                       for s in self.sections)
         body = f"<nav>{nav}</nav>" + "".join(s.html() for s in self.sections)
         self._render(("png",))
-        for name in self.figures:
+        for name in self._names:
             body = body.replace(_placeholder(name), base64.b64encode(self._encoded[name]["png"]).decode("ascii"))
         return body
 
@@ -252,7 +279,7 @@ class ReportPage:
         if write_figures:
             folder = out / figures_dir
             folder.mkdir(parents=True, exist_ok=True)
-            for name in self.figures:
+            for name in self._names:
                 written[name] = []
                 for fmt in formats:
                     path = folder / f"{name}.{fmt}"

@@ -1,0 +1,73 @@
+"""Figures drawn ahead of the page that shows them, used only where every input is the same.
+
+A report's figures are most of its cost, and some of them (the per-subgroup Kaplan–Meier
+panels, the ALSFRS-R trajectories) depend on the trial and the plan alone, not on the analysis's
+results. `report.background` draws those while the analysis still runs. A page built later
+takes a drawing made ahead only for a `FigureCall` whose fingerprint -- the SHA-256 of the
+pickled function name and arguments, trial tables included -- equals that of the drawing: any
+difference in any input, and the figure is drawn again from its call. So drawing ahead can make
+a report sooner, never different (`tests/test_report_background.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+__all__ = ["FigureCall", "draw_ahead"]
+
+
+@dataclass(frozen=True)
+class FigureCall:
+    """A figure function with its arguments: calling it builds the figure.
+
+    Example:
+        >>> from mndtrial.report.figures import alsfrs_figure
+        >>> from mndtrial.data.example import example_trial
+        >>> call = FigureCall(alsfrs_figure, (example_trial(),), {"n_individual": 5, "seed": 0})
+        >>> call.fingerprint() == FigureCall(alsfrs_figure, (example_trial(),), {"n_individual": 5, "seed": 0}).fingerprint()
+        True
+    """
+
+    function: Callable[..., Any]
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self) -> Any:
+        return self.function(*self.args, **self.kwargs)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the function's qualified name and every argument, pickled."""
+        name = f"{self.function.__module__}.{self.function.__qualname__}"
+        payload = pickle.dumps((name, self.args, sorted(self.kwargs.items())), protocol=5)
+        return hashlib.sha256(payload).hexdigest()
+
+
+def draw_ahead(calls: Iterable[FigureCall], formats: Sequence[str],
+               stop: Callable[[], bool] = lambda: False) -> dict[str, dict[str, bytes]]:
+    """Each call's figure drawn in `formats` here, one after another, keyed by its fingerprint.
+
+    `stop()` is asked before each figure: drawing ahead gives way as soon as the real work can
+    start. A call that raises is left out (the page will draw it, or say why it cannot).
+    """
+    from .render import render_figures
+
+    drawn: dict[str, dict[str, bytes]] = {}
+    for call in calls:
+        if stop():
+            break
+        try:
+            figure = call()
+        except Exception:
+            continue
+        drawn[call.fingerprint()] = render_figures({"ahead": figure}, formats)["ahead"]
+    return drawn
+
+
+def drawn_for(call: Any, drawn: Mapping[str, dict[str, bytes]]) -> dict[str, bytes] | None:
+    """The drawing made ahead for `call`, when `call` is a `FigureCall` with every input the same."""
+    if not drawn or not isinstance(call, FigureCall):
+        return None
+    return drawn.get(call.fingerprint())
