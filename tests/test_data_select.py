@@ -37,3 +37,12 @@ def test_select_equals_validating_the_subset(seed):
                     assert got is None
                 else:
                     pd.testing.assert_frame_equal(got, want)
+
+
+def test_participant_columns_are_a_copy_of_those_columns(example_trial):
+    cols = example_trial.participant_columns("subject_id", "arm")
+    assert list(cols.columns) == ["subject_id", "arm"]
+    assert cols.equals(example_trial.participants[["subject_id", "arm"]])
+    cols.loc[0, "arm"] = "changed"  # the trial's own table is not changed through the copy
+    assert example_trial.participants.loc[0, "arm"] != "changed"
+    assert example_trial.participant_column_names == tuple(example_trial.participants.columns)

@@ -72,7 +72,7 @@ def json_safe(value: Any) -> Any:
 def control_and_active(trial: Trial, analysis: str) -> tuple[str, tuple[str, ...]]:
     """The control arm and the active arms that have participants, or an AnalysisError."""
     control = trial.info.control_arm
-    present = set(trial.participants["arm"])
+    present = set(trial.participant_columns("arm")["arm"])
     if control is None or control not in present:
         raise AnalysisError(analysis, "the trial has no placebo (control) arm with participants; "
                                       "mark one arm `control = true` in TrialInfo")

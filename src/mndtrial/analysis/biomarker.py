@@ -114,8 +114,8 @@ class BiomarkerRule(BaseModel):
             raise ParameterError("biomarker_rules.biomarker", self.biomarker,
                                  "is a text column; a biomarker rule cuts numbers (text columns are "
                                  "subgroups through [subgroups] columns)")
-        return pd.Series(v.to_numpy(dtype=float, na_value=np.nan), index=trial.participants["subject_id"],
-                         name=self.biomarker)
+        return pd.Series(v.to_numpy(dtype=float, na_value=np.nan),
+                         index=trial.participant_columns("subject_id")["subject_id"], name=self.biomarker)
 
     def assign(self, trial: Trial) -> GroupAssignment:
         """Every participant's group; `AnalysisError` if the biomarker is missing for everyone."""
@@ -159,10 +159,9 @@ class BiomarkerRule(BaseModel):
 
 def categorical_groups(trial: Trial, column: str) -> GroupAssignment:
     """Subgroups by a text column (onset site, sex, country); missing values form `missing`."""
-    parts = trial.participants
-    if column not in parts.columns:
+    if column not in trial.participant_column_names:
         raise AnalysisError(f"subgroups by {column}", f"the participants table has no column '{column}'")
-    raw = parts.set_index("subject_id")[column]
+    raw = trial.participant_columns("subject_id", column).set_index("subject_id")[column]
     labels = raw.astype(object).where(raw.notna(), MISSING).astype(str)
     levels = tuple(sorted(set(labels) - {MISSING})) + (MISSING,)
     return GroupAssignment(variable=column, rule=column, labels=labels.rename(column), levels=levels)

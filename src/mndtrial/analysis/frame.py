@@ -57,7 +57,7 @@ def arm_contrast(trial: Trial, active: str | None = None, control: str | None = 
         ArmContrast(control='placebo', active='il2_2miu')
     """
     arms = list(trial.info.arm_names)
-    present = set(trial.participants["arm"])
+    present = set(trial.participant_columns("arm")["arm"])
     arms = [a for a in arms if a in present]
     if len(arms) < 2:
         raise AnalysisError(analysis, f"the trial has a single arm ({arms[0] if arms else 'none'}); "
@@ -115,14 +115,20 @@ def baseline_values(trial: Trial, name: str, participants: pd.DataFrame | None =
     table (the baseline sample). A name found in neither is a `ParameterError` on `parameter`
     (the plan setting that named it: covariates, strata).
     """
-    parts = trial.participants if participants is None else participants
-    if name in parts.columns:
-        return parts.set_index("subject_id")[name]
+    if participants is None:
+        columns = trial.participant_column_names
+        if name in columns:
+            return trial.participant_columns("subject_id", name).set_index("subject_id")[name]
+    else:
+        if name in participants.columns:
+            return participants.set_index("subject_id")[name]
     bio = trial.biomarkers
     if bio is not None and name in set(bio["analyte"]):
         base = bio.loc[(bio["analyte"] == name) & (bio["day"] <= 0)].sort_values(["subject_id", "day"])
         last = base.groupby("subject_id")["value"].last()
-        return last.reindex(parts["subject_id"]).rename(name)
+        ids = trial.participant_columns("subject_id")["subject_id"] if participants is None \
+            else participants["subject_id"]
+        return last.reindex(ids).rename(name)
     raise ParameterError(parameter, name, "is neither a participants column nor an analyte with a baseline "
                                             "(day <= 0) measurement in the biomarkers table")
 

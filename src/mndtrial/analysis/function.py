@@ -48,10 +48,10 @@ def slope_frame(trial: Trial, horizon_days: float | None = None,
     if alsfrs is None or alsfrs.empty:
         raise AnalysisError(ANALYSIS, "the trial has no alsfrs table")
     control_and_active(trial, ANALYSIS)
-    participants = trial.participants
-    missing = [c for c in covariates if c not in participants.columns]
+    missing = [c for c in covariates if c not in trial.participant_column_names]
     if missing:
         raise ParameterError("covariates", missing, "must be columns of the participants table")
+    participants = trial.participant_columns(*dict.fromkeys(("subject_id", "arm", *covariates)))
     before = alsfrs["day"] < 0
     after = alsfrs["day"] > horizon_days if horizon_days is not None else pd.Series(False, index=alsfrs.index)
     excluded = {"visits_before_randomisation": int(before.sum()), "visits_after_horizon": int(after.sum())}
