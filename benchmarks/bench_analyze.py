@@ -13,6 +13,10 @@ Per round, interleaved so that machine load hits both alike:
    timed inside R, and its Rscript wall. Skipped with a message where Rscript is absent.
 
 The best of the rounds is reported for each, and the ratios of ours to R's.
+
+`... bench_analyze.py [rounds] --against GIT_REF` also runs `mndtrial analyze` of that revision
+(exported with `git archive` to a temporary folder) in each round, interleaved, for a
+before/after ratio of the command's wall time from one run.
 """
 
 from __future__ import annotations
@@ -76,10 +80,19 @@ def _in_process(trial_dir: Path, out: Path) -> dict[str, float]:
     return {"analysis_s": t1 - t0, "report_s": t2 - t1, **spent}
 
 
-def main(rounds: int = 3) -> None:
+def _export(ref: str) -> Path:
+    """`ref`'s src/ exported to a temporary folder (its `mndtrial` importable from there)."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-analyze-ref-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "src"
+
+
+def main(rounds: int = 3, against: str | None = None) -> None:
     from mndtrial.sim import mirocals, simulate
 
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    ref_env = dict(os.environ, PYTHONPATH=str(_export(against))) if against else None
     work = Path(tempfile.mkdtemp(prefix="bench-analyze-"))
     trial_dir = simulate(mirocals(n_randomised=300), n_trials=1, seed=7).trial(0).write(work / "trial")
     rscript = shutil.which("Rscript")
@@ -87,10 +100,16 @@ def main(rounds: int = 3) -> None:
         print("Rscript not found: the R peer is skipped (apt-get install r-cran-survival r-cran-lme4)")
     best: dict[str, float] = {}
     counts = {}
+    for each_env in filter(None, (env, ref_env)):  # each tree's bytecode written once, before any timing
+        _wall([sys.executable, "-m", "mndtrial", "analyze", str(trial_dir), "--plan", str(PLAN), "--out",
+               str(work / "out-warm")], each_env)
     for _ in range(rounds):
         row = {"help_s": _wall([sys.executable, "-m", "mndtrial", "--help"], env),
                "analyze_s": _wall([sys.executable, "-m", "mndtrial", "analyze", str(trial_dir), "--plan", str(PLAN),
                                    "--out", str(work / "out-cli")], env)}
+        if ref_env is not None:
+            row["analyze_ref_s"] = _wall([sys.executable, "-m", "mndtrial", "analyze", str(trial_dir), "--plan",
+                                          str(PLAN), "--out", str(work / "out-ref")], ref_env)
         inner = _in_process(trial_dir, work / "out-py")
         counts = {k: inner.pop(k) for k in ("cox_fits", "lmm_fits")}
         row.update(inner)
@@ -107,6 +126,9 @@ def main(rounds: int = 3) -> None:
     print(f"best of {rounds} interleaved rounds; 300 participants, {PLAN.name}")
     print(f"  mndtrial --help                 {best['help_s']:.2f} s")
     print(f"  mndtrial analyze (wall)         {best['analyze_s']:.2f} s")
+    if against:
+        print(f"  mndtrial analyze at {against:<10s} {best['analyze_ref_s']:.2f} s "
+              f"({best['analyze_ref_s'] / best['analyze_s']:.2f}x this one's time)")
     print(f"  analysis (AnalysisPlan.run)     {best['analysis_s']:.3f} s, of which Cox (Newton-Raphson) "
           f"{best['cox_s']:.3f} s ({counts['cox_fits']} fits), mixed models {best['lmm_s']:.3f} s "
           f"({counts['lmm_fits']} fits)")
@@ -121,4 +143,10 @@ def main(rounds: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:2]))
+    args = sys.argv[1:]
+    ref = None
+    if "--against" in args:
+        at = args.index("--against")
+        ref = args[at + 1]
+        del args[at:at + 2]
+    main(*(int(a) for a in args[:1]), against=ref)
