@@ -98,7 +98,10 @@ def register_section(name: str, config_model: type[SectionConfig], run: SectionR
                      summarize: SectionSummary | None = None, description: str = "", order: int = 100,
                      replace: bool = False) -> Section:
     """Add a section to every `AnalysisPlan`. Sections run, and appear in results, by `order`."""
-    _load_builtin_sections()
+    if getattr(run, "__module__", None) not in {f"{__package__}.{m}" for m in BUILTIN_SECTION_MODULES}:
+        # a user's section meets the built-in ones' names; a built-in module registering while it
+        # imports must not import the others then (one of them imports it: a circular import)
+        _load_builtin_sections()
     if not name.isidentifier() or name in PLAN_FIELDS_RESERVED:
         raise ParameterError("section name", name, f"must be an identifier and not one of {sorted(PLAN_FIELDS_RESERVED)}")
     if not (isinstance(config_model, type) and issubclass(config_model, SectionConfig)):
