@@ -154,16 +154,18 @@ def test_km_at_risk_rows_use_the_tables_days_and_counts(labelled_trial, results)
     km = results["survival"]["kaplan_meier"]
     days = [d["day"] for d in km["arms"]["placebo"]["at_days"]]
     fig = km_figure(km, at_risk_days=days, labels=arm_labels(labelled_trial.info))
-    ax, risk = fig.axes
+    (ax,) = fig.axes  # the at-risk table is drawn in the survival axes, under its frame
     assert list(ax.get_xticks()) == days
     df = labelled_trial.survival_by_subject()
     rows = {}
-    for t in risk.texts:
-        rows.setdefault(t.get_color(), []).append((t.get_position()[0], int(t.get_text())))
+    for t in ax.texts:
+        if str(t.get_gid()).startswith("at_risk:"):
+            rows.setdefault(t.get_color(), []).append((t.get_position()[0], int(t.get_text())))
     expected = {arm: [(d, int((df.loc[df.arm == arm, "time_days"] >= d).sum())) for d in days] for arm in km["arms"]}
     assert sorted(rows.values()) == sorted(expected.values())
-    assert risk.get_xlabel() == "Days since randomisation" and risk.get_title(loc="left") == "Number at risk"
-    assert [t.get_text() for t in risk.get_yticklabels()] == ["IL-2 2 MIU", "Placebo"]
+    texts = {t.get_gid(): t.get_text() for t in ax.texts}
+    assert ax.get_xlabel() == "Days since randomisation" and texts["at_risk_title"] == "Number at risk"
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "at_risk_label"] == ["Placebo", "IL-2 2 MIU"]
 
 
 def test_report_km_uses_the_analysis_numbers_and_at_risk_days(labelled_trial, results):
