@@ -102,8 +102,7 @@ def _png_bytes(fig: Figure, dpi: int) -> bytes:
     try:
         canvas = fig.canvas
         canvas.draw()  # a layout engine, if any, places the axes within this one draw
-        rgb = np.asarray(canvas.buffer_rgba())[..., :3]
-        return encode_png(rgb, dpi)
+        return encode_png(np.asarray(canvas.buffer_rgba()), dpi)
     finally:
         fig.dpi = saved
 
@@ -113,7 +112,8 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def encode_png(rgb: np.ndarray, dpi: float) -> bytes:
-    """An 8-bit RGB PNG of `rgb` (height x width x 3, uint8), its resolution recorded as `dpi`.
+    """An 8-bit RGB PNG of `rgb` (height x width x 3 or more channels, uint8; a fourth is left out),
+    its resolution recorded as `dpi`.
 
     Every row is stored unfiltered and deflated at zlib level `PNG_COMPRESSION`: on these
     flat-colour pictures that is within a few per cent of the size Pillow's adaptive per-row
@@ -126,10 +126,12 @@ def encode_png(rgb: np.ndarray, dpi: float) -> bytes:
         >>> image.mode, image.size, image.getpixel((2, 1)), round(image.info["dpi"][0])
         ('RGB', (3, 2), (255, 128, 0), 110)
     """
-    height, width, _ = rgb.shape
+    height, width = rgb.shape[:2]
     rows = np.empty((height, 1 + 3 * width), np.uint8)
     rows[:, 0] = 0  # filter type 0 (none) on every row
-    rows[:, 1:] = rgb.reshape(height, 3 * width)
+    pixels = rows[:, 1:].reshape(height, width, 3)
+    for channel in range(3):  # a channel at a time: numpy copies the RGB of RGBA pixels 7x slower at once
+        pixels[..., channel] = rgb[..., channel]
     per_metre = int(dpi / 0.0254 + 0.5)  # pHYs, as Pillow writes `dpi`
     return b"".join((b"\x89PNG\r\n\x1a\n",
                      _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
