@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 # Figures are drawn on their own Agg canvas, never through pyplot, so the user's backend
 # (notebook inline, Qt, ...) is left alone and no window ever opens.
+from .axes import ReportFigure
 from .canvas import ReportCanvas
 
 __all__ = ["new_figure", "save_figure", "figure_bytes", "arm_colours", "collection_paused", "encode_png",
@@ -54,7 +55,7 @@ def new_figure(width_in: float = 7.0, height_in: float = 4.5, layout: str | None
     layout engine): the figures of the trial and power reports are drawn that way, since
     constrained layout draws a figure once more before each save to place it.
     """
-    fig = Figure(figsize=(width_in, height_in), dpi=100, layout=layout)
+    fig = ReportFigure(figsize=(width_in, height_in), dpi=100, layout=layout)
     ReportCanvas(fig)
     return fig
 
