@@ -160,8 +160,12 @@ def test_ph_check_with_too_few_events_says_so(example_trial):
 def test_alsfrs_figure_shows_means_and_unlabelled_lines(example_trial):
     fig = F.alsfrs_figure(example_trial, n_individual=12, seed=1)
     ax = fig.axes[0]
-    thin = [ln for ln in ax.lines if ln.get_linewidth() < 1]
-    assert len(thin) == 12
+    # the participants' lines: one collection, a thin path per participant, each its ALSFRS-R series
+    (thin,) = [c for c in ax.collections if c.get_gid() == "participants"]
+    paths = thin.get_segments()
+    assert len(paths) == 12 and all(lw < 1 for lw in thin.get_linewidths())
+    series = {tuple(g["total"].astype(float)) for _, g in example_trial.alsfrs.groupby("subject_id")}
+    assert all(tuple(p[:, 1]) in series for p in paths)
     labels = [ln.get_label() for ln in ax.lines if not ln.get_label().startswith("_")]
     assert labels == ["placebo: mean (95% CI)", "il2_2miu: mean (95% CI)"]
     svg = F.figure_bytes(fig, "svg").decode()
@@ -170,6 +174,8 @@ def test_alsfrs_figure_shows_means_and_unlabelled_lines(example_trial):
     # same seed, same sample of lines
     again = F.alsfrs_figure(example_trial, n_individual=12, seed=1)
     assert [ln.get_ydata().tolist() for ln in again.axes[0].lines] == [ln.get_ydata().tolist() for ln in ax.lines]
+    (same,) = [c for c in again.axes[0].collections if c.get_gid() == "participants"]
+    assert [p.tolist() for p in same.get_segments()] == [p.tolist() for p in paths]
 
 
 def change_by_loop(trial, analyte):

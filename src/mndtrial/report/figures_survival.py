@@ -25,7 +25,7 @@ from matplotlib.ticker import FixedLocator, MaxNLocator
 from matplotlib.transforms import ScaledTranslation
 
 from ..analysis import arm_contrast
-from ..analysis.cox import fit_cox
+from ..analysis.cox import fit_cox_arrays
 from ..analysis.km import km_curve
 from ..analysis.logrank import logrank
 from ..analysis.numbers import arm_labels, fmt_p, fmt_ratio_ci
@@ -111,22 +111,27 @@ def km_effect(trial: Trial, control: str | None = None, active: str | None = Non
     """Unadjusted Cox HR (with its 95% CI) and log-rank p of active vs control, or None if not estimable.
 
     For a panel drawn from the data (a subgroup), as survminer's `pval = TRUE` with `coxph`: the
-    project's Cox model (`mndtrial.analysis.fit_cox`, Efron ties, at the maximum or not at all)
-    and log-rank test (`mndtrial.analysis.logrank`); the tests hold both to lifelines.
+    project's Cox model (`mndtrial.analysis.cox.fit_cox_arrays`, Efron ties, at the maximum or not
+    at all) and log-rank test (`mndtrial.analysis.logrank`); the tests hold both to lifelines.
     """
     try:
         contrast = arm_contrast(trial, active=active, control=control, analysis="KM panel")
     except (AnalysisError, ParameterError):
         return None
     df = trial.survival_by_subject()
-    df = df.loc[df["arm"].isin([contrast.control, contrast.active]), ["time_days", "event", "arm"]]
-    treated = (df["arm"] == contrast.active).to_numpy()
-    if df.loc[treated, "event"].sum() == 0 or df.loc[~treated, "event"].sum() == 0:
+    arm = df["arm"].to_numpy(object)
+    keep = (arm == contrast.control) | (arm == contrast.active)
+    time, event = df["time_days"].to_numpy(float)[keep], df["event"].to_numpy(float)[keep]
+    treated = arm[keep] == contrast.active
+    if not (np.isfinite(time).all() and np.isfinite(event).all()):
+        return None  # as the Cox fit refuses missing values
+    if event[treated].sum() == 0 or event[~treated].sum() == 0:
         return None
-    data = pd.DataFrame({"time_days": df["time_days"], "event": df["event"], "treatment": treated.astype(float)})
     try:
-        term = fit_cox(data, ["treatment"], ph_test=False, analysis="KM panel").term("treatment")
-        p = logrank(df["time_days"].to_numpy(float), df["event"].to_numpy(int), treated, analysis="KM panel").p
+        # the arrays the model table would be read back into (fit_cox builds that table first)
+        term = fit_cox_arrays(time, event.astype(int), treated.astype(float)[:, None], ["treatment"], ph_test=False,
+                              analysis="KM panel").term("treatment")
+        p = logrank(time, event.astype(int), treated, analysis="KM panel").p
     except AnalysisError:
         return None
     return {"hr": float(term["hr"]), "ci": [float(term["hr_lower"]), float(term["hr_upper"])],
