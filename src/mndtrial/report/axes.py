@@ -3,11 +3,11 @@
 matplotlib draws an axis tick by tick: each is an object of three lines and two texts, made by
 copying the first (markers deep-copied), placed, then drawn one artist at a time, at ~1–2 ms a
 tick -- half the cost of drawing a report figure, which has a few hundred. `ReportAxes` draws a
-plain axis (linear scale, labels and marks on one side, no minor ticks, no offset text, labels
-not turned, no aligned siblings) with one line of tick marks, one line of grid segments and its
-labels drawn one after the other from the first tick's own text, styled by that first tick (so
-`tick_params`, `grid` and rcParams apply as ever), and places the axis label under (beside) the
-labels as matplotlib does. Every other axis takes matplotlib's own route. Locators, formatters and
+plain axis (any scale; labels and marks on one side, no offset text, labels not turned, no
+aligned siblings) with one line of tick marks and one line of grid segments per group (major,
+minor), its labels drawn one after the other from the group's first tick's own text, all styled
+by that first tick (so `tick_params`, `grid` and rcParams apply as ever), and places the axis
+label under (beside) the labels as matplotlib does. Every other axis takes matplotlib's own route. Locators, formatters and
 `get_xticklabels()` & co. are matplotlib's: only the drawing changes, not what is drawn
 (`tests/test_report_axes.py` holds the pixels to matplotlib's).
 
@@ -45,24 +45,31 @@ class _PlainTicks:
     _along = 0  # 0: the ticks' locations are x (an x axis); 1: y
 
     def _plain_ticks(self):
-        """(first tick, [(loc, label)] in view) where the plain route draws this axis, else None."""
-        if (self.get_scale() != "linear" or isinstance(self.get_major_locator(), NullLocator)
-                or not isinstance(self.get_minor_locator(), NullLocator)
-                or self.label_position not in ("bottom", "left")
+        """[(first tick, [(loc, label)] in view)] for the major then the minor ticks where the plain
+        route draws this axis, else None."""
+        if (self.label_position not in ("bottom", "left")
                 or len(self.axes.figure._align_label_groups[self.axis_name].get_siblings(self.axes)) > 1):
             return None
-        first = self.majorTicks[0]
-        if (first.tick2line.get_visible() or first.label2.get_visible() or first.label1.get_rotation() != 0
-                or not first.get_visible()):
-            return None
-        locs = self.get_majorticklocs()
-        labels = self.major.formatter.format_ticks(locs)
+        groups = []
+        for ticks, locator, formatter, locs_of in (
+                (self.majorTicks, self.get_major_locator(), self.major.formatter, self.get_majorticklocs),
+                (self.minorTicks, self.get_minor_locator(), self.minor.formatter, self.get_minorticklocs)):
+            if isinstance(locator, NullLocator):
+                continue
+            first = ticks[0]
+            if (first.tick2line.get_visible() or first.label2.get_visible() or first.label1.get_rotation() != 0
+                    or not first.get_visible()):
+                return None
+            locs = locs_of()
+            groups.append((first, locs, formatter.format_ticks(locs)))
         if self.major.formatter.get_offset():
             return None
-        low, high = sorted(self.get_view_interval())
-        shown = [(float(loc), label) for loc, label in zip(locs, labels)
-                 if mtransforms._interval_contains_close((low, high), loc)]
-        return first, shown
+        # the ticks within the view, as Axis._update_ticks finds them (on the scale's axis)
+        transform = self.get_transform()
+        view = transform.transform(sorted(self.get_view_interval()))
+        return [(first, [(float(loc), label) for loc, label in zip(locs, labels)
+                         if mtransforms._interval_contains_close(view, transform.transform(loc))])
+                for first, locs, labels in groups]
 
     def _line(self, like: Line2D, along: list[float], across: list[float]) -> Line2D:
         line = Line2D([], [])
@@ -71,7 +78,7 @@ class _PlainTicks:
         line.set_data(*((along, across) if self._along == 0 else (across, along)))
         return line
 
-    def _spine_extent(self, first, ticked: bool, renderer):
+    def _spine_extent(self, drawn, renderer):
         """The spine's box padded by the tick marks out of it, as `Spine.get_window_extent` (which
         would make every tick to find one drawn) or the axes' box where there is no such spine."""
         side = "bottom" if self._along == 0 else "left"
@@ -80,24 +87,20 @@ class _PlainTicks:
             return self.axes.get_window_extent(renderer)
         spine._adjust_location()
         box = Patch.get_window_extent(spine, renderer).frozen()
-        if ticked and first.tick1line.get_visible():
+        boxes = [box]
+        for first, shown in drawn:
+            if not shown or not first.tick1line.get_visible():
+                continue
             out = {"out": 1.0, "in": 0.0}.get(first._tickdir, 0.5) * first._size / 72 * self.axes.figure.dpi
             inside = {"out": 0.0, "in": 1.0}.get(first._tickdir, 0.5) * first._size / 72 * self.axes.figure.dpi
             if side == "bottom":
-                box = mtransforms.Bbox.from_extents(box.x0, box.y0 - out, box.x1, box.y1 + inside)
+                boxes.append(mtransforms.Bbox.from_extents(box.x0, box.y0 - out, box.x1, box.y1 + inside))
             else:
-                box = mtransforms.Bbox.from_extents(box.x0 - out, box.y0, box.x1 + inside, box.y1)
-        return box
+                boxes.append(mtransforms.Bbox.from_extents(box.x0 - out, box.y0, box.x1 + inside, box.y1))
+        return mtransforms.Bbox.union(boxes)
 
-    @martist.allow_rasterization
-    def draw(self, renderer):
-        if not self.get_visible():
-            return
-        plain = self._plain_ticks()
-        if plain is None:
-            return super().draw(renderer)
-        first, shown = plain
-        renderer.open_group(maxis.__name__, gid=self.get_gid())
+    def _draw_group(self, first, shown, renderer) -> list:
+        """Grid lines, tick marks and labels of one group of ticks; the labels' boxes."""
         locs = [loc for loc, _ in shown]
         if locs and first.gridline.get_visible():
             # one line of segments, each as the tick's own grid line ((loc, 0) to (loc, 1))
@@ -116,8 +119,19 @@ class _PlainTicks:
                     boxes.append(label.get_window_extent(renderer))
             label.set_text(saved[0])
             label.set_position(saved[1])
+        return boxes
+
+    @martist.allow_rasterization
+    def draw(self, renderer):
+        if not self.get_visible():
+            return
+        drawn = self._plain_ticks()
+        if drawn is None:
+            return super().draw(renderer)
+        renderer.open_group(maxis.__name__, gid=self.get_gid())
+        boxes = [box for first, shown in drawn for box in self._draw_group(first, shown, renderer)]
         if self._autolabelpos:
-            self._place_label([*boxes, self._spine_extent(first, bool(locs), renderer)])
+            self._place_label([*boxes, self._spine_extent(drawn, renderer)])
         self.label.draw(renderer)
         self._update_offset_text_position(boxes, [])
         self.offsetText.set_text("")
