@@ -71,6 +71,39 @@ class _PlainTicks:
                          if mtransforms._interval_contains_close(view, transform.transform(loc))])
                 for first, locs, labels in groups]
 
+    def set_clip_path(self, path, transform=None):
+        # As Axis.set_clip_path, but only on the ticks already made: Axes.clear calls it, and
+        # reading the lazy tick lists there would make a major and a minor tick for each axis (a
+        # minor one is never needed without a minor locator); a tick made later gets it in _get_tick.
+        martist.Artist.set_clip_path(self, path, transform)
+        self._tick_clip = (path, transform)
+        for name in ("majorTicks", "minorTicks"):
+            for tick in self.__dict__.get(name, ()):
+                tick.set_clip_path(path, transform)
+        self.stale = True
+
+    def set_tick_params(self, which="major", reset=False, **kwargs):
+        # Axis.set_tick_params stores the parameters (a tick made later is made with them) and
+        # applies them to the ticks made; reading a lazy tick list would make its first tick
+        # (Axes.__init__ and grid() call this for both lists of both axes), so one not yet made is
+        # left unmade.
+        lazy = [name for name in ("majorTicks", "minorTicks") if name not in self.__dict__]
+        for name in lazy:
+            self.__dict__[name] = []
+        try:
+            super().set_tick_params(which, reset, **kwargs)
+        finally:
+            for name in lazy:
+                if self.__dict__.get(name) == []:
+                    del self.__dict__[name]
+
+    def _get_tick(self, major):
+        tick = super()._get_tick(major)
+        clip = getattr(self, "_tick_clip", None)
+        if clip is not None:
+            tick.set_clip_path(*clip)
+        return tick
+
     def _line(self, like: Line2D, along: list[float], across: list[float]) -> Line2D:
         line = Line2D([], [])
         line.update_from(like)  # style, marker and transform of the first tick's line
