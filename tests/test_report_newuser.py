@@ -219,16 +219,20 @@ def test_forest_leaves_out_empty_levels_and_keeps_labels_left_of_the_frame():
 
 
 # -- PH check ----------------------------------------------------------------------------------
-def test_spline_smoother_and_its_se_are_ordinary_least_squares():
+@pytest.mark.parametrize("df, ties", [(4, False), (3, False), (5, False), (4, True)])
+def test_spline_smoother_and_its_se_are_ordinary_least_squares(df, ties):
+    # reference: OLS on patsy's own cr(x, df, constraints='center') design with its intercept
     from patsy import dmatrix
 
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(3 + df)
     x = np.sort(rng.uniform(0, 600, 80))
+    if ties:
+        x = np.round(x / 50) * 50  # few distinct times, as event days tie
     y = 0.3 - 0.001 * x + rng.normal(0, 0.5, 80)
-    grid = np.linspace(0, 600, 7)
-    fit, se = spline_smooth(x, y, grid)
-    X = np.asarray(dmatrix("cr(x, df=4, constraints='center')", {"x": x}))
-    G = np.asarray(dmatrix(dmatrix("cr(x, df=4, constraints='center')", {"x": x}).design_info, {"x": grid}))
+    grid = np.linspace(0, 620, 9)  # past the last knot too: the spline goes on as a line
+    fit, se = spline_smooth(x, y, grid, df=df)
+    X = np.asarray(dmatrix(f"cr(x, df={df}, constraints='center')", {"x": x}))
+    G = np.asarray(dmatrix(dmatrix(f"cr(x, df={df}, constraints='center')", {"x": x}).design_info, {"x": grid}))
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     s2 = np.sum((y - X @ beta) ** 2) / (len(x) - X.shape[1])
     cov = s2 * np.linalg.inv(X.T @ X)
