@@ -44,17 +44,22 @@ def test_km_curves_match_a_naive_product_limit(example_trial):
 def test_numbers_at_risk_under_the_axis_equal_raw_counts(example_trial):
     fig = F.km_figure(example_trial)
     assert isinstance(fig, Figure)
-    main, risk = fig.axes
+    (main,) = fig.axes  # the at-risk table is drawn in the survival axes, under its frame
     df = example_trial.survival_by_subject()
-    labels = [t.get_text() for t in risk.get_yticklabels()]
-    assert labels == ["il2_2miu", "placebo"]  # drawn bottom-up
-    ticks = sorted({t.get_position()[0] for t in risk.texts})
-    assert ticks[0] == 0 and len(ticks) >= 4
-    for row, arm in enumerate(labels):
-        drawn = [int(t.get_text()) for t in sorted(risk.texts, key=lambda t: t.get_position()[0])
-                 if t.get_position()[1] == row]
+    labels = [t.get_text() for t in main.texts if t.get_gid() == "at_risk_label"]
+    assert labels == ["placebo", "il2_2miu"]  # drawn top-down
+    numbers = [t for t in main.texts if str(t.get_gid()).startswith("at_risk:")]
+    ticks = sorted({t.get_position()[0] for t in numbers})
+    assert ticks[0] == 0 and len(ticks) >= 4 and ticks == list(main.get_xticks())
+    for arm in labels:
+        drawn = [int(t.get_text()) for t in sorted(numbers, key=lambda t: t.get_position()[0])
+                 if t.get_gid() == f"at_risk:{arm}"]
         times = df.loc[df["arm"] == arm, "time_days"].to_numpy(float)
         assert drawn == [int((times >= d).sum()) for d in ticks]
+    # each row under the one before, all under the axes (y 0 in axes units is the frame's bottom)
+    fig.canvas.draw()
+    rows = [t.get_window_extent().y0 for t in main.texts if t.get_gid() == "at_risk_label"]
+    assert rows[0] > rows[1] and rows[0] < main.get_window_extent().y0
     # and the helper agrees on days past the end of follow-up
     c = km_curves(example_trial)["placebo"]
     assert at_risk_at(c, [0.0, 1e6]) == [30, 0]
@@ -79,7 +84,7 @@ def test_km_subgroups_one_panel_per_group(example_trial):
     fig = F.km_subgroups_figure(groups)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["low", "high"]
-    assert len(fig.axes) == 4  # curves + at-risk per panel
+    assert len(fig.axes) == 2  # one per panel: the curves, the at-risk table drawn under them
     with pytest.raises(ParameterError):
         F.km_subgroups_figure({})
 
@@ -155,8 +160,12 @@ def test_ph_check_with_too_few_events_says_so(example_trial):
 def test_alsfrs_figure_shows_means_and_unlabelled_lines(example_trial):
     fig = F.alsfrs_figure(example_trial, n_individual=12, seed=1)
     ax = fig.axes[0]
-    thin = [ln for ln in ax.lines if ln.get_linewidth() < 1]
-    assert len(thin) == 12
+    # the participants' lines: one collection, a thin path per participant, each its ALSFRS-R series
+    (thin,) = [c for c in ax.collections if c.get_gid() == "participants"]
+    paths = thin.get_segments()
+    assert len(paths) == 12 and all(lw < 1 for lw in thin.get_linewidths())
+    series = {tuple(g["total"].astype(float)) for _, g in example_trial.alsfrs.groupby("subject_id")}
+    assert all(tuple(p[:, 1]) in series for p in paths)
     labels = [ln.get_label() for ln in ax.lines if not ln.get_label().startswith("_")]
     assert labels == ["placebo: mean (95% CI)", "il2_2miu: mean (95% CI)"]
     svg = F.figure_bytes(fig, "svg").decode()
@@ -165,6 +174,8 @@ def test_alsfrs_figure_shows_means_and_unlabelled_lines(example_trial):
     # same seed, same sample of lines
     again = F.alsfrs_figure(example_trial, n_individual=12, seed=1)
     assert [ln.get_ydata().tolist() for ln in again.axes[0].lines] == [ln.get_ydata().tolist() for ln in ax.lines]
+    (same,) = [c for c in again.axes[0].collections if c.get_gid() == "participants"]
+    assert [p.tolist() for p in same.get_segments()] == [p.tolist() for p in paths]
 
 
 def change_by_loop(trial, analyte):

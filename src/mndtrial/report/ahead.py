@@ -53,13 +53,15 @@ def draw_ahead(calls: Iterable[FigureCall], formats: Sequence[str],
     start. A call that raises is left out (the page will draw it, or say why it cannot).
     """
     from .render import render_figures
+    from .style import collection_paused
 
     drawn: dict[str, dict[str, bytes]] = {}
     for call in calls:
         if stop():
             break
         try:
-            figure = call()
+            with collection_paused():  # as the page builds its figures (`html._figure_or_note`)
+                figure = call()
         except Exception:
             continue
         drawn[call.fingerprint()] = render_figures({"ahead": figure}, formats)["ahead"]

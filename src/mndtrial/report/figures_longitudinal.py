@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from ..analysis.numbers import arm_labels
@@ -48,9 +49,19 @@ def alsfrs_figure(trial: Trial, n_individual: int = 40, seed: int = 0, level: fl
     rng = np.random.default_rng(seed)
     sample = rng.choice(ids, size=min(n_individual, len(ids)), replace=False) if n_individual else []
     shown = alsfrs.loc[alsfrs["subject_id"].isin(sample)]
-    for _, g in shown.groupby("subject_id", sort=False):
-        x = g["day"] / (DAYS_PER_MONTH if unit == "month" else 1.0)
-        ax.plot(x, g["total"], color=colours[arms[g["subject_id"].iloc[0]]], lw=0.6, alpha=0.35)
+    # one collection of the participants' lines (each still its own path, drawn over the others)
+    x = shown["day"].to_numpy(float) / (DAYS_PER_MONTH if unit == "month" else 1.0)
+    y = shown["total"].to_numpy(float)
+    lines, line_colours = [], []
+    rows_of = shown.groupby("subject_id", sort=False).indices
+    for subject in pd.unique(shown["subject_id"]):  # in the order of the table, as drawn before
+        rows = rows_of[subject]
+        lines.append(np.column_stack([x[rows], y[rows]]))
+        line_colours.append(colours[arms[subject]])
+    if lines:
+        ax.add_collection(LineCollection(lines, colors=line_colours, linewidths=0.6, alpha=0.35, zorder=2,
+                                         capstyle="projecting", joinstyle="round", gid="participants"),
+                          autolim=True)
     for arm in order:
         m = means.loc[means["arm"] == arm]
         if m.empty:

@@ -14,13 +14,18 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator
+from matplotlib.lines import Line2D
+from matplotlib.markers import TICKDOWN
+from matplotlib.ticker import FixedLocator, MaxNLocator
+from matplotlib.transforms import ScaledTranslation
 
 from ..analysis import arm_contrast
-from ..analysis.cox import fit_cox
+from ..analysis.cox import fit_cox_arrays
 from ..analysis.km import km_curve
 from ..analysis.logrank import logrank
 from ..analysis.numbers import arm_labels, fmt_p, fmt_ratio_ci
@@ -106,22 +111,27 @@ def km_effect(trial: Trial, control: str | None = None, active: str | None = Non
     """Unadjusted Cox HR (with its 95% CI) and log-rank p of active vs control, or None if not estimable.
 
     For a panel drawn from the data (a subgroup), as survminer's `pval = TRUE` with `coxph`: the
-    project's Cox model (`mndtrial.analysis.fit_cox`, Efron ties, at the maximum or not at all)
-    and log-rank test (`mndtrial.analysis.logrank`); the tests hold both to lifelines.
+    project's Cox model (`mndtrial.analysis.cox.fit_cox_arrays`, Efron ties, at the maximum or not
+    at all) and log-rank test (`mndtrial.analysis.logrank`); the tests hold both to lifelines.
     """
     try:
         contrast = arm_contrast(trial, active=active, control=control, analysis="KM panel")
     except (AnalysisError, ParameterError):
         return None
     df = trial.survival_by_subject()
-    df = df.loc[df["arm"].isin([contrast.control, contrast.active]), ["time_days", "event", "arm"]]
-    treated = (df["arm"] == contrast.active).to_numpy()
-    if df.loc[treated, "event"].sum() == 0 or df.loc[~treated, "event"].sum() == 0:
+    arm = df["arm"].to_numpy(object)
+    keep = (arm == contrast.control) | (arm == contrast.active)
+    time, event = df["time_days"].to_numpy(float)[keep], df["event"].to_numpy(float)[keep]
+    treated = arm[keep] == contrast.active
+    if not (np.isfinite(time).all() and np.isfinite(event).all()):
+        return None  # as the Cox fit refuses missing values
+    if event[treated].sum() == 0 or event[~treated].sum() == 0:
         return None
-    data = pd.DataFrame({"time_days": df["time_days"], "event": df["event"], "treatment": treated.astype(float)})
     try:
-        term = fit_cox(data, ["treatment"], ph_test=False, analysis="KM panel").term("treatment")
-        p = logrank(df["time_days"].to_numpy(float), df["event"].to_numpy(int), treated, analysis="KM panel").p
+        # the arrays the model table would be read back into (fit_cox builds that table first)
+        term = fit_cox_arrays(time, event.astype(int), treated.astype(float)[:, None], ["treatment"], ph_test=False,
+                              analysis="KM panel").term("treatment")
+        p = logrank(time, event.astype(int), treated, analysis="KM panel").p
     except AnalysisError:
         return None
     return {"hr": float(term["hr"]), "ci": [float(term["hr_lower"]), float(term["hr_upper"])],
@@ -158,11 +168,56 @@ def _km_margins_in(arms: Sequence[str], labels: Mapping[str, str], title: bool) 
             "gap": (8 + 6 + line_height_pt(8.5)) / 72, "risk": 0.12 + 0.3 * len(arms)}
 
 
+def _step_band(ax, time: np.ndarray, lower: np.ndarray, upper: np.ndarray, colour: str) -> None:
+    """The CI band between two step functions (as `fill_between(..., step="post")` draws it) as one
+    polygon built from the step arrays, without fill_between's masking and interpolation."""
+    if not (np.isfinite(lower).all() and np.isfinite(upper).all()) or len(time) < 2:
+        ax.fill_between(time, lower, upper, step="post", color=colour, alpha=0.15, lw=0)  # gaps where undefined
+        return
+    x = np.repeat(time, 2)[1:]  # x0, x1, x1, x2, x2, ..., xn, xn
+    top, bottom = np.repeat(upper, 2)[:-1], np.repeat(lower, 2)[:-1]  # y0, y0, y1, y1, ..., yn
+    polygon = np.column_stack([np.r_[x, x[::-1]], np.r_[top, bottom[::-1]]])
+    ax.add_collection(PolyCollection([polygon], facecolors=colour, alpha=0.15, linewidths=0), autolim=False)
+
+
+def _at_risk_table(ax, curves: Mapping[str, pd.DataFrame], colours: Mapping[str, str], labels: Mapping[str, str],
+                   ticks: Sequence[float], gap_in: float, height_in: float) -> None:
+    """The numbers at risk under the survival axes, drawn in the survival axes itself: one row per
+    arm (first arm on top), its numbers at the x ticks, the row labels left of the axes, the title
+    "Number at risk" over it and its baseline with ticks under it; the day labels and the axis
+    label go under the table (the x tick labels' pad). No axes of its own: an Axes (with its
+    ticks, spines and patch) cost more to make and draw than everything in the table."""
+    fig = ax.figure
+    below = lambda depth_in: ScaledTranslation(0, -depth_in, fig.dpi_scale_trans)  # noqa: E731
+    days, left = ax.get_xaxis_transform(), ax.transAxes
+    n_rows = len(curves)
+    for k, (arm, c) in enumerate(curves.items()):
+        depth = gap_in + height_in * (k + 0.5) / n_rows
+        row, colour = days + below(depth), colours.get(arm, "k")
+        for tick, n in zip(ticks, at_risk_at(c, ticks)):
+            ax.text(tick, 0, str(n), transform=row, ha="center", va="center", fontsize=RISK_FONT_PT, color=colour,
+                    gid=f"at_risk:{arm}")
+        ax.text(0, 0, labels.get(arm, arm), transform=left + below(depth) + ScaledTranslation(
+            -RISK_LABEL_PAD_PT / 72, 0, fig.dpi_scale_trans), ha="right", va="center_baseline", fontsize=RISK_FONT_PT,
+            gid="at_risk_label")
+    ax.text(0, 0, "Number at risk", transform=left + below(gap_in - mpl.rcParams["axes.titlepad"] / 72),
+            ha="left", va="baseline", fontsize=8.5, gid="at_risk_title")
+    base = below(gap_in + height_in)
+    edge = {"color": mpl.rcParams["axes.edgecolor"], "clip_on": False}
+    ax.add_line(Line2D([0, 1], [0, 0], transform=left + base, lw=mpl.rcParams["axes.linewidth"],
+                       solid_capstyle="projecting", gid="at_risk_frame", **edge))
+    ax.add_line(Line2D(ticks, np.zeros(len(ticks)), transform=days + base, ls="none", marker=TICKDOWN,
+                       ms=mpl.rcParams["xtick.major.size"], mew=mpl.rcParams["xtick.major.width"],
+                       gid="at_risk_ticks", **edge))
+    # the day labels under the table: the tick labels' pad reaches past it
+    ax.tick_params(axis="x", labelbottom=True, pad=mpl.rcParams["xtick.major.pad"] + 72 * (gap_in + height_in))
+    ax.set_xlabel("Days since randomisation")
+
+
 def _draw_km(fig: Figure, rect_in: tuple[float, float, float, float], curves: Mapping[str, pd.DataFrame],
              colours: Mapping[str, str], title: str | None, horizon_days: float | None, ci: bool,
              labels: Mapping[str, str], at_risk_days: Sequence[float] | None, annotation: str | None) -> None:
     """One KM panel (survival axes over its at-risk table) in the figure's `rect_in` (x, y, w, h inches)."""
-    n_rows = len(curves)
     fig_w, fig_h = fig.get_size_inches()
     x0, y0, width, height = rect_in
     m = _km_margins_in(list(curves), labels, bool(title))
@@ -171,21 +226,20 @@ def _draw_km(fig: Figure, rect_in: tuple[float, float, float, float], curves: Ma
     plot_bottom = risk_bottom + m["risk"] + m["gap"]
     plot_h = y0 + height - m["top"] - plot_bottom
     ax = fig.add_axes((left / fig_w, plot_bottom / fig_h, plot_w / fig_w, plot_h / fig_h))
-    risk = fig.add_axes((left / fig_w, risk_bottom / fig_h, plot_w / fig_w, m["risk"] / fig_h), sharex=ax)
     t_max = max(float(c["time_days"].max()) for c in curves.values())
     if horizon_days is not None:
         t_max = max(t_max, float(horizon_days))
     for arm, c in curves.items():
         colour = colours.get(arm, CONTROL_COLOUR)
         n = int(c["at_risk"].iloc[0]) if len(c) else 0
-        ax.step(c["time_days"], c["survival"], where="post", color=colour, lw=1.8,
+        time = c["time_days"].to_numpy(float)
+        ax.plot(time, c["survival"].to_numpy(float), drawstyle="steps-post", color=colour, lw=1.8,
                 label=f"{labels.get(arm, arm)} (n = {n})")
         marks = censored_marks(c)
-        ax.plot(marks["time_days"], marks["survival"], ls="none", marker="|", ms=7, mew=1.2, color=colour,
-                gid=f"censored:{arm}")
+        ax.plot(marks["time_days"].to_numpy(), marks["survival"].to_numpy(), ls="none", marker="|", ms=7, mew=1.2,
+                color=colour, gid=f"censored:{arm}")
         if ci:
-            ax.fill_between(c["time_days"], c["ci_lower"], c["ci_upper"], step="post", color=colour, alpha=0.15,
-                            lw=0)
+            _step_band(ax, time, c["ci_lower"].to_numpy(float), c["ci_upper"].to_numpy(float), colour)
     ax.plot([], [], ls="none", marker="|", ms=7, color="#444444", label="censored")
     if horizon_days is not None:
         ax.axvline(float(horizon_days), color="#444444", lw=0.9, ls=":", label=f"horizon (day {horizon_days:g})")
@@ -205,20 +259,9 @@ def _draw_km(fig: Figure, rect_in: tuple[float, float, float, float], curves: Ma
     else:
         locator = MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10], integer=True)
         ticks = [float(t) for t in locator.tick_values(-0.04 * t_max, t_max * 1.03) if 0 <= t <= t_max * 1.02]
-    # one fixed locator, shared by both axes: ticks are made once, at the days the table shows
+    # one fixed locator: ticks are made once, at the days the table shows
     ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.tick_params(labelbottom=False)
-    risk.set_ylim(-0.5, n_rows - 0.5)
-    risk.yaxis.set_major_locator(FixedLocator(list(range(n_rows))))
-    risk.yaxis.set_major_formatter(FixedFormatter([labels.get(a, a) for a in list(curves)[::-1]]))
-    for row, (arm, c) in enumerate(reversed(list(curves.items()))):
-        for tick, n in zip(ticks, at_risk_at(c, ticks)):
-            risk.text(tick, row, str(n), ha="center", va="center", fontsize=8, color=colours.get(arm, "k"))
-    risk.set_title("Number at risk", fontsize=8.5, loc="left", y=1.0)
-    risk.set_xlabel("Days since randomisation")
-    risk.tick_params(axis="y", length=0, pad=RISK_LABEL_PAD_PT, labelsize=RISK_FONT_PT)
-    for side in ("top", "right", "left"):
-        risk.spines[side].set_visible(False)
+    _at_risk_table(ax, curves, colours, labels, ticks, m["gap"], m["risk"])
 
 
 def km_figure(source: Any, title: str | None = "Kaplan–Meier survival by arm", control: str | None = None,
@@ -236,8 +279,8 @@ def km_figure(source: Any, title: str | None = "Kaplan–Meier survival by arm",
     Example:
         >>> from mndtrial.data.example import example_trial
         >>> fig = km_figure(example_trial(), at_risk_days=[0, 200, 400, 600])
-        >>> len(fig.axes), [t.get_text() for t in fig.axes[1].texts][:4]
-        (2, ['30', '25', '17', '10'])
+        >>> [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "at_risk:il2_2miu"][:4]
+        ['30', '25', '17', '10']
     """
     if isinstance(source, Trial):
         control = control or source.info.control_arm

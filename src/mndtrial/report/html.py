@@ -35,6 +35,7 @@ from .km_groups import (MARKER_NAMES, MIN_KM_PANEL_N, km_groups_from_assignments
 from .figures import alsfrs_figure, forest_figure, km_figure, km_subgroups_figure, ph_check_figure, treg_figure
 from .page import ReportPage, Section, absent_html, df_html, esc, flatten, join, provenance_section
 from .provenance import Provenance
+from .style import collection_paused
 
 __all__ = ["TrialReport", "trial_report", "write_trial_report", "km_groups_from_assignments", "BIOMARKER_COLUMNS",
            "TREG_ANALYTES", "km_left_out", "subgroup_title"]
@@ -101,7 +102,8 @@ def _section_tables(tables: Mapping[str, pd.DataFrame], target: str) -> str:
 def _figure_or_note(page: ReportPage, name: str, make, alt: str, caption: str | None = None) -> str:
     """A figure, or the reason it cannot be drawn on these data (the report still renders)."""
     try:
-        return page.figure_or_drawn(name, make, alt, caption)
+        with collection_paused():  # a figure's artists all stay alive: nothing for it to find
+            return page.figure_or_drawn(name, make, alt, caption)
     except (AnalysisError, ParameterError) as exc:
         return absent_html(f"figure not drawn: {exc}")
 
