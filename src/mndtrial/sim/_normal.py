@@ -80,8 +80,9 @@ def _fill(state, out, wi, ki, fi):
             r >>= np.uint64(8)
             rabs = (r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
             x = float(np.int64(rabs)) * wi[idx]  # rabs < 2^52: converted exactly, in one instruction
-            if r & np.uint64(1):
-                x = -x
+            # numpy's `if (sign) x = -x`, without a branch: a coin-flip branch is mispredicted half
+            # the time (it cost 40% of the draw); multiplying by -1.0 flips the sign bit exactly
+            x *= 1.0 - 2.0 * float(np.int64(r & np.uint64(1)))
             if rabs < ki[idx]:
                 break  # 99.3% of the draws
             if idx == 0:  # the tail, beyond _NOR_R
