@@ -8,6 +8,7 @@ trial `i` is the same whether it was simulated alone, in a chunk, or in one big 
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -287,8 +288,17 @@ def _join(parts: list[dict], start: int, n_trials: int) -> dict:
     return {k: v[a:b] for k, v in cols.items()}
 
 
+@functools.lru_cache(maxsize=64)
+def _category_dtype(categories: tuple) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(categories))
+
+
 def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
-    return pd.Categorical.from_codes(codes.astype(np.int16), categories=list(categories))
+    # The codes are in range by construction: no validation pass, and codes of the dtype pandas
+    # keeps (int8 below 128 categories), so none are copied twice.
+    dtype = _category_dtype(tuple(categories))
+    kind = np.int8 if len(dtype.categories) < 128 else np.int16
+    return pd.Categorical.from_codes(codes.astype(kind, copy=False), dtype=dtype, validate=False)
 
 
 def _batch(design: Design, t: dict, n_trials: int, first_trial: int, seed: int) -> TrialBatch:
