@@ -18,6 +18,7 @@ from ..data.batch import TrialBatch
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import ParameterError
 from ._normal import standard_normal
+from ._fused import participant_columns
 from ._kernels import alsfrs_rows, biomarker_rows, visit_rows
 from .design import Design
 from .measurement import assay_rng
@@ -109,16 +110,13 @@ def _run(design: Design, seed: int, first_trial: int, n_trials: int, tables: tup
     covered = n_blocks * B
     trials = np.arange(first_block * B, (first_block + n_blocks) * B)
     P, S = _columns((covered, n), PARTICIPANT_DTYPES, SURVIVAL_DTYPES)
-    for table in (P, S):
-        table["trial"][...] = trials[:, None]
-        table["subject"][...] = np.arange(n)
     keep = ("slope", "death", "dropout") + (("rise", "serum_nfl_true") if "biomarkers" in tables else ())
     K = {k: np.empty((covered, n)) for k in keep}
     generators, screening = [], []
     for k in range(n_blocks):
         rows = slice(k * B, (k + 1) * B)
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(first_block + k,)))
-        counts = _participants_block(design, rng, assay_rng(seed, (first_block + k,)),
+        counts = _participants_block(design, rng, assay_rng(seed, (first_block + k,)), (first_block + k) * B,
                                      {c: a[rows] for c, a in P.items()}, {c: a[rows] for c, a in S.items()},
                                      {c: a[rows] for c, a in K.items()})
         screening.append(counts)
@@ -166,8 +164,8 @@ def _strata_codes(design: Design, p: dict) -> tuple[np.ndarray, int]:
     return stratum, n_strata
 
 
-def _participants_block(design: Design, rng: np.random.Generator, assay: np.random.Generator, P: dict, S: dict,
-                        K: dict) -> dict:
+def _participants_block(design: Design, rng: np.random.Generator, assay: np.random.Generator, first: int, P: dict,
+                        S: dict, K: dict) -> dict:
     """Phase 1 of one block: screening to survival, written into the block's rows of P (participants),
     S (survival) and K (what phase 2 reads); returns the screening counts."""
     B, n = TRIALS_PER_BLOCK, design.n_randomised
@@ -196,35 +194,19 @@ def _participants_block(design: Design, rng: np.random.Generator, assay: np.rand
     else:
         shape, scale = design.dropout_weibull
         np.maximum(np.ceil(scale * rng.standard_exponential((B, n)) ** (1 / shape)), 1.0, out=dropout)
-    end = np.minimum(design.horizon_days, dropout) if design.dropout_censors_survival else np.full((B, n), design.horizon_days)
-    event = np.less_equal(death, end)
-    np.copyto(S["time_days"], np.where(event, death, end))
-    S["event"][...] = event
     if "rise" in K:
         K["rise"][...] = rise
         K["serum_nfl_true"][...] = p["serum_nfl"]
-    _participants(design, p, arm, entry, death, dropout, P)
+    # The participants' columns, censoring and survival in one loop (`_fused.participant_columns`;
+    # tests/sim_reference.py has them in numpy). csf_pnfh / serum_nfl are the screening
+    # measurements (what an enrichment rule saw, assay error included; the effect used the true
+    # levels).
+    participant_columns(first, arm, p["age"], p["male"], p["bulbar"], p["symptom_duration_months"],
+                        p["alsfrs_r_baseline"], p["riluzole"], p["country"], p["pnfh_missing"], p["csf_pnfh_measured"],
+                        p["serum_nfl_measured"], p["vital_capacity_pct"], entry, death, dropout,
+                        float(design.horizon_days), bool(design.dropout_censors_survival),
+                        tuple(P[c] for c in PARTICIPANT_DTYPES), tuple(S[c] for c in SURVIVAL_DTYPES))
     return counts
-
-
-def _participants(design: Design, p: dict, arm: np.ndarray, entry: np.ndarray, death: np.ndarray,
-                  dropout: np.ndarray, P: dict) -> None:
-    # csf_pnfh / serum_nfl are the screening measurements (what an enrichment rule saw, assay
-    # error included; the effect used the true levels).
-    P["arm"][...] = arm
-    np.round(p["age"], 1, out=P["age"])
-    P["sex"][...] = ~p["male"]
-    P["onset_site"][...] = p["bulbar"]
-    duration = np.round(p["symptom_duration_months"], 1, out=P["symptom_duration_months"])
-    P["alsfrs_r_baseline"][...] = p["alsfrs_r_baseline"]
-    np.round((48 - p["alsfrs_r_baseline"]) / duration, 3, out=P["delta_fs"])
-    P["riluzole"][...] = p["riluzole"]
-    P["country"][...] = p["country"]
-    np.copyto(P["csf_pnfh"], np.where(p["pnfh_missing"], np.nan, np.round(p["csf_pnfh_measured"], 1)))
-    np.round(p["serum_nfl_measured"], 1, out=P["serum_nfl"])
-    np.round(p["vital_capacity_pct"], 1, out=P["vital_capacity_pct"])
-    np.floor(entry, out=P["entry_day"])
-    np.copyto(P["withdrawal_day"], np.where((dropout < death) & (dropout <= design.horizon_days), dropout, np.nan))
 
 
 def _visit_tables(design: Design, generators: list, baseline: np.ndarray, K: dict, first: int, lo: int,
