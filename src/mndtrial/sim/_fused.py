@@ -19,9 +19,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..errors import ParameterError
 from .cohort import CohortModel, Eligibility, lognormal_params
 
-__all__ = ["screening_fields", "latent_fields", "chosen_positions", "participant_columns"]
+__all__ = ["screening_fields", "latent_fields", "chosen_positions", "gather", "categories", "screening_measured",
+           "participant_columns"]
 
 
 @njit(cache=True)
@@ -177,3 +179,66 @@ def participant_columns(first_trial, arm, age, male, bulbar, duration, baseline,
             p_vc[t, i] = _round(vital_capacity[t, i], 10.0)
             p_entry[t, i] = np.floor(entry[t, i])
             p_withdrawal[t, i] = q if (q < d and q <= horizon) else np.nan
+
+
+@njit(cache=True)
+def gather(index, sources, out):
+    """out[r, k] = sources[r][index[k]]: the chosen candidates' values of many variables in one call."""
+    for r in range(len(sources)):
+        src = sources[r]
+        row = out[r]
+        for k in range(index.shape[0]):
+            row[k] = src[index[k]]
+
+
+@njit(cache=True)
+def categories(cdf, u):
+    """np.searchsorted(cdf, u, side="right") for a sorted `cdf`: how many of its values are <= u."""
+    out = np.empty(u.shape[0], np.int64)
+    for k in range(u.shape[0]):
+        c = 0
+        for j in range(cdf.shape[0]):
+            c += cdf[j] <= u[k]
+        out[k] = c
+    return out
+
+
+@njit(cache=True)
+def _assay_exponents(z, scale, shift, replicates, out):
+    # z (marker, replicate, candidate); row m * replicates + r of out: scale[m]·z − shift[m]
+    for m in range(z.shape[0]):
+        for r in range(replicates):
+            for k in range(z.shape[2]):
+                out[m * replicates + r, k] = scale[m] * z[m, r, k] - shift[m]
+
+
+@njit(cache=True)
+def _assay_values(true_pnfh, true_nfl, factors, replicates, pnfh, nfl):
+    for k in range(true_pnfh.shape[0]):
+        if replicates == 1:
+            pnfh[k] = true_pnfh[k] * factors[0, k]
+            nfl[k] = true_nfl[k] * factors[1, k]
+        else:  # the mean of two measurements
+            pnfh[k] = true_pnfh[k] * ((factors[0, k] + factors[1, k]) / 2.0)
+            nfl[k] = true_nfl[k] * ((factors[2, k] + factors[3, k]) / 2.0)
+
+
+def screening_measured(true: dict[str, np.ndarray], z: np.ndarray, cvs: dict[str, float],
+                       retest: bool) -> dict[str, np.ndarray]:
+    """`measurement.screening_values(true, z, cvs, retest)` for MARKERS = (csf_pnfh, serum_nfl): the same
+    arrays, in two loops and one exp."""
+    shape = true["csf_pnfh"].shape
+    sigma2 = [np.log1p(cvs[m] ** 2) for m in ("csf_pnfh", "serum_nfl")]  # as measurement.assay_factor
+    for m in ("csf_pnfh", "serum_nfl"):
+        if not 0 <= cvs[m] < 10:
+            raise ParameterError("assay_cv", cvs[m], "must be a coefficient of variation in [0, 10)")
+    replicates = 2 if retest else 1
+    flat = z.reshape(2, 2, -1)
+    f = np.empty((2 * replicates, flat.shape[2]))
+    _assay_exponents(flat, np.array([float(np.sqrt(s)) for s in sigma2]), np.array([float(s / 2) for s in sigma2]),
+                     replicates, f)
+    np.exp(f, out=f)
+    pnfh, nfl = np.empty(shape), np.empty(shape)
+    _assay_values(true["csf_pnfh"].reshape(-1), true["serum_nfl"].reshape(-1), f, replicates, pnfh.reshape(-1),
+                  nfl.reshape(-1))
+    return {"csf_pnfh": pnfh, "serum_nfl": nfl}
