@@ -23,7 +23,7 @@ from ..errors import ParameterError
 from .cohort import CohortModel, Eligibility, lognormal_params
 
 __all__ = ["screening_fields", "latent_fields", "chosen_positions", "gather", "categories", "screening_measured",
-           "participant_columns"]
+           "participant_columns", "treatment", "weibull_days"]
 
 
 @njit(cache=True)
@@ -242,3 +242,63 @@ def screening_measured(true: dict[str, np.ndarray], z: np.ndarray, cvs: dict[str
     _assay_values(true["csf_pnfh"].reshape(-1), true["serum_nfl"].reshape(-1), f, replicates, pnfh.reshape(-1),
                   nfl.reshape(-1))
     return {"csf_pnfh": pnfh, "serum_nfl": nfl}
+
+
+@njit(cache=True)
+def _rise_exponents(z, sigma, shift, out):
+    for k in range(z.shape[0]):
+        out[k] = sigma * z[k] - shift
+
+
+@njit(cache=True)
+def _effect(arm, rise_mean, factor, csf_pnfh, reference_rise, band_low, band_cut, log_hr_by_band, reduction_by_band,
+            slope_per_month, log_hazard, rise, slope, minus_lp):
+    # DrugModel.treg_rise (given its normals' exp) and .neurofilament_effect, the slope, and the
+    # exponent −(log hazard + log HR) of CohortModel.death_days
+    for k in range(arm.shape[0]):
+        r = rise_mean[arm[k]] * factor[k]
+        relative = r / reference_rise
+        # np.searchsorted([band_low, band_cut], csf, side="right"), its binary search
+        band = 2 if band_cut <= csf_pnfh[k] else (1 if band_low <= csf_pnfh[k] else 0)
+        log_hr = relative * log_hr_by_band[band]
+        ratio = 1.0 - relative * reduction_by_band[band]
+        ratio = ratio if (ratio >= 0.0 or ratio != ratio) else 0.0  # np.maximum(ratio, 0.0)
+        rise[k] = r
+        slope[k] = slope_per_month[k] * ratio
+        minus_lp[k] = -(log_hazard[k] + log_hr)
+
+
+def treatment(drug, arm: np.ndarray, rise_mean: np.ndarray, z: np.ndarray, csf_pnfh: np.ndarray,
+              slope_per_month: np.ndarray, log_hazard: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Treg rise, −(log hazard + log HR)) of each participant, and `slope` (out) = slope · slope ratio:
+    `DrugModel.treg_rise(rng, dose, mean=rise_mean[arm])` from its normals `z` and the default
+    `DrugModel.neurofilament_effect`, in two loops and one exp."""
+    p = drug.p
+    sigma = np.sqrt(np.log1p(p["treg_response_cv"] ** 2))
+    factor = np.empty(arm.size)
+    _rise_exponents(z.reshape(-1), float(sigma), float(sigma ** 2 / 2), factor)
+    np.exp(factor, out=factor)
+    hr = np.array([p["hr_below_low_band"], p["hr_low_pnfh"], p["hr_high_pnfh"]])
+    ratio = np.array([p["slope_ratio_below_low_band"], p["slope_ratio_low_pnfh"], p["slope_ratio_high_pnfh"]])
+    rise, minus_lp = np.empty(arm.shape), np.empty(arm.shape)
+    _effect(arm.reshape(-1), np.ascontiguousarray(rise_mean, dtype=float), factor, csf_pnfh.reshape(-1),
+            float(drug.treg_rise_mean(p["reference_dose_miu"])), float(p["pnfh_low_band_min_pg_ml"]),
+            float(p["pnfh_cutoff_pg_ml"]), np.log(hr), 1 - ratio, slope_per_month.reshape(-1), log_hazard.reshape(-1),
+            rise.reshape(-1), slope.reshape(-1), minus_lp.reshape(-1))
+    return rise, minus_lp
+
+
+@njit(cache=True)
+def _times(scale, x, out):
+    # np.maximum(np.ceil(scale * x), 1.0) of the Weibull times
+    for t in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            v = np.ceil(scale * x[t, i])
+            out[t, i] = v if (v >= 1.0 or v != v) else 1.0  # a NaN stays, as in np.maximum
+
+
+def weibull_days(e: np.ndarray, minus_lp: np.ndarray | None, shape: float, scale: float, out: np.ndarray) -> None:
+    """`out` = max(ceil(scale · (e · exp(minus_lp)) ** (1 / shape)), 1) (days, `CohortModel.death_days`;
+    the dropout times with `minus_lp` None): numpy's exp and power, then one loop."""
+    x = e if minus_lp is None else np.multiply(e, np.exp(minus_lp, out=minus_lp), out=minus_lp)
+    _times(float(scale), x ** (1 / shape), out)  # the ** operator, as numpy's own route (its fast powers)

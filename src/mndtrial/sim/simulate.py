@@ -18,7 +18,7 @@ from ..data.batch import TrialBatch
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import ParameterError
 from ._normal import standard_normal
-from ._fused import participant_columns
+from ._fused import participant_columns, treatment, weibull_days
 from ._kernels import alsfrs_rows, biomarker_rows, visit_rows
 from .design import Design
 from .measurement import assay_rng
@@ -176,24 +176,34 @@ def _participants_block(design: Design, rng: np.random.Generator, assay: np.rand
     stratum, n_strata = _strata_codes(design, p)
     arm = permuted_blocks(rng, stratum, n_strata, design.weights, design.block_size)
     arm_doses = np.array([a.dose_miu for a in design.arms])
-    dose = arm_doses[arm]
-    rise = design.drug.treg_rise(rng, dose, mean=design.drug.treg_rise_mean(arm_doses)[arm])
-    covariates = {"csf_pnfh": p["csf_pnfh"], "serum_nfl": p["serum_nfl"], "delta_fs": p["delta_fs_true"],
-                  "age": p["age"], "bulbar": p["bulbar"]}
-    log_hr, slope_ratio = design.drug.effect(dose, rise, covariates)
-    slope = np.multiply(p["slope_per_month"], slope_ratio, out=K["slope"])
-    death = K["death"]
-    if design.cohort.p["survival"]["death_log_hr_per_alsfrs_point"] == 0:
-        np.maximum(np.ceil(design.cohort.death_days(rng, p["log_hazard"] + log_hr)), 1.0, out=death)
-    else:  # informative dropout: the hazard follows the true ALSFRS-R (same draws from rng)
-        np.maximum(design.cohort.death_days_given_alsfrs(
-            rng, p["log_hazard"] + log_hr, p["alsfrs_r_baseline"], slope, design.horizon_days), 1.0, out=death)
-    dropout = K["dropout"]
+    drug, cohort = design.drug, design.cohort
+    informative = cohort.p["survival"]["death_log_hr_per_alsfrs_point"] != 0
+    death, dropout = K["death"], K["dropout"]
+    if drug.effect_function is None and not informative:
+        # the default effect and Weibull deaths in compiled loops (`_fused`), the same draws and numbers
+        z = standard_normal(rng, (B, n))
+        e_death = rng.standard_exponential((B, n))
+        rise, minus_lp = treatment(drug, arm, drug.treg_rise_mean(arm_doses), z, p["csf_pnfh"],
+                                   p["slope_per_month"], p["log_hazard"], K["slope"])
+        s = cohort.p["survival"]
+        weibull_days(e_death, minus_lp, s["weibull_shape"], s["weibull_scale_days"], death)
+    else:
+        dose = arm_doses[arm]
+        rise = drug.treg_rise(rng, dose, mean=drug.treg_rise_mean(arm_doses)[arm])
+        covariates = {"csf_pnfh": p["csf_pnfh"], "serum_nfl": p["serum_nfl"], "delta_fs": p["delta_fs_true"],
+                      "age": p["age"], "bulbar": p["bulbar"]}
+        log_hr, slope_ratio = drug.effect(dose, rise, covariates)
+        slope = np.multiply(p["slope_per_month"], slope_ratio, out=K["slope"])
+        if not informative:
+            np.maximum(np.ceil(cohort.death_days(rng, p["log_hazard"] + log_hr)), 1.0, out=death)
+        else:  # informative dropout: the hazard follows the true ALSFRS-R (same draws from rng)
+            np.maximum(cohort.death_days_given_alsfrs(
+                rng, p["log_hazard"] + log_hr, p["alsfrs_r_baseline"], slope, design.horizon_days), 1.0, out=death)
     if design.dropout_weibull is None:
         dropout.fill(np.inf)
     else:
         shape, scale = design.dropout_weibull
-        np.maximum(np.ceil(scale * rng.standard_exponential((B, n)) ** (1 / shape)), 1.0, out=dropout)
+        weibull_days(rng.standard_exponential((B, n)), None, shape, scale, dropout)
     if "rise" in K:
         K["rise"][...] = rise
         K["serum_nfl_true"][...] = p["serum_nfl"]
