@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._normal import draw
+
 
 @njit(cache=True)
 def block_arms(u, stratum, template):
@@ -99,6 +101,38 @@ def alsfrs_rows(baseline, slope, decline, z, sd, visits, horizon, death, dropout
                 day[k] = visits[v]
                 total[k] = x
                 k += 1
+    return k
+
+
+@njit(cache=True)
+def alsfrs_rows_drawn(state, wi, ki, fi, baseline, slope, decline, sd, visits, horizon, death, dropout, first_trial,
+                      t_lo, t_hi, trial, subject, day, total, k):
+    """`alsfrs_rows` with the noise drawn here, as it is used: the block's standard normals
+    (trial, participant, visit), every one drawn whether its visit happened or not, as
+    `standard_normal(rng, out=noise)` draws them, from the PCG64 `state` (`_normal.pcg64_state`,
+    advanced in place; `wi, ki, fi` the ziggurat tables). No noise array is written and read back."""
+    hi, lo, inc_hi, inc_lo = state[0], state[1], state[2], state[3]
+    n_trials, n = death.shape
+    n_visits = visits.shape[0]
+    for t in range(n_trials):
+        kept = t_lo <= t < t_hi
+        for i in range(n):
+            d, q, b, s = death[t, i], dropout[t, i], baseline[t, i], slope[t, i]
+            for v in range(n_visits):
+                z, hi, lo = draw(hi, lo, inc_hi, inc_lo, wi, ki, fi)
+                if not (kept and _seen(visits[v], horizon, d, q)):
+                    continue
+                noise = 0.0 if visits[v] == 0 else z * sd
+                x = np.rint(b - s * decline[v] + noise)
+                x = 0.0 if x < 0.0 else x  # as np.clip: a tie keeps x, so -0.0 stays -0.0
+                x = 48.0 if x > 48.0 else x
+                trial[k] = first_trial + t
+                subject[k] = i
+                day[k] = visits[v]
+                total[k] = x
+                k += 1
+    state[0] = hi
+    state[1] = lo
     return k
 
 

@@ -17,9 +17,9 @@ import pandas as pd
 from ..data.batch import TrialBatch
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import ParameterError
-from ._normal import standard_normal
+from ._normal import TABLES as ZIGGURAT_TABLES, pcg64_state, standard_normal
 from ._fused import participant_columns, treatment, weibull_days
-from ._kernels import alsfrs_rows, biomarker_rows, visit_rows
+from ._kernels import alsfrs_rows, alsfrs_rows_drawn, biomarker_rows, visit_rows
 from .design import Design
 from .measurement import assay_rng
 from .randomise import permuted_blocks
@@ -233,15 +233,22 @@ def _visit_tables(design: Design, generators: list, baseline: np.ndarray, K: dic
                                              (np.int64, np.int64, float, float))))[0].values())
         decline = np.asarray(design.cohort.decline(visits / DAYS_PER_MONTH), dtype=float)
         sd = float(design.cohort.p["trajectory"]["residual_sd_points"])
-    noise = np.empty((B, n, len(visits)))
+    noise = None
     at, parts = 0, []
     for k, rng in enumerate(generators):
-        standard_normal(rng, out=noise)
         block = slice(k * B, (k + 1) * B)
+        drawn = False
         if "alsfrs" in tables:
-            at = alsfrs_rows(baseline[block], K["slope"][block], decline, noise, sd, visits, horizon,
-                             K["death"][block], K["dropout"][block], first + k * B,
-                             max(lo - k * B, 0), min(lo + n_trials - k * B, B), *A, at)
+            rows = (baseline[block], K["slope"][block], decline, sd, visits, horizon, K["death"][block],
+                    K["dropout"][block], first + k * B, max(lo - k * B, 0), min(lo + n_trials - k * B, B), *A, at)
+            with pcg64_state(rng) as state:  # the noise drawn in the loop that uses it (no noise array)
+                if state is not None:
+                    at, drawn = alsfrs_rows_drawn(state, *ZIGGURAT_TABLES, *rows), True
+        if not drawn:  # the noise as an array: numpy's own draws, or only to move the stream past it
+            noise = np.empty((B, n, len(visits))) if noise is None else noise
+            standard_normal(rng, out=noise)
+            if "alsfrs" in tables:
+                at = alsfrs_rows(*rows[:3], noise, *rows[3:])
         if "biomarkers" in tables:
             parts.append(_biomarkers(design, rng, K["serum_nfl_true"][block], K["rise"][block], K["death"][block],
                                      K["dropout"][block], first + k * B))
