@@ -76,6 +76,22 @@ def visit_rows(visits, horizon, death, dropout):
     return rows
 
 
+@njit(inline="always")
+def _total(baseline, slope, decline, noise):
+    x = np.rint(baseline - slope * decline + noise)
+    x = 0.0 if x < 0.0 else x  # as np.clip: a tie keeps x, so -0.0 stays -0.0
+    return 48.0 if x > 48.0 else x
+
+
+@njit(inline="always")
+def _visit_row(trial, subject, day, total, k, t, i, visit_day, value):
+    trial[k] = t
+    subject[k] = i
+    day[k] = visit_day
+    total[k] = value
+    return k + 1
+
+
 @njit(cache=True)
 def alsfrs_rows(baseline, slope, decline, z, sd, visits, horizon, death, dropout, first_trial, t_lo, t_hi,
                 trial, subject, day, total, k):
@@ -93,14 +109,8 @@ def alsfrs_rows(baseline, slope, decline, z, sd, visits, horizon, death, dropout
                 if not _seen(visits[v], horizon, death[t, i], dropout[t, i]):
                     continue
                 noise = 0.0 if visits[v] == 0 else z[t, i, v] * sd
-                x = np.rint(baseline[t, i] - slope[t, i] * decline[v] + noise)
-                x = 0.0 if x < 0.0 else x  # as np.clip: a tie keeps x, so -0.0 stays -0.0
-                x = 48.0 if x > 48.0 else x
-                trial[k] = first_trial + t
-                subject[k] = i
-                day[k] = visits[v]
-                total[k] = x
-                k += 1
+                k = _visit_row(trial, subject, day, total, k, first_trial + t, i, visits[v],
+                               _total(baseline[t, i], slope[t, i], decline[v], noise))
     return k
 
 
@@ -123,14 +133,8 @@ def alsfrs_rows_drawn(state, wi, ki, fi, baseline, slope, decline, sd, visits, h
                 if not (kept and _seen(visits[v], horizon, d, q)):
                     continue
                 noise = 0.0 if visits[v] == 0 else z * sd
-                x = np.rint(b - s * decline[v] + noise)
-                x = 0.0 if x < 0.0 else x  # as np.clip: a tie keeps x, so -0.0 stays -0.0
-                x = 48.0 if x > 48.0 else x
-                trial[k] = first_trial + t
-                subject[k] = i
-                day[k] = visits[v]
-                total[k] = x
-                k += 1
+                k = _visit_row(trial, subject, day, total, k, first_trial + t, i, visits[v],
+                               _total(b, s, decline[v], noise))
     state[0] = hi
     state[1] = lo
     return k
