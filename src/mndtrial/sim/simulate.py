@@ -326,7 +326,7 @@ def _batch(design: Design, t: dict, n_trials: int, first_trial: int, seed: int) 
         biomarkers = pd.DataFrame({"trial": Bm["trial"], "subject": Bm["subject"], "day": Bm["day"],
                                    "analyte": _categorical(Bm["analyte"], ANALYTES), "value": Bm["value"],
                                    "unit": _categorical(Bm["analyte"], UNITS)}, copy=False)
-    screening = pd.DataFrame(t["screening"])
+    screening = pd.DataFrame(t["screening"], copy=False)
     metadata = {"design": design.name, "seed": seed, "trials_per_block": TRIALS_PER_BLOCK,
                 "screening": screening, "tables": tuple(k for k in TABLES if k in t)}
     return TrialBatch(info=design.trial_info(), n_trials=n_trials, participants=participants,
