@@ -25,7 +25,9 @@ def same_bits(a, b) -> bool:
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
-    return bool(np.array_equal(a.view(np.int64), b.view(np.int64))) if a.dtype == np.float64 else bool(np.array_equal(a, b))
+    if a.dtype == np.float64:  # the bits: -0.0 differs from 0.0, NaN equals NaN
+        return bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
+    return bool(np.array_equal(a, b))
 
 
 def raw_candidates(seed: int, shape=(16, 300)) -> dict:

@@ -130,8 +130,8 @@ def latent_fields(cohort: CohortModel, raw: dict[str, np.ndarray]) -> dict[str, 
                       float(r2), float(np.sqrt(1 - r2 ** 2)), float(c["csf_pnfh_log_mean"]),
                       float(c["csf_pnfh_log_sd"]), float(c["serum_nfl_log_mean"]), float(c["serum_nfl_log_sd"]),
                       float(c["age_mean_years"]), float(c["age_sd_years"]), float(c["bulbar_onset_fraction"]),
-                      float(slope_const), float(t["slope_log_per_sd_log_pnfh"]), float(t["slope_log_per_sd_log_delta_fs"]),
-                      float(t["slope_log_bulbar"]), float(t["slope_log_per_10y_age"]), float(cohort._slope_residual_sd),
+                      float(slope_const), float(t["slope_log_per_sd_log_pnfh"]),
+                      float(t["slope_log_per_sd_log_delta_fs"]), float(t["slope_log_bulbar"]), float(t["slope_log_per_10y_age"]), float(cohort._slope_residual_sd),
                       float(s["log_hr_per_sd_log_pnfh"]), float(s["log_hr_per_sd_log_delta_fs"]),
                       float(s["log_hr_bulbar"]), float(s["log_hr_per_10y_age"]), e, log_hazard.reshape(-1))
     np.exp(e, out=e)
@@ -269,11 +269,15 @@ def _effect(arm, rise_mean, factor, csf_pnfh, reference_rise, band_low, band_cut
 
 
 def treatment(drug, arm: np.ndarray, rise_mean: np.ndarray, z: np.ndarray, csf_pnfh: np.ndarray,
-              slope_per_month: np.ndarray, log_hazard: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+              slope_per_month: np.ndarray, log_hazard: np.ndarray, slope: np.ndarray,
+              reference_rise: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(Treg rise, −(log hazard + log HR)) of each participant, and `slope` (out) = slope · slope ratio:
     `DrugModel.treg_rise(rng, dose, mean=rise_mean[arm])` from its normals `z` and the default
-    `DrugModel.neurofilament_effect`, in two loops and one exp."""
+    `DrugModel.neurofilament_effect`, in two loops and one exp. `reference_rise`: the drug's
+    `treg_rise_mean(reference_dose_miu)` where the caller has it."""
     p = drug.p
+    if reference_rise is None:
+        reference_rise = float(drug.treg_rise_mean(p["reference_dose_miu"]))
     sigma = np.sqrt(np.log1p(p["treg_response_cv"] ** 2))
     factor = np.empty(arm.size)
     _rise_exponents(z.reshape(-1), float(sigma), float(sigma ** 2 / 2), factor)
@@ -282,7 +286,7 @@ def treatment(drug, arm: np.ndarray, rise_mean: np.ndarray, z: np.ndarray, csf_p
     ratio = np.array([p["slope_ratio_below_low_band"], p["slope_ratio_low_pnfh"], p["slope_ratio_high_pnfh"]])
     rise, minus_lp = np.empty(arm.shape), np.empty(arm.shape)
     _effect(arm.reshape(-1), np.ascontiguousarray(rise_mean, dtype=float), factor, csf_pnfh.reshape(-1),
-            float(drug.treg_rise_mean(p["reference_dose_miu"])), float(p["pnfh_low_band_min_pg_ml"]),
+            float(reference_rise), float(p["pnfh_low_band_min_pg_ml"]),
             float(p["pnfh_cutoff_pg_ml"]), np.log(hr), 1 - ratio, slope_per_month.reshape(-1), log_hazard.reshape(-1),
             rise.reshape(-1), slope.reshape(-1), minus_lp.reshape(-1))
     return rise, minus_lp

@@ -113,12 +113,15 @@ def _run(design: Design, seed: int, first_trial: int, n_trials: int, tables: tup
     keep = ("slope", "death", "dropout") + (("rise", "serum_nfl_true") if "biomarkers" in tables else ())
     K = {k: np.empty((covered, n)) for k in keep}
     generators, screening = [], []
+    drug, arm_doses = design.drug, np.array([a.dose_miu for a in design.arms])
+    # once per run, not per block: the arms' mean Treg rises and the reference dose's
+    drug_means = (drug.treg_rise_mean(arm_doses), float(drug.treg_rise_mean(drug.p["reference_dose_miu"])))
     for k in range(n_blocks):
         rows = slice(k * B, (k + 1) * B)
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(first_block + k,)))
-        counts = _participants_block(design, rng, assay_rng(seed, (first_block + k,)), (first_block + k) * B,
-                                     {c: a[rows] for c, a in P.items()}, {c: a[rows] for c, a in S.items()},
-                                     {c: a[rows] for c, a in K.items()})
+        counts = _participants_block(design, drug_means, rng, assay_rng(seed, (first_block + k,)),
+                                     (first_block + k) * B, {c: a[rows] for c, a in P.items()},
+                                     {c: a[rows] for c, a in S.items()}, {c: a[rows] for c, a in K.items()})
         screening.append(counts)
         generators.append(rng)
     kept = slice(lo, lo + n_trials)
@@ -164,8 +167,8 @@ def _strata_codes(design: Design, p: dict) -> tuple[np.ndarray, int]:
     return stratum, n_strata
 
 
-def _participants_block(design: Design, rng: np.random.Generator, assay: np.random.Generator, first: int, P: dict,
-                        S: dict, K: dict) -> dict:
+def _participants_block(design: Design, drug_means: tuple, rng: np.random.Generator, assay: np.random.Generator,
+                        first: int, P: dict, S: dict, K: dict) -> dict:
     """Phase 1 of one block: screening to survival, written into the block's rows of P (participants),
     S (survival) and K (what phase 2 reads); returns the screening counts."""
     B, n = TRIALS_PER_BLOCK, design.n_randomised
@@ -177,19 +180,20 @@ def _participants_block(design: Design, rng: np.random.Generator, assay: np.rand
     arm = permuted_blocks(rng, stratum, n_strata, design.weights, design.block_size)
     arm_doses = np.array([a.dose_miu for a in design.arms])
     drug, cohort = design.drug, design.cohort
+    rise_mean, reference_rise = drug_means
     informative = cohort.p["survival"]["death_log_hr_per_alsfrs_point"] != 0
     death, dropout = K["death"], K["dropout"]
     if drug.effect_function is None and not informative:
         # the default effect and Weibull deaths in compiled loops (`_fused`), the same draws and numbers
         z = standard_normal(rng, (B, n))
         e_death = rng.standard_exponential((B, n))
-        rise, minus_lp = treatment(drug, arm, drug.treg_rise_mean(arm_doses), z, p["csf_pnfh"],
-                                   p["slope_per_month"], p["log_hazard"], K["slope"])
+        rise, minus_lp = treatment(drug, arm, rise_mean, z, p["csf_pnfh"], p["slope_per_month"], p["log_hazard"],
+                                   K["slope"], reference_rise)
         s = cohort.p["survival"]
         weibull_days(e_death, minus_lp, s["weibull_shape"], s["weibull_scale_days"], death)
     else:
         dose = arm_doses[arm]
-        rise = drug.treg_rise(rng, dose, mean=drug.treg_rise_mean(arm_doses)[arm])
+        rise = drug.treg_rise(rng, dose, mean=rise_mean[arm])
         covariates = {"csf_pnfh": p["csf_pnfh"], "serum_nfl": p["serum_nfl"], "delta_fs": p["delta_fs_true"],
                       "age": p["age"], "bulbar": p["bulbar"]}
         log_hr, slope_ratio = drug.effect(dose, rise, covariates)
