@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# `draw` is inlined into the loops below: numba's disk cache keys them on this file alone, so after
+# editing `_normal.draw` clear the cached builds (__pycache__/*.nbi, *.nbc) of this module too.
 from ._normal import draw
 
 
