@@ -1,11 +1,13 @@
 """Compiled (numba) loops of the simulator: block randomisation and the visit tables.
 
-The random draws and every transcendental function (exp, log, power) stay in numpy, so both
-routes use the same floating-point functions; these loops do only what numpy does slowly at
-this size: many 4-element sorts, and turning (trial, participant, visit) grids into the rows of
-the visits that happened (`np.nonzero` and fancy indexing cost more than the arithmetic). The
-arithmetic they do (+, −, ×, ÷, rounding, min/max) is exact IEEE, bit for bit numpy's. The numpy
-route they replaced is kept in tests/sim_reference.py, which they must equal trial by trial.
+Every transcendental function (exp, log, power) stays in numpy, so both routes use the same
+floating-point functions; these loops do only what numpy does slowly at this size: many
+4-element sorts, and turning (trial, participant, visit) grids into the rows of the visits that
+happened (`np.nonzero` and fancy indexing cost more than the arithmetic). The arithmetic they do
+(+, −, ×, ÷, rounding, min/max) is exact IEEE, bit for bit numpy's. The ALSFRS-R residuals are
+drawn inside the loop that uses them (`alsfrs_rows_drawn`), with `_normal.draw`: numpy's own
+normals from the generator's PCG64 state, so the stream is numpy's. The numpy route they
+replaced is kept in tests/sim_reference.py, which they must equal trial by trial.
 
 Compiled on first use and cached on disk (`cache=True`).
 """
