@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mndtrial.sim._normal import _TABLES, standard_normal
+from mndtrial.sim._normal import TABLES, standard_normal
 
-pytestmark = pytest.mark.skipif(_TABLES is None, reason="numba ships no ziggurat tables: numpy draws instead")
+pytestmark = pytest.mark.skipif(TABLES is None, reason="numba ships no ziggurat tables: numpy draws instead")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2026])

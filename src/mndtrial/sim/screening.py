@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._fused import categories, chosen_positions, gather, latent_fields, screening_fields, screening_measured
 from ._normal import standard_normal
 from .design import Design
-from .measurement import MARKERS, REPLICATES, assay_cvs, assay_normals, screening_value, screening_values
+from .measurement import MARKERS, REPLICATES, assay_cvs, assay_normals, screening_value
 
 __all__ = ["screen", "SCREENING_COLUMNS"]
 
@@ -53,8 +54,7 @@ def _round(design: Design, rng: np.random.Generator, assay: np.random.Generator,
     raw["riluzole"] = rng.random(shape) < ril
     raw["pnfh_missing"] = rng.random(shape) < meas["csf_pnfh_missing_fraction"]
     raw["assay_z"] = _assay_normals(assay, shape, design.screening_retest)
-    fields = cohort.screening_fields(raw)
-    eligible = design.eligibility.mask(fields)
+    fields, eligible = screening_fields(cohort, design.eligibility, raw)
     accepted = eligible
     e = design.enrichment
     if e is not None:
@@ -88,24 +88,26 @@ def screen(design: Design, rng: np.random.Generator, n_trials: int,
             break
     # candidates along the last axis, round after round (every array ends with (trial, candidate))
     cand = rounds[0] if len(rounds) == 1 else {k: np.concatenate([r[k] for r in rounds], axis=-1) for k in rounds[0]}
-    position = np.cumsum(cand["accepted"], axis=1)
-    screened = np.argmax(position >= n, axis=1) + 1
-    seen = np.arange(position.shape[1])[None, :] < screened[:, None]
-    eligible = (cand["eligible"] & seen).sum(axis=1)
+    # the first n accepted of each trial, in order: flat positions in (trial, candidate) order
+    index, screened, eligible = chosen_positions(cand["accepted"], cand["eligible"], n)
     counts = {"screened": screened, "eligible": eligible,
               "enrichment_excluded": eligible - n, "randomised": np.full(n_trials, n)}
-    # the first n accepted of each trial, in order: flat positions in (trial, candidate) order
-    index = np.flatnonzero(cand["accepted"] & (position <= n))
-    pick = lambda a: np.take(a.reshape(*a.shape[:-2], -1), index, axis=-1).reshape(*a.shape[:-2], n_trials, n)  # noqa: E731
-    chosen = {k: pick(cand[k]) for k in ("z", "male", "bulbar", "age", "symptom_duration_months", "delta_fs_true",
-                                         "alsfrs_r_baseline", "vital_capacity_pct", "country_u", "riluzole",
-                                         "pnfh_missing", "assay_z")}
-    chosen.update(design.cohort.latent_fields(chosen))
+    floats = ("age", "symptom_duration_months", "delta_fs_true", "alsfrs_r_baseline", "vital_capacity_pct", "country_u")
+    bools = ("male", "bulbar", "riluzole", "pnfh_missing")
+    z, assay_z = cand["z"].reshape(7, -1), cand["assay_z"].reshape(4, -1)
+    values = np.empty((7 + len(floats) + 4, n_trials * n))
+    gather(index, (*z, *(cand[k].reshape(-1) for k in floats), *assay_z), values)
+    flags = np.empty((len(bools), n_trials * n), dtype=bool)
+    gather(index, tuple(cand[k].reshape(-1) for k in bools), flags)
+    chosen = {"z": values[:7].reshape(7, n_trials, n),
+              **{k: values[7 + j].reshape(n_trials, n) for j, k in enumerate(floats)},
+              **{k: flags[j].reshape(n_trials, n) for j, k in enumerate(bools)}}
+    chosen.update(latent_fields(design.cohort, chosen))
     cdf = np.asarray(design.country_fractions, dtype=float).cumsum()
     cdf /= cdf[-1]
-    chosen["country"] = np.searchsorted(cdf, chosen.pop("country_u"), side="right").astype(np.int64)
-    measured = screening_values(chosen, chosen.pop("assay_z"), assay_cvs(design.cohort.p["measurement"]),
-                                design.screening_retest)
+    chosen["country"] = categories(cdf, chosen.pop("country_u").reshape(-1)).reshape(n_trials, n)
+    measured = screening_measured(chosen, values[7 + len(floats):].reshape(len(MARKERS), REPLICATES, n_trials, n),
+                                  assay_cvs(design.cohort.p["measurement"]), design.screening_retest)
     chosen.update({f"{m}_measured": v for m, v in measured.items()})
     del chosen["z"]
     return chosen, counts

@@ -8,6 +8,7 @@ trial `i` is the same whether it was simulated alone, in a chunk, or in one big 
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -16,8 +17,9 @@ import pandas as pd
 from ..data.batch import TrialBatch
 from ..data.schema import DAYS_PER_MONTH
 from ..errors import ParameterError
-from ._normal import standard_normal
-from ._kernels import alsfrs_rows, biomarker_rows, visit_rows
+from ._normal import TABLES as ZIGGURAT_TABLES, pcg64_state, standard_normal
+from ._fused import participant_columns, treatment, weibull_days
+from ._kernels import alsfrs_rows, alsfrs_rows_drawn, biomarker_rows, visit_rows
 from .design import Design
 from .measurement import assay_rng
 from .randomise import permuted_blocks
@@ -108,18 +110,18 @@ def _run(design: Design, seed: int, first_trial: int, n_trials: int, tables: tup
     covered = n_blocks * B
     trials = np.arange(first_block * B, (first_block + n_blocks) * B)
     P, S = _columns((covered, n), PARTICIPANT_DTYPES, SURVIVAL_DTYPES)
-    for table in (P, S):
-        table["trial"][...] = trials[:, None]
-        table["subject"][...] = np.arange(n)
     keep = ("slope", "death", "dropout") + (("rise", "serum_nfl_true") if "biomarkers" in tables else ())
     K = {k: np.empty((covered, n)) for k in keep}
     generators, screening = [], []
+    drug, arm_doses = design.drug, np.array([a.dose_miu for a in design.arms])
+    # once per run, not per block: the arms' mean Treg rises and the reference dose's
+    drug_means = (drug.treg_rise_mean(arm_doses), float(drug.treg_rise_mean(drug.p["reference_dose_miu"])))
     for k in range(n_blocks):
         rows = slice(k * B, (k + 1) * B)
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(first_block + k,)))
-        counts = _participants_block(design, rng, assay_rng(seed, (first_block + k,)),
-                                     {c: a[rows] for c, a in P.items()}, {c: a[rows] for c, a in S.items()},
-                                     {c: a[rows] for c, a in K.items()})
+        counts = _participants_block(design, drug_means, rng, assay_rng(seed, (first_block + k,)),
+                                     (first_block + k) * B, {c: a[rows] for c, a in P.items()},
+                                     {c: a[rows] for c, a in S.items()}, {c: a[rows] for c, a in K.items()})
         screening.append(counts)
         generators.append(rng)
     kept = slice(lo, lo + n_trials)
@@ -165,8 +167,8 @@ def _strata_codes(design: Design, p: dict) -> tuple[np.ndarray, int]:
     return stratum, n_strata
 
 
-def _participants_block(design: Design, rng: np.random.Generator, assay: np.random.Generator, P: dict, S: dict,
-                        K: dict) -> dict:
+def _participants_block(design: Design, drug_means: tuple, rng: np.random.Generator, assay: np.random.Generator,
+                        first: int, P: dict, S: dict, K: dict) -> dict:
     """Phase 1 of one block: screening to survival, written into the block's rows of P (participants),
     S (survival) and K (what phase 2 reads); returns the screening counts."""
     B, n = TRIALS_PER_BLOCK, design.n_randomised
@@ -177,53 +179,48 @@ def _participants_block(design: Design, rng: np.random.Generator, assay: np.rand
     stratum, n_strata = _strata_codes(design, p)
     arm = permuted_blocks(rng, stratum, n_strata, design.weights, design.block_size)
     arm_doses = np.array([a.dose_miu for a in design.arms])
-    dose = arm_doses[arm]
-    rise = design.drug.treg_rise(rng, dose, mean=design.drug.treg_rise_mean(arm_doses)[arm])
-    covariates = {"csf_pnfh": p["csf_pnfh"], "serum_nfl": p["serum_nfl"], "delta_fs": p["delta_fs_true"],
-                  "age": p["age"], "bulbar": p["bulbar"]}
-    log_hr, slope_ratio = design.drug.effect(dose, rise, covariates)
-    slope = np.multiply(p["slope_per_month"], slope_ratio, out=K["slope"])
-    death = K["death"]
-    if design.cohort.p["survival"]["death_log_hr_per_alsfrs_point"] == 0:
-        np.maximum(np.ceil(design.cohort.death_days(rng, p["log_hazard"] + log_hr)), 1.0, out=death)
-    else:  # informative dropout: the hazard follows the true ALSFRS-R (same draws from rng)
-        np.maximum(design.cohort.death_days_given_alsfrs(
-            rng, p["log_hazard"] + log_hr, p["alsfrs_r_baseline"], slope, design.horizon_days), 1.0, out=death)
-    dropout = K["dropout"]
+    drug, cohort = design.drug, design.cohort
+    rise_mean, reference_rise = drug_means
+    informative = cohort.p["survival"]["death_log_hr_per_alsfrs_point"] != 0
+    death, dropout = K["death"], K["dropout"]
+    if drug.effect_function is None and not informative:
+        # the default effect and Weibull deaths in compiled loops (`_fused`), the same draws and numbers
+        z = standard_normal(rng, (B, n))
+        e_death = rng.standard_exponential((B, n))
+        rise, minus_lp = treatment(drug, arm, rise_mean, z, p["csf_pnfh"], p["slope_per_month"], p["log_hazard"],
+                                   K["slope"], reference_rise)
+        s = cohort.p["survival"]
+        weibull_days(e_death, minus_lp, s["weibull_shape"], s["weibull_scale_days"], death)
+    else:
+        dose = arm_doses[arm]
+        rise = drug.treg_rise(rng, dose, mean=rise_mean[arm])
+        covariates = {"csf_pnfh": p["csf_pnfh"], "serum_nfl": p["serum_nfl"], "delta_fs": p["delta_fs_true"],
+                      "age": p["age"], "bulbar": p["bulbar"]}
+        log_hr, slope_ratio = drug.effect(dose, rise, covariates)
+        slope = np.multiply(p["slope_per_month"], slope_ratio, out=K["slope"])
+        if not informative:
+            np.maximum(np.ceil(cohort.death_days(rng, p["log_hazard"] + log_hr)), 1.0, out=death)
+        else:  # informative dropout: the hazard follows the true ALSFRS-R (same draws from rng)
+            np.maximum(cohort.death_days_given_alsfrs(
+                rng, p["log_hazard"] + log_hr, p["alsfrs_r_baseline"], slope, design.horizon_days), 1.0, out=death)
     if design.dropout_weibull is None:
         dropout.fill(np.inf)
     else:
         shape, scale = design.dropout_weibull
-        np.maximum(np.ceil(scale * rng.standard_exponential((B, n)) ** (1 / shape)), 1.0, out=dropout)
-    end = np.minimum(design.horizon_days, dropout) if design.dropout_censors_survival else np.full((B, n), design.horizon_days)
-    event = np.less_equal(death, end)
-    np.copyto(S["time_days"], np.where(event, death, end))
-    S["event"][...] = event
+        weibull_days(rng.standard_exponential((B, n)), None, shape, scale, dropout)
     if "rise" in K:
         K["rise"][...] = rise
         K["serum_nfl_true"][...] = p["serum_nfl"]
-    _participants(design, p, arm, entry, death, dropout, P)
+    # The participants' columns, censoring and survival in one loop (`_fused.participant_columns`;
+    # tests/sim_reference.py has them in numpy). csf_pnfh / serum_nfl are the screening
+    # measurements (what an enrichment rule saw, assay error included; the effect used the true
+    # levels).
+    participant_columns(first, arm, p["age"], p["male"], p["bulbar"], p["symptom_duration_months"],
+                        p["alsfrs_r_baseline"], p["riluzole"], p["country"], p["pnfh_missing"], p["csf_pnfh_measured"],
+                        p["serum_nfl_measured"], p["vital_capacity_pct"], entry, death, dropout,
+                        float(design.horizon_days), bool(design.dropout_censors_survival),
+                        tuple(P[c] for c in PARTICIPANT_DTYPES), tuple(S[c] for c in SURVIVAL_DTYPES))
     return counts
-
-
-def _participants(design: Design, p: dict, arm: np.ndarray, entry: np.ndarray, death: np.ndarray,
-                  dropout: np.ndarray, P: dict) -> None:
-    # csf_pnfh / serum_nfl are the screening measurements (what an enrichment rule saw, assay
-    # error included; the effect used the true levels).
-    P["arm"][...] = arm
-    np.round(p["age"], 1, out=P["age"])
-    P["sex"][...] = ~p["male"]
-    P["onset_site"][...] = p["bulbar"]
-    duration = np.round(p["symptom_duration_months"], 1, out=P["symptom_duration_months"])
-    P["alsfrs_r_baseline"][...] = p["alsfrs_r_baseline"]
-    np.round((48 - p["alsfrs_r_baseline"]) / duration, 3, out=P["delta_fs"])
-    P["riluzole"][...] = p["riluzole"]
-    P["country"][...] = p["country"]
-    np.copyto(P["csf_pnfh"], np.where(p["pnfh_missing"], np.nan, np.round(p["csf_pnfh_measured"], 1)))
-    np.round(p["serum_nfl_measured"], 1, out=P["serum_nfl"])
-    np.round(p["vital_capacity_pct"], 1, out=P["vital_capacity_pct"])
-    np.floor(entry, out=P["entry_day"])
-    np.copyto(P["withdrawal_day"], np.where((dropout < death) & (dropout <= design.horizon_days), dropout, np.nan))
 
 
 def _visit_tables(design: Design, generators: list, baseline: np.ndarray, K: dict, first: int, lo: int,
@@ -240,15 +237,22 @@ def _visit_tables(design: Design, generators: list, baseline: np.ndarray, K: dic
                                              (np.int64, np.int64, float, float))))[0].values())
         decline = np.asarray(design.cohort.decline(visits / DAYS_PER_MONTH), dtype=float)
         sd = float(design.cohort.p["trajectory"]["residual_sd_points"])
-    noise = np.empty((B, n, len(visits)))
+    noise = None
     at, parts = 0, []
     for k, rng in enumerate(generators):
-        standard_normal(rng, out=noise)
         block = slice(k * B, (k + 1) * B)
+        drawn = False
         if "alsfrs" in tables:
-            at = alsfrs_rows(baseline[block], K["slope"][block], decline, noise, sd, visits, horizon,
-                             K["death"][block], K["dropout"][block], first + k * B,
-                             max(lo - k * B, 0), min(lo + n_trials - k * B, B), *A, at)
+            rows = (baseline[block], K["slope"][block], decline, sd, visits, horizon, K["death"][block],
+                    K["dropout"][block], first + k * B, max(lo - k * B, 0), min(lo + n_trials - k * B, B), *A, at)
+            with pcg64_state(rng) as state:  # the noise drawn in the loop that uses it (no noise array)
+                if state is not None:
+                    at, drawn = alsfrs_rows_drawn(state, *ZIGGURAT_TABLES, *rows), True
+        if not drawn:  # the noise as an array: numpy's own draws, or only to move the stream past it
+            noise = np.empty((B, n, len(visits))) if noise is None else noise
+            standard_normal(rng, out=noise)
+            if "alsfrs" in tables:
+                at = alsfrs_rows(*rows[:3], noise, *rows[3:])
         if "biomarkers" in tables:
             parts.append(_biomarkers(design, rng, K["serum_nfl_true"][block], K["rise"][block], K["death"][block],
                                      K["dropout"][block], first + k * B))
@@ -287,8 +291,17 @@ def _join(parts: list[dict], start: int, n_trials: int) -> dict:
     return {k: v[a:b] for k, v in cols.items()}
 
 
+@functools.lru_cache(maxsize=64)
+def _category_dtype(categories: tuple) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(categories))
+
+
 def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
-    return pd.Categorical.from_codes(codes.astype(np.int16), categories=list(categories))
+    # The codes are in range by construction: no validation pass, and codes of the dtype pandas
+    # keeps (int8 below 128 categories), so none are copied twice.
+    dtype = _category_dtype(tuple(categories))
+    kind = np.int8 if len(dtype.categories) < 128 else np.int16
+    return pd.Categorical.from_codes(codes.astype(kind, copy=False), dtype=dtype, validate=False)
 
 
 def _batch(design: Design, t: dict, n_trials: int, first_trial: int, seed: int) -> TrialBatch:
@@ -317,7 +330,7 @@ def _batch(design: Design, t: dict, n_trials: int, first_trial: int, seed: int) 
         biomarkers = pd.DataFrame({"trial": Bm["trial"], "subject": Bm["subject"], "day": Bm["day"],
                                    "analyte": _categorical(Bm["analyte"], ANALYTES), "value": Bm["value"],
                                    "unit": _categorical(Bm["analyte"], UNITS)}, copy=False)
-    screening = pd.DataFrame(t["screening"])
+    screening = pd.DataFrame(t["screening"], copy=False)
     metadata = {"design": design.name, "seed": seed, "trials_per_block": TRIALS_PER_BLOCK,
                 "screening": screening, "tables": tuple(k for k in TABLES if k in t)}
     return TrialBatch(info=design.trial_info(), n_trials=n_trials, participants=participants,
