@@ -166,3 +166,30 @@ def test_a_trial_pickles_without_its_cached_join(example_trial):
     example_trial.survival_by_subject()  # cached on the trial
     assert pickle.dumps(example_trial) == before
     assert pickle.loads(before).equals(example_trial)
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_page_that_builds_its_figures_where_it_draws_them_is_the_same_page(example_trial, monkeypatch, processes):
+    from mndtrial.report.analysis_report import analysis_report
+    from mndtrial.report.html import _figure_or_note
+    from mndtrial.report.page import ReportPage, Section
+
+    monkeypatch.setenv("MNDTRIAL_FIGURE_PROCESSES", processes)
+    results = PLAN.run(example_trial)
+    now = analysis_report(example_trial, results)
+    deferred = analysis_report(example_trial, results, defer_figures=True)
+    assert not deferred.figures and now.figures  # built only where they are drawn
+    assert deferred.html == now.html
+
+    def cannot():
+        raise AnalysisError("ph check", "no events")
+
+    pages = []
+    for defer in (False, True):
+        page = ReportPage("t", defer_figures=defer)
+        body = (_figure_or_note(page, "alsfrs", lambda: now.page.figures["alsfrs_trajectories"], "a", "c")
+                + _figure_or_note(page, "broken", cannot, "b"))
+        page.sections.append(Section("s", "S", body=body))
+        pages.append(page)
+    assert pages[0].to_html() == pages[1].to_html()
+    assert "figure not drawn: ph check: no events" in pages[1].to_html()

@@ -147,6 +147,7 @@ def _serve(connection: Connection, other_end: Connection, trial: Trial, plan: An
         drawn = {}
     try:
         reply: tuple[str, Any] = ("written", write_analysis_report(out_dir, trial, results, drawn_ahead=drawn,
+                                                                    defer_figures=True,
                                                                     figure_formats=figure_formats))
     except Exception as exc:  # sent back and raised in the parent, where the CLI reports it
         reply = ("error", _portable(exc))

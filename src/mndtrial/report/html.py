@@ -226,7 +226,8 @@ def trial_report(trial: Trial | None = None, results: Any = None,
                  km_groups: Mapping[str, Mapping[str, Trial]] | None = None,
                  provenance: Provenance | Mapping[str, Any] | None = None, title: str | None = None,
                  n_individual_lines: int = DEFAULT_INDIVIDUAL_LINES, seed: int = 0, km_notes: Iterable[str] = (),
-                 drawn_ahead: Mapping[str, Mapping[str, bytes]] | None = None) -> TrialReport:
+                 drawn_ahead: Mapping[str, Mapping[str, bytes]] | None = None,
+                 defer_figures: bool = False) -> TrialReport:
     """Build the report of one trial.
 
     Args:
@@ -240,6 +241,8 @@ def trial_report(trial: Trial | None = None, results: Any = None,
         km_notes: sentences under the subgroup KM panels (e.g. the groups too small for a panel).
         drawn_ahead: figures drawn ahead (`report.ahead.draw_ahead`), used where their inputs are
             the same as this page's.
+        defer_figures: build each figure where it is drawn (side by side) when the page is
+            written, not now; the report then holds no `Figure` objects (`figures` is empty).
     """
     if trial is None and results is None:
         raise ParameterError("trial/results", None, "give a trial, analysis results, or both")
@@ -248,7 +251,7 @@ def trial_report(trial: Trial | None = None, results: Any = None,
     page = ReportPage(title=title or f"Trial report: {name}",
                       subtitle=f"Analysis '{(data.get('plan') or {}).get('name', '-')}'" if data else
                       "Descriptive report (no analysis results given)",
-                      drawn_ahead=dict(drawn_ahead or {}))
+                      drawn_ahead=dict(drawn_ahead or {}), defer_figures=defer_figures)
     page.sections.append(_flow_section(trial, data))
     warned = _warnings_section(data)
     if warned is not None:

@@ -192,8 +192,13 @@ class ReportPage:
     figures: dict[str, Figure] = field(default_factory=dict)
     # drawings made ahead (`report.ahead`), by fingerprint of the call that builds each figure
     drawn_ahead: dict[str, dict[str, bytes]] = field(default_factory=dict, repr=False)
+    # True: a figure is built where it is drawn (side by side), not when the page adds it; the
+    # page then holds no `Figure` for it (what `mndtrial analyze`'s report process does)
+    defer_figures: bool = False
     _encoded: dict[str, dict[str, bytes]] = field(default_factory=dict, repr=False)
     _names: list[str] = field(default_factory=list, repr=False)  # every figure of the page, in order
+    _deferred: dict[str, tuple[Any, str, str | None]] = field(default_factory=dict, repr=False)
+    _not_drawn: dict[str, str] = field(default_factory=dict, repr=False)
 
     def add_figure(self, name: str, fig: Figure, alt: str, caption: str | None = None) -> str:
         """Keep the figure and return its embedded HTML.
@@ -223,16 +228,24 @@ class ReportPage:
         drawn = drawn_for(make, self.drawn_ahead)
         if drawn is not None:
             return self.add_drawn(name, drawn, alt, caption)
+        if self.defer_figures:
+            self._deferred[name] = (make, alt, caption)
+            if name not in self._names:
+                self._names.append(name)
+            return _element_placeholder(name)
         return self.add_figure(name, make(), alt, caption)
 
     def _render(self, formats: tuple[str, ...]) -> None:
         """Draw every figure not yet drawn in each of `formats` (one pass: PNG first, then SVG)."""
-        missing = [n for n in self._names if n not in self.figures and not set(formats) <= set(self._encoded[n])]
+        missing = [n for n in self._names if n not in self.figures and n not in self._deferred
+                   and not set(formats) <= set(self._encoded[n])]
         if missing:  # a figure drawn ahead in fewer formats: built again from nothing is not possible
             raise ParameterError("figure_formats", list(formats), f"figures {missing} were drawn ahead in "
                                                                   "other formats")
         todo = {n: f for n, f in self.figures.items() if not set(formats) <= set(self._encoded.get(n, {}))}
-        done = render_figures(todo, formats)
+        todo.update({n: call for n, (call, _, _) in self._deferred.items()
+                     if n not in self._not_drawn and not set(formats) <= set(self._encoded.get(n, {}))})
+        done = render_figures(todo, formats, not_drawn=self._not_drawn)
         for name, encoded in done.items():
             kept = self._encoded.setdefault(name, {})
             for fmt, data in encoded.items():
@@ -243,8 +256,16 @@ class ReportPage:
                       for s in self.sections)
         body = f"<nav>{nav}</nav>" + "".join(s.html() for s in self.sections)
         self._render(("png",))
+        for name, (_, alt, caption) in self._deferred.items():
+            reason = self._not_drawn.get(name)
+            # as `html._figure_or_note` words a figure that cannot be built on these data
+            element = (absent_html(f"figure not drawn: {reason}") if reason is not None
+                       else figure_html(_placeholder(name), alt, caption, name))
+            body = body.replace(_element_placeholder(name), element)
         for name in self._names:
-            body = body.replace(_placeholder(name), base64.b64encode(self._encoded[name]["png"]).decode("ascii"))
+            if name not in self._not_drawn:
+                body = body.replace(_placeholder(name),
+                                    base64.b64encode(self._encoded[name]["png"]).decode("ascii"))
         return body
 
     def to_html(self) -> str:
@@ -280,6 +301,8 @@ class ReportPage:
             folder = out / figures_dir
             folder.mkdir(parents=True, exist_ok=True)
             for name in self._names:
+                if name in self._not_drawn:
+                    continue
                 written[name] = []
                 for fmt in formats:
                     path = folder / f"{name}.{fmt}"
@@ -294,6 +317,11 @@ class ReportPage:
 
     def section_keys(self, present: bool | None = None) -> list[str]:
         return [s.key for s in self.sections if present is None or s.present == present]
+
+
+def _element_placeholder(name: str) -> str:
+    """What stands in for a whole figure built later: its `<figure>`, or the note saying why not."""
+    return f"<!--mndtrial-figure-deferred:{base64.urlsafe_b64encode(name.encode()).decode('ascii')}-->"
 
 
 def _placeholder(name: str) -> str:

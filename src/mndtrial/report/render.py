@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
 from .processes import MAX_PROCESSES, MIN_FIGURES_PER_PROCESS, figure_processes
-from .style import figure_bytes
+from ..errors import AnalysisError, ParameterError
+from .style import collection_paused, figure_bytes
 
 __all__ = ["render_figures", "figure_processes"]
 
@@ -39,13 +40,30 @@ def _draw(fig: Figure, formats: Sequence[str]) -> dict[str, bytes]:
     return out
 
 
-def _draw_pending(name: str) -> tuple[str, dict[str, bytes]]:
-    return name, _draw(_PENDING[name], _FORMATS)
+def _build_and_draw(item: Figure | Callable[[], Figure], formats: Sequence[str]) -> dict[str, bytes] | str:
+    """The figure's bytes per format; for a figure still to be built (a call), the reason it cannot
+    be drawn on these data when building it raises `AnalysisError` or `ParameterError`."""
+    if not isinstance(item, Figure):
+        try:
+            with collection_paused():  # a figure's artists all stay alive: nothing for it to find
+                item = item()
+        except (AnalysisError, ParameterError) as exc:
+            return str(exc)
+    return _draw(item, formats)
 
 
-def render_figures(figures: Mapping[str, Figure], formats: Sequence[str] = ("png", "svg")
-                   ) -> dict[str, dict[str, bytes]]:
+def _draw_pending(name: str) -> tuple[str, dict[str, bytes] | str]:
+    return name, _build_and_draw(_PENDING[name], _FORMATS)
+
+
+def render_figures(figures: Mapping[str, Figure | Callable[[], Figure]], formats: Sequence[str] = ("png", "svg"),
+                   not_drawn: dict[str, str] | None = None) -> dict[str, dict[str, bytes]]:
     """Each figure's bytes per format, `{name: {fmt: bytes}}`, drawn in parallel where that pays.
+
+    A figure may also be given as the call that builds it (e.g. a `report.ahead.FigureCall`): it is
+    then built where it is drawn, so building is side by side too. A call that cannot build its
+    figure on these data (`AnalysisError`, `ParameterError`) has its reason put in `not_drawn`
+    (given as a dict) and no bytes; without `not_drawn` the error is raised.
 
     Example:
         >>> from mndtrial.report.style import new_figure
@@ -54,16 +72,33 @@ def render_figures(figures: Mapping[str, Figure], formats: Sequence[str] = ("png
         ['png']
     """
     formats = tuple(formats)
-    processes = figure_processes(len(figures))
+    calls = sum(not isinstance(f, Figure) for f in figures.values())
+    # a figure built where it is drawn is about twice the work, so a worker pays with half as many
+    processes = figure_processes(len(figures) + calls)
     if processes <= 1:
-        return {name: _draw(fig, formats) for name, fig in figures.items()}
-    global _PENDING, _FORMATS
-    _PENDING, _FORMATS = dict(figures), formats
-    try:
-        # the costliest first, so that no worker is left with a big one at the end
-        order = sorted(figures, key=lambda n: -len(figures[n].axes) - len(figures[n].subfigs))
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
-            done = dict(pool.map(_draw_pending, order))
-    finally:
-        _PENDING, _FORMATS = {}, ()
-    return {name: done[name] for name in figures}
+        done = {name: _build_and_draw(item, formats) for name, item in figures.items()}
+    else:
+        global _PENDING, _FORMATS
+        _PENDING, _FORMATS = dict(figures), formats
+        try:
+            # the costliest first, so that no worker is left with a big one at the end
+            order = sorted(figures, key=lambda n: -_cost(figures[n]))
+            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+                done = dict(pool.map(_draw_pending, order))
+        finally:
+            _PENDING, _FORMATS = {}, ()
+    drawn = {}
+    for name in figures:
+        if isinstance(done[name], str):
+            if not_drawn is None:
+                raise AnalysisError(f"figure {name}", done[name])
+            not_drawn[name] = done[name]
+        else:
+            drawn[name] = done[name]
+    return drawn
+
+
+def _cost(item: Figure | Callable[[], Figure]) -> int:
+    if isinstance(item, Figure):
+        return len(item.axes) + len(item.subfigs)
+    return 2  # a figure still to be built: about the cost of a figure of two panels
