@@ -115,20 +115,17 @@ def baseline_values(trial: Trial, name: str, participants: pd.DataFrame | None =
     table (the baseline sample). A name found in neither is a `ParameterError` on `parameter`
     (the plan setting that named it: covariates, strata).
     """
-    if participants is None:
-        columns = trial.participant_column_names
-        if name in columns:
-            return trial.participant_columns("subject_id", name).set_index("subject_id")[name]
-    else:
-        if name in participants.columns:
-            return participants.set_index("subject_id")[name]
+    def read(*columns: str) -> pd.DataFrame:  # only the columns needed, not a copy of the whole table
+        return trial.participant_columns(*columns) if participants is None else participants[list(columns)]
+
+    names = trial.participant_column_names if participants is None else tuple(participants.columns)
+    if name in names:
+        return read("subject_id", name).set_index("subject_id")[name]
     bio = trial.biomarkers
     if bio is not None and name in set(bio["analyte"]):
         base = bio.loc[(bio["analyte"] == name) & (bio["day"] <= 0)].sort_values(["subject_id", "day"])
         last = base.groupby("subject_id")["value"].last()
-        ids = trial.participant_columns("subject_id")["subject_id"] if participants is None \
-            else participants["subject_id"]
-        return last.reindex(ids).rename(name)
+        return last.reindex(read("subject_id")["subject_id"]).rename(name)
     raise ParameterError(parameter, name, "is neither a participants column nor an analyte with a baseline "
                                             "(day <= 0) measurement in the biomarkers table")
 

@@ -25,7 +25,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ..analysis.numbers import arm_labels
 from .ahead import FigureCall
-from .html import (BIOMARKER_COLUMNS, TrialReport, alsfrs_call, endpoint_trial, km_groups_from_assignments,
+from .html import (TrialReport, _has_biomarker, alsfrs_call, endpoint_trial, km_groups_from_assignments,
                    km_left_out, km_subgroup_calls, trial_report)
 from .provenance import Provenance, hash_inputs, results_with_provenance
 
@@ -62,7 +62,7 @@ def figure_calls_ahead(trial: Trial, plan: AnalysisPlan) -> list[FigureCall]:
     as the page's own (`report.ahead`), so a guess here that proves wrong costs time, not truth.
     """
     calls = []
-    if plan.section("subgroups").enabled and any(c in trial.participants.columns for c in BIOMARKER_COLUMNS):
+    if plan.section("subgroups").enabled and _has_biomarker(trial):  # as the page decides to show the panels
         km_groups, _ = _km_subgroups(trial, plan)
         # what the page reads back from the results: the plan's horizon and alpha, the KM's at-risk days
         at_days = [float(d) for d in plan.at_risk_for(trial)] or None

@@ -218,8 +218,9 @@ def _plan_horizon(trial: Trial | None, data: Mapping[str, Any]) -> float | None:
 
 
 def _has_biomarker(trial: Trial) -> list[str]:
-    p = trial.participants
-    return [c for c in BIOMARKER_COLUMNS if c in p.columns and p[c].notna().any()]
+    present = [c for c in BIOMARKER_COLUMNS if c in trial.participant_column_names]
+    values = trial.participant_columns(*present)
+    return [c for c in present if values[c].notna().any()]
 
 
 def trial_report(trial: Trial | None = None, results: Any = None,

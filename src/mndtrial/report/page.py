@@ -208,16 +208,18 @@ class ReportPage:
         """
         self.figures[name] = fig
         self._encoded.pop(name, None)
+        self._keep_name(name)
+        return figure_html(_placeholder(name), alt, caption, name)
+
+    def _keep_name(self, name: str) -> None:
         if name not in self._names:
             self._names.append(name)
-        return figure_html(_placeholder(name), alt, caption, name)
 
     def add_drawn(self, name: str, encoded: Mapping[str, bytes], alt: str, caption: str | None = None) -> str:
         """A figure already drawn (`{"png": bytes, ...}`, e.g. ahead of the page): kept as bytes, no `Figure`."""
         self.figures.pop(name, None)
         self._encoded[name] = dict(encoded)
-        if name not in self._names:
-            self._names.append(name)
+        self._keep_name(name)
         return figure_html(_placeholder(name), alt, caption, name)
 
     def figure_or_drawn(self, name: str, make, alt: str, caption: str | None = None) -> str:
@@ -230,8 +232,7 @@ class ReportPage:
             return self.add_drawn(name, drawn, alt, caption)
         if self.defer_figures:
             self._deferred[name] = (make, alt, caption)
-            if name not in self._names:
-                self._names.append(name)
+            self._keep_name(name)
             return _element_placeholder(name)
         return self.add_figure(name, make(), alt, caption)
 

@@ -21,8 +21,8 @@ from typing import Callable, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from .processes import MAX_PROCESSES, MIN_FIGURES_PER_PROCESS, figure_processes
 from ..errors import AnalysisError, ParameterError
+from .processes import figure_processes
 from .style import collection_paused, figure_bytes
 
 __all__ = ["render_figures", "figure_processes"]
