@@ -49,6 +49,18 @@ def test_plan_results_match_direct_calls(example_trial, plan_output):
     json.dumps(out, allow_nan=False)  # JSON-safe: no NaN anywhere
 
 
+def test_on_section_sees_each_section_as_it_ends(example):
+    """`run(on_section=...)` is called once per enabled section, in registry order, with the very
+    block that results.json holds for it (what the report's writer starts drawing from)."""
+    plan = AnalysisPlan.from_toml_text(PLAN + "\n[cafs]\nenabled = false\n")
+    seen = []
+    results = plan.run(example, on_section=lambda name, output: seen.append((name, output)))
+    enabled = [name for name in registered_sections() if plan.section(name).enabled]
+    assert [name for name, _ in seen] == enabled and "cafs" not in enabled
+    for name, output in seen:
+        assert output is results.sections[name]
+
+
 def test_plan_rejects_unknown_settings_with_parameter_error():
     with pytest.raises(ParameterError, match="nonsense"):
         AnalysisPlan.from_toml_text("nonsense = 1")

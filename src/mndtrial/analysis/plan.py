@@ -292,8 +292,12 @@ class AnalysisPlan(BaseModel):
                                                         f"{analytes}") from None
 
     # -- running ------------------------------------------------------------------------------
-    def run(self, trial: Trial) -> "AnalysisResults":
+    def run(self, trial: Trial, on_section: Callable[[str, Any], None] | None = None) -> "AnalysisResults":
         """Run every enabled section on the trial, in registry order.
+
+        `on_section(name, output)`, when given, is called as each section ends, with the output
+        that becomes `results.sections[name]` (results.json's block): a report can start on the
+        survival figures while the function models are still being fitted (`report.background`).
 
         When the plan's `event_types` leave no endpoint event at all (`["deth"]`, a typo), the run
         still goes on, as for any other `event_types` warning: the warning says so, and each
@@ -314,6 +318,8 @@ class AnalysisPlan(BaseModel):
                     continue
                 result = runner.attempt(name, lambda s=section, c=config: s.run(trial, runner, c))
                 outputs[name] = jsonable(_plain(result))
+                if on_section is not None:
+                    on_section(name, outputs[name])
         contrast = None
         try:
             contrast = self.contrast(trial).to_dict()
