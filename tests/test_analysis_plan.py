@@ -305,9 +305,9 @@ def test_interval_labels_follow_the_plan_alpha(example_trial):
     assert "95% CI" not in columns and "HR (95% CI)" not in columns
     assert "90% CI" in tables["survival: Cox models"].columns
     assert "HR (90% CI)" in tables["subgroups: forest"].columns
-    from mndtrial.report.html import _forest_input
+    from mndtrial.report.figure_calls import forest_input
 
-    rows, interaction, overall = _forest_input(results.to_dict())
+    rows, interaction, overall = forest_input(results.to_dict())
     fig = forest_figure(rows, interaction, overall, ci_level=0.9)
     assert "90% CI" in fig.axes[0].get_xlabel()
     default = AnalysisPlan.from_toml_text(PLAN).run(example_trial).summary_tables()

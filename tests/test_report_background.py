@@ -67,7 +67,7 @@ def test_an_error_in_the_fork_is_raised_here_as_itself(tmp_path, example_trial, 
     def broken(*args, **kwargs):
         raise ParameterError("figure_formats", ("png",), "broken on purpose")
 
-    monkeypatch.setattr(analysis_report, "write_analysis_report", broken)  # the fork inherits the patch
+    monkeypatch.setattr(analysis_report, "analysis_report", broken)  # the fork inherits the patch
     writer = ReportProcess.start(example_trial)
     assert writer is not None
     with writer:
@@ -193,3 +193,36 @@ def test_a_page_that_builds_its_figures_where_it_draws_them_is_the_same_page(exa
         pages.append(page)
     assert pages[0].to_html() == pages[1].to_html()
     assert "figure not drawn: ph check: no events" in pages[1].to_html()
+
+
+def test_a_fingerprint_depends_on_values_not_on_shared_objects():
+    from mndtrial.report.ahead import FigureCall
+
+    row = {"hr": 0.5, "ci": [0.3, 0.8]}
+    shared = FigureCall(sorted, ([row, row],))
+    copied = FigureCall(sorted, ([row, {"hr": 0.5, "ci": [0.3, 0.8]}],))
+    assert shared.fingerprint() == copied.fingerprint()
+    assert shared.fingerprint() != FigureCall(sorted, ([row, {"hr": 0.5, "ci": [0.3, 0.9]}],)).fingerprint()
+
+
+def test_every_figure_drawn_as_the_sections_end_is_the_page_figure(example_trial):
+    """What the writer draws from the trial, the plan and each section's block as it arrives
+    (each message pickled, as through the pipe) is taken by the page built from the results:
+    no figure is drawn twice."""
+    from mndtrial.analysis.frame import jsonable
+    from mndtrial.analysis.registry import registered_sections
+    from mndtrial.report.analysis_report import DrawingAhead, analysis_report
+
+    def through_pipe(x):
+        return pickle.loads(pickle.dumps(x))
+
+    ahead = DrawingAhead(("png",))
+    sections = [name for name in registered_sections() if PLAN.section(name).enabled]
+    ahead.trial_and_plan(*through_pipe((example_trial, PLAN, (jsonable(PLAN.to_dict()), sections))))
+    results = PLAN.run(example_trial, on_section=lambda name, output: ahead.section_done(*through_pipe((name, output))))
+    while ahead.waiting:
+        ahead.draw_next()
+    page = analysis_report(example_trial, through_pipe(results), drawn_ahead=ahead.drawn).page
+    taken = sorted(name for name in page._names if name not in page.figures)
+    assert taken == sorted(page._names) and len(taken) == len(ahead.drawn) >= 6, taken
+    assert page.to_html() == analysis_report(example_trial, results).page.to_html()

@@ -4,7 +4,8 @@ A report's figures are most of its cost, and some of them (the per-subgroup Kapl
 panels, the ALSFRS-R trajectories) depend on the trial and the plan alone, not on the analysis's
 results. `report.background` draws those while the analysis still runs. A page built later
 takes a drawing made ahead only for a `FigureCall` whose fingerprint -- the SHA-256 of the
-pickled function name and arguments, trial tables included -- equals that of the drawing: any
+pickled function name and arguments, trial tables included, pickled without memo so that it
+depends on values, not on which objects are shared -- equals that of the drawing: any
 difference in any input, and the figure is drawn again from its call. So drawing ahead can make
 a report sooner, never different (`tests/test_report_background.py`).
 """
@@ -16,7 +17,7 @@ import pickle
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-__all__ = ["FigureCall", "draw_ahead"]
+__all__ = ["FigureCall", "draw_ahead", "draw_call"]
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,38 @@ class FigureCall:
     def fingerprint(self) -> str:
         """SHA-256 of the function's qualified name and every argument, pickled."""
         name = f"{self.function.__module__}.{self.function.__qualname__}"
-        payload = pickle.dumps((name, self.args, sorted(self.kwargs.items())), protocol=5)
-        return hashlib.sha256(payload).hexdigest()
+        digest = _HashingFile()
+        pickler = pickle.Pickler(digest, protocol=5)
+        # no memo: an object met twice is written out twice, so the bytes depend on the values
+        # alone, not on which of them happen to be one shared object (as after unpickling)
+        pickler.fast = True
+        pickler.dump((name, self.args, sorted(self.kwargs.items())))
+        return digest.hash.hexdigest()
+
+
+class _HashingFile:
+    """A file that hashes what is written to it (the pickle need not be held in memory)."""
+
+    def __init__(self):
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        return len(data)
+
+
+def draw_call(call: FigureCall, formats: Sequence[str]) -> dict[str, bytes] | None:
+    """The call's figure drawn in `formats` here, `{fmt: bytes}`; None when building it raises (the
+    page will draw it, or say why it cannot)."""
+    from .render import render_figures
+    from .style import collection_paused
+
+    try:
+        with collection_paused():  # as the page builds its figures (`html._figure_or_note`)
+            figure = call()
+    except Exception:
+        return None
+    return render_figures({"ahead": figure}, formats)["ahead"]
 
 
 def draw_ahead(calls: Iterable[FigureCall], formats: Sequence[str],
@@ -52,19 +83,13 @@ def draw_ahead(calls: Iterable[FigureCall], formats: Sequence[str],
     `stop()` is asked before each figure: drawing ahead gives way as soon as the real work can
     start. A call that raises is left out (the page will draw it, or say why it cannot).
     """
-    from .render import render_figures
-    from .style import collection_paused
-
     drawn: dict[str, dict[str, bytes]] = {}
     for call in calls:
         if stop():
             break
-        try:
-            with collection_paused():  # as the page builds its figures (`html._figure_or_note`)
-                figure = call()
-        except Exception:
-            continue
-        drawn[call.fingerprint()] = render_figures({"ahead": figure}, formats)["ahead"]
+        encoded = draw_call(call, formats)
+        if encoded is not None:
+            drawn[call.fingerprint()] = encoded
     return drawn
 
 

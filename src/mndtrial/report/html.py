@@ -27,12 +27,13 @@ from ..analysis.tidy import relabel_arms
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .benefit_report import who_benefits_section
-from .ahead import FigureCall
 from .descriptives import consort_flow
 from .joint_report import joint_section
 from .km_groups import (MARKER_NAMES, MIN_KM_PANEL_N, km_groups_from_assignments, km_left_out,  # noqa: F401
                         subgroup_title)
-from .figures import alsfrs_figure, forest_figure, km_figure, km_subgroups_figure, ph_check_figure, treg_figure
+from .figure_calls import (DEFAULT_INDIVIDUAL_LINES, TREG_ANALYTES, alsfrs_call, endpoint_trial,  # noqa: F401
+                           forest_call, km_at_days, km_overall_call,
+                           km_subgroup_calls, labels_of, ph_check_call, plan_alpha, plan_horizon, treg_calls)
 from .page import ReportPage, Section, absent_html, df_html, esc, flatten, join, provenance_section
 from .provenance import Provenance
 from .style import collection_paused
@@ -41,8 +42,6 @@ __all__ = ["TrialReport", "trial_report", "write_trial_report", "km_groups_from_
            "TREG_ANALYTES", "km_left_out", "subgroup_title"]
 
 BIOMARKER_COLUMNS = ("csf_pnfh", "serum_nfl")
-TREG_ANALYTES = ("treg_pct_cd4", "treg_count")
-DEFAULT_INDIVIDUAL_LINES = 40  # participants' ALSFRS-R lines drawn (a random sample, unlabelled)
 
 # Which results.json sections' printable tables go into which report section.
 TABLE_SECTIONS = {"survival": "cox", "subgroups": "forest", "interaction": "forest", "function": "alsfrs",
@@ -106,23 +105,6 @@ def _figure_or_note(page: ReportPage, name: str, make, alt: str, caption: str | 
             return page.figure_or_drawn(name, make, alt, caption)
     except (AnalysisError, ParameterError) as exc:
         return absent_html(f"figure not drawn: {exc}")
-
-
-def endpoint_trial(trial: Trial, event_types: Iterable[str] | None) -> Trial:
-    """The trial with only `event_types` counted as events (others censored at their time).
-
-    The analysis plan's `event_types` define the endpoint; figures drawn from the trial itself
-    (KM by subgroup, the PH check) must use the same events as the numbers printed beside them.
-    """
-    if event_types is None:
-        return trial
-    from ..analysis.frame import endpoint_events
-
-    event = endpoint_events(trial, list(event_types)).set_index("subject_id")["event"]
-    tables = trial.tables()
-    survival = tables["survival"].copy()
-    survival["event"] = survival["subject_id"].map(event).astype(survival["event"].dtype)
-    return Trial(tables["participants"], survival, tables.get("alsfrs"), tables.get("biomarkers"), info=trial.info)
 
 
 def _flow_section(trial: Trial | None, data: Mapping[str, Any]) -> Section:
@@ -202,21 +184,6 @@ def _dose(trial: Trial, arm: str) -> str:
     return "" if d is None else f" ({d:g} MIU/day)"
 
 
-def _km_data(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    km = (data.get("survival") or {}).get("kaplan_meier")
-    return km if isinstance(km, Mapping) and "arms" in km else None
-
-
-def _plan_horizon(trial: Trial | None, data: Mapping[str, Any]) -> float | None:
-    """The horizon the analysis used: the plan's, else the trial's, else the one results.json records."""
-    horizon = (data.get("plan") or {}).get("horizon_days")
-    if horizon is None and trial is not None:
-        horizon = trial.info.horizon_days
-    if horizon is None:
-        horizon = ((data.get("survival") or {}).get("horizon") or {}).get("horizon_days")
-    return None if horizon is None else float(horizon)
-
-
 def _has_biomarker(trial: Trial) -> list[str]:
     present = [c for c in BIOMARKER_COLUMNS if c in trial.participant_column_names]
     values = trial.participant_columns(*present)
@@ -272,44 +239,21 @@ def trial_report(trial: Trial | None = None, results: Any = None,
     return TrialReport(page)
 
 
-def km_subgroup_calls(km_groups: Mapping[str, Mapping[str, Trial]], horizon_days: float | None, alpha: float,
-                      labels: Mapping[str, str], at_risk_days: list[float] | None
-                      ) -> dict[str, tuple[str, FigureCall]]:
-    """The per-subgroup KM figures of the report, `{figure name: (rule label, call)}`: one per rule
-    with groups (the same calls whether the page is built now or its figures drawn ahead)."""
-    return {f"km_subgroups_{i + 1}": (label, FigureCall(km_subgroups_figure, (groups,),
-                                                        {"horizon_days": horizon_days, "alpha": alpha,
-                                                         "labels": dict(labels), "at_risk_days": at_risk_days}))
-            for i, (label, groups) in enumerate(km_groups.items()) if groups}
-
-
-def alsfrs_call(trial: Trial, n_lines: int = DEFAULT_INDIVIDUAL_LINES, seed: int = 0) -> FigureCall:
-    """The ALSFRS-R trajectories figure of the report."""
-    return FigureCall(alsfrs_figure, (trial,), {"n_individual": n_lines, "seed": seed})
-
-
 def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str, Any],
                        tables: Mapping[str, pd.DataFrame], km_groups, km_notes=()) -> list[Section]:
     out = []
     km = Section("km", "Kaplan–Meier survival by arm")
-    # the analysis's own curves (its endpoint, event types and alpha) when there are results
-    source = _km_data(data) or trial
-    control = (trial.info.control_arm if trial is not None
-               else ((data.get("survival") or {}).get("arms") or {}).get("control"))
-    horizon = _plan_horizon(trial, data)
-    alpha = float((data.get("plan") or {}).get("alpha") or 0.05)
+    horizon = plan_horizon(trial, data)
+    alpha = plan_alpha(data)
     level = f"{100 * (1 - alpha):.10g}%"
     marked = "" if horizon is None else f" The dotted line marks the horizon, day {horizon:g}."
-    labels = _labels(trial, data)
-    if source is None:
+    labels = labels_of(trial, data)
+    km_call = km_overall_call(trial, data)
+    if km_call is None:
         km.absent = "absent: no trial data and no Kaplan–Meier results"
     else:
-        at_days = _km_at_days(data)
-        effect = _km_effect(data) if data else True
-        km.body = _figure_or_note(page, "km_overall", lambda: km_figure(source, control=control, horizon_days=horizon,
-                                                                         alpha=alpha, labels=labels,
-                                                                         at_risk_days=at_days, effect=effect),
-                                  "Kaplan–Meier curves by arm",
+        at_days = km_at_days(data)
+        km.body = _figure_or_note(page, "km_overall", km_call, "Kaplan–Meier curves by arm",
                                   f"Kaplan–Meier estimates with pointwise {level} CI; ticks mark censored "
                                   "participants; the table under the plot gives the numbers at risk"
                                   f"{' at the days of the at-risk table' if at_days else ''}. HR: unadjusted Cox "
@@ -325,7 +269,7 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
                       if trial is None else "absent: no biomarker rule in the analysis plan, so no subgroups were "
                                             "defined")
     else:
-        calls = km_subgroup_calls(km_groups, horizon, alpha, labels, _km_at_days(data))
+        calls = km_subgroup_calls(km_groups, horizon, alpha, labels, km_at_days(data))
         figs = [_figure_or_note(page, name, call, f"Kaplan–Meier curves by arm within subgroups of {label}",
                                 f"Subgroups: {label} (pointwise {level} CI; HR: unadjusted Cox model within the "
                                 "subgroup; p: log-rank test)")
@@ -345,32 +289,22 @@ def _survival_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
     out.append(cox)
 
     forest = Section("forest", "Subgroups: forest plot and treatment × subgroup interaction")
-    rows = _forest_input(data)
-    if rows is None:
+    forest_figure_call = forest_call(data)
+    if forest_figure_call is None:
         forest.absent = ("absent: no subgroup results" if data else
                          "absent: no analysis results, so no subgroup hazard ratios (run `mndtrial analyze`)")
     else:
-        subgroup_rows, interaction, overall = rows
-        level = 1 - float((data.get("plan") or {}).get("alpha") or 0.05)  # the intervals are at 1 - alpha
-        forest.body = _figure_or_note(page, "forest",
-                                      lambda: forest_figure(subgroup_rows, interaction, overall, ci_level=level),
-                                      "Forest plot of subgroup hazard ratios",
-                                      f"Hazard ratio (active vs control) with {100 * level:.10g}% CI per subgroup; the "
+        forest.body = _figure_or_note(page, "forest", forest_figure_call, "Forest plot of subgroup hazard ratios",
+                                      f"Hazard ratio (active vs control) with {level} CI per subgroup; the "
                                       "interaction p tests whether the effect differs between subgroups."
                                       ) + _section_tables(tables, "forest")
     out.append(forest)
 
     ph = Section("ph", "Proportional-hazards check")
-    ph_test = _ph_test(data)
     if trial is None:
         ph.absent = "absent: the PH check plot needs the trial data"
     else:
-        # the residuals of the model whose test p is shown: the plan's arms and endpoint
-        plan = data.get("plan") or {}
-        active = ((data.get("survival") or {}).get("arms") or {}).get("active")
-        ph.body = _figure_or_note(page, "ph_check",
-                                  lambda: ph_check_figure(endpoint_trial(trial, plan.get("event_types")),
-                                                          active=active, ph_test=ph_test, labels=labels),
+        ph.body = _figure_or_note(page, "ph_check", ph_check_call(trial, data),
                                   "Scaled Schoenfeld residuals of the treatment effect over time")
     out.append(ph)
     return out
@@ -409,93 +343,19 @@ def _function_sections(page: ReportPage, trial: Trial | None, data: Mapping[str,
     out.append(cafs)
 
     treg = Section("treg", "Treg response by dose")
-    analytes = set() if trial is None or trial.biomarkers is None else set(trial.biomarkers["analyte"])
-    present = [a for a in TREG_ANALYTES if a in analytes]
-    if trial is not None and not present:
+    calls = {} if trial is None else treg_calls(trial, data)
+    if trial is not None and not calls:
         treg.absent = "absent: no Treg measurements (analyte treg_pct_cd4 or treg_count) in the biomarkers table"
     else:
-        results_treg = data.get("treg") or {}
-        parts = [_figure_or_note(page, f"treg_{a}", lambda a=a: _treg(trial, results_treg.get(a), a),
-                                 f"Treg response ({a}) by dose",
-                                 f"Mean change from baseline in {a} with its CI, by visit and by dose.")
-                 for a in present]
+        parts = [_figure_or_note(page, name, call, f"Treg response ({call.args[2]}) by dose",
+                                 f"Mean change from baseline in {call.args[2]} with its CI, by visit and by dose.")
+                 for name, call in calls.items()]
         parts.append(_section_tables(tables, "treg"))
         treg.body = join(parts) or None
         if treg.body is None:
             treg.absent = "absent: no Treg results"
     out.append(treg)
     return out
-
-
-def _treg(trial: Trial, block: Any, analyte: str):
-    """The analysis's own Treg results when present (its visits, windows and CI level), else the trial."""
-    if isinstance(block, Mapping) and "by_visit" in block:
-        return treg_figure(block, analyte, info=trial.info)
-    return treg_figure(trial, analyte)
-
-
-def _ph_test(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    cox = ((data.get("survival") or {}).get("cox") or {}).get("unadjusted") or {}
-    return ((cox.get("ph_test") or {}).get("terms") or {}).get("treatment")
-
-
-def _forest_input(data: Mapping[str, Any]):
-    """(rows, interaction p by variable, overall row) from results.json's `subgroups` list, or None.
-
-    Rows are grouped by their rule label (e.g. "csf_pnfh cut at 3700", "onset_site"); the
-    interaction p of a group is the treatment × level likelihood-ratio test in
-    `interaction.by_subgroup`. The `variable = "all"` row is the whole trial.
-    """
-    sub = data.get("subgroups")
-    if not isinstance(sub, list) or not sub:
-        return None
-    rows, overall = [], None
-    for r in sub:
-        if not isinstance(r, Mapping):
-            continue
-        if r.get("variable") == "all":
-            overall = r
-            continue
-        level = r.get("level")
-        rows.append({"variable": r.get("rule") or r.get("variable"),
-                     "label": "(not split)" if level is None else str(level),
-                     "n": r.get("n"), "events": r.get("events"), "hr": r.get("hr"), "ci": r.get("ci"),
-                     "note": r.get("reason")})
-    if not rows:
-        return None
-    interaction = {}
-    for t in (data.get("interaction") or {}).get("by_subgroup") or []:
-        if isinstance(t, Mapping) and t.get("p") is not None:
-            interaction[t.get("rule") or t.get("variable")] = t["p"]
-    return rows, interaction, overall
-
-
-def _labels(trial: Trial | None, data: Mapping[str, Any]) -> dict[str, str]:
-    """Arm display labels: the trial's (trial.toml `label`), else those results.json records."""
-    if trial is not None:
-        return arm_labels(trial.info)
-    return dict((data.get("trial") or {}).get("arm_labels") or {})
-
-
-def _km_at_days(data: Mapping[str, Any]) -> list[float] | None:
-    """The days of the analysis's at-risk table (the first arm's `at_days`), so figure and table agree."""
-    km = _km_data(data)
-    if not km:
-        return None
-    first = next(iter(km["arms"].values()), {})
-    days = [float(d["day"]) for d in first.get("at_days") or []]
-    return days or None
-
-
-def _km_effect(data: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The unadjusted Cox HR and the log-rank p of the analysis, as printed on the KM panel."""
-    survival = data.get("survival") or {}
-    term = (((survival.get("cox") or {}).get("unadjusted") or {}).get("terms") or {}).get("treatment")
-    if not term:
-        return None
-    level = 1 - float((data.get("plan") or {}).get("alpha") or 0.05)
-    return {"hr": term.get("hr"), "ci": term.get("ci"), "p": (survival.get("logrank") or {}).get("p"),
-            "ci_level": level}
 
 
 def write_trial_report(out_dir: str | Path, trial: Trial | None = None, results: Any = None,

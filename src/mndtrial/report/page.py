@@ -238,6 +238,12 @@ class ReportPage:
 
     def _render(self, formats: tuple[str, ...]) -> None:
         """Draw every figure not yet drawn in each of `formats` (one pass: PNG first, then SVG)."""
+        from .ahead import drawn_for
+
+        for name, (call, _, _) in self._deferred.items():  # drawn since the page was built
+            drawn = None if name in self._encoded else drawn_for(call, self.drawn_ahead)
+            if drawn is not None:
+                self._encoded[name] = dict(drawn)
         missing = [n for n in self._names if n not in self.figures and n not in self._deferred
                    and not set(formats) <= set(self._encoded[n])]
         if missing:  # a figure drawn ahead in fewer formats: built again from nothing is not possible

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a summary table is made: `mndtrial analyze` forks before it
+    import pandas as pd
 
 __all__ = ["Provenance", "collect_provenance", "sha256_file", "hash_inputs", "results_with_provenance", "DEPENDENCIES"]
 
@@ -164,6 +165,8 @@ class Provenance:
                 ("reproduce with", self.reproduce() or "")]
         rows += [(f"input {name}", f"sha256:{digest}") for name, digest in self.inputs.items()]
         rows += [(name, v) for name, v in self.dependencies.items() if v is not None]
+        import pandas as pd
+
         return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
 
     def to_html(self, include_command: bool = True) -> str:

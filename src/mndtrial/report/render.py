@@ -25,7 +25,7 @@ from ..errors import AnalysisError, ParameterError
 from .processes import figure_processes
 from .style import collection_paused, figure_bytes
 
-__all__ = ["render_figures", "figure_processes"]
+__all__ = ["render_figures", "start_rendering", "Rendering", "figure_processes"]
 
 # The figures a forked worker draws: set just before the pool forks, read by the workers.
 _PENDING: dict[str, Figure] = {}
@@ -71,31 +71,72 @@ def render_figures(figures: Mapping[str, Figure | Callable[[], Figure]], formats
         >>> sorted(render_figures({"line": fig}, ("png",))["line"])
         ['png']
     """
-    formats = tuple(formats)
-    calls = sum(not isinstance(f, Figure) for f in figures.values())
-    # a figure built where it is drawn is about twice the work, so a worker pays with half as many
-    processes = figure_processes(len(figures) + calls)
-    if processes <= 1:
-        done = {name: _build_and_draw(item, formats) for name, item in figures.items()}
-    else:
-        global _PENDING, _FORMATS
-        _PENDING, _FORMATS = dict(figures), formats
-        try:
-            # the costliest first, so that no worker is left with a big one at the end
-            order = sorted(figures, key=lambda n: -_cost(figures[n]))
-            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
-                done = dict(pool.map(_draw_pending, order))
-        finally:
-            _PENDING, _FORMATS = {}, ()
-    drawn = {}
-    for name in figures:
-        if isinstance(done[name], str):
-            if not_drawn is None:
-                raise AnalysisError(f"figure {name}", done[name])
-            not_drawn[name] = done[name]
+    return Rendering(figures, tuple(formats)).result(not_drawn)
+
+
+class Rendering:
+    """Figures being drawn side by side in forked processes while this process does other work
+    (`start_rendering`); `result()` waits for them: `render_figures`' `{name: {fmt: bytes}}`, with
+    a figure that cannot be built on these data in `not_drawn`."""
+
+    def __init__(self, figures: Mapping[str, Figure | Callable[[], Figure]], formats: tuple[str, ...]):
+        self._figures, self._formats = dict(figures), formats
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list = []
+        # a figure built where it is drawn is about twice the work, so a worker pays with half as many
+        processes = figure_processes(len(figures) + sum(not isinstance(f, Figure) for f in figures.values()))
+        if processes > 1:
+            global _PENDING, _FORMATS
+            _PENDING, _FORMATS = self._figures, formats
+            self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+            try:
+                # fork starts every worker at the first submit: each holds the figures from then on;
+                # the costliest first, so that no worker is left with a big one at the end
+                self._futures = [self._pool.submit(_draw_pending, name)
+                                 for name in sorted(self._figures, key=lambda n: -_cost(self._figures[n]))]
+            except BaseException:
+                self.close()
+                raise
+            finally:
+                _PENDING, _FORMATS = {}, ()
+
+    def result(self, not_drawn: dict[str, str] | None = None) -> dict[str, dict[str, bytes]]:
+        if self._pool is None:  # one process: drawn here, now
+            done = {name: _build_and_draw(item, self._formats) for name, item in self._figures.items()}
         else:
-            drawn[name] = done[name]
-    return drawn
+            try:
+                done = dict(future.result() for future in self._futures)
+            finally:
+                self._pool.shutdown()
+        drawn = {}
+        for name in self._figures:  # in the order given, as the page lists them
+            if isinstance(done[name], str):
+                if not_drawn is None:
+                    raise AnalysisError(f"figure {name}", done[name])
+                not_drawn[name] = done[name]
+            else:
+                drawn[name] = done[name]
+        return drawn
+
+    def close(self) -> None:
+        """Stop drawing (figures not yet started are not drawn) and end the processes."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+def start_rendering(figures: Mapping[str, Figure | Callable[[], Figure]],
+                    formats: Sequence[str] = ("png", "svg")) -> Rendering:
+    """Start drawing `figures` as `render_figures` does, in forked processes where that pays, and
+    return at once: this process can build the page meanwhile. `Rendering.result()` waits.
+
+    Example:
+        >>> from mndtrial.report.style import new_figure
+        >>> fig = new_figure(2, 2); _ = fig.add_subplot().plot([0, 1])
+        >>> rendering = start_rendering({"line": fig}, ("png",))
+        >>> sorted(rendering.result()["line"])
+        ['png']
+    """
+    return Rendering(figures, tuple(formats))
 
 
 def _cost(item: Figure | Callable[[], Figure]) -> int:
