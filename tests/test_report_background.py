@@ -62,12 +62,12 @@ def test_the_forked_report_is_the_report_written_in_one_process(tmp_path, exampl
 
 @forks
 def test_an_error_in_the_fork_is_raised_here_as_itself(tmp_path, example_trial, monkeypatch):
-    from mndtrial.report import analysis_report
+    from mndtrial.report import drawing_ahead
 
     def broken(*args, **kwargs):
         raise ParameterError("figure_formats", ("png",), "broken on purpose")
 
-    monkeypatch.setattr(analysis_report, "analysis_report", broken)  # the fork inherits the patch
+    monkeypatch.setattr(drawing_ahead, "analysis_report", broken)  # the fork inherits the patch
     writer = ReportProcess.start(example_trial)
     assert writer is not None
     with writer:
@@ -211,7 +211,8 @@ def test_every_figure_drawn_as_the_sections_end_is_the_page_figure(example_trial
     no figure is drawn twice."""
     from mndtrial.analysis.frame import jsonable
     from mndtrial.analysis.registry import registered_sections
-    from mndtrial.report.analysis_report import DrawingAhead, analysis_report
+    from mndtrial.report.analysis_report import analysis_report
+    from mndtrial.report.drawing_ahead import DrawingAhead
 
     def through_pipe(x):
         return pickle.loads(pickle.dumps(x))
@@ -226,3 +227,23 @@ def test_every_figure_drawn_as_the_sections_end_is_the_page_figure(example_trial
     taken = sorted(name for name in page._names if name not in page.figures)
     assert taken == sorted(page._names) and len(taken) == len(ahead.drawn) >= 6, taken
     assert page.to_html() == analysis_report(example_trial, results).page.to_html()
+
+
+@forks
+def test_figures_drawn_side_by_side_once_the_sections_end_make_the_same_report(tmp_path, example_trial):
+    from mndtrial.analysis.frame import jsonable
+    from mndtrial.analysis.registry import registered_sections
+    from mndtrial.report.analysis_report import write_analysis_report
+    from mndtrial.report.drawing_ahead import DrawingAhead
+
+    ahead = DrawingAhead(("png",))
+    sections = [name for name in registered_sections() if PLAN.section(name).enabled]
+    ahead.trial_and_plan(example_trial, PLAN, (jsonable(PLAN.to_dict()), sections))
+    results = PLAN.run(example_trial, on_section=ahead.section_done)
+    assert ahead.sections_ended and ahead.waiting >= 6
+    ahead.draw_the_rest()  # forked drawing processes, collected by write_report
+    assert ahead.waiting == 0
+    written = ahead.write_report(tmp_path / "ahead", results, ("png",))
+    serial = write_analysis_report(tmp_path / "serial", example_trial, results, figure_formats=("png",))
+    assert written["report"].read_bytes() == serial["report"].read_bytes()
+    assert sorted(written["figures"]) == sorted(serial["figures"])

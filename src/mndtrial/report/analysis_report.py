@@ -24,14 +24,13 @@ from ..analysis.subgroup_section import plan_biomarker_rules
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ..analysis.numbers import arm_labels
-from .ahead import FigureCall, draw_call
-from .render import start_rendering
-from .figure_calls import RESULT_FIGURES, alsfrs_call, endpoint_trial, km_subgroup_calls
+from .ahead import FigureCall
+from .figure_calls import alsfrs_call, endpoint_trial, km_subgroup_calls
 from .html import TrialReport, _has_biomarker, km_groups_from_assignments, km_left_out, trial_report
 from .provenance import Provenance, hash_inputs, results_with_provenance
 
 __all__ = ["analysis_report", "write_analysis_report", "write_analysis_outputs", "rebuild_report",
-           "check_trial_matches", "results_with_provenance", "figure_calls_ahead", "DrawingAhead"]
+           "check_trial_matches", "results_with_provenance", "figure_calls_ahead"]
 
 
 def analysis_report(trial: Trial, results: AnalysisResults, plan: AnalysisPlan | None = None,
@@ -72,101 +71,6 @@ def figure_calls_ahead(trial: Trial, plan: AnalysisPlan) -> list[FigureCall]:
     if trial.alsfrs is not None:
         calls.append(alsfrs_call(trial))
     return calls
-
-
-class DrawingAhead:
-    """The figures of a plan's report drawn while the analysis runs, as what they need arrives.
-
-    Told the trial and plan (`trial_and_plan`), it queues the figures those alone determine
-    (`figure_calls_ahead`); told that a section has ended (`section_done`, with its results.json
-    block), it queues each figure of `figure_calls.RESULT_FIGURES` whose sections have all ended.
-    `draw_next()` draws the first queued figure; `drawn` holds the drawings by fingerprint, for
-    the page's `drawn_ahead`. Nothing here can change the report: a call whose figure cannot be
-    built is skipped, and the page uses a drawing only for a call identical to its own.
-
-    Example:
-        >>> from mndtrial.analysis import AnalysisPlan
-        >>> from mndtrial.analysis.frame import jsonable
-        >>> from mndtrial.data.example import example_trial
-        >>> trial, plan = example_trial(), AnalysisPlan(name="p")
-        >>> sections = ["survival", "subgroups", "interaction", "function", "cafs", "treg"]
-        >>> ahead = DrawingAhead(("png",))
-        >>> ahead.trial_and_plan(trial, plan, (jsonable(plan.to_dict()), sections))
-        >>> ahead.waiting  # Kaplan–Meier by CSF-pNfH subgroup, the ALSFRS-R trajectories
-        2
-        >>> ahead.section_done("survival", plan.run(trial).sections["survival"])
-        >>> ahead.waiting  # and the Kaplan–Meier curves by arm and the PH check
-        4
-    """
-
-    def __init__(self, formats: Sequence[str]):
-        self.formats = tuple(formats)
-        self.trial: Trial | None = None
-        self.drawn: dict[str, dict[str, bytes]] = {}
-        self._queue: list[FigureCall] = []
-        self._data: dict[str, Any] = {}  # results.json as far as it is known: the plan, the ended sections
-        self._pending: set[str] = set()
-        self._queued_groups: set[str] = set()
-
-    @property
-    def waiting(self) -> int:
-        """How many figures are queued to be drawn."""
-        return len(self._queue)
-
-    def trial_and_plan(self, trial: Trial, plan: AnalysisPlan | None,
-                       plan_block_and_sections: tuple[Mapping[str, Any], Sequence[str]] | None) -> None:
-        """The trial; the plan that will run on it, as results.json will hold it, and the sections
-        it will run (`ReportProcess.report_on`)."""
-        self.trial = trial
-        if plan is None or plan_block_and_sections is None:
-            return
-        try:
-            self._queue += figure_calls_ahead(trial, plan)
-        except Exception:  # the page will draw these figures, or say why it cannot
-            pass
-        plan_block, sections = plan_block_and_sections
-        self._data = {"plan": plan_block}
-        self._pending = set(sections)
-        self._queue_result_figures()
-
-    def section_done(self, name: str, output: Any) -> None:
-        if not self._data:
-            return  # no plan: nothing is drawn from the results ahead
-        self._data[name] = output
-        self._pending.discard(name)
-        self._queue_result_figures()
-
-    def write_report(self, out_dir: str | Path, results: AnalysisResults,
-                     figure_formats: Sequence[str] = ("png",)) -> dict[str, Any]:
-        """`write_analysis_report` of the trial and `results`, using what was drawn ahead; the
-        figures still queued are drawn side by side while the page is built."""
-        formats = tuple(figure_formats)
-        drawn = dict(self.drawn) if formats == self.formats else {}
-        queued, self._queue = {call.fingerprint(): call for call in self._queue}, []
-        rendering = start_rendering(queued, formats)
-        try:
-            report = analysis_report(self.trial, results, drawn_ahead=drawn, defer_figures=True)
-            # a queued figure that cannot be built is left to the page, which says why
-            report.page.drawn_ahead.update(rendering.result(not_drawn={}))
-        finally:
-            rendering.close()
-        return report.write(out_dir, figure_formats=formats)
-
-    def draw_next(self) -> None:
-        call = self._queue.pop(0)
-        encoded = draw_call(call, self.formats)
-        if encoded is not None:
-            self.drawn[call.fingerprint()] = encoded
-
-    def _queue_result_figures(self) -> None:
-        for group, (sections, build) in RESULT_FIGURES.items():
-            if group in self._queued_groups or set(sections) & self._pending:
-                continue
-            self._queued_groups.add(group)
-            try:
-                self._queue += build(self.trial, self._data).values()
-            except Exception:  # as above: the page decides
-                pass
 
 
 def write_analysis_report(out_dir: str | Path, trial: Trial, results: AnalysisResults,

@@ -174,12 +174,15 @@ def _serve(connection: Connection, other_end: Connection, formats_ahead: tuple[s
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's handler (which raises): just end
     # matplotlib and pandas are imported while the parent imports its own stack and computes
-    from . import analysis_report
+    from .drawing_ahead import DrawingAhead
 
-    ahead = analysis_report.DrawingAhead(formats_ahead)
+    ahead = DrawingAhead(formats_ahead)
     while True:
         if ahead.waiting and not connection.poll():
-            ahead.draw_next()
+            if ahead.sections_ended:  # the analysis has ended: its CPU is free for drawing
+                ahead.draw_the_rest()
+            else:
+                ahead.draw_next()
             continue
         try:
             message = connection.recv()
