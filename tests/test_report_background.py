@@ -247,3 +247,37 @@ def test_figures_drawn_side_by_side_once_the_sections_end_make_the_same_report(t
     serial = write_analysis_report(tmp_path / "serial", example_trial, results, figure_formats=("png",))
     assert written["report"].read_bytes() == serial["report"].read_bytes()
     assert sorted(written["figures"]) == sorted(serial["figures"])
+
+
+def test_a_fingerprint_takes_arrays_of_any_size():
+    import numpy as np
+
+    from mndtrial.report.ahead import FigureCall
+
+    big = np.arange(200_000, dtype=float)  # protocol 5 writes arrays this large as buffers
+    assert FigureCall(sorted, (big,)).fingerprint() == FigureCall(sorted, (big.copy(),)).fingerprint()
+    other = big.copy()
+    other[-1] += 1
+    assert FigureCall(sorted, (big,)).fingerprint() != FigureCall(sorted, (other,)).fingerprint()
+
+
+@forks
+def test_a_report_process_that_dies_leaves_the_report_to_this_process(tmp_path, example_trial, monkeypatch):
+    from mndtrial.report import background
+
+    folder = example_trial.write(tmp_path / "trial")
+    plan = tmp_path / "plan.toml"
+    plan.write_text(PLAN.to_toml(), encoding="utf-8")
+    monkeypatch.delenv("MNDTRIAL_FIGURE_PROCESSES", raising=False)
+    monkeypatch.setattr(background, "_serve", lambda *args: os._exit(3))  # the fork dies at once
+    res = CliRunner().invoke(app, ["--quiet", "analyze", str(folder), "--plan", str(plan),
+                                   "--out", str(tmp_path / "lost")])
+    assert res.exit_code == 0, res.output
+    assert "the report process ended without writing the report (exit code 3); writing it here" in res.output
+    monkeypatch.undo()
+    monkeypatch.setenv("MNDTRIAL_FIGURE_PROCESSES", "1")
+    _analyze(folder, plan, tmp_path / "serial")
+    lost, serial = tmp_path / "lost", tmp_path / "serial"
+    assert sorted(p.name for p in (lost / "figures").iterdir()) == sorted(p.name for p in (serial / "figures").iterdir())
+    assert (_without_run_details((lost / "report.html").read_text(encoding="utf-8"), lost)
+            == _without_run_details((serial / "report.html").read_text(encoding="utf-8"), serial))

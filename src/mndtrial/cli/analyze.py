@@ -137,11 +137,19 @@ def _write_outputs(out: Path, trial, results: AnalysisResults, provenance, forma
 
         written = write_analysis_outputs(out, trial, results, provenance, figure_formats=formats)
         return written, _summary_text(results)
+    from ..report.background import ReportProcessLost
+
     results = results_with_provenance(results, provenance)
     path = results.write_json(Path(out) / "results.json")
     report_writer.submit(out, results, formats)
     summary = _summary_text(results)
-    return {"results": path, **report_writer.result()}, summary
+    try:
+        return {"results": path, **report_writer.result()}, summary
+    except ReportProcessLost as lost:
+        from ..report.analysis_report import write_analysis_report
+
+        typer.echo(f"note: {lost}; writing it here", err=True)
+        return {"results": path, **write_analysis_report(out, trial, results, figure_formats=formats)}, summary
 
 
 def _summary_text(results: AnalysisResults) -> str:

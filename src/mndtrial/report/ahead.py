@@ -57,9 +57,11 @@ class _HashingFile:
     def __init__(self):
         self.hash = hashlib.sha256()
 
-    def write(self, data: bytes) -> int:
-        self.hash.update(data)
-        return len(data)
+    def write(self, data) -> int:
+        # protocol 5 hands large arrays over as buffers (`pickle.PickleBuffer`), not bytes
+        view = memoryview(data)
+        self.hash.update(view)
+        return view.nbytes
 
 
 def draw_call(call: FigureCall, formats: Sequence[str]) -> dict[str, bytes] | None:

@@ -47,7 +47,12 @@ if TYPE_CHECKING:
     from ..analysis import AnalysisPlan, AnalysisResults
     from ..data import Trial
 
-__all__ = ["ReportProcess"]
+__all__ = ["ReportProcess", "ReportProcessLost"]
+
+
+class ReportProcessLost(RuntimeError):
+    """The report's process ended without an answer (it crashed or was killed): the report can
+    still be written in this process."""
 
 
 class ReportProcess:
@@ -128,9 +133,10 @@ class ReportProcess:
         try:
             kind, payload = self._connection.recv()
             self._answered = True
-        except EOFError:
-            raise RuntimeError(f"the report process ended without writing the report "
-                               f"(exit code {self._process.exitcode})") from None
+        except (EOFError, OSError):
+            self._process.join(5)
+            raise ReportProcessLost(f"the report process ended without writing the report "
+                                    f"(exit code {self._process.exitcode})") from None
         if kind == "error":
             raise payload
         return payload

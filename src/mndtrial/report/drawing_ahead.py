@@ -92,14 +92,17 @@ class DrawingAhead:
     def draw_next(self) -> None:
         """Draw the first queued figure here."""
         call = self._queue.pop(0)
-        encoded = draw_call(call, self.formats)
-        if encoded is not None:
-            self.drawn[call.fingerprint()] = encoded
+        try:
+            encoded = draw_call(call, self.formats)
+            if encoded is not None:
+                self.drawn[call.fingerprint()] = encoded
+        except Exception:  # drawing ahead only saves time: the page draws this figure itself
+            pass
 
     def draw_the_rest(self) -> None:
         """Start drawing every queued figure side by side in forked processes
         (`render.start_rendering`); `write_report` collects them."""
-        queued, self._queue = {call.fingerprint(): call for call in self._queue}, []
+        queued, self._queue = _by_fingerprint(self._queue), []
         if queued:
             self._renderings.append(start_rendering(queued, self.formats))
 
@@ -131,3 +134,14 @@ class DrawingAhead:
                 self._queue += build(self.trial, self._data).values()
             except Exception:  # as above: the page decides
                 pass
+
+
+def _by_fingerprint(calls: list[FigureCall]) -> dict[str, FigureCall]:
+    """The calls keyed by fingerprint, leaving out any that cannot be fingerprinted (the page draws those)."""
+    keyed = {}
+    for call in calls:
+        try:
+            keyed[call.fingerprint()] = call
+        except Exception:
+            continue
+    return keyed
