@@ -34,6 +34,12 @@ def _analyze(folder: Path, plan: Path, out: Path, *extra: str) -> None:
     assert res.exit_code == 0, res.output
 
 
+def _trial_and_plan(tmp_path: Path, trial) -> tuple[Path, Path]:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(PLAN.to_toml(), encoding="utf-8")
+    return trial.write(tmp_path / "trial"), plan
+
+
 def _without_run_details(html: str, out: Path) -> str:
     # what differs between two runs by design: the output folder named in the command, the time
     return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "TIME", html.replace(str(out), "OUT"))
@@ -41,9 +47,7 @@ def _without_run_details(html: str, out: Path) -> str:
 
 @forks
 def test_the_forked_report_is_the_report_written_in_one_process(tmp_path, example_trial, monkeypatch):
-    folder = example_trial.write(tmp_path / "trial")
-    plan = tmp_path / "plan.toml"
-    plan.write_text(PLAN.to_toml(), encoding="utf-8")
+    folder, plan = _trial_and_plan(tmp_path, example_trial)
     monkeypatch.delenv("MNDTRIAL_FIGURE_PROCESSES", raising=False)
     _analyze(folder, plan, tmp_path / "forked", "--svg")
     monkeypatch.setenv("MNDTRIAL_FIGURE_PROCESSES", "1")  # one process: no fork, figures one by one
@@ -265,9 +269,7 @@ def test_a_fingerprint_takes_arrays_of_any_size():
 def test_a_report_process_that_dies_leaves_the_report_to_this_process(tmp_path, example_trial, monkeypatch):
     from mndtrial.report import background
 
-    folder = example_trial.write(tmp_path / "trial")
-    plan = tmp_path / "plan.toml"
-    plan.write_text(PLAN.to_toml(), encoding="utf-8")
+    folder, plan = _trial_and_plan(tmp_path, example_trial)
     monkeypatch.delenv("MNDTRIAL_FIGURE_PROCESSES", raising=False)
     monkeypatch.setattr(background, "_serve", lambda *args: os._exit(3))  # the fork dies at once
     res = CliRunner().invoke(app, ["--quiet", "analyze", str(folder), "--plan", str(plan),
