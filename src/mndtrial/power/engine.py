@@ -22,6 +22,7 @@ from ..data import TrialBatch
 from ..errors import ParameterError
 from .assumptions import simulation_assumptions
 from .backends import interactive, run_chunks
+from .compile_ahead import compile_cold_kernels
 from .criteria import Analysis
 
 __all__ = ["TrialSource", "DesignPoint", "PowerResult", "power", "DEFAULT_CHUNK", "chunk_size_for",
@@ -218,6 +219,9 @@ def power(design: TrialSource | Sequence[DesignPoint], analysis: Analysis | None
              for ks in members for s, n in zip(starts, sizes)]
     task_points = [ks for ks in members for _ in starts]
     assumptions = simulation_assumptions(points, n_trials, seed)
+    if executor is None and backend == "local":
+        # a first run on a fresh install: the kernels of its kinds of test compiled side by side
+        compile_cold_kernels(points[0].source, tuple(p.analysis for p in points), seed)
     if executor is None and _forks_workers(backend, n_workers, len(tasks)):
         warm_before_fork(tasks)  # a pool passed in has warmed its own workers
     if trials_path is not None:
