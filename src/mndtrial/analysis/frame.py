@@ -16,7 +16,7 @@ import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,10 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 
 __all__ = ["ArmContrast", "SurvivalFrame", "arm_contrast", "survival_frame", "parse_covariate",
-           "baseline_values", "jsonable", "frames_reused"]
+           "baseline_values", "jsonable", "frames_reused", "reused"]
 
 TREATMENT = "treatment"
+T = TypeVar("T")
 _TRANSFORM = re.compile(r"^\s*(log|log2|log10|sqrt)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$")
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 _FUNCTIONS = {"log": np.log, "log2": np.log2, "log10": np.log10, "sqrt": np.sqrt}
@@ -234,6 +235,27 @@ def frames_reused() -> Iterator[None]:
         yield
     finally:
         _REUSED.reset(token)
+
+
+def reused(key: tuple, compute: Callable[[], T], *alive: Any) -> T:
+    """`compute()`, once per `key` inside `frames_reused()` (every call outside it).
+
+    For what a plan run asks for again in another section (a subgroup assignment, a subgroup's
+    Cox fit): the value is shared, so it must be read and never changed. `alive` are kept with it
+    (a trial whose `id` is in the key, so that the id is not reused). A failure is not kept.
+
+    Example:
+        >>> with frames_reused():
+        ...     reused(("answer",), lambda: [42]) is reused(("answer",), lambda: [42])
+        True
+    """
+    cache = _REUSED.get()
+    if cache is None:
+        return compute()
+    key = ("reused", *key)
+    if key not in cache:
+        cache[key] = (alive, compute())
+    return cache[key][1]
 
 
 def survival_frame(trial: Trial, covariates: Iterable[str] = (), strata: Iterable[str] = (),

@@ -89,14 +89,27 @@ def compared_trial(trial: Trial, plan: "AnalysisPlan", analysis: str) -> Trial:
     if plan.arms.control is None and plan.arms.active is None:
         return trial
     contrast = plan.contrast(trial, analysis=analysis)
-    participants = trial.participants
-    ids = participants.loc[participants["arm"].isin([contrast.control, contrast.active]), "subject_id"]
-    sub = trial.select(ids)
+    participants = trial.participant_columns("subject_id", "arm")
+    compared = participants["arm"].isin([contrast.control, contrast.active])
+    if _select_keeps_all(trial, compared.all(), contrast.control):
+        return trial
+    sub = trial.select(participants.loc[compared, "subject_id"])
     if sub.info.control_arm == contrast.control:
         return sub
     arms = tuple(a.model_copy(update={"control": a.name == contrast.control}) for a in sub.info.arms)
     info = type(sub.info).model_validate({**sub.info.model_dump(), "arms": [a.model_dump() for a in arms]})
     return Trial(**sub.tables(), info=info)
+
+
+def _select_keeps_all(trial: Trial, everyone: bool, control: str) -> bool:
+    """Whether `trial.select` of everyone, with `control` as the control arm, is the same trial:
+    every participant kept, every arm of its info has participants (none is dropped), `control`
+    is already the control arm, and no optional table is empty (`select` makes that None)."""
+    if not everyone or trial.info.control_arm != control:
+        return False
+    if set(trial.info.arm_names) != set(trial.participant_columns("arm")["arm"]):
+        return False
+    return all(df is None or len(df) > 0 for df in (trial.alsfrs, trial.biomarkers))
 
 
 def _reason(exc: Exception) -> dict[str, str]:
