@@ -23,7 +23,7 @@ from mndtrial.data import Trial
 from mndtrial.errors import AnalysisError, ParameterError
 
 
-def _reference_fit(trial: Trial, label: str, horizon, covariates=(), on_slope=True, level=0.95) -> dict:
+def _reference_fit(trial: Trial, label: str, horizon, covariates=(), on_slope=True, level=0.95) -> SlopeFit:
     """`SlopeAnalysis._fit_population` of 7f3cdf8: the selected trial's table, fitted as a table."""
     control, active = control_and_active(trial, f"{ANALYSIS} ({label})")
     frame, excluded = slope_frame(trial, horizon, covariates)
@@ -48,7 +48,7 @@ def _reference_fit(trial: Trial, label: str, horizon, covariates=(), on_slope=Tr
     comp = pd.DataFrame(list(comparisons.values()),
                         index=pd.MultiIndex.from_tuples(list(comparisons), names=["arm", "quantity"]))
     return SlopeFit(population=label, control_arm=control, arms=arms, comparisons=comp, lmm=lmm,
-                    excluded_visits=excluded).to_dict()
+                    excluded_visits=excluded)
 
 
 def _reference_interaction(trial: Trial, groups: dict, horizon, covariates=(), on_slope=True, level=0.95) -> dict:
@@ -86,10 +86,13 @@ def _reference_interaction(trial: Trial, groups: dict, horizon, covariates=(), o
 
 
 def _outcome(compute):
+    """The fit's JSON and its tables (dtypes and all), or the error's type and reason."""
     try:
-        return compute()
+        fit = compute()
     except (AnalysisError, ParameterError, KeyError) as exc:
         return (type(exc).__name__, getattr(exc, "reason", None) or str(exc))
+    return fit.to_dict(), fit.arms.to_dict("tight"), fit.arms.dtypes.tolist(), fit.comparisons.to_dict("tight"), \
+        fit.comparisons.dtypes.tolist()
 
 
 def _populations(trial: Trial) -> dict[str, list[str]]:
@@ -106,10 +109,10 @@ def _populations(trial: Trial) -> dict[str, list[str]]:
 def test_every_population_fits_as_the_table_route(example_trial, covariates, horizon):
     data = SlopeData(example_trial, covariates)
     analysis = SlopeAnalysis(covariates=covariates, horizon_days=horizon)
-    fast = _outcome(lambda: analysis.fit(example_trial).result_.overall.to_dict())
+    fast = _outcome(lambda: analysis.fit(example_trial).result_.overall)
     assert fast == _outcome(lambda: _reference_fit(example_trial, "overall", horizon, covariates))
     for label, ids in _populations(example_trial).items():
-        fast = _outcome(lambda: analysis.fit_population(data.population(ids), label, horizon).to_dict())
+        fast = _outcome(lambda: analysis.fit_population(data.population(ids), label, horizon))
         ref = _outcome(lambda: _reference_fit(example_trial.select(ids), label, horizon, covariates))
         assert fast == ref, label
 

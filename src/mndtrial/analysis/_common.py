@@ -71,7 +71,7 @@ def json_safe(value: Any) -> Any:
 
 def control_and_active(trial: Trial, analysis: str) -> tuple[str, tuple[str, ...]]:
     """The control arm and the active arms that have participants, or an AnalysisError."""
-    return arms_compared(trial.info, set(trial.participant_columns("arm")["arm"]), analysis)
+    return arms_compared(trial.info, trial.arms_with_participants, analysis)
 
 
 def arms_compared(info: Any, present: set, analysis: str) -> tuple[str, tuple[str, ...]]:

@@ -35,7 +35,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ._common import control_and_active, html_table, json_safe
 from .estimator import FittedEstimator
-from .frame import endpoint_events
+from .frame import endpoint_events, reused
 from .distributions import mann_whitney, norm_sf, rankdata
 
 __all__ = ["CAFS", "CAFSResult", "pairwise_scores", "finkelstein_schoenfeld", "cafs_inputs", "mann_whitney_scope",
@@ -283,7 +283,9 @@ class CAFS(FittedEstimator):
     def fit(self, trial: Trial) -> "CAFS":
         control, active_arms = control_and_active(trial, ANALYSIS)
         horizon = self.horizon_days or trial.info.horizon_days or float(trial.survival["time_days"].max())
-        people, visits = cafs_inputs(trial, horizon, self.event_types)
+        # the plan's unstratified and stratified CAFS read the same inputs: built once in a plan run
+        people, visits = reused(("cafs inputs", id(trial), float(horizon), self.event_types),
+                                lambda: cafs_inputs(trial, horizon, self.event_types), trial)
         missing = [c for c in self.strata if c not in people.columns]
         if missing:
             raise ParameterError("strata", missing, "must be columns of the participants table")

@@ -58,7 +58,7 @@ def arm_contrast(trial: Trial, active: str | None = None, control: str | None = 
         ArmContrast(control='placebo', active='il2_2miu')
     """
     arms = list(trial.info.arm_names)
-    present = set(trial.participant_columns("arm")["arm"])
+    present = trial.arms_with_participants
     arms = [a for a in arms if a in present]
     if len(arms) < 2:
         raise AnalysisError(analysis, f"the trial has a single arm ({arms[0] if arms else 'none'}); "
@@ -127,8 +127,19 @@ def baseline_values(trial: Trial, name: str, participants: pd.DataFrame | None =
         base = bio.loc[(bio["analyte"] == name) & (bio["day"] <= 0)].sort_values(["subject_id", "day"])
         last = base.groupby("subject_id")["value"].last()
         return last.reindex(read("subject_id")["subject_id"]).rename(name)
-    raise ParameterError(parameter, name, "is neither a participants column nor an analyte with a baseline "
-                                            "(day <= 0) measurement in the biomarkers table")
+    raise ParameterError(parameter, name, NO_BASELINE)
+
+
+NO_BASELINE = "is neither a participants column nor an analyte with a baseline (day <= 0) measurement in the biomarkers table"
+
+
+def has_baseline_values(trial: Trial, name: str) -> bool:
+    """Whether `baseline_values(trial, name)` finds `name` (a participants column or an analyte),
+    without reading the values."""
+    if name in trial.participant_column_names:
+        return True
+    bio = trial.biomarkers
+    return bio is not None and name in set(bio["analyte"])
 
 
 def _numeric(values: pd.Series, cov: Covariate) -> pd.Series:

@@ -107,7 +107,7 @@ def _select_keeps_all(trial: Trial, everyone: bool, control: str) -> bool:
     is already the control arm, and no optional table is empty (`select` makes that None)."""
     if not everyone or trial.info.control_arm != control:
         return False
-    if set(trial.info.arm_names) != set(trial.participant_columns("arm")["arm"]):
+    if set(trial.info.arm_names) != trial.arms_with_participants:
         return False
     return all(df is None or len(df) > 0 for df in (trial.alsfrs, trial.biomarkers))
 
