@@ -35,7 +35,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ._common import control_and_active, html_table, json_safe
 from .estimator import FittedEstimator
-from .frame import endpoint_events, reused
+from .frame import endpoint_events, joined_labels, reused
 from .distributions import mann_whitney, norm_sf, rankdata
 
 __all__ = ["CAFS", "CAFSResult", "pairwise_scores", "finkelstein_schoenfeld", "cafs_inputs", "mann_whitney_scope",
@@ -294,7 +294,7 @@ class CAFS(FittedEstimator):
         rows, score_tables = [], []
         for arm in active_arms:
             pair = people[people["arm"].isin([control, arm])].reset_index(drop=True)
-            stratum = (pair[list(self.strata)].astype(str).agg("|".join, axis=1) if self.strata
+            stratum = (pd.Series(joined_labels(pair, list(self.strata), "|"), index=pair.index) if self.strata
                        else pd.Series("all", index=pair.index))
             scores = np.zeros(len(pair), dtype=np.int64)
             for _, idx in pair.groupby(stratum).groups.items():

@@ -25,7 +25,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 
 __all__ = ["ArmContrast", "SurvivalFrame", "arm_contrast", "survival_frame", "parse_covariate",
-           "baseline_values", "jsonable", "frames_reused", "reused"]
+           "baseline_values", "jsonable", "frames_reused", "joined_labels", "reused"]
 
 TREATMENT = "treatment"
 T = TypeVar("T")
@@ -336,6 +336,20 @@ def _survival_frame(trial: Trial, covariates: tuple[str, ...], strata: tuple[str
     return SurvivalFrame(data=data, contrast=contrast, terms=tuple(terms),
                          strata=tuple(f"stratum:{s}" for s in strata), coding=tuple(coding),
                          n_total=len(df), excluded=excluded)
+
+
+def joined_labels(table: pd.DataFrame, columns: Sequence[str], sep: str) -> np.ndarray:
+    """Each row's values of `columns` as text joined by `sep` (a stratum's key): the result of
+    `table[columns].astype(str).agg(sep.join, axis=1)`, without a Python call per row through pandas.
+
+    Example:
+        >>> joined_labels(pd.DataFrame({"a": ["UK", "FR"], "b": [1, 2]}), ["a", "b"], " / ")
+        array(['UK / 1', 'FR / 2'], dtype=object)
+    """
+    texts = [table[c].astype(str).tolist() for c in columns]
+    out = np.empty(len(table), dtype=object)
+    out[:] = [sep.join(row) for row in zip(*texts)]
+    return out
 
 
 def jsonable(value: Any) -> Any:
