@@ -25,3 +25,53 @@ def test_joined_labels_equal_pandas_row_agg(sep):
         fast = joined_labels(table, columns, sep)
         assert fast.dtype == reference.dtype == object
         assert fast.tolist() == reference.tolist()
+
+
+def _reference_jsonable(value):
+    """`frame.jsonable` before its fast path for plain types (mndtrial 7f3cdf8)."""
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): _reference_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_reference_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return [_reference_jsonable(r) for r in value.reset_index().to_dict(orient="records")]
+    if isinstance(value, np.ndarray):
+        return [_reference_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if value is pd.NA or value is None:
+        return None
+    return value
+
+
+def _typed(value):
+    """The value with every leaf's type beside it (1, 1.0 and True compare equal; their JSON does not)."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value if value == value else "nan")
+
+
+def test_jsonable_equals_the_isinstance_chain(example_trial):
+    from mndtrial.analysis import AnalysisPlan
+    from mndtrial.analysis.frame import jsonable
+    from mndtrial.analysis.plan import _plain
+
+    class Text(str):
+        pass
+
+    values = {1: 1.5, "nan": float("nan"), "inf": -np.inf, "f64": np.float64(2.5), "f64nan": np.float64("nan"),
+              "i": 3, "i64": np.int64(4), "b": True, "nb": np.bool_(False), "s": "x", "sub": Text("y"), "none": None,
+              "na": pd.NA, "t": (1, 2.0, [np.float32(0.5)]), "arr": np.array([1.0, np.nan]),
+              "df": pd.DataFrame({"a": [1.0, np.inf]}, index=pd.Index(["r", "s"], name="k"))}
+    assert _typed(jsonable(values)) == _typed(_reference_jsonable(values))
+    results = AnalysisPlan().run(example_trial).sections
+    assert _typed(jsonable(_plain(results))) == _typed(_reference_jsonable(_plain(results)))

@@ -354,6 +354,11 @@ def joined_labels(table: pd.DataFrame, columns: Sequence[str], sep: str) -> np.n
 
 def jsonable(value: Any) -> Any:
     """Plain JSON types: numpy scalars become Python numbers, NaN/inf become None."""
+    kind = type(value)
+    if kind is float:  # the plain types first: most of a results tree (no isinstance chain for them)
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

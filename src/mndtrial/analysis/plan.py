@@ -361,6 +361,7 @@ def result_warnings(data: Any, path: str = "") -> dict[str, list[str]]:
 
 
 _WARNING_KEYS = ("warnings", "problems")
+_PLAIN_SCALARS = frozenset({float, int, str, bool, type(None)})
 
 
 def _entry_name(item: Any, index: int) -> str:
@@ -372,6 +373,8 @@ def _entry_name(item: Any, index: int) -> str:
 
 
 def _plain(value: Any) -> Any:
+    if type(value) in _PLAIN_SCALARS:
+        return value
     if hasattr(value, "to_dict") and not isinstance(value, (dict, pd.DataFrame)):
         return value.to_dict()
     if isinstance(value, dict):
