@@ -28,7 +28,7 @@ from ..errors import AnalysisError, ParameterError
 from .biomarker import MISSING, GroupAssignment
 from .cox import CoxResult, fit_cox_arrays
 from .frame import ArmContrast, SurvivalFrame, baseline_values, reused, survival_frame
-from .horizon import compare_at_horizon, median_survival
+from .horizon import compared_at_horizon, median_survival
 from .distributions import chi2_sf
 
 __all__ = ["subgroup_rows", "interaction_by_subgroup", "interaction_continuous", "overall_row"]
@@ -91,11 +91,11 @@ def _estimate(c: _Columns, contrast: ArmContrast, alpha: float, horizon_days: fl
             row["arms"][arm]["median_days"] = median_survival(t, e)
         if horizon_days is not None:
             try:
-                cmp = compare_at_horizon(arms, contrast, horizon_days, "survival", alpha)
-                at = cmp.per_arm[["estimate", "ci_lower", "ci_upper"]].to_numpy()
-                for arm, (estimate, lower, upper) in zip(cmp.per_arm.index, at):
-                    row["arms"][arm]["survival_at_horizon"] = {"estimate": estimate, "ci": [lower, upper]}
-                row["survival_difference"] = cmp.difference
+                per_arm, difference, _, _ = compared_at_horizon(arms, contrast, horizon_days, "survival", alpha)
+                for arm, r in per_arm.items():
+                    row["arms"][arm]["survival_at_horizon"] = {"estimate": r["estimate"],
+                                                               "ci": [r["ci_lower"], r["ci_upper"]]}
+                row["survival_difference"] = difference
             except AnalysisError as exc:
                 row["survival_at_horizon_not_computed"] = exc.reason
     return row
