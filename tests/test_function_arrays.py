@@ -35,7 +35,7 @@ def _reference_fit(trial: Trial, label: str, horizon, covariates=(), on_slope=Tr
     frame, covariate_terms = _covariate_terms(frame, covariates, on_slope)
     lmm = fit_random_slope_lmm(frame, "total", "months", "subject_id", fixed=fixed + covariate_terms)
     visits = SlopeVisits(frame["subject_id"].to_numpy(), frame["day"].to_numpy(), frame["total"].to_numpy(),
-                         frame["arm"].to_numpy(), np.zeros(len(frame), int), excluded)
+                         frame["arm"].to_numpy(), np.zeros(len(frame), int), excluded, np.zeros(len(frame), int))
     counts = _counts_by_arm(visits, [control, *active])
     arm_rows = {control: {**wald(float(lmm.params["months"]), float(lmm.bse["months"]), level), **counts[control]}}
     comparisons = {}

@@ -242,7 +242,7 @@ def _fit(data: SlopeData, visits: SlopeVisits, columns: dict[str, np.ndarray], c
         X = np.empty((len(visits.day), len(columns)), order="F")
         for j, values in enumerate(columns.values()):
             X[:, j] = values
-    return fit_lmm_arrays(visits.total.astype(float), X, fixed, visits.subject_id, 0,
+    return fit_lmm_arrays(visits.total.astype(float), X, fixed, visits.group, 0,
                           names_used=["total", "subject_id", *fixed], group_name="subject_id")
 
 

@@ -55,7 +55,8 @@ class RemlFit:
 
 
 def group_moments(y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: np.ndarray) -> dict:
-    """Per-group S = Z'Z (G, q, q), G = Z'X (G, q, p), z = Z'y (G, q) and the totals."""
+    """Per-group S = Z'Z (G, q, q), G = Z'X (G, q, p), z = Z'y (G, q) and the totals; groups are
+    numbered in the sorted order of their labels (`codes`, each row's group)."""
     codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
     n_groups = int(codes.max()) + 1
     q, p = Z.shape[1], X.shape[1]
@@ -72,7 +73,7 @@ def group_moments(y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: np.ndarra
     if q not in _TRIL:
         raise ParameterError("Z", f"{q} columns", "a random intercept, or a random intercept and slope (q = 1 or 2)")
     return {"S": S, "G": G, "z": z, "XtX": X.T @ X, "Xty": X.T @ y, "yty": float(y @ y),
-            "N": len(y), "p": p, "q": q,
+            "N": len(y), "p": p, "q": q, "codes": codes,
             # the same blocks as component arrays over groups (what `reml_objective` computes with)
             "S_parts": [[np.ascontiguousarray(S[:, a, c]) for c in range(q)] for a in range(q)],
             "G_parts": [np.ascontiguousarray(G[:, a, :]) for a in range(q)],
@@ -149,7 +150,7 @@ def _moment_start(y, X, Z, groups, m: dict) -> np.ndarray:
     q = m["q"]
     beta = least_squares(X, y)
     e = y - X @ beta
-    codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+    codes = m["codes"]  # each row's group, numbered in the sorted order of the labels
     n = np.bincount(codes)
     S = m["S"]
     full = (n > q) & (np.linalg.det(S) > 1e-9 * np.maximum(np.abs(S).max(axis=(1, 2)) ** q, 1e-300))

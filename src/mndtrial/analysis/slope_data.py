@@ -37,6 +37,7 @@ class SlopeVisits:
     arm: np.ndarray
     participant_row: np.ndarray  # each visit's row in `SlopeData.participants`
     excluded: dict[str, int]
+    group: np.ndarray  # each visit's participant, numbered in the sorted order of the subject ids
 
     @property
     def months(self) -> np.ndarray:
@@ -71,6 +72,9 @@ class SlopeData:
             *dict.fromkeys(("subject_id", "arm", *(c for c in covariates if c in names))))
         self.subjects = pd.Index(self.participants["subject_id"])
         self.arm = self.participants["arm"].to_numpy()
+        # participants numbered in the sorted order of their ids: the mixed model's groups, which it
+        # numbers in sorted order, as integers (a sort of ids per model, not per population)
+        self.subject_order = np.unique(self.participants["subject_id"].to_numpy(), return_inverse=True)[1].ravel()
         survival = trial.survival
         self.survival_subjects = pd.Index(survival["subject_id"])
         self.survival_event = survival["event"].to_numpy()
@@ -120,7 +124,8 @@ class SlopePopulation:
         keep = in_table & ~before & ~after & (row >= 0)
         keep[keep] = self.member[row[keep]]  # the inner join to the selected participants
         visits = SlopeVisits(subject_id=d.visit_subject[keep], day=day[keep], total=d.visit_total[keep],
-                             arm=d.arm[row[keep]], participant_row=row[keep], excluded=excluded)
+                             arm=d.arm[row[keep]], participant_row=row[keep], excluded=excluded,
+                             group=d.subject_order[row[keep]])
         if len(visits.day) == 0:
             raise AnalysisError(ANALYSIS, "no ALSFRS-R visits between day 0 and the horizon")
         if (visits.day > 0).sum() == 0:
