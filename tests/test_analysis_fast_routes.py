@@ -75,3 +75,26 @@ def test_jsonable_equals_the_isinstance_chain(example_trial):
     assert _typed(jsonable(values)) == _typed(_reference_jsonable(values))
     results = AnalysisPlan().run(example_trial).sections
     assert _typed(jsonable(_plain(results))) == _typed(_reference_jsonable(_plain(results)))
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_written_out_slope_objective_is_the_generic_one_to_the_bit(reml):
+    from mndtrial.analysis.reml import _objective, group_moments, reml_objective
+
+    rng = np.random.default_rng(11)
+    groups = np.repeat(np.arange(40), 6)
+    months = np.tile(np.arange(6.0), 40) + rng.random(240)
+    active = (groups % 2).astype(float)
+    b = rng.normal(size=(40, 2)) * [4.0, 0.3]
+    y = 40 - 0.9 * months + 0.2 * months * active + b[groups, 0] + b[groups, 1] * months + rng.normal(size=240)
+    X = np.column_stack([np.ones(240), months, active, months * active])
+    m = group_moments(y, X, np.column_stack([np.ones(240), months]), groups)
+    thetas = [np.array(t) for t in ([3.0, 0.1, 0.2], [0.5, -0.3, 0.05], [1e-8, 0.0, 1e-8], [2.0, 1.0, 0.0])]
+    thetas += [rng.normal(size=3) * 2 for _ in range(20)]
+    for theta in thetas:
+        f, grad, gls = reml_objective(theta, m, reml)
+        f_ref, grad_ref, gls_ref = _objective(theta, m, reml)
+        assert f == f_ref and np.array_equal(grad, grad_ref)
+        assert gls.keys() == gls_ref.keys()
+        for key in gls:
+            assert np.array_equal(gls[key], gls_ref[key]), key
