@@ -128,16 +128,10 @@ def _objective(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float, np
     A = m["XtX"] - sum(PG[a].T @ EG[a] for a in r_q)
     b = m["Xty"] - sum(PG[a].T @ Ez[a] for a in r_q)
     yvy = m["yty"] - float(sum(Pz[a] @ Ez[a] for a in r_q))
-    sign_a, logdet_a = np.linalg.slogdet(A)
-    if sign_a <= 0:
+    profiled = _profiled(A, b, yvy, det, N, p, reml)
+    if profiled is None:
         return np.inf, np.zeros_like(theta), {}
-    A_inv = np.linalg.inv(A)
-    beta = A_inv @ b
-    r = yvy - b @ beta
-    if not r > 0:
-        return np.inf, np.zeros_like(theta), {}
-    dof = N - p if reml else N
-    f = dof * np.log(r) + float(np.log(det).sum()) + (logdet_a if reml else 0.0)
+    f, beta, A_inv, r, dof = profiled
     u = [Ez[a] - EG[a] @ beta for a in r_q]
     EGA = [EG[a] @ A_inv for a in r_q] if reml else None
     grad_psi = np.empty((q, q))
@@ -150,6 +144,22 @@ def _objective(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float, np
     grad_psi = 0.5 * (grad_psi + grad_psi.T)
     grad = (2 * grad_psi @ L)[_TRIL[q]]
     return float(f), grad, {"beta": beta, "A_inv": A_inv, "r": float(r), "dof": dof, "psi": psi}
+
+
+def _profiled(A: np.ndarray, b: np.ndarray, yvy: float, det: np.ndarray, N: int, p: int, reml: bool):
+    """f, β̂, A⁻¹, r and the degrees of freedom from the GLS sums at one θ; None where they are
+    not those of a positive definite V (the criterion is infinite there)."""
+    sign_a, logdet_a = np.linalg.slogdet(A)
+    if sign_a <= 0:
+        return None
+    A_inv = np.linalg.inv(A)
+    beta = A_inv @ b
+    r = yvy - b @ beta
+    if not r > 0:
+        return None
+    dof = N - p if reml else N
+    f = dof * np.log(r) + float(np.log(det).sum()) + (logdet_a if reml else 0.0)
+    return f, beta, A_inv, r, dof
 
 
 def _objective_slope(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float, np.ndarray, dict]:
@@ -180,16 +190,10 @@ def _objective_slope(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[flo
     A = m["XtX"] - (0 + PG0.T @ EG0 + PG1.T @ EG1)
     b = m["Xty"] - (0 + PG0.T @ Ez0 + PG1.T @ Ez1)
     yvy = m["yty"] - float(0 + Pz0 @ Ez0 + Pz1 @ Ez1)
-    sign_a, logdet_a = np.linalg.slogdet(A)
-    if sign_a <= 0:
+    profiled = _profiled(A, b, yvy, det, N, p, reml)
+    if profiled is None:
         return np.inf, np.zeros_like(theta), {}
-    A_inv = np.linalg.inv(A)
-    beta = A_inv @ b
-    r = yvy - b @ beta
-    if not r > 0:
-        return np.inf, np.zeros_like(theta), {}
-    dof = N - p if reml else N
-    f = dof * np.log(r) + float(np.log(det).sum()) + (logdet_a if reml else 0.0)
+    f, beta, A_inv, r, dof = profiled
     u = (Ez0 - EG0 @ beta, Ez1 - EG1 @ beta)
     E, S, EG = ((E00, E01), (E10, E11)), ((S00, S01), (S10, S11)), (EG0, EG1)
     EGA = (EG0 @ A_inv, EG1 @ A_inv) if reml else None
