@@ -71,12 +71,16 @@ def json_safe(value: Any) -> Any:
 
 def control_and_active(trial: Trial, analysis: str) -> tuple[str, tuple[str, ...]]:
     """The control arm and the active arms that have participants, or an AnalysisError."""
-    control = trial.info.control_arm
-    present = set(trial.participant_columns("arm")["arm"])
+    return arms_compared(trial.info, trial.arms_with_participants, analysis)
+
+
+def arms_compared(info: Any, present: set, analysis: str) -> tuple[str, tuple[str, ...]]:
+    """`control_and_active` of a trial with this `TrialInfo` whose participants are in the arms `present`."""
+    control = info.control_arm
     if control is None or control not in present:
         raise AnalysisError(analysis, "the trial has no placebo (control) arm with participants; "
                                       "mark one arm `control = true` in TrialInfo")
-    active = tuple(a for a in trial.info.active_arms if a in present)
+    active = tuple(a for a in info.active_arms if a in present)
     if not active:
         raise AnalysisError(analysis, f"only the control arm '{control}' has participants; "
                                       "there is nothing to compare it with")

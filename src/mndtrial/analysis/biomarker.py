@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..data import Trial
 from ..errors import AnalysisError, ParameterError
-from .frame import baseline_values
+from .frame import baseline_values, reused
 
 __all__ = ["BiomarkerRule", "GroupAssignment", "MISSING", "OUTSIDE"]
 
@@ -118,7 +118,13 @@ class BiomarkerRule(BaseModel):
                          index=trial.participant_columns("subject_id")["subject_id"], name=self.biomarker)
 
     def assign(self, trial: Trial) -> GroupAssignment:
-        """Every participant's group; `AnalysisError` if the biomarker is missing for everyone."""
+        """Every participant's group; `AnalysisError` if the biomarker is missing for everyone.
+
+        Made once per trial in a plan run (`frames_reused`): the subgroup, interaction and
+        function sections assign the same rules."""
+        return reused(("biomarker rule", id(trial), self), lambda: self._assign(trial), trial)
+
+    def _assign(self, trial: Trial) -> GroupAssignment:
         values = self.values(trial)
         present = values.dropna()
         if present.empty:
@@ -159,6 +165,10 @@ class BiomarkerRule(BaseModel):
 
 def categorical_groups(trial: Trial, column: str) -> GroupAssignment:
     """Subgroups by a text column (onset site, sex, country); missing values form `missing`."""
+    return reused(("categorical groups", id(trial), column), lambda: _categorical_groups(trial, column), trial)
+
+
+def _categorical_groups(trial: Trial, column: str) -> GroupAssignment:
     if column not in trial.participant_column_names:
         raise AnalysisError(f"subgroups by {column}", f"the participants table has no column '{column}'")
     raw = trial.participant_columns("subject_id", column).set_index("subject_id")[column]

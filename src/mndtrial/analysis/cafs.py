@@ -35,7 +35,7 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from ._common import control_and_active, html_table, json_safe
 from .estimator import FittedEstimator
-from .frame import endpoint_events
+from .frame import endpoint_events, joined_labels, reused
 from .distributions import mann_whitney, norm_sf, rankdata
 
 __all__ = ["CAFS", "CAFSResult", "pairwise_scores", "finkelstein_schoenfeld", "cafs_inputs", "mann_whitney_scope",
@@ -283,7 +283,9 @@ class CAFS(FittedEstimator):
     def fit(self, trial: Trial) -> "CAFS":
         control, active_arms = control_and_active(trial, ANALYSIS)
         horizon = self.horizon_days or trial.info.horizon_days or float(trial.survival["time_days"].max())
-        people, visits = cafs_inputs(trial, horizon, self.event_types)
+        # the plan's unstratified and stratified CAFS read the same inputs: built once in a plan run
+        people, visits = reused(("cafs inputs", id(trial), float(horizon), self.event_types),
+                                lambda: cafs_inputs(trial, horizon, self.event_types), trial)
         missing = [c for c in self.strata if c not in people.columns]
         if missing:
             raise ParameterError("strata", missing, "must be columns of the participants table")
@@ -292,7 +294,7 @@ class CAFS(FittedEstimator):
         rows, score_tables = [], []
         for arm in active_arms:
             pair = people[people["arm"].isin([control, arm])].reset_index(drop=True)
-            stratum = (pair[list(self.strata)].astype(str).agg("|".join, axis=1) if self.strata
+            stratum = (pd.Series(joined_labels(pair, list(self.strata), "|"), index=pair.index) if self.strata
                        else pd.Series("all", index=pair.index))
             scores = np.zeros(len(pair), dtype=np.int64)
             for _, idx in pair.groupby(stratum).groups.items():

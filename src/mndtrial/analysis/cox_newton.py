@@ -186,8 +186,10 @@ def newton_cox(time: np.ndarray, event: np.ndarray, X: np.ndarray, strata: np.nd
     sd = X.std(axis=0)
     blocks = _layout(time, event.astype(bool), X, _strata_codes(len(time), strata), ties == "efron")
     beta = np.zeros(p) if start is None else np.asarray(start, float).copy()
-    ll_null = _evaluate(blocks, np.zeros(p), p)[0]
-    ll, score, info = _evaluate(blocks, beta, p)
+    at_null = _evaluate(blocks, np.zeros(p), p)
+    ll_null = at_null[0]
+    # from the default start (β = 0) the first evaluation is the null model's, already made
+    ll, score, info = at_null if start is None else _evaluate(blocks, beta, p)
     for iteration in range(1, max_iter + 1):
         try:
             step = np.linalg.solve(info, score)

@@ -16,7 +16,7 @@ import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,10 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 
 __all__ = ["ArmContrast", "SurvivalFrame", "arm_contrast", "survival_frame", "parse_covariate",
-           "baseline_values", "jsonable", "frames_reused"]
+           "baseline_values", "jsonable", "frames_reused", "joined_labels", "reused"]
 
 TREATMENT = "treatment"
+T = TypeVar("T")
 _TRANSFORM = re.compile(r"^\s*(log|log2|log10|sqrt)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$")
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 _FUNCTIONS = {"log": np.log, "log2": np.log2, "log10": np.log10, "sqrt": np.sqrt}
@@ -57,7 +58,7 @@ def arm_contrast(trial: Trial, active: str | None = None, control: str | None = 
         ArmContrast(control='placebo', active='il2_2miu')
     """
     arms = list(trial.info.arm_names)
-    present = set(trial.participant_columns("arm")["arm"])
+    present = trial.arms_with_participants
     arms = [a for a in arms if a in present]
     if len(arms) < 2:
         raise AnalysisError(analysis, f"the trial has a single arm ({arms[0] if arms else 'none'}); "
@@ -126,8 +127,19 @@ def baseline_values(trial: Trial, name: str, participants: pd.DataFrame | None =
         base = bio.loc[(bio["analyte"] == name) & (bio["day"] <= 0)].sort_values(["subject_id", "day"])
         last = base.groupby("subject_id")["value"].last()
         return last.reindex(read("subject_id")["subject_id"]).rename(name)
-    raise ParameterError(parameter, name, "is neither a participants column nor an analyte with a baseline "
-                                            "(day <= 0) measurement in the biomarkers table")
+    raise ParameterError(parameter, name, NO_BASELINE)
+
+
+NO_BASELINE = "is neither a participants column nor an analyte with a baseline (day <= 0) measurement in the biomarkers table"
+
+
+def has_baseline_values(trial: Trial, name: str) -> bool:
+    """Whether `baseline_values(trial, name)` finds `name` (a participants column or an analyte),
+    without reading the values."""
+    if name in trial.participant_column_names:
+        return True
+    bio = trial.biomarkers
+    return bio is not None and name in set(bio["analyte"])
 
 
 def _numeric(values: pd.Series, cov: Covariate) -> pd.Series:
@@ -236,6 +248,27 @@ def frames_reused() -> Iterator[None]:
         _REUSED.reset(token)
 
 
+def reused(key: tuple, compute: Callable[[], T], *alive: Any) -> T:
+    """`compute()`, once per `key` inside `frames_reused()` (every call outside it).
+
+    For what a plan run asks for again in another section (a subgroup assignment, a subgroup's
+    Cox fit): the value is shared, so it must be read and never changed. `alive` are kept with it
+    (a trial whose `id` is in the key, so that the id is not reused). A failure is not kept.
+
+    Example:
+        >>> with frames_reused():
+        ...     reused(("answer",), lambda: [42]) is reused(("answer",), lambda: [42])
+        True
+    """
+    cache = _REUSED.get()
+    if cache is None:
+        return compute()
+    key = ("reused", *key)
+    if key not in cache:
+        cache[key] = (alive, compute())
+    return cache[key][1]
+
+
 def survival_frame(trial: Trial, covariates: Iterable[str] = (), strata: Iterable[str] = (),
                    contrast: ArmContrast | None = None, event_types: Sequence[str] | None = None,
                    analysis: str = "survival") -> SurvivalFrame:
@@ -305,8 +338,27 @@ def _survival_frame(trial: Trial, covariates: tuple[str, ...], strata: tuple[str
                          n_total=len(df), excluded=excluded)
 
 
+def joined_labels(table: pd.DataFrame, columns: Sequence[str], sep: str) -> np.ndarray:
+    """Each row's values of `columns` as text joined by `sep` (a stratum's key): the result of
+    `table[columns].astype(str).agg(sep.join, axis=1)`, without a Python call per row through pandas.
+
+    Example:
+        >>> joined_labels(pd.DataFrame({"a": ["UK", "FR"], "b": [1, 2]}), ["a", "b"], " / ")
+        array(['UK / 1', 'FR / 2'], dtype=object)
+    """
+    texts = [table[c].astype(str).tolist() for c in columns]
+    out = np.empty(len(table), dtype=object)
+    out[:] = [sep.join(row) for row in zip(*texts)]
+    return out
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON types: numpy scalars become Python numbers, NaN/inf become None."""
+    kind = type(value)
+    if kind is float:  # the plain types first: most of a results tree (no isinstance chain for them)
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

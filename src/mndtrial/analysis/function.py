@@ -28,11 +28,12 @@ from ..data.schema import DAYS_PER_MONTH
 from ..errors import AnalysisError, ParameterError
 from ._common import (ByPopulation, Subgroups, control_and_active, covariate_columns, html_table, json_safe,
                       resolve_subgroups)
-from .lmm import MixedModelFit, fit_random_slope_lmm, wald
+from .lmm import MixedModelFit, fit_lmm_arrays, wald
+from .slope_data import SlopeData, SlopePopulation, SlopeVisits
 from .estimator import FittedEstimator
 from .distributions import chi2_sf
 
-__all__ = ["SlopeAnalysis", "SlopeFit", "SlopeResult", "slope_frame", "slope_interaction_test"]
+__all__ = ["SlopeAnalysis", "SlopeFit", "SlopeResult", "slope_frame", "slope_interaction_in", "slope_interaction_test"]
 
 ANALYSIS = "ALSFRS-R slope"
 
@@ -180,24 +181,28 @@ class SlopeAnalysis(FittedEstimator):
     def fit(self, trial: Trial) -> "SlopeAnalysis":
         horizon = self.horizon_days if self.horizon_days is not None else trial.info.horizon_days
         populations = {"overall": None, **resolve_subgroups(trial, self.subgroups)}
+        data = SlopeData(trial, self.covariates)
         fits = []
         for label, ids in populations.items():
-            sub = trial if ids is None else _select(trial, ids, label)
-            fits.append(self._fit_population(sub, label, horizon))
+            if ids is not None and not ids:
+                raise AnalysisError(ANALYSIS, f"subgroup '{label}' has no participants")
+            fits.append(self.fit_population(data.population(ids), label, horizon))
         self.result_ = SlopeResult(fits=tuple(fits), covariates=self.covariates, level=self.level)
         return self
 
-    def _fit_population(self, trial: Trial, label: str, horizon: float | None) -> SlopeFit:
-        control, active = control_and_active(trial, f"{ANALYSIS} ({label})")
-        frame, excluded = slope_frame(trial, horizon, self.covariates)
-        fixed = ["months"]
+    def fit_population(self, population: SlopePopulation, label: str, horizon: float | None) -> SlopeFit:
+        """The slope analysis of one population of a trial's `SlopeData` (as of the trial
+        `Trial.select` makes of its participants)."""
+        control, active = population.arms(f"{ANALYSIS} ({label})")
+        visits = population.visits(horizon)
+        months = visits.months
+        columns = {"months": months}
         for arm in active:
-            frame[f"arm[{arm}]"] = (frame["arm"] == arm).astype(float)
-            frame[f"months:arm[{arm}]"] = frame["months"] * frame[f"arm[{arm}]"]
-            fixed += [f"arm[{arm}]", f"months:arm[{arm}]"]
-        frame, covariate_terms = _covariate_terms(frame, self.covariates, self.covariates_on_slope)
-        lmm = fit_random_slope_lmm(frame, "total", "months", "subject_id", fixed=fixed + covariate_terms)
-        counts = _counts_by_arm(frame, [control, *active])
+            indicator = (visits.arm == arm).astype(float)
+            columns[f"arm[{arm}]"] = indicator
+            columns[f"months:arm[{arm}]"] = months * indicator
+        lmm = _fit(population.data, visits, columns, self.covariates, self.covariates_on_slope)
+        counts = _counts_by_arm(visits, [control, *active])
         arm_rows = {control: {**wald(float(lmm.params["months"]), float(lmm.bse["months"]), self.level),
                               **counts[control]}}
         comparisons = {}
@@ -207,24 +212,48 @@ class SlopeAnalysis(FittedEstimator):
             difference = lmm.linear_combination({f"months:arm[{arm}]": 1.0}, self.level)
             comparisons[(arm, "slope_difference_per_month")] = difference
             comparisons[(arm, "slope_ratio")] = _slope_ratio(lmm, arm, self.level)
-        arms = pd.DataFrame(list(arm_rows.values()), index=pd.Index(list(arm_rows), name="arm"))
-        arms = arms.astype({"n_participants": int, "n_visits": int})
-        comp = pd.DataFrame(list(comparisons.values()),
-                            index=pd.MultiIndex.from_tuples(list(comparisons), names=["arm", "quantity"]))
+        arms = _table(arm_rows, pd.Index(list(arm_rows), name="arm"))
+        comp = _table(comparisons, pd.MultiIndex.from_tuples(list(comparisons), names=["arm", "quantity"]))
         return SlopeFit(population=label, control_arm=control, arms=arms, comparisons=comp, lmm=lmm,
-                        excluded_visits=excluded)
+                        excluded_visits=visits.excluded)
 
 
-def _counts_by_arm(frame: pd.DataFrame, arms: Sequence[str]) -> dict[str, dict[str, int]]:
+def _table(rows: dict, index: pd.Index) -> pd.DataFrame:
+    """Rows with the same keys as a table, column by column (the counts stay integers): what
+    `pd.DataFrame(list(rows.values()))` gives, at a tenth of its cost on a few rows."""
+    columns = list(next(iter(rows.values())))
+    return pd.DataFrame({c: [row[c] for row in rows.values()] for c in columns}, index=index)
+
+
+def _fit(data: SlopeData, visits: SlopeVisits, columns: dict[str, np.ndarray], covariates: Sequence[str],
+         on_slope: bool) -> MixedModelFit:
+    """The random-slope model of `total` on `columns` (and the coded covariates) over these visits."""
+    fixed = list(columns)
+    if covariates:  # coded on the visit table, as the covariates have always been
+        frame = visits.frame(data)
+        for name, values in columns.items():
+            frame[name] = values
+        frame, covariate_terms = _covariate_terms(frame, covariates, on_slope)
+        fixed += covariate_terms
+        X = frame[fixed].to_numpy(dtype=float)
+    else:
+        # column-major, as `DataFrame.to_numpy` lays a table out: the products X'X, X'y then add in
+        # the same order as on the table, so the fit is the same to the last bit
+        X = np.empty((len(visits.day), len(columns)), order="F")
+        for j, values in enumerate(columns.values()):
+            X[:, j] = values
+    return fit_lmm_arrays(visits.total.astype(float), X, fixed, visits.group, 0,
+                          names_used=["total", "subject_id", *fixed], group_name="subject_id")
+
+
+def _counts_by_arm(visits: SlopeVisits, arms: Sequence[str]) -> dict[str, dict[str, int]]:
     """Participants and visits per arm (an arm without visits is not in the model: a KeyError, as before)."""
-    arm_of_visit = frame["arm"].to_numpy()
-    subjects = frame["subject_id"].to_numpy()
     out = {}
     for arm in arms:
-        rows = arm_of_visit == arm
+        rows = visits.arm == arm
         if not rows.any():
             raise KeyError(arm)
-        out[arm] = {"n_participants": len(pd.unique(subjects[rows])), "n_visits": int(rows.sum())}
+        out[arm] = {"n_participants": len(pd.unique(visits.subject_id[rows])), "n_visits": int(rows.sum())}
     return out
 
 
@@ -265,12 +294,6 @@ def _covariate_terms(frame: pd.DataFrame, covariates: Sequence[str],
     return frame, terms
 
 
-def _select(trial: Trial, ids: list[str], label: str) -> Trial:
-    if not ids:
-        raise AnalysisError(ANALYSIS, f"subgroup '{label}' has no participants")
-    return trial.select(ids, name=f"{trial.info.name} [{label}]")
-
-
 def slope_interaction_test(trial: Trial, groups: Mapping[str, Sequence[str]], horizon_days: float | None = None,
                            covariates: Sequence[str] = (), covariates_on_slope: bool = True,
                            level: float = 0.95) -> dict:
@@ -291,6 +314,14 @@ def slope_interaction_test(trial: Trial, groups: Mapping[str, Sequence[str]], ho
         >>> out["df"]
         1
     """
+    horizon = horizon_days if horizon_days is not None else trial.info.horizon_days
+    return slope_interaction_in(SlopeData(trial, covariates), groups, horizon, covariates, covariates_on_slope, level)
+
+
+def slope_interaction_in(data: SlopeData, groups: Mapping[str, Sequence[str]], horizon_days: float | None,
+                         covariates: Sequence[str] = (), covariates_on_slope: bool = True,
+                         level: float = 0.95) -> dict:
+    """`slope_interaction_test` on a trial's `SlopeData` (read once for many tests); `horizon_days` as given."""
     labels = list(groups)
     if len(labels) < 2:
         raise ParameterError("groups", labels, "needs at least two subgroups")
@@ -301,28 +332,31 @@ def slope_interaction_test(trial: Trial, groups: Mapping[str, Sequence[str]], ho
                 raise ParameterError("groups", label, f"subgroups must be disjoint; '{subject}' is in "
                                                       f"'{member[subject]}' and '{label}'")
             member[str(subject)] = label
-    sub = trial.select(list(member), name=f"{trial.info.name} [interaction]")
-    control, active = control_and_active(sub, f"{ANALYSIS} interaction")
-    frame, _ = slope_frame(sub, horizon_days if horizon_days is not None else trial.info.horizon_days, covariates)
-    group = frame["subject_id"].map(member)
-    fixed = ["months"]
+    return _interaction(data, labels, member, horizon_days, covariates, covariates_on_slope, level)
+
+
+def _interaction(data: SlopeData, labels: list[str], member: dict[str, str], horizon_days: float | None,
+                 covariates: Sequence[str], covariates_on_slope: bool, level: float) -> dict:
+    population = data.population(list(member))
+    control, active = population.arms(f"{ANALYSIS} interaction")
+    visits = population.visits(horizon_days)
+    group = np.array([member.get(s) for s in visits.subject_id], dtype=object)
+    months = visits.months
+    columns = {"months": months}
     tested = []
     for arm in active:
-        frame[f"arm[{arm}]"] = (frame["arm"] == arm).astype(float)
-        frame[f"months:arm[{arm}]"] = frame["months"] * frame[f"arm[{arm}]"]
-        fixed += [f"arm[{arm}]", f"months:arm[{arm}]"]
+        indicator = (visits.arm == arm).astype(float)
+        columns[f"arm[{arm}]"] = indicator
+        columns[f"months:arm[{arm}]"] = months * indicator
     for label in labels[1:]:
         g = (group == label).astype(float)
-        frame[f"group[{label}]"] = g
-        frame[f"months:group[{label}]"] = frame["months"] * g
-        fixed += [f"group[{label}]", f"months:group[{label}]"]
+        columns[f"group[{label}]"] = g
+        columns[f"months:group[{label}]"] = months * g
         for arm in active:
-            frame[f"arm[{arm}]:group[{label}]"] = frame[f"arm[{arm}]"] * g
-            frame[f"months:arm[{arm}]:group[{label}]"] = frame[f"months:arm[{arm}]"] * g
-            fixed += [f"arm[{arm}]:group[{label}]", f"months:arm[{arm}]:group[{label}]"]
+            columns[f"arm[{arm}]:group[{label}]"] = columns[f"arm[{arm}]"] * g
+            columns[f"months:arm[{arm}]:group[{label}]"] = columns[f"months:arm[{arm}]"] * g
             tested.append(f"months:arm[{arm}]:group[{label}]")
-    frame, covariate_terms = _covariate_terms(frame, covariates, covariates_on_slope)
-    lmm = fit_random_slope_lmm(frame, "total", "months", "subject_id", fixed=fixed + covariate_terms)
+    lmm = _fit(data, visits, columns, covariates, covariates_on_slope)
     b = lmm.params[tested].to_numpy()
     V = lmm.cov_params.loc[tested, tested].to_numpy()
     chi2 = float(b @ np.linalg.solve(V, b))

@@ -164,6 +164,18 @@ def _arm_data(trial: Trial, contrast: ArmContrast | None, event_types, analysis:
 def compare_at_horizon(data: dict[str, tuple[np.ndarray, np.ndarray]], arms: ArmContrast, horizon_days: float,
                        measure: str = "survival", alpha: float = 0.05) -> ArmComparison:
     """Per-arm survival (`measure="survival"`) or RMST (`"rmst"`) at the horizon and their contrasts."""
+    rows, difference, ratio, note = compared_at_horizon(data, arms, horizon_days, measure, alpha)
+    per_arm = pd.DataFrame([list(r.values()) for r in rows.values()], columns=list(rows[arms.control]),
+                           index=pd.Index(list(rows), name="arm"))
+    return ArmComparison(measure=measure, horizon_days=float(horizon_days), arms=arms, per_arm=per_arm,
+                         difference=difference, ratio=ratio, alpha=alpha, note=note)
+
+
+def compared_at_horizon(data: dict[str, tuple[np.ndarray, np.ndarray]], arms: ArmContrast, horizon_days: float,
+                        measure: str = "survival", alpha: float = 0.05
+                        ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any], str | None]:
+    """`compare_at_horizon`'s numbers without its table: per-arm rows (n, events, estimate, se,
+    ci_lower, ci_upper), difference, ratio and note (for the many subgroup rows that read them)."""
     if measure not in ("survival", "rmst"):
         raise ParameterError("measure", measure, "must be 'survival' or 'rmst'")
     if not 0 < alpha < 1:
@@ -184,8 +196,6 @@ def compare_at_horizon(data: dict[str, tuple[np.ndarray, np.ndarray]], arms: Arm
             lo, hi = s - z * se, s + z * se
             log_var[arm] = var / s ** 2
         rows[arm] = {"n": len(t), "events": int(e.sum()), "estimate": s, "se": se, "ci_lower": lo, "ci_upper": hi}
-    per_arm = pd.DataFrame([list(r.values()) for r in rows.values()], columns=list(rows[arms.control]),
-                           index=pd.Index(list(rows), name="arm"))
     a, c = rows[arms.active], rows[arms.control]
     difference = _wald(float(a["estimate"] - c["estimate"]), float(np.hypot(a["se"], c["se"])), z)
     ratio = _log_ratio(float(a["estimate"]), float(c["estimate"]),
@@ -193,8 +203,7 @@ def compare_at_horizon(data: dict[str, tuple[np.ndarray, np.ndarray]], arms: Arm
     note = None
     if any(r["se"] == 0 for r in rows.values()):
         note = "an arm has no events before the horizon: its variance is 0 and the Wald p is not defined"
-    return ArmComparison(measure=measure, horizon_days=float(horizon_days), arms=arms, per_arm=per_arm,
-                         difference=difference, ratio=ratio, alpha=alpha, note=note)
+    return rows, difference, ratio, note
 
 
 def _loglog_ci(s: float, gw: float, z: float) -> tuple[float, float]:

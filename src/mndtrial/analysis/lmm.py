@@ -31,7 +31,7 @@ from .design_matrix import full_column_rank
 from .reml import fit_reml
 from .distributions import norm_ppf, norm_sf
 
-__all__ = ["MixedModelFit", "fit_random_slope_lmm"]
+__all__ = ["MixedModelFit", "fit_lmm_arrays", "fit_random_slope_lmm"]
 
 # A variance this small relative to the residual variance is on the boundary (lme4's
 # `isSingular` uses 1e-4 on the relative Cholesky factor, i.e. 1e-8 on this ratio scale is too
@@ -134,32 +134,49 @@ def fit_random_slope_lmm(frame: pd.DataFrame, response: str, time: str | None, g
     missing_cols = [c for c in used if c not in frame.columns]
     if missing_cols:
         raise ParameterError("frame", missing_cols, "columns named in the model must be in the frame")
-    bad = frame[[response, *fixed]].isna().any(axis=1) | frame[group].isna()
+    X = frame[fixed].to_numpy(dtype=float).reshape(len(frame), len(fixed))
+    return fit_lmm_arrays(frame[response].to_numpy(dtype=float), X, fixed, frame[group].to_numpy(),
+                          None if time is None else fixed.index(time), reml=reml, intercept=intercept,
+                          names_used=used, group_name=group)
+
+
+def fit_lmm_arrays(y: np.ndarray, X: np.ndarray, fixed: Sequence[str], groups: np.ndarray,
+                   time_column: int | None, reml: bool = True, intercept: bool = True,
+                   names_used: Sequence[str] | None = None, group_name: str = "group") -> MixedModelFit:
+    """`fit_random_slope_lmm` on arrays: y (n,), X (n, p) the fixed effects named `fixed` (no
+    intercept column), groups (n,) and the column of X that gets a random slope (None: a random
+    intercept only). The route the trial analyses take where a table would be built only to be read
+    back as arrays; the same checks, messages and fit. `names_used` and `group_name` name the
+    columns in the messages (default: `fixed` and "group")."""
+    fixed = list(fixed)
+    time = None if time_column is None else fixed[time_column]
+    used = list(names_used) if names_used is not None else ["response", group_name, *fixed]
+    X = np.asarray(X, dtype=float).reshape(len(y), len(fixed))
+    bad = np.isnan(y) | np.isnan(X).any(axis=1) | pd.isna(groups)
     if bad.any():
         raise AnalysisError("mixed model", f"{int(bad.sum())} rows have a missing value in {used}; "
                                            "remove or impute them explicitly before fitting")
-    codes, labels = pd.factorize(frame[group])
+    codes, labels = pd.factorize(groups)
     n_groups = len(labels)
     if n_groups < 2:
-        raise AnalysisError("mixed model", f"needs at least 2 groups ('{group}'); got {n_groups}")
-    if time is not None and not _some_group_varies(codes, frame[time].to_numpy(dtype=float)):
+        raise AnalysisError("mixed model", f"needs at least 2 groups ('{group_name}'); got {n_groups}")
+    if time is not None and not _some_group_varies(codes, X[:, time_column]):
         raise AnalysisError("mixed model", f"no group has two distinct values of '{time}': "
                                            "a random slope cannot be estimated")
     names = (["Intercept"] if intercept else []) + fixed
-    X = frame[fixed].to_numpy(dtype=float).reshape(len(frame), len(fixed))
     if intercept:
-        X = np.column_stack([np.ones(len(frame)), X])
+        X = np.column_stack([np.ones(len(y)), X])
     if not full_column_rank(X):
         raise AnalysisError("mixed model", f"the fixed-effect design {names} is not of full "
                                            "rank (a covariate is constant or collinear in these data)")
     names_re = ["Intercept"] + ([time] if time is not None else [])
-    Z = np.ones((len(frame), len(names_re)))
+    Z = np.ones((len(y), len(names_re)))
     if time is not None:
-        Z[:, 1] = frame[time].to_numpy(dtype=float)
-    fit = fit_reml(frame[response].to_numpy(dtype=float), X, Z, frame[group].to_numpy(), reml=reml)
+        Z[:, 1] = X[:, names.index(time)]
+    fit = fit_reml(y, X, Z, groups, reml=reml)
     messages = tuple(fit.messages)
     for message in messages:  # surfaced to the caller as well as recorded in the result
-        warnings.warn(f"mixed model: {message}", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"mixed model: {message}", RuntimeWarning, stacklevel=3)
     cov_re = pd.DataFrame(fit.cov_random, index=names_re, columns=names_re)
     scale = float(fit.residual_variance)
     problems = _boundary_problems(cov_re, scale) if np.isfinite(scale) else ()
@@ -168,7 +185,7 @@ def fit_random_slope_lmm(frame: pd.DataFrame, response: str, time: str | None, g
     return MixedModelFit(params=pd.Series(fit.beta, index=names), cov_params=pd.DataFrame(fit.cov_beta, index=names,
                                                                                          columns=names),
                          cov_re=cov_re, residual_variance=scale, reml=reml, reml_criterion=float(fit.criterion),
-                         n_obs=len(frame), n_groups=int(n_groups), converged=bool(fit.converged),
+                         n_obs=len(y), n_groups=int(n_groups), converged=bool(fit.converged),
                          problems=problems, warnings=messages, method="REML" if reml else "ML")
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..data import Trial
 from ..errors import AnalysisError
-from .frame import ArmContrast, jsonable, survival_frame
+from .frame import ArmContrast, joined_labels, jsonable, survival_frame
 from .distributions import chi2_sf
 
 __all__ = ["LogRankResult", "logrank", "logrank_test"]
@@ -140,7 +140,7 @@ def logrank_test(trial: Trial, strata: Iterable[str] = (), contrast: ArmContrast
     arms = np.where(d["treatment"] == 1, frame.contrast.active, frame.contrast.control)
     keys = None
     if strata:
-        keys = d[list(frame.strata)].astype(str).agg(" / ".join, axis=1).to_numpy()
+        keys = joined_labels(d, list(frame.strata), " / ")
     res = logrank(d["time_days"], d["event"], arms, keys, analysis=analysis)
     order = [frame.contrast.control, frame.contrast.active]
     return LogRankResult(chi2=res.chi2, df=res.df, p=res.p, summary=res.summary.reindex(order), strata=strata,

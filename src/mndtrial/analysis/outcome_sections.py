@@ -17,7 +17,8 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .biomarker import MISSING, OUTSIDE
 from .cafs import CAFS
-from .function import SlopeAnalysis, slope_interaction_test
+from .function import SlopeAnalysis, slope_interaction_in
+from .slope_data import SlopeData
 from .numbers import fmt_estimate_ci, fmt_fixed, fmt_p
 from .registry import SectionConfig, register_section
 from .subgroup_section import plan_biomarker_rules
@@ -88,14 +89,27 @@ def compared_trial(trial: Trial, plan: "AnalysisPlan", analysis: str) -> Trial:
     if plan.arms.control is None and plan.arms.active is None:
         return trial
     contrast = plan.contrast(trial, analysis=analysis)
-    participants = trial.participants
-    ids = participants.loc[participants["arm"].isin([contrast.control, contrast.active]), "subject_id"]
-    sub = trial.select(ids)
+    participants = trial.participant_columns("subject_id", "arm")
+    compared = participants["arm"].isin([contrast.control, contrast.active])
+    if _select_keeps_all(trial, compared.all(), contrast.control):
+        return trial
+    sub = trial.select(participants.loc[compared, "subject_id"])
     if sub.info.control_arm == contrast.control:
         return sub
     arms = tuple(a.model_copy(update={"control": a.name == contrast.control}) for a in sub.info.arms)
     info = type(sub.info).model_validate({**sub.info.model_dump(), "arms": [a.model_dump() for a in arms]})
     return Trial(**sub.tables(), info=info)
+
+
+def _select_keeps_all(trial: Trial, everyone: bool, control: str) -> bool:
+    """Whether `trial.select` of everyone, with `control` as the control arm, is the same trial:
+    every participant kept, every arm of its info has participants (none is dropped), `control`
+    is already the control arm, and no optional table is empty (`select` makes that None)."""
+    if not everyone or trial.info.control_arm != control:
+        return False
+    if set(trial.info.arm_names) != trial.arms_with_participants:
+        return False
+    return all(df is None or len(df) > 0 for df in (trial.alsfrs, trial.biomarkers))
 
 
 def _reason(exc: Exception) -> dict[str, str]:
@@ -108,7 +122,13 @@ def run_function(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> 
     trial = compared_trial(trial, plan, "function")
     options = dict(covariates=config.covariates, covariates_on_slope=config.covariates_on_slope,
                    horizon_days=plan.horizon_or_none(trial))
-    out = SlopeAnalysis(**options, level=1 - plan.alpha).fit(trial).to_dict()
+    analysis = SlopeAnalysis(**options, level=1 - plan.alpha)
+    out = analysis.fit(trial).to_dict()
+    # every subgroup and interaction model reads the trial's tables once (as `Trial.select` would give them)
+    data = SlopeData(trial, config.covariates)
+    horizon = plan.horizon_or_none(trial)
+    if horizon is None:
+        horizon = trial.info.horizon_days
     subgroups: dict[str, Any] = {}
     interaction: dict[str, Any] = {}
     groupings, left_out = _groupings(trial, plan, config)
@@ -118,15 +138,14 @@ def run_function(trial: Trial, plan: "AnalysisPlan", config: FunctionConfig) -> 
             continue
         for label, ids in groups.items():
             try:
-                sub = SlopeAnalysis(**options, level=1 - plan.alpha).fit(
-                    trial.select(ids, name=f"{trial.info.name} [{label}]"))
-                subgroups[label] = sub.to_dict()["overall"]
+                subgroups[label] = analysis.fit_population(data.population(ids), "overall", horizon).to_dict()
             except (AnalysisError, ParameterError) as exc:
                 subgroups[label] = _reason(exc)
         if not config.interaction:
             continue
         try:
-            interaction[variable] = slope_interaction_test(trial, groups, level=1 - plan.alpha, **options)
+            interaction[variable] = slope_interaction_in(data, groups, horizon, config.covariates,
+                                                         config.covariates_on_slope, 1 - plan.alpha)
         except (AnalysisError, ParameterError) as exc:
             interaction[variable] = _reason(exc)
     out["subgroups"] = subgroups

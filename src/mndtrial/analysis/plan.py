@@ -39,7 +39,7 @@ from ..data.toml_errors import check_keys, did_you_mean, located, read_toml, sch
 from ..errors import AnalysisError, ConfigFileError, ParameterError
 from .biomarker import BiomarkerRule
 from .endpoint_census import endpoint_census
-from .frame import ArmContrast, arm_contrast, baseline_values, frames_reused, jsonable, parse_covariate
+from .frame import NO_BASELINE, ArmContrast, arm_contrast, frames_reused, has_baseline_values, jsonable, parse_covariate
 from .numbers import arm_labels
 from .registry import SectionConfig, registered_sections
 from .tidy import format_tidy, relabel_arms, tidy_summary
@@ -282,12 +282,10 @@ class AnalysisPlan(BaseModel):
         named += [("covariate", parse_covariate(text).column) for text in self.covariates]
         named += [("strata", s) for s in self.strata or ()]
         for parameter, column in named:
-            try:
-                baseline_values(trial, column, parameter=parameter)
-            except ParameterError as exc:
+            if not has_baseline_values(trial, column):
                 bio = trial.biomarkers
                 analytes = sorted(set(bio["analyte"])) if bio is not None else []
-                raise ParameterError(parameter, column, f"{exc.rule}; participants columns are "
+                raise ParameterError(parameter, column, f"{NO_BASELINE}; participants columns are "
                                                         f"{list(trial.participants.columns)}, analytes "
                                                         f"{analytes}") from None
 
@@ -363,6 +361,7 @@ def result_warnings(data: Any, path: str = "") -> dict[str, list[str]]:
 
 
 _WARNING_KEYS = ("warnings", "problems")
+_PLAIN_SCALARS = frozenset({float, int, str, bool, type(None)})
 
 
 def _entry_name(item: Any, index: int) -> str:
@@ -374,6 +373,8 @@ def _entry_name(item: Any, index: int) -> str:
 
 
 def _plain(value: Any) -> Any:
+    if type(value) in _PLAIN_SCALARS:
+        return value
     if hasattr(value, "to_dict") and not isinstance(value, (dict, pd.DataFrame)):
         return value.to_dict()
     if isinstance(value, dict):

@@ -55,7 +55,8 @@ class RemlFit:
 
 
 def group_moments(y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: np.ndarray) -> dict:
-    """Per-group S = Z'Z (G, q, q), G = Z'X (G, q, p), z = Z'y (G, q) and the totals."""
+    """Per-group S = Z'Z (G, q, q), G = Z'X (G, q, p), z = Z'y (G, q) and the totals; groups are
+    numbered in the sorted order of their labels (`codes`, each row's group)."""
     codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
     n_groups = int(codes.max()) + 1
     q, p = Z.shape[1], X.shape[1]
@@ -72,7 +73,7 @@ def group_moments(y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: np.ndarra
     if q not in _TRIL:
         raise ParameterError("Z", f"{q} columns", "a random intercept, or a random intercept and slope (q = 1 or 2)")
     return {"S": S, "G": G, "z": z, "XtX": X.T @ X, "Xty": X.T @ y, "yty": float(y @ y),
-            "N": len(y), "p": p, "q": q,
+            "N": len(y), "p": p, "q": q, "codes": codes,
             # the same blocks as component arrays over groups (what `reml_objective` computes with)
             "S_parts": [[np.ascontiguousarray(S[:, a, c]) for c in range(q)] for a in range(q)],
             "G_parts": [np.ascontiguousarray(G[:, a, :]) for a in range(q)],
@@ -103,6 +104,13 @@ def _inverse(K: list[list[np.ndarray]]) -> tuple[list[list[np.ndarray]], np.ndar
 
 def reml_objective(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float, np.ndarray, dict]:
     """f(θ) (−2 log-likelihood without its constant), ∂f/∂θ and the GLS quantities at θ."""
+    if m["q"] == 2:
+        return _objective_slope(theta, m, reml)
+    return _objective(theta, m, reml)
+
+
+def _objective(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float, np.ndarray, dict]:
+    """`reml_objective` for any q, its sums over the q components written as sums."""
     q, p, N = m["q"], m["p"], m["N"]
     L, psi = _psi(np.asarray(theta, dtype=float), q)
     # Per-group q×q and q×p blocks as lists of component arrays over groups: numpy's stacked
@@ -120,16 +128,10 @@ def reml_objective(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float
     A = m["XtX"] - sum(PG[a].T @ EG[a] for a in r_q)
     b = m["Xty"] - sum(PG[a].T @ Ez[a] for a in r_q)
     yvy = m["yty"] - float(sum(Pz[a] @ Ez[a] for a in r_q))
-    sign_a, logdet_a = np.linalg.slogdet(A)
-    if sign_a <= 0:
+    profiled = _profiled(A, b, yvy, det, N, p, reml)
+    if profiled is None:
         return np.inf, np.zeros_like(theta), {}
-    A_inv = np.linalg.inv(A)
-    beta = A_inv @ b
-    r = yvy - b @ beta
-    if not r > 0:
-        return np.inf, np.zeros_like(theta), {}
-    dof = N - p if reml else N
-    f = dof * np.log(r) + float(np.log(det).sum()) + (logdet_a if reml else 0.0)
+    f, beta, A_inv, r, dof = profiled
     u = [Ez[a] - EG[a] @ beta for a in r_q]
     EGA = [EG[a] @ A_inv for a in r_q] if reml else None
     grad_psi = np.empty((q, q))
@@ -144,12 +146,75 @@ def reml_objective(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float
     return float(f), grad, {"beta": beta, "A_inv": A_inv, "r": float(r), "dof": dof, "psi": psi}
 
 
+def _profiled(A: np.ndarray, b: np.ndarray, yvy: float, det: np.ndarray, N: int, p: int, reml: bool):
+    """f, β̂, A⁻¹, r and the degrees of freedom from the GLS sums at one θ; None where they are
+    not those of a positive definite V (the criterion is infinite there)."""
+    sign_a, logdet_a = np.linalg.slogdet(A)
+    if sign_a <= 0:
+        return None
+    A_inv = np.linalg.inv(A)
+    beta = A_inv @ b
+    r = yvy - b @ beta
+    if not r > 0:
+        return None
+    dof = N - p if reml else N
+    f = dof * np.log(r) + float(np.log(det).sum()) + (logdet_a if reml else 0.0)
+    return f, beta, A_inv, r, dof
+
+
+def _objective_slope(theta: np.ndarray, m: dict, reml: bool = True) -> tuple[float, np.ndarray, dict]:
+    """`_objective` for a random intercept and slope (q = 2), its sums over the two components
+    written out: the same operations in the same order (Python's `sum` starts from 0, so each
+    sum here does too), hence the same bits, without a generator per sum (the fits of a plan run
+    evaluate it ~150 times; the tests hold it to `_objective` exactly)."""
+    p, N = m["p"], m["N"]
+    L, psi = _psi(np.asarray(theta, dtype=float), 2)
+    (S00, S01), (S10, S11) = m["S_parts"]
+    G0, G1 = m["G_parts"]
+    z0, z1 = m["z_parts"]
+    p00, p01, p10, p11 = psi[0, 0], psi[0, 1], psi[1, 0], psi[1, 1]
+    K = [[1.0 + (0 + S00 * p00 + S01 * p10), 0.0 + (0 + S00 * p01 + S01 * p11)],
+         [0.0 + (0 + S10 * p00 + S11 * p10), 1.0 + (0 + S10 * p01 + S11 * p11)]]
+    E, det = _inverse(K)
+    if not np.all(det > 0):
+        return np.inf, np.zeros_like(theta), {}
+    (E00, E01), (E10, E11) = E
+    EG0 = 0 + E00[:, None] * G0 + E01[:, None] * G1
+    EG1 = 0 + E10[:, None] * G0 + E11[:, None] * G1
+    Ez0 = 0 + E00 * z0 + E01 * z1
+    Ez1 = 0 + E10 * z0 + E11 * z1
+    PG0 = 0 + p00 * G0 + p01 * G1
+    PG1 = 0 + p10 * G0 + p11 * G1
+    Pz0 = 0 + p00 * z0 + p01 * z1
+    Pz1 = 0 + p10 * z0 + p11 * z1
+    A = m["XtX"] - (0 + PG0.T @ EG0 + PG1.T @ EG1)
+    b = m["Xty"] - (0 + PG0.T @ Ez0 + PG1.T @ Ez1)
+    yvy = m["yty"] - float(0 + Pz0 @ Ez0 + Pz1 @ Ez1)
+    profiled = _profiled(A, b, yvy, det, N, p, reml)
+    if profiled is None:
+        return np.inf, np.zeros_like(theta), {}
+    f, beta, A_inv, r, dof = profiled
+    u = (Ez0 - EG0 @ beta, Ez1 - EG1 @ beta)
+    E, S, EG = ((E00, E01), (E10, E11)), ((S00, S01), (S10, S11)), (EG0, EG1)
+    EGA = (EG0 @ A_inv, EG1 @ A_inv) if reml else None
+    grad_psi = np.empty((2, 2))
+    for a in (0, 1):
+        for c in (0, 1):
+            g = float(0 + E[a][0] @ S[0][c] + E[a][1] @ S[1][c]) - (dof / r) * float(u[a] @ u[c])
+            if reml:
+                g -= float(np.sum(EGA[a] * EG[c]))
+            grad_psi[a, c] = g
+    grad_psi = 0.5 * (grad_psi + grad_psi.T)
+    grad = (2 * grad_psi @ L)[_TRIL[2]]
+    return float(f), grad, {"beta": beta, "A_inv": A_inv, "r": float(r), "dof": dof, "psi": psi}
+
+
 def _moment_start(y, X, Z, groups, m: dict) -> np.ndarray:
     """θ from per-group least-squares random coefficients relative to their residual variance."""
     q = m["q"]
     beta = least_squares(X, y)
     e = y - X @ beta
-    codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+    codes = m["codes"]  # each row's group, numbered in the sorted order of the labels
     n = np.bincount(codes)
     S = m["S"]
     full = (n > q) & (np.linalg.det(S) > 1e-9 * np.maximum(np.abs(S).max(axis=(1, 2)) ** q, 1e-300))

@@ -27,8 +27,8 @@ from ..data import Trial
 from ..errors import AnalysisError, ParameterError
 from .biomarker import MISSING, GroupAssignment
 from .cox import CoxResult, fit_cox_arrays
-from .frame import ArmContrast, SurvivalFrame, baseline_values, survival_frame
-from .horizon import compare_at_horizon, median_survival
+from .frame import ArmContrast, SurvivalFrame, baseline_values, reused, survival_frame
+from .horizon import compared_at_horizon, median_survival
 from .distributions import chi2_sf
 
 __all__ = ["subgroup_rows", "interaction_by_subgroup", "interaction_continuous", "overall_row"]
@@ -76,14 +76,12 @@ def _estimate(c: _Columns, contrast: ArmContrast, alpha: float, horizon_days: fl
     elif row["events"] < min_events:
         reason = f"fewer than {min_events} events ({row['events']})"
     if reason is None:
-        try:
-            res = fit_cox_arrays(c.time, c.event, c.treatment[:, None], ["treatment"], alpha=alpha, ph_test=False,
-                                 label=analysis, analysis=analysis)
-            t = dict(zip(res.summary.columns, res.summary.to_numpy()[0]))  # the one term: treatment
-            row.update({"coef": t["coef"], "se": t["se"], "hr": t["hr"], "ci": [t["hr_lower"], t["hr_upper"]],
-                        "p": t["p"], **_fit_notes(res)})
-        except AnalysisError as exc:
-            reason = exc.reason
+        fitted = reused(("subgroup cox", c.time.tobytes(), c.event.tobytes(), c.treatment.tobytes(), alpha, analysis),
+                        lambda: _treatment_estimate(c, alpha, analysis))
+        if isinstance(fitted, str):
+            reason = fitted
+        else:
+            row.update({**fitted, "ci": list(fitted["ci"]), "warnings": list(fitted["warnings"])})
     row["estimable"] = reason is None
     row["reason"] = reason
     if reason is not None:
@@ -93,14 +91,28 @@ def _estimate(c: _Columns, contrast: ArmContrast, alpha: float, horizon_days: fl
             row["arms"][arm]["median_days"] = median_survival(t, e)
         if horizon_days is not None:
             try:
-                cmp = compare_at_horizon(arms, contrast, horizon_days, "survival", alpha)
-                at = cmp.per_arm[["estimate", "ci_lower", "ci_upper"]].to_numpy()
-                for arm, (estimate, lower, upper) in zip(cmp.per_arm.index, at):
-                    row["arms"][arm]["survival_at_horizon"] = {"estimate": estimate, "ci": [lower, upper]}
-                row["survival_difference"] = cmp.difference
+                per_arm, difference, _, _ = compared_at_horizon(arms, contrast, horizon_days, "survival", alpha)
+                for arm, r in per_arm.items():
+                    row["arms"][arm]["survival_at_horizon"] = {"estimate": r["estimate"],
+                                                               "ci": [r["ci_lower"], r["ci_upper"]]}
+                row["survival_difference"] = difference
             except AnalysisError as exc:
                 row["survival_at_horizon_not_computed"] = exc.reason
     return row
+
+
+def _treatment_estimate(c: _Columns, alpha: float, analysis: str) -> dict[str, Any] | str:
+    """The Cox fit of a subgroup row (the treatment term), or why it cannot be fitted. The
+    subgroup and interaction sections fit the same subgroups: within a plan run (`reused`) each
+    is fitted once."""
+    try:
+        res = fit_cox_arrays(c.time, c.event, c.treatment[:, None], ["treatment"], alpha=alpha, ph_test=False,
+                             label=analysis, analysis=analysis)
+    except AnalysisError as exc:
+        return exc.reason
+    t = dict(zip(res.summary.columns, res.summary.to_numpy()[0]))  # the one term: treatment
+    return {"coef": t["coef"], "se": t["se"], "hr": t["hr"], "ci": [t["hr_lower"], t["hr_upper"]], "p": t["p"],
+            **_fit_notes(res)}
 
 
 def overall_row(frame: SurvivalFrame, alpha: float = 0.05, horizon_days: float | None = None,

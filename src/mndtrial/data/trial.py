@@ -83,6 +83,20 @@ class Trial:
         """
         return self._tables["participants"][list(names)].copy()
 
+    @property
+    def arms_with_participants(self) -> frozenset[str]:
+        """The arms that have participants, read once per trial (its tables do not change).
+
+        Example:
+            >>> from mndtrial.data.example import example_trial
+            >>> sorted(example_trial().arms_with_participants)
+            ['il2_2miu', 'placebo']
+        """
+        present = getattr(self, "_arms_present", None)
+        if present is None:
+            present = self._arms_present = frozenset(self._tables["participants"]["arm"])
+        return present
+
     def tables(self) -> dict[str, pd.DataFrame | None]:
         """All four tables (copies); absent optional tables are None."""
         return {name: (None if df is None else df.copy()) for name, df in self._tables.items()}
@@ -101,7 +115,7 @@ class Trial:
         return joined.copy()
 
     def __getstate__(self) -> dict:
-        # a trial pickles as its tables and info: a join cached for speed is not part of what it is
+        # a trial pickles as its tables and info: a join (or arm set) cached for speed is not part of what it is
         return {"_tables": self._tables, "_info": self._info}
 
     # -- derived trials -----------------------------------------------------------------------
