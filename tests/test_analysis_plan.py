@@ -61,6 +61,13 @@ def test_on_section_sees_each_section_as_it_ends(example):
         assert output is results.sections[name]
 
 
+@pytest.mark.parametrize("setting", [{"covariates": ("subject_id",)}, {"strata": ("subject_id",)},
+                                     {"biomarker_rules": [{"biomarker": "subject_id", "cutoffs": [3]}]}])
+def test_the_participant_identifier_is_not_a_baseline_value(example, setting):
+    with pytest.raises(ParameterError, match="'subject_id': is the participant identifier"):
+        AnalysisPlan.from_dict(setting).run(example)
+
+
 def test_plan_rejects_unknown_settings_with_parameter_error():
     with pytest.raises(ParameterError, match="nonsense"):
         AnalysisPlan.from_toml_text("nonsense = 1")

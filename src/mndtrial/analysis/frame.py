@@ -119,6 +119,8 @@ def baseline_values(trial: Trial, name: str, participants: pd.DataFrame | None =
     def read(*columns: str) -> pd.DataFrame:  # only the columns needed, not a copy of the whole table
         return trial.participant_columns(*columns) if participants is None else participants[list(columns)]
 
+    if name == "subject_id":
+        raise ParameterError(parameter, name, ID_NOT_A_VALUE)
     names = trial.participant_column_names if participants is None else tuple(participants.columns)
     if name in names:
         return read("subject_id", name).set_index("subject_id")[name]
@@ -130,12 +132,15 @@ def baseline_values(trial: Trial, name: str, participants: pd.DataFrame | None =
     raise ParameterError(parameter, name, NO_BASELINE)
 
 
+ID_NOT_A_VALUE = "is the participant identifier, not a baseline value a model or a subgroup can use"
 NO_BASELINE = "is neither a participants column nor an analyte with a baseline (day <= 0) measurement in the biomarkers table"
 
 
 def has_baseline_values(trial: Trial, name: str) -> bool:
     """Whether `baseline_values(trial, name)` finds `name` (a participants column or an analyte),
-    without reading the values."""
+    without reading the values (the participant identifier is not one)."""
+    if name == "subject_id":
+        return False
     if name in trial.participant_column_names:
         return True
     bio = trial.biomarkers

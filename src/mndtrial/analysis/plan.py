@@ -39,7 +39,8 @@ from ..data.toml_errors import check_keys, did_you_mean, located, read_toml, sch
 from ..errors import AnalysisError, ConfigFileError, ParameterError
 from .biomarker import BiomarkerRule
 from .endpoint_census import endpoint_census
-from .frame import NO_BASELINE, ArmContrast, arm_contrast, frames_reused, has_baseline_values, jsonable, parse_covariate
+from .frame import (ID_NOT_A_VALUE, NO_BASELINE, ArmContrast, arm_contrast, frames_reused, has_baseline_values, jsonable,
+                    parse_covariate)
 from .numbers import arm_labels
 from .registry import SectionConfig, registered_sections
 from .tidy import format_tidy, relabel_arms, tidy_summary
@@ -282,6 +283,8 @@ class AnalysisPlan(BaseModel):
         named += [("covariate", parse_covariate(text).column) for text in self.covariates]
         named += [("strata", s) for s in self.strata or ()]
         for parameter, column in named:
+            if column == "subject_id":
+                raise ParameterError(parameter, column, ID_NOT_A_VALUE)
             if not has_baseline_values(trial, column):
                 bio = trial.biomarkers
                 analytes = sorted(set(bio["analyte"])) if bio is not None else []
