@@ -283,3 +283,20 @@ def test_a_report_process_that_dies_leaves_the_report_to_this_process(tmp_path, 
     assert sorted(p.name for p in (lost / "figures").iterdir()) == sorted(p.name for p in (serial / "figures").iterdir())
     assert (_without_run_details((lost / "report.html").read_text(encoding="utf-8"), lost)
             == _without_run_details((serial / "report.html").read_text(encoding="utf-8"), serial))
+
+
+def test_a_fingerprint_depends_on_a_tables_values_not_on_how_pandas_holds_it():
+    import pandas as pd
+
+    from mndtrial.report.ahead import FigureCall
+
+    table = pd.DataFrame({"subject_id": ["S1", "S2"]})
+    table["day"] = [0.0, 30.0]  # each column added on its own: a block each
+    table["value"] = [1.0, 2.0]
+    before, plain_before = FigureCall(sorted, (table,)).fingerprint(), pickle.dumps(table)
+    table._consolidate_inplace()  # what some reads do to an unchanged table
+    assert pickle.dumps(table) != plain_before  # a plain pickle sees the change
+    assert FigureCall(sorted, (table,)).fingerprint() == before
+    for changed in (table.assign(value=[1.0, 2.5]), table.astype({"day": "float32"}),
+                    table.rename(columns={"value": "v"}), table.set_axis([5, 6]), table["value"]):
+        assert FigureCall(sorted, (changed,)).fingerprint() != before

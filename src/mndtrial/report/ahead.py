@@ -4,8 +4,9 @@ A report's figures are most of its cost, and some of them (the per-subgroup Kapl
 panels, the ALSFRS-R trajectories) depend on the trial and the plan alone, not on the analysis's
 results. `report.background` draws those while the analysis still runs. A page built later
 takes a drawing made ahead only for a `FigureCall` whose fingerprint -- the SHA-256 of the
-pickled function name and arguments, trial tables included, pickled without memo so that it
-depends on values, not on which objects are shared -- equals that of the drawing: any
+pickled function name and arguments, trial tables included (as their columns' values), pickled
+without memo so that it depends on values, not on which objects are shared or how pandas holds
+a table -- equals that of the drawing: any
 difference in any input, and the figure is drawn again from its call. So drawing ahead can make
 a report sooner, never different (`tests/test_report_background.py`).
 """
@@ -43,12 +44,29 @@ class FigureCall:
         """SHA-256 of the function's qualified name and every argument, pickled."""
         name = f"{self.function.__module__}.{self.function.__qualname__}"
         digest = _HashingFile()
-        pickler = pickle.Pickler(digest, protocol=5)
+        pickler = _ValuePickler(digest, protocol=5)
         # no memo: an object met twice is written out twice, so the bytes depend on the values
         # alone, not on which of them happen to be one shared object (as after unpickling)
         pickler.fast = True
         pickler.dump((name, self.args, sorted(self.kwargs.items())))
         return digest.hash.hexdigest()
+
+
+class _ValuePickler(pickle.Pickler):
+    """Pickles a pandas table as its columns' names, types and values, and its index's values:
+    the same table gives the same bytes however pandas holds it inside (its blocks are merged in
+    place by some reads, which changes a plain pickle of an unchanged table)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        import pandas as pd
+
+        if isinstance(obj, pd.DataFrame):
+            columns = tuple((name, repr(obj[name].dtype), obj[name].to_numpy()) for name in obj.columns)
+            return tuple, (("DataFrame", columns, repr(obj.index.dtype), obj.index.to_numpy()),)
+        if isinstance(obj, pd.Series):
+            return tuple, (("Series", obj.name, repr(obj.dtype), obj.to_numpy(), repr(obj.index.dtype),
+                            obj.index.to_numpy()),)
+        return NotImplemented
 
 
 class _HashingFile:
