@@ -90,21 +90,27 @@ def analyze(ctx: typer.Context,
     OUT/plan.toml is the plan as run, every default written out, so the run can be repeated;
     OUT/figures/ holds the report's figures as PNG (and SVG with --svg).
     """
-    from ..analysis import AnalysisPlan
-    from ..data import read_trial
-    from ..report import collect_provenance
+    import pandas  # noqa: F401 - imported before the fork: the report writer shares it
     from ..report.background import ReportProcess
 
-    trial = read_trial(folder)
-    analysis_plan = AnalysisPlan.from_toml(plan) if plan is not None else AnalysisPlan()
-    if keep_going:
-        analysis_plan = analysis_plan.model_copy(update={"on_error": "record"})
     formats = ("png", "svg") if svg else ("png",)
-    # forked here, the report's writer shares what this process has imported (pandas, the
-    # analysis) and imports matplotlib while this process runs the plan; it draws each figure as
-    # soon as what the figure shows is known: the trial, then each section as it ends
-    report_writer = ReportProcess.start(trial, analysis_plan, formats)
+    # forked once pandas is imported, the report's writer imports matplotlib while this process
+    # imports the analysis, reads the trial and runs the plan; it is then told the trial, each
+    # section's block as it ends and the results, and draws each figure as soon as it can
+    # (`report.background`). Forked before pandas it imported pandas again (measured slower);
+    # forked after the analysis's imports it was ready only after the analysis had ended.
+    report_writer = ReportProcess.start(figure_formats=formats)
     try:
+        from ..analysis import AnalysisPlan
+        from ..data import read_trial
+        from ..report import collect_provenance
+
+        trial = read_trial(folder)
+        analysis_plan = AnalysisPlan.from_toml(plan) if plan is not None else AnalysisPlan()
+        if keep_going:
+            analysis_plan = analysis_plan.model_copy(update={"on_error": "record"})
+        if report_writer is not None:
+            report_writer.report_on(trial, analysis_plan)
         with step("Running the analysis plan"):
             results = analysis_plan.run(trial, on_section=None if report_writer is None else report_writer.section_done)
         provenance = collect_provenance(inputs=[folder] + ([plan] if plan is not None else []),
