@@ -1,10 +1,10 @@
 """Writing an analysis report in a forked process while this one is still computing.
 
 `mndtrial analyze` needs the analysis's results before it can draw most figures, and the
-report's own start is costly: importing matplotlib and pandas (~0.5–1 s here) and drawing the
-figures (~1 s of CPU). `ReportProcess.start()` forks when the command starts, before the data
-layer is imported, and the fork imports the report's stack while this process imports its own
-and reads the trial. Then the fork is told, in order:
+report's own start is costly: importing matplotlib (~0.6 s here) and drawing the figures
+(~0.8 s of CPU). `mndtrial analyze` calls `ReportProcess.start()` once pandas is imported (the
+fork shares it), and the fork imports the report's stack while this process imports the
+analysis, reads the trial and runs the plan. Then the fork is told, in order:
 - the trial and the plan (`report_on`): it draws the figures those alone determine (per-subgroup
   Kaplan–Meier panels, ALSFRS-R trajectories; `analysis_report.figure_calls_ahead`);
 - each analysis section's output as it ends (`section_done`, from `AnalysisPlan.run`'s
@@ -12,8 +12,8 @@ and reads the trial. Then the fork is told, in order:
   arm and the PH check once `survival` has, the forest plot once `subgroups` and `interaction`
   have; `figure_calls.RESULT_FIGURES`) while the later sections still run;
 - the results (`submit`): it writes report.html and the figures not drawn yet (side by side,
-  `render.render_figures`) and sends back the paths it wrote, while this process writes
-  results.json and prepares the summary.
+  `render.start_rendering`, as soon as the last section has ended) and sends back the paths it
+  wrote, while this process writes results.json and prepares the summary.
 The page takes a drawing made ahead only where its call -- every input -- is the same
 (`report.ahead`), so the bytes written are those of writing in this process
 (`tests/test_report_background.py` holds the two equal). Messages are sent from a thread of
