@@ -57,6 +57,7 @@ def test_on_section_sees_each_section_as_it_ends(example):
     results = plan.run(example, on_section=lambda name, output: seen.append((name, output)))
     enabled = [name for name in registered_sections() if plan.section(name).enabled]
     assert [name for name, _ in seen] == enabled and "cafs" not in enabled
+    assert plan.enabled_sections() == tuple(enabled)
     for name, output in seen:
         assert output is results.sections[name]
 

@@ -145,12 +145,12 @@ def test_closing_while_the_fork_draws_ends_it_and_its_drawing_processes(tmp_path
 
 
 def test_figures_drawn_ahead_stand_in_only_for_the_same_calls(example_trial):
-    from mndtrial.report.ahead import draw_ahead
+    from mndtrial.report.ahead import draw_call
     from mndtrial.report.analysis_report import analysis_report, figure_calls_ahead
 
     results = PLAN.run(example_trial)
     calls = figure_calls_ahead(example_trial, PLAN)
-    drawn = draw_ahead(calls, ("png",))
+    drawn = {call.fingerprint(): draw_call(call, ("png",)) for call in calls}
     assert len(drawn) == len(calls) >= 2  # the subgroup KM panels and the ALSFRS-R trajectories
     ahead = analysis_report(example_trial, results, drawn_ahead=drawn).page
     now = analysis_report(example_trial, results).page
@@ -214,7 +214,6 @@ def test_every_figure_drawn_as_the_sections_end_is_the_page_figure(example_trial
     (each message pickled, as through the pipe) is taken by the page built from the results:
     no figure is drawn twice."""
     from mndtrial.analysis.frame import jsonable
-    from mndtrial.analysis.registry import registered_sections
     from mndtrial.report.analysis_report import analysis_report
     from mndtrial.report.drawing_ahead import DrawingAhead
 
@@ -222,7 +221,7 @@ def test_every_figure_drawn_as_the_sections_end_is_the_page_figure(example_trial
         return pickle.loads(pickle.dumps(x))
 
     ahead = DrawingAhead(("png",))
-    sections = [name for name in registered_sections() if PLAN.section(name).enabled]
+    sections = list(PLAN.enabled_sections())
     ahead.trial_and_plan(*through_pipe((example_trial, PLAN, (jsonable(PLAN.to_dict()), sections))))
     results = PLAN.run(example_trial, on_section=lambda name, output: ahead.section_done(*through_pipe((name, output))))
     while ahead.waiting:
@@ -236,12 +235,11 @@ def test_every_figure_drawn_as_the_sections_end_is_the_page_figure(example_trial
 @forks
 def test_figures_drawn_side_by_side_once_the_sections_end_make_the_same_report(tmp_path, example_trial):
     from mndtrial.analysis.frame import jsonable
-    from mndtrial.analysis.registry import registered_sections
     from mndtrial.report.analysis_report import write_analysis_report
     from mndtrial.report.drawing_ahead import DrawingAhead
 
     ahead = DrawingAhead(("png",))
-    sections = [name for name in registered_sections() if PLAN.section(name).enabled]
+    sections = list(PLAN.enabled_sections())
     ahead.trial_and_plan(example_trial, PLAN, (jsonable(PLAN.to_dict()), sections))
     results = PLAN.run(example_trial, on_section=ahead.section_done)
     assert ahead.sections_ended and ahead.waiting >= 6

@@ -229,6 +229,15 @@ class AnalysisPlan(BaseModel):
             raise ParameterError("section", name, f"is not registered; registered are {sorted(registry)}")
         return self.sections.get(name) or registry[name].default_config()
 
+    def enabled_sections(self) -> tuple[str, ...]:
+        """The sections this plan runs, in run (registry) order: the blocks its results will hold.
+
+        Example:
+            >>> "cafs" in AnalysisPlan.from_dict({"cafs": {"enabled": False}}).enabled_sections()
+            False
+        """
+        return tuple(name for name in registered_sections() if self.section(name).enabled)
+
     def contrast(self, trial: Trial, analysis: str = "plan") -> ArmContrast:
         return arm_contrast(trial, self.arms.active, self.arms.control, analysis=analysis)
 
@@ -313,11 +322,9 @@ class AnalysisPlan(BaseModel):
             runner = self.model_copy(update={"on_error": "record"})
         outputs: dict[str, Any] = {}
         with frames_reused():  # the sections read the same survival frames: each is built once
-            for name, section in registered_sections().items():
-                config = self.section(name)
-                if not config.enabled:
-                    continue
-                result = runner.attempt(name, lambda s=section, c=config: s.run(trial, runner, c))
+            registry = registered_sections()
+            for name in self.enabled_sections():
+                result = runner.attempt(name, lambda s=registry[name], c=self.section(name): s.run(trial, runner, c))
                 outputs[name] = jsonable(_plain(result))
                 if on_section is not None:
                     on_section(name, outputs[name])

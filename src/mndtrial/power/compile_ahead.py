@@ -19,9 +19,9 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
-import sys
 from typing import Any, Sequence
 
+from .._forking import fork_is_safe, usable_cpus
 from ..data import TrialBatch
 
 __all__ = ["KERNELS", "cold_kinds", "compile_side_by_side", "compile_cold_kernels"]
@@ -102,6 +102,4 @@ def _run_quietly(test: Any, batch: TrialBatch) -> None:
 
 
 def _forks() -> bool:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return (usable >= 2 and sys.platform.startswith("linux")
-            and "fork" in multiprocessing.get_all_start_methods())
+    return usable_cpus() >= 2 and fork_is_safe()

@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import pickle
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["FigureCall", "draw_ahead", "draw_call"]
+__all__ = ["FigureCall", "draw_call", "drawn_for"]
 
 
 @dataclass(frozen=True)
@@ -94,23 +94,6 @@ def draw_call(call: FigureCall, formats: Sequence[str]) -> dict[str, bytes] | No
     except Exception:
         return None
     return render_figures({"ahead": figure}, formats)["ahead"]
-
-
-def draw_ahead(calls: Iterable[FigureCall], formats: Sequence[str],
-               stop: Callable[[], bool] = lambda: False) -> dict[str, dict[str, bytes]]:
-    """Each call's figure drawn in `formats` here, one after another, keyed by its fingerprint.
-
-    `stop()` is asked before each figure: drawing ahead gives way as soon as the real work can
-    start. A call that raises is left out (the page will draw it, or say why it cannot).
-    """
-    drawn: dict[str, dict[str, bytes]] = {}
-    for call in calls:
-        if stop():
-            break
-        encoded = draw_call(call, formats)
-        if encoded is not None:
-            drawn[call.fingerprint()] = encoded
-    return drawn
 
 
 def drawn_for(call: Any, drawn: Mapping[str, dict[str, bytes]]) -> dict[str, bytes] | None:

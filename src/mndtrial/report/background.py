@@ -112,10 +112,9 @@ class ReportProcess:
         ahead = None
         if plan is not None:
             from ..analysis.frame import jsonable
-            from ..analysis.registry import registered_sections
 
             # the plan as results.json will hold it, and the sections whose outputs will come
-            ahead = (jsonable(plan.to_dict()), [name for name in registered_sections() if plan.section(name).enabled])
+            ahead = (jsonable(plan.to_dict()), list(plan.enabled_sections()))
         self._post(("trial", trial, plan, ahead))
 
     def section_done(self, name: str, output: Any) -> None:

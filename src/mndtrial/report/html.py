@@ -207,7 +207,7 @@ def trial_report(trial: Trial | None = None, results: Any = None,
         provenance: shown at the end (default: the `provenance` block of `results`).
         seed: which participants' ALSFRS-R lines are drawn (they are not labelled).
         km_notes: sentences under the subgroup KM panels (e.g. the groups too small for a panel).
-        drawn_ahead: figures drawn ahead (`report.ahead.draw_ahead`), used where their inputs are
+        drawn_ahead: figures drawn ahead (`report.ahead.draw_call`, by fingerprint), used where their inputs are
             the same as this page's.
         defer_figures: build each figure where it is drawn (side by side) when the page is
             written, not now; the report then holds no `Figure` objects (`figures` is empty).

@@ -6,9 +6,9 @@ report writer before it has loaded any of the report's stack.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
+
+from .._forking import fork_is_safe, usable_cpus
 
 __all__ = ["figure_processes", "MAX_PROCESSES", "MIN_FIGURES_PER_PROCESS"]
 
@@ -26,7 +26,6 @@ def figure_processes(n_figures: int) -> int:
         cap = int(setting) if setting else MAX_PROCESSES
     except ValueError:
         cap = 1
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
-        return 1  # fork is Linux's to rely on (macOS: unsafe with system frameworks; Windows: absent)
-    return max(1, min(cap, usable, n_figures // MIN_FIGURES_PER_PROCESS))
+    if not fork_is_safe():
+        return 1
+    return max(1, min(cap, usable_cpus(), n_figures // MIN_FIGURES_PER_PROCESS))
