@@ -183,11 +183,12 @@ def test_png_is_a_valid_image_of_the_figure_size_with_savefigs_pixels(report_fig
 
 
 def test_figures_are_drawn_in_worker_processes_only_when_there_are_several_per_worker(monkeypatch):
+    from mndtrial import _forking  # when to fork at all
     from mndtrial.report import processes as render  # the rule render.py draws by
 
     monkeypatch.delenv("MNDTRIAL_FIGURE_PROCESSES", raising=False)
-    monkeypatch.setattr(render.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(render.sys, "platform", "linux")
+    monkeypatch.setattr(_forking.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(_forking.sys, "platform", "linux")
     assert render.figure_processes(2) == 1  # power.html: two figures, drawn here
     assert render.figure_processes(8) == 2  # the trial report: 8 figures on two CPUs
     monkeypatch.setenv("MNDTRIAL_FIGURE_PROCESSES", "1")
