@@ -5,8 +5,9 @@ panels, the ALSFRS-R trajectories) depend on the trial and the plan alone, not o
 results. `report.background` draws those while the analysis still runs. A page built later
 takes a drawing made ahead only for a `FigureCall` whose fingerprint -- the SHA-256 of the
 pickled function name and arguments, trial tables included (as their columns' values), pickled
-without memo so that it depends on values, not on which objects are shared or how pandas holds
-a table -- equals that of the drawing: any
+without memo and with sets in a fixed order so that it depends on values, not on which objects
+are shared, how pandas holds a table or the order a set iterates in -- equals that of the
+drawing: any
 difference in any input, and the figure is drawn again from its call. So drawing ahead can make
 a report sooner, never different (`tests/test_report_background.py`).
 """
@@ -43,19 +44,35 @@ class FigureCall:
     def fingerprint(self) -> str:
         """SHA-256 of the function's qualified name and every argument, pickled."""
         name = f"{self.function.__module__}.{self.function.__qualname__}"
-        digest = _HashingFile()
-        pickler = _ValuePickler(digest, protocol=5)
-        # no memo: an object met twice is written out twice, so the bytes depend on the values
-        # alone, not on which of them happen to be one shared object (as after unpickling)
-        pickler.fast = True
-        pickler.dump((name, self.args, sorted(self.kwargs.items())))
-        return digest.hash.hexdigest()
+        return _fingerprint((name, self.args, sorted(self.kwargs.items())))
+
+
+def _fingerprint(value: Any) -> str:
+    digest = _HashingFile()
+    pickler = _ValuePickler(digest, protocol=5)
+    # no memo: an object met twice is written out twice, so the bytes depend on the values
+    # alone, not on which of them happen to be one shared object (as after unpickling)
+    pickler.fast = True
+    pickler.dump(value)
+    return digest.hash.hexdigest()
 
 
 class _ValuePickler(pickle.Pickler):
     """Pickles a pandas table as its columns' names, types and values, and its index's values:
     the same table gives the same bytes however pandas holds it inside (its blocks are merged in
-    place by some reads, which changes a plain pickle of an unchanged table)."""
+    place by some reads, which changes a plain pickle of an unchanged table).
+
+    A set is written as its elements in the order of their own fingerprints: a set's iteration
+    order depends on string hashing (random per process) and on the order it was filled in, so
+    an equal set (a pydantic model's `__pydantic_fields_set__` after a round trip through the
+    writer's pipe, say) could otherwise give other bytes.
+    """
+
+    def persistent_id(self, obj: Any) -> Any:
+        # sets never reach reducer_override (pickle writes them itself); persistent_id sees every object
+        if type(obj) is set or type(obj) is frozenset:
+            return (type(obj).__name__, sorted(_fingerprint(element) for element in obj))
+        return None
 
     def reducer_override(self, obj: Any) -> Any:
         import pandas as pd
