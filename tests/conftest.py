@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The default suite draws the same Hypothesis examples on every run (a failure is a change in the
+# code, not the luck of a draw, and CI's verdict repeats); MNDTRIAL_HYPOTHESIS=explore draws anew
+# each run, to search further by hand (CONTRIBUTING.md).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile(os.environ.get("MNDTRIAL_HYPOTHESIS", "repeatable"))
 
 ROOT = Path(__file__).resolve().parents[1]
 
