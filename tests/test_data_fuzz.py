@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from mndtrial import Trial, TrialDataError
 from mndtrial.data.example import example_trial
+from mndtrial.data.schema import TABLES
 
 BASE = example_trial(n_per_arm=6, seed=7)
 TABLE_NAMES = ("participants", "survival", "alsfrs", "biomarkers")
@@ -39,9 +40,11 @@ def corruptions(draw):
 
 
 # docs/data-model.md: a bool column (`riluzole`) reads true/false, 1/0 or yes/no, in any case
-# and with spaces around -- the one spelling a trial stores in another form than it was given
+# and with spaces around -- the one spelling a trial stores in another form than it was given.
+# The spellings are the documentation's, written here as the reference; which columns are bool
+# is the schema's, so a bool column added later is read the same way.
 BOOL_SPELLINGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-BOOL_COLUMNS = {"riluzole"}
+BOOL_COLUMNS = {col.name for columns in TABLES.values() for col in columns if col.kind == "bool"}
 
 
 def _as_given(col: str, value):
