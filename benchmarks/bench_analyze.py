@@ -10,7 +10,10 @@ Per round, interleaved so that machine load hits both alike:
    writing results.json + report + figures as the command does (PNG only, the report's own; drawn
    side by side, `report/render.py`);
 3. R (`benchmarks/r/analyze_peer.R`: survfit, survdiff, coxph, cox.zph, lmer; the same analyses)
-   timed inside R, and its Rscript wall. Skipped with a message where Rscript is absent.
+   timed inside R, and its Rscript wall. Skipped with a message where Rscript is absent;
+4. the command's import floor (`analyze_import_floor.py`: its two processes loading the same
+   libraries and doing nothing else), so that the command's time above what its libraries cost
+   to load is seen beside it.
 
 The best of the rounds is reported for each, and the ratios of ours to R's.
 
@@ -32,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "docs" / "examples" / "analysis-plan.toml"
 R_SCRIPT = ROOT / "benchmarks" / "r" / "analyze_peer.R"
+IMPORT_FLOOR = ROOT / "benchmarks" / "analyze_import_floor.py"
 
 
 def _wall(cmd: list[str], env: dict) -> float:
@@ -106,7 +110,8 @@ def main(rounds: int = 3, against: str | None = None) -> None:
     for _ in range(rounds):
         row = {"help_s": _wall([sys.executable, "-m", "mndtrial", "--help"], env),
                "analyze_s": _wall([sys.executable, "-m", "mndtrial", "analyze", str(trial_dir), "--plan", str(PLAN),
-                                   "--out", str(work / "out-cli")], env)}
+                                   "--out", str(work / "out-cli")], env),
+               "floor_s": _wall([sys.executable, str(IMPORT_FLOOR)], env)}
         if ref_env is not None:
             row["analyze_ref_s"] = _wall([sys.executable, "-m", "mndtrial", "analyze", str(trial_dir), "--plan",
                                           str(PLAN), "--out", str(work / "out-ref")], ref_env)
@@ -126,6 +131,8 @@ def main(rounds: int = 3, against: str | None = None) -> None:
     print(f"best of {rounds} interleaved rounds; 300 participants, {PLAN.name}")
     print(f"  mndtrial --help                 {best['help_s']:.2f} s")
     print(f"  mndtrial analyze (wall)         {best['analyze_s']:.2f} s")
+    print(f"  its import floor (wall)         {best['floor_s']:.2f} s (the same libraries loaded in the same two "
+          f"processes, nothing run); the command above it: {best['analyze_s'] - best['floor_s']:.2f} s")
     if against:
         print(f"  mndtrial analyze at {against:<10s} {best['analyze_ref_s']:.2f} s "
               f"({best['analyze_ref_s'] / best['analyze_s']:.2f}x this one's time)")
