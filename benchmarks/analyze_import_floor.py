@@ -10,9 +10,10 @@ reads and draws nothing:
   scipy.special (the Kaplan–Meier bands' normal quantile, `analysis.distributions`);
 - this process after the fork: scipy.special (every p-value), pyarrow's CSV reader
   (`data.io`) and tomli_w (plan.toml).
-The list was read off `sys.modules` at the end of a run of each process (2026-12-04). Its wall
-time is what `mndtrial analyze` would take if its own code cost nothing: the command's time
-above it is the part this project can change.
+The list was read off `sys.modules` (third-party top-level packages) at the end of a run of the
+command in one process (`MNDTRIAL_FIGURE_PROCESSES=1`) and of the analysis alone, 2026-12-04.
+Its wall time is what `mndtrial analyze` would take if its own code cost nothing: the command's
+time above it is the part this project can change.
 """
 
 import os
