@@ -8,8 +8,8 @@ reads and draws nothing:
   and pandas (which loads pyarrow where it is installed);
 - the report writer (forked): matplotlib with the Agg canvas and PIL's PNG writer, and
   scipy.special (the Kaplan–Meier bands' normal quantile, `analysis.distributions`);
-- this process after the fork: scipy.special (every p-value), pyarrow's CSV reader
-  (`data.io`) and tomli_w (plan.toml).
+- this process after the fork: tomli_w (`data.io` imports it), pyarrow's CSV reader (reading the
+  trial) and scipy.special (parsing the plan loads the sections, and every p-value needs it).
 The list was read off `sys.modules` (third-party top-level packages) at the end of a run of the
 command in one process (`MNDTRIAL_FIGURE_PROCESSES=1`) and of the analysis alone, 2026-12-04.
 Its wall time is what `mndtrial analyze` would take if its own code cost nothing: the command's
@@ -33,9 +33,9 @@ if pid == 0:
     import scipy.special  # noqa: F401
 
     os._exit(0)
+import tomli_w  # noqa: F401, E402
 import pyarrow.csv  # noqa: F401, E402
 import scipy.special  # noqa: F401, E402
-import tomli_w  # noqa: F401, E402
 
 _, status = os.waitpid(pid, 0)
 raise SystemExit(os.waitstatus_to_exitcode(status))
